@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// One set-up step for `npm test` and `npm run demo`: npm dependencies, the Debian packages kfunc-kit
+// drives (when root on Debian/Ubuntu), and the compiled CLI in dist/. Quiet when nothing is missing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Debian packages and the command each provides (checked by dpkg status). */
+export const DEBIAN_PACKAGES = [
+  "clang", // eBPF C compiler (-target bpf)
+  "llvm", // llvm-objcopy, llvm-strip
+  "libbpf-dev", // bpf_helpers.h, bpf_tracing.h, and libbpf for the benchmarks' C peer
+  "bpftool", // peer tool in benchmarks and leftover checks in tests
+  "dwarves", // pahole: module BTF
+  "gcc", // kernel modules (same gcc-12 as Debian's kernels)
+  "make",
+  "libc6-dev",
+  "libelf-dev",
+  "qemu-system-x86", // the VM runner
+  "busybox-static", // the VM's initramfs and in-guest insmod/rmmod
+  "cpio",
+  "zstd", // 6.12 kernel images
+  "xz-utils", // 6.1 kernel images and .ko.xz modules
+  "bc",
+];
+
+function log(msg) {
+  process.stderr.write(`setup: ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", ...opts });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) {
+    const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n").slice(-20).join("\n");
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status}):\n${out}`);
+  }
+  return r.stdout;
+}
+
+function npmDeps() {
+  const marker = join(root, "node_modules", ".package-lock.json");
+  const lock = join(root, "package-lock.json");
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  log("installing npm dependencies");
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: root });
+}
+
+function missingDebianPackages() {
+  const missing = [];
+  for (const pkg of DEBIAN_PACKAGES) {
+    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+    if (r.status !== 0 || !r.stdout.includes("install ok installed")) missing.push(pkg);
+  }
+  return missing;
+}
+
+function debianDeps() {
+  if (!existsSync("/etc/debian_version")) {
+    log("not a Debian/Ubuntu system: install clang, llvm, libbpf headers, bpftool, pahole, qemu-system-x86 and busybox yourself");
+    return;
+  }
+  const missing = missingDebianPackages();
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    log(`missing Debian packages: ${missing.join(" ")}\n  fix: sudo apt-get install ${missing.join(" ")}`);
+    return;
+  }
+  log(`installing Debian packages: ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  run("apt-get", ["update", "-qq"], { env });
+  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env });
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    const t = entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs;
+    if (t > newest) newest = t;
+  }
+  return newest;
+}
+
+function buildDist() {
+  const info = join(root, "dist", ".tsbuildinfo");
+  const built = existsSync(info) ? statSync(info).mtimeMs : 0;
+  if (built >= newestMtime(join(root, "src")) && built >= statSync(join(root, "tsconfig.json")).mtimeMs) return;
+  log("compiling TypeScript (dist/)");
+  try {
+    execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (e) {
+    throw new Error(`TypeScript build failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    npmDeps();
+    debianDeps();
+    buildDist();
+  } catch (e) {
+    log(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts with node's test runner through tsx (Node 20's --test takes no globs).
+// Extra arguments filter test files by substring: `npm run test:only -- btf`.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const filters = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const passthrough = process.argv.slice(2).filter((a) => a.startsWith("-"));
+
+function find(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== "fixtures" && e.name !== "node_modules") out.push(...find(p));
+    } else if (e.name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+const files = find(join(root, "test"))
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(", ")}`);
+  process.exit(1);
+}
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...passthrough, ...files],
+  { cwd: root, stdio: "inherit" },
+);
+process.exit(r.status ?? 1);

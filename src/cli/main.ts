@@ -1,0 +1,42 @@
+import { Command, CommanderError } from "commander";
+import { formatError, isKfuncKitError } from "../errors.ts";
+import { register as btf } from "./commands/btf.ts";
+import { register as build } from "./commands/build.ts";
+import { register as demo } from "./commands/demo.ts";
+import { register as doctor } from "./commands/doctor.ts";
+import { register as inspect } from "./commands/inspect.ts";
+import { register as kfuncs } from "./commands/kfuncs.ts";
+import { register as module } from "./commands/module.ts";
+import { register as run } from "./commands/run.ts";
+import { register as testRun } from "./commands/test-run.ts";
+import { register as vm } from "./commands/vm.ts";
+
+/** Exit codes: 0 ok, 1 failure, 2 usage. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command("kfunc")
+    .description("Define, build, load and test custom eBPF kfuncs")
+    .version("0.1.0")
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor]) reg(program);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0) return 0;
+      return 2;
+    }
+    if (isKfuncKitError(e)) {
+      process.stderr.write(`kfunc: ${formatError(e)}\n`);
+      return e.code === "USAGE" ? 2 : 1;
+    }
+    process.stderr.write(`kfunc: internal error: ${formatError(e)}\n`);
+    if (process.env["KFUNC_KIT_DEBUG"] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    else process.stderr.write("  (set KFUNC_KIT_DEBUG=1 for a stack trace, and please report it)\n");
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

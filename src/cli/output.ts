@@ -1,0 +1,74 @@
+import ora, { type Ora } from "ora";
+
+/** Prints a value as JSON on stdout (for --json). */
+export function printJson(value: unknown): void {
+  process.stdout.write(
+    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`,
+  );
+}
+
+export interface Progress {
+  /** Starts (or restarts) a step with a title. */
+  step(title: string): void;
+  /** Updates the current step's detail text (e.g. "42 MB of 122 MB"). */
+  detail(text: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  /** Leaves a plain line above the spinner. */
+  note(text: string): void;
+}
+
+/**
+ * Progress for long steps (downloads, builds, VM boots): a spinner on a terminal, plain lines on stderr
+ * otherwise, nothing with `quiet` (used by --json).
+ */
+export function createProgress(options: { quiet?: boolean } = {}): Progress {
+  if (options.quiet) {
+    return { step() {}, detail() {}, succeed() {}, fail() {}, note() {} };
+  }
+  if (!process.stderr.isTTY) {
+    let current = "";
+    return {
+      step(t) {
+        current = t;
+        process.stderr.write(`… ${t}\n`);
+      },
+      detail() {},
+      succeed(t) {
+        process.stderr.write(`✔ ${t ?? current}\n`);
+      },
+      fail(t) {
+        process.stderr.write(`✖ ${t ?? current}\n`);
+      },
+      note(t) {
+        process.stderr.write(`${t}\n`);
+      },
+    };
+  }
+  let spinner: Ora | undefined;
+  let title = "";
+  return {
+    step(t) {
+      title = t;
+      spinner = ora({ text: t, stream: process.stderr }).start();
+    },
+    detail(d) {
+      if (spinner) spinner.text = `${title} ${d}`;
+    },
+    succeed(t) {
+      spinner?.succeed(t ?? title);
+      spinner = undefined;
+    },
+    fail(t) {
+      spinner?.fail(t ?? title);
+      spinner = undefined;
+    },
+    note(t) {
+      if (spinner) {
+        spinner.clear();
+        process.stderr.write(`${t}\n`);
+        spinner.render();
+      } else process.stderr.write(`${t}\n`);
+    },
+  };
+}
