@@ -36,7 +36,18 @@ export class KfuncKitError extends Error {
 }
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  "ELF", "BTF", "OBJECT", "RELOCATION", "SYSCALL", "VERIFIER", "NOT_SUPPORTED", "KFUNC", "MODULE", "VM", "USAGE", "ENVIRONMENT",
+  "ELF",
+  "BTF",
+  "OBJECT",
+  "RELOCATION",
+  "SYSCALL",
+  "VERIFIER",
+  "NOT_SUPPORTED",
+  "KFUNC",
+  "MODULE",
+  "VM",
+  "USAGE",
+  "ENVIRONMENT",
 ]);
 
 export function isKfuncKitError(e: unknown): e is KfuncKitError {
@@ -85,7 +96,11 @@ export class RelocationError extends KfuncKitError {
     what: string,
     options: KfuncKitErrorOptions = {},
   ) {
-    super("RELOCATION", `section '${section}': insn ${insnIndex}${symbol ? ` (${symbol})` : ""}: ${what}`, options);
+    super(
+      "RELOCATION",
+      `section '${section}': insn ${insnIndex}${symbol ? ` (${symbol})` : ""}: ${what}`,
+      options,
+    );
   }
 }
 

@@ -92,11 +92,16 @@ const MAX_SYMBOLS = 4_000_000;
 export function readCString(table: Uint8Array, off: number, source: string, what: string): string {
   if (off >= table.length) {
     if (off === 0) return "";
-    throw new ElfError(source, undefined, `${what}: string offset ${off} out of range (table is ${table.length} bytes)`);
+    throw new ElfError(
+      source,
+      undefined,
+      `${what}: string offset ${off} out of range (table is ${table.length} bytes)`,
+    );
   }
   let end = off;
   while (end < table.length && table[end] !== 0) end++;
-  if (end === table.length) throw new ElfError(source, undefined, `${what}: unterminated string at offset ${off}`);
+  if (end === table.length)
+    throw new ElfError(source, undefined, `${what}: unterminated string at offset ${off}`);
   return latin1(table, off, end);
 }
 
@@ -120,7 +125,8 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
   if (bytes.length < 64) fail(0, `file too small for an ELF header (${bytes.length} bytes, need 64)`);
   if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
     fail(0, "not an ELF file (bad magic); expected a clang -target bpf object or a .ko");
-  if (bytes[4] !== 2) fail(4, `ELF class ${bytes[4]} is not ELF64; eBPF objects and x86-64 modules are ELF64`);
+  if (bytes[4] !== 2)
+    fail(4, `ELF class ${bytes[4]} is not ELF64; eBPF objects and x86-64 modules are ELF64`);
   if (bytes[5] !== 1 && bytes[5] !== 2) fail(5, `unknown ELF data encoding ${bytes[5]}`);
   const le = bytes[5] === 1;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -153,7 +159,10 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
     const offset = u64(h + 24, `section ${i} sh_offset`);
     const size = u64(h + 32, `section ${i} sh_size`);
     if (shType !== SHT.NOBITS && shType !== SHT.NULL && offset + size > bytes.length)
-      fail(h, `section ${i} data [${offset}, +${size}) runs past end of file (${bytes.length} bytes; truncated?)`);
+      fail(
+        h,
+        `section ${i} data [${offset}, +${size}) runs past end of file (${bytes.length} bytes; truncated?)`,
+      );
     sections.push({
       index: i,
       name: "",
@@ -166,18 +175,23 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
       info: u32(h + 44),
       addralign: u64(h + 48, "sh_addralign"),
       entsize: u64(h + 56, "sh_entsize"),
-      data: shType === SHT.NOBITS || shType === SHT.NULL ? new Uint8Array(0) : bytes.subarray(offset, offset + size),
+      data:
+        shType === SHT.NOBITS || shType === SHT.NULL
+          ? new Uint8Array(0)
+          : bytes.subarray(offset, offset + size),
     });
     nameOffsets.push(u32(h));
   }
   if (shstrndx >= sections.length) fail(62, `section name table index ${shstrndx} out of range`);
   const shstr = sections[shstrndx]!.data;
-  for (const s of sections) s.name = readCString(shstr, nameOffsets[s.index]!, source, `section ${s.index} name`);
+  for (const s of sections)
+    s.name = readCString(shstr, nameOffsets[s.index]!, source, `section ${s.index} name`);
 
   const symbols: ElfSymbol[] = [];
   const symtab = sections.find((s) => s.type === SHT.SYMTAB);
   if (symtab) {
-    if (symtab.link >= sections.length) fail(symtab.offset, `.symtab links to missing string table ${symtab.link}`);
+    if (symtab.link >= sections.length)
+      fail(symtab.offset, `.symtab links to missing string table ${symtab.link}`);
     const strtab = sections[symtab.link]!.data;
     const n = Math.floor(symtab.size / 24);
     if (n > MAX_SYMBOLS) fail(symtab.offset, `${n} symbols is more than supported`);
@@ -204,7 +218,8 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
   const relocSections = new Map<number, ElfSection[]>();
   for (const s of sections) {
     if (s.type !== SHT.REL && s.type !== SHT.RELA) continue;
-    if (s.info >= sections.length) fail(s.offset, `relocation section '${s.name}' targets missing section ${s.info}`);
+    if (s.info >= sections.length)
+      fail(s.offset, `relocation section '${s.name}' targets missing section ${s.info}`);
     const list = relocSections.get(s.info) ?? [];
     list.push(s);
     relocSections.set(s.info, list);
@@ -224,7 +239,10 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
         const info = rv.getBigUint64(o + 8, le);
         const symbol = Number(info >> 32n);
         if (symbol >= symbols.length)
-          fail(rs.offset + o, `relocation ${i} in '${rs.name}' names symbol ${symbol}, but there are ${symbols.length}`);
+          fail(
+            rs.offset + o,
+            `relocation ${i} in '${rs.name}' names symbol ${symbol}, but there are ${symbols.length}`,
+          );
         out.push({
           offset: Number(rv.getBigUint64(o, le)),
           symbol,

@@ -1,12 +1,5 @@
 import ora, { type Ora } from "ora";
 
-/** Prints a value as JSON on stdout (for --json). */
-export function printJson(value: unknown): void {
-  process.stdout.write(
-    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`,
-  );
-}
-
 export interface Progress {
   /** Starts (or restarts) a step with a title. */
   step(title: string): void;
