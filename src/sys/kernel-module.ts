@@ -1,0 +1,45 @@
+/** Loading and unloading kernel modules with finit_module(2) / delete_module(2): no kmod or busybox needed. */
+import { openSync, closeSync } from "node:fs";
+import { SyscallError } from "../errors.ts";
+import { errnoName } from "./errno.ts";
+import { lastErrno, libc } from "./libc.ts";
+
+const SYS_FINIT_MODULE = 313;
+const SYS_DELETE_MODULE = 176;
+const O_NONBLOCK = 0o4000;
+
+const syscallStr = libc.func("long syscall(long nr, long a, const char *b, long c)") as (
+  nr: number,
+  a: number,
+  b: string,
+  c: number,
+) => number;
+const syscallNameFlags = libc.func("long syscall(long nr, const char *a, long b)") as (
+  nr: number,
+  a: string,
+  b: number,
+) => number;
+
+/** Loads a module from a .ko file (`params` like "a=1 b=x"). */
+export function finitModule(path: string, params = ""): void {
+  const fd = openSync(path, "r");
+  try {
+    if (syscallStr(SYS_FINIT_MODULE, fd, params, 0) < 0) {
+      const e = lastErrno();
+      throw new SyscallError(`finit_module('${path}')`, e, errnoName(e));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Unloads a module by name. Without `wait` the kernel refuses with EAGAIN/EWOULDBLOCK while the module is in use
+ * (e.g. a loaded BPF program still references its kfunc).
+ */
+export function deleteModule(name: string): void {
+  if (syscallNameFlags(SYS_DELETE_MODULE, name, O_NONBLOCK) < 0) {
+    const e = lastErrno();
+    throw new SyscallError(`delete_module('${name}')`, e, errnoName(e));
+  }
+}
