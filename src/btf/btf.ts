@@ -1,0 +1,315 @@
+import { BtfError } from "../errors.ts";
+import { type DecodeContext, decodeType } from "./decode.ts";
+import { parseBtfHeader } from "./header.ts";
+import { extraSize, kindNumber } from "./kinds.ts";
+import { alignOf, resolveType, sizeOf, skipModifiers } from "./layout.ts";
+import { NameIndex } from "./name-index.ts";
+import { BTF_KIND, type BtfDeclTag, type BtfType, type BtfTypeKind } from "./types.ts";
+
+/** Parsed BTF (see docs/architecture.md). Types decode lazily on first access and are cached. */
+export interface Btf {
+  /** File name for errors. */
+  readonly source: string;
+  /** vmlinux for a module's split BTF. */
+  readonly base: Btf | undefined;
+  /** First id this BTF owns (1, or base.nextId for split BTF). */
+  readonly firstId: number;
+  /** Ids [0, nextId) are valid, including the base's. */
+  readonly nextId: number;
+  readonly littleEndian: boolean;
+  /** The raw BTF this was parsed from. */
+  readonly bytes: Uint8Array;
+  /** Lazily decoded and cached; throws BtfError for a dangling id. */
+  typeById(id: number): BtfType;
+  /** firstId..nextId-1 */
+  ownTypes(): Iterable<BtfType>;
+  /** Own types first, then base. */
+  findByName(name: string, kind?: BtfTypeKind): BtfType | undefined;
+  findAllByName(name: string, kind?: BtfTypeKind): BtfType[];
+  /** Through TYPEDEF/CONST/VOLATILE/RESTRICT/TYPE_TAG. */
+  resolve(id: number): BtfType;
+  /** Through CONST/VOLATILE/RESTRICT/TYPE_TAG only. */
+  skipModifiers(id: number): BtfType;
+  sizeof(id: number): number;
+  alignof(id: number): number;
+  /** DECL_TAGs whose `type` is id. */
+  declTagsOf(id: number): BtfDeclTag[];
+  string(offset: number): string;
+}
+
+export interface ParseBtfOptions {
+  /** Base BTF (vmlinux) when `bytes` is split BTF (a module's /sys/kernel/btf/<module> or .BTF section). */
+  base?: Btf;
+  /** Name used in error messages. */
+  source?: string;
+}
+
+/** The kernel's BTF_MAX_TYPE. */
+export const BTF_MAX_TYPES = 0xfffff;
+
+const VOID: BtfType = Object.freeze({ id: 0, name: "", kind: "VOID" });
+
+/**
+ * Parses raw BTF (either byte order). One pass records where each type's record starts and checks that
+ * every record fits and has a known kind; everything else is decoded on demand.
+ */
+export function parseBtf(bytes: Uint8Array, options: ParseBtfOptions = {}): Btf {
+  return new ParsedBtf(bytes, options.source ?? options.base?.source ?? "<memory>", options.base);
+}
+
+/** End (exclusive) of the global string offset space of a BTF: for split BTF, offsets continue after the base. */
+export function stringsEnd(btf: Btf): number {
+  if (btf instanceof ParsedBtf) return btf.strEnd;
+  return btfStrEndFromBytes(btf);
+}
+
+function btfStrEndFromBytes(btf: Btf): number {
+  const h = parseBtfHeader(btf.bytes, btf.source);
+  return (btf.base ? stringsEnd(btf.base) : 0) + h.strLen;
+}
+
+class ParsedBtf implements Btf, DecodeContext {
+  readonly base: Btf | undefined;
+  readonly firstId: number;
+  readonly nextId: number;
+  readonly littleEndian: boolean;
+  readonly view: DataView;
+  readonly le: boolean;
+  /** Global string offset where this BTF's own string section starts. */
+  readonly strBase: number;
+  readonly strEnd: number;
+  /** This BTF's own string section. */
+  readonly strings: Uint8Array;
+  /** Byte offset (in `bytes`) of each own type's record, indexed by id - firstId. */
+  readonly offsets: Uint32Array;
+  readonly kinds: Uint8Array;
+  private readonly cache: (BtfType | undefined)[];
+  private names: NameIndex | undefined;
+  private declTags: Map<number, number[]> | undefined;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly source: string,
+    base: Btf | undefined,
+  ) {
+    const h = parseBtfHeader(bytes, source);
+    this.base = base;
+    this.littleEndian = this.le = h.littleEndian;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.strBase = base ? stringsEnd(base) : 0;
+    this.strEnd = this.strBase + h.strLen;
+    this.strings = bytes.subarray(h.strStart, h.strStart + h.strLen);
+    if (h.strLen > 0 && this.strings[h.strLen - 1] !== 0)
+      this.fail(
+        undefined,
+        `string section does not end with a NUL byte (offset ${h.strStart + h.strLen - 1})`,
+      );
+    if (!base && (h.strLen === 0 || this.strings[0] !== 0))
+      this.fail(undefined, "string section must start with an empty string (offset 0 must be a NUL byte)");
+    if (base && base.littleEndian !== h.littleEndian)
+      this.fail(undefined, "split BTF and its base BTF have different byte orders");
+    this.firstId = base ? base.nextId : 1;
+
+    const view = this.view;
+    const le = h.littleEndian;
+    const end = h.typeStart + h.typeLen;
+    const cap = Math.floor(h.typeLen / 12);
+    const offsets = new Uint32Array(cap);
+    const kinds = new Uint8Array(cap);
+    let n = 0;
+    let off = h.typeStart;
+    while (off < end) {
+      const id = this.firstId + n;
+      if (off + 12 > end)
+        this.fail(
+          id,
+          `record at offset ${off} is truncated: ${end - off} bytes left in the type section, need 12`,
+        );
+      const info = view.getUint32(off + 4, le);
+      const kind = (info >>> 24) & 0x1f;
+      const extra = extraSize(kind, info & 0xffff);
+      if (extra < 0 || kind === 0)
+        this.fail(
+          id,
+          `unknown BTF kind ${kind} at offset ${off + 4}`,
+          "is this BTF from a newer kernel or pahole?",
+        );
+      const next = off + 12 + extra;
+      if (next > end)
+        this.fail(
+          id,
+          `record at offset ${off} needs ${12 + extra} bytes but the type section ends at ${end} (truncated or bad vlen?)`,
+        );
+      offsets[n] = off;
+      kinds[n] = kind;
+      n++;
+      off = next;
+    }
+    if (this.firstId + n > BTF_MAX_TYPES + 1)
+      this.fail(undefined, `${this.firstId + n - 1} types exceed the kernel's limit of ${BTF_MAX_TYPES}`);
+    this.offsets = offsets.subarray(0, n);
+    this.kinds = kinds.subarray(0, n);
+    this.nextId = this.firstId + n;
+    this.cache = new Array(n);
+  }
+
+  private fail(id: number | undefined, what: string, hint?: string): never {
+    throw new BtfError(this.source, id, what, hint === undefined ? {} : { hint });
+  }
+
+  typeById(id: number): BtfType {
+    const i = id - this.firstId;
+    if (i >= 0 && i < this.offsets.length) {
+      const cached = this.cache[i];
+      if (cached) return cached;
+      const t = decodeType(this, id, this.offsets[i]!);
+      this.cache[i] = t;
+      return t;
+    }
+    if (id === 0) return VOID;
+    if (this.base && Number.isInteger(id) && id > 0 && id < this.firstId) return this.base.typeById(id);
+    return this.fail(
+      id,
+      `no such type: ids are 0..${this.nextId - 1}`,
+      "a dangling type id: is the BTF truncated?",
+    );
+  }
+
+  *ownTypes(): Iterable<BtfType> {
+    for (let id = this.firstId; id < this.nextId; id++) yield this.typeById(id);
+  }
+
+  /** Kind number of a type (0 for void), without decoding it. */
+  kindOf(id: number): number {
+    const i = id - this.firstId;
+    if (i >= 0 && i < this.kinds.length) return this.kinds[i]!;
+    if (id === 0) return 0;
+    if (this.base && id > 0 && id < this.firstId) {
+      const b = this.base;
+      return b instanceof ParsedBtf ? b.kindOf(id) : kindNumber(b.typeById(id).kind);
+    }
+    return this.fail(id, `no such type: ids are 0..${this.nextId - 1}`);
+  }
+
+  // DecodeContext
+  name(offset: number, id: number, what: string): string {
+    const s = this.stringOrUndefined(offset);
+    if (s === undefined)
+      this.fail(id, `${what}: string offset ${offset} out of range (strings end at ${this.strEnd})`);
+    return s;
+  }
+
+  ref(target: number, id: number, what: string): number {
+    if (target >= this.nextId)
+      this.fail(
+        id,
+        `${what} refers to type [${target}], which does not exist (ids are 0..${this.nextId - 1})`,
+      );
+    return target;
+  }
+
+  string(offset: number): string {
+    const s = this.stringOrUndefined(offset);
+    if (s === undefined)
+      this.fail(undefined, `string offset ${offset} out of range (strings end at ${this.strEnd})`);
+    return s;
+  }
+
+  private stringOrUndefined(offset: number): string | undefined {
+    if (offset < this.strBase) {
+      if (!this.base || offset < 0 || !Number.isInteger(offset)) return undefined;
+      return this.base.string(offset);
+    }
+    const local = offset - this.strBase;
+    const s = this.strings;
+    if (local >= s.length || !Number.isInteger(local)) return undefined;
+    let end = local;
+    while (s[end] !== 0) end++; // the section ends with NUL (checked in the constructor)
+    return decodeString(s, local, end);
+  }
+
+  /** The bytes and local offset of a global string offset (for the name index). */
+  stringBytes(offset: number): [Uint8Array, number] | undefined {
+    if (offset >= this.strBase) {
+      const local = offset - this.strBase;
+      return local < this.strings.length ? [this.strings, local] : undefined;
+    }
+    const b = this.base;
+    return b instanceof ParsedBtf ? b.stringBytes(offset) : undefined;
+  }
+
+  nameOffsetOf(id: number): number {
+    return this.view.getUint32(this.offsets[id - this.firstId]!, this.le);
+  }
+
+  private nameIndex(): NameIndex {
+    this.names ??= new NameIndex(this);
+    return this.names;
+  }
+
+  findByName(name: string, kind?: BtfTypeKind): BtfType | undefined {
+    if (name === "") return undefined;
+    const k = kind === undefined ? -1 : kindNumber(kind);
+    const id = this.nameIndex().first(name, k);
+    if (id !== undefined) return this.typeById(id);
+    return this.base?.findByName(name, kind);
+  }
+
+  findAllByName(name: string, kind?: BtfTypeKind): BtfType[] {
+    if (name === "") return [];
+    const k = kind === undefined ? -1 : kindNumber(kind);
+    const out = this.nameIndex()
+      .all(name, k)
+      .map((id) => this.typeById(id));
+    if (this.base) out.push(...this.base.findAllByName(name, kind));
+    return out;
+  }
+
+  resolve(id: number): BtfType {
+    return resolveType(this, id);
+  }
+
+  skipModifiers(id: number): BtfType {
+    return skipModifiers(this, id);
+  }
+
+  sizeof(id: number): number {
+    return sizeOf(this, id);
+  }
+
+  alignof(id: number): number {
+    return alignOf(this, id);
+  }
+
+  declTagsOf(id: number): BtfDeclTag[] {
+    if (!this.declTags) {
+      const map = new Map<number, number[]>();
+      for (let i = 0; i < this.kinds.length; i++) {
+        if (this.kinds[i] !== BTF_KIND.DECL_TAG) continue;
+        const target = this.view.getUint32(this.offsets[i]! + 8, this.le);
+        const list = map.get(target);
+        if (list) list.push(this.firstId + i);
+        else map.set(target, [this.firstId + i]);
+      }
+      this.declTags = map;
+    }
+    const own = (this.declTags.get(id) ?? []).map((t) => this.typeById(t) as BtfDeclTag);
+    if (this.base && id < this.firstId) own.push(...this.base.declTagsOf(id));
+    return own;
+  }
+}
+
+const utf8 = new TextDecoder("utf-8");
+
+function decodeString(b: Uint8Array, start: number, end: number): string {
+  if (end - start > 48) return utf8.decode(b.subarray(start, end));
+  let s = "";
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return utf8.decode(b.subarray(start, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+export type { ParsedBtf };
