@@ -1,0 +1,89 @@
+/** A loaded eBPF program: owns its fd. */
+
+import { objPin, type ProgInfo, progInfo } from "../sys/bpf-obj.ts";
+import { attachTypeName, progTypeName } from "../sys/constants.ts";
+import type { Fd } from "../sys/fd.ts";
+import { track, untrack } from "./registry.ts";
+
+export interface ProgramProps {
+  name: string;
+  section: string;
+  /** BPF_PROG_TYPE_* */
+  type: number;
+  /** BPF_* attach type (0 when the program type has none). */
+  expectedAttachType: number;
+  /** What the section names ("sys_enter", "syscalls/sys_enter_openat", "do_unlinkat"), if anything. */
+  attachTarget: string | undefined;
+  /** BTF id of the attach target (tp_btf/fentry/lsm/iter), 0 otherwise. */
+  attachBtfId: number;
+  /** Id of the module BTF object the target is in; 0 for vmlinux. */
+  attachBtfObjId: number;
+  sleepable: boolean;
+  /** The verifier log, when loaded with `logLevel` (else ""). */
+  verifierLog: string;
+}
+
+export class Program implements Disposable, ProgramProps {
+  readonly name: string;
+  readonly section: string;
+  readonly type: number;
+  readonly expectedAttachType: number;
+  readonly attachTarget: string | undefined;
+  readonly attachBtfId: number;
+  readonly attachBtfObjId: number;
+  readonly sleepable: boolean;
+  readonly verifierLog: string;
+  readonly #fd: Fd;
+
+  /** Takes ownership of `fd`. */
+  constructor(fd: Fd, props: ProgramProps) {
+    this.#fd = fd;
+    this.name = props.name;
+    this.section = props.section;
+    this.type = props.type;
+    this.expectedAttachType = props.expectedAttachType;
+    this.attachTarget = props.attachTarget;
+    this.attachBtfId = props.attachBtfId;
+    this.attachBtfObjId = props.attachBtfObjId;
+    this.sleepable = props.sleepable;
+    this.verifierLog = props.verifierLog;
+    track(this);
+  }
+
+  /** The raw fd (throws after close). */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** "TRACING", "SYSCALL"… */
+  get typeName(): string {
+    return progTypeName(this.type);
+  }
+
+  get attachTypeName(): string {
+    return attachTypeName(this.expectedAttachType);
+  }
+
+  /** Kernel-side info: id, tag, run counts (BPF_OBJ_GET_INFO_BY_FD). */
+  info(): ProgInfo {
+    return progInfo(this.fd);
+  }
+
+  /** Pins the program at a bpffs path. */
+  pin(path: string): void {
+    objPin(this.fd, path);
+  }
+
+  close(): void {
+    untrack(this);
+    this.#fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

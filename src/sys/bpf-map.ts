@@ -1,0 +1,148 @@
+/** Map commands: MAP_CREATE, element ops (pre-encoded for hot paths), FREEZE. */
+
+import { SyscallError } from "../errors.ts";
+import { Attr, addressOf } from "./attr.ts";
+import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
+import { BPF_OBJ_NAME_LEN } from "./constants.ts";
+import { ERRNO, errnoName } from "./errno.ts";
+import { Fd } from "./fd.ts";
+
+export interface MapCreateAttr {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  name?: string;
+  innerMapFd?: number;
+  numaNode?: number;
+  btfFd?: number;
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  btfVmlinuxValueTypeId?: number;
+  mapExtra?: bigint | number;
+}
+
+/** BPF_MAP_CREATE → an owned fd. The attr is sized to the last field set (72 with map_extra, else 64/48). */
+export function mapCreate(a: MapCreateAttr): Fd {
+  const size = a.mapExtra ? 72 : a.btfFd || a.btfVmlinuxValueTypeId ? 64 : 48;
+  const attr = new Attr(size)
+    .u32(0, a.type)
+    .u32(4, a.keySize)
+    .u32(8, a.valueSize)
+    .u32(12, a.maxEntries)
+    .u32(16, a.flags ?? 0)
+    .u32(20, a.innerMapFd ?? 0)
+    .u32(24, a.numaNode ?? 0);
+  if (a.name) attr.str(28, BPF_OBJ_NAME_LEN, a.name);
+  if (size >= 64) {
+    attr
+      .u32(48, a.btfFd ?? 0)
+      .u32(52, a.btfKeyTypeId ?? 0)
+      .u32(56, a.btfValueTypeId ?? 0);
+    attr.u32(60, a.btfVmlinuxValueTypeId ?? 0);
+  }
+  if (size >= 72) attr.u64(64, a.mapExtra ?? 0);
+  return new Fd(bpf(BPF_CMD.MAP_CREATE, attr.bytes), `map '${a.name ?? ""}'`);
+}
+
+export function mapFreeze(fd: number): void {
+  bpf(BPF_CMD.MAP_FREEZE, new Attr(8).u32(0, fd).bytes);
+}
+
+/**
+ * Pre-encoded element operations for one map: owns a key, a next-key and a value buffer whose addresses are
+ * written once into four attrs. Callers fill `key`/`value` and call the op: no allocation, no BigInt per call.
+ * Ops return false for ENOENT and throw SyscallError for anything else.
+ */
+export class MapElemOps {
+  readonly key: Uint8Array;
+  readonly nextKey: Uint8Array;
+  readonly value: Uint8Array;
+  readonly #lookup: Uint8Array;
+  readonly #update: Uint8Array;
+  readonly #updateView: DataView;
+  readonly #delete: Uint8Array;
+  readonly #next: Uint8Array;
+  readonly #first: Uint8Array;
+  readonly #lookupDelete: Uint8Array;
+  readonly #what: string;
+
+  constructor(fd: number, keySize: number, valueSize: number, what: string) {
+    // Queue/stack maps have key_size 0: one spare byte keeps the pointer non-null harmlessly.
+    this.key = new Uint8Array(Math.max(keySize, 1));
+    this.nextKey = new Uint8Array(Math.max(keySize, 1));
+    this.value = new Uint8Array(Math.max(valueSize, 1));
+    this.#what = what;
+    const mk = (key: Uint8Array | null, val: Uint8Array | null) => {
+      const a = new Attr(32).u32(0, fd);
+      a.u64(8, keySize === 0 ? 0n : addressOf(key));
+      a.u64(16, addressOf(val));
+      return a.bytes;
+    };
+    this.#lookup = mk(this.key, this.value);
+    this.#update = mk(this.key, this.value);
+    this.#updateView = new DataView(this.#update.buffer);
+    this.#delete = mk(this.key, null);
+    this.#next = mk(this.key, this.nextKey);
+    this.#first = mk(null, this.nextKey);
+    this.#lookupDelete = mk(this.key, this.value);
+  }
+
+  #check(r: number, call: string): boolean {
+    if (r >= 0) return true;
+    if (r === -ERRNO.ENOENT) return false;
+    throw new SyscallError(`${this.#what}: ${call}`, -r, errnoName(-r));
+  }
+
+  /** key → value; false when absent. */
+  lookup(): boolean {
+    return this.#check(bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookup), "BPF_MAP_LOOKUP_ELEM");
+  }
+
+  /** Raw lookup result: 0 or -errno. For callers counting misses in a loop. */
+  lookupRaw(): number {
+    return bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookup);
+  }
+
+  update(flags = 0): void {
+    this.#updateView.setUint32(24, flags, true);
+    const r = bpfRaw(BPF_CMD.MAP_UPDATE_ELEM, this.#update);
+    if (r < 0) throw new SyscallError(`${this.#what}: BPF_MAP_UPDATE_ELEM`, -r, errnoName(-r));
+  }
+
+  delete(): boolean {
+    return this.#check(bpfRaw(BPF_CMD.MAP_DELETE_ELEM, this.#delete), "BPF_MAP_DELETE_ELEM");
+  }
+
+  /** Writes the key after `key` (or the first key when `first`) into `nextKey`; false at the end. */
+  next(first: boolean): boolean {
+    return this.#check(
+      bpfRaw(BPF_CMD.MAP_GET_NEXT_KEY, first ? this.#first : this.#next),
+      "BPF_MAP_GET_NEXT_KEY",
+    );
+  }
+
+  /** Pop for queue/stack maps (key unused). */
+  lookupAndDelete(): boolean {
+    return this.#check(
+      bpfRaw(BPF_CMD.MAP_LOOKUP_AND_DELETE_ELEM, this.#lookupDelete),
+      "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+    );
+  }
+}
+
+/** One-shot update with caller buffers (setup paths, not hot loops). */
+export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = 0): void {
+  const a = new Attr(32).u32(0, fd).ptr(8, key).ptr(16, value).u64(24, flags);
+  bpf(BPF_CMD.MAP_UPDATE_ELEM, a.bytes);
+}
+
+/** One-shot lookup into `value`; false when absent. */
+export function mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean {
+  const a = new Attr(32).u32(0, fd).ptr(8, key).ptr(16, value);
+  const r = bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, a.bytes);
+  if (r === -ERRNO.ENOENT) return false;
+  if (r < 0) throw new SyscallError("BPF_MAP_LOOKUP_ELEM", -r, errnoName(-r));
+  return true;
+}
