@@ -1,0 +1,51 @@
+import { accessSync, constants, mkdirSync, renameSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { KfuncKitError } from "../errors.ts";
+
+/** The cache root: `$KFUNC_KIT_CACHE`, default `~/.cache/kfunc-kit`. */
+export function defaultCacheDir(): string {
+  const env = process.env["KFUNC_KIT_CACHE"];
+  if (env) return env;
+  const xdg = process.env["XDG_CACHE_HOME"];
+  return join(xdg || join(homedir(), ".cache"), "kfunc-kit");
+}
+
+/** Creates `dir` (and parents) and checks it is writable; throws a clear error otherwise. */
+export function ensureWritableDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new KfuncKitError("ENVIRONMENT", `cache dir '${dir}': not writable (${(e as Error).message})`, {
+      cause: e,
+      hint: "set KFUNC_KIT_CACHE to a writable directory (or pass --cache DIR)",
+    });
+  }
+  return dir;
+}
+
+/** A unique sibling temp path for building `final` before an atomic rename. */
+export function tempSibling(final: string): string {
+  return join(
+    dirname(final),
+    `.tmp-${final.split("/").pop()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+  );
+}
+
+/**
+ * Renames a finished temp dir/file into place. If another process finished first, ours is dropped and
+ * theirs is used (both are complete by construction).
+ */
+export function publish(temp: string, final: string): void {
+  try {
+    renameSync(temp, final);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST") {
+      rmSync(temp, { recursive: true, force: true });
+      return;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,3 @@
+export { DEFAULT_KERNEL, prepareKernel } from "./kernel.ts";
+export type { KernelVersion, PreparedKernel, PrepareKernelOptions } from "./types.ts";
+export { bzImageRelease, elfRelease, extractVmlinux } from "./vmlinux.ts";
