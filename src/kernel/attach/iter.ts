@@ -1,0 +1,83 @@
+/**
+ * iter/<kind> (task, bpf_map_elem, …): BPF_LINK_CREATE with BPF_TRACE_ITER gives a link; each
+ * BPF_ITER_CREATE on it gives a fresh fd whose read() runs the program over the objects and returns what
+ * it printed with bpf_seq_printf / BPF_SEQ_PRINTF.
+ */
+import { readSync } from "node:fs";
+import { KfuncKitError } from "../../errors.ts";
+import { Fd } from "../../sys/fd.ts";
+import { addressOf, withPinned } from "../../sys/perf.ts";
+import { Link } from "../links.ts";
+import { ATTACH, iterCreate, linkCreate } from "./attrs.ts";
+import { type AttachableProgram, programFd } from "./program.ts";
+
+export interface IterOptions {
+  /** For iter/bpf_map_elem and similar: the map to iterate. */
+  mapFd?: number;
+  /** For iter/task, task_file, task_vma: only this task (tid) … */
+  tid?: number;
+  /** … or only the threads of this process. */
+  pid?: number;
+}
+
+export class IterLink extends Link {
+  /** Runs the iterator once and returns everything it wrote. */
+  read(): Uint8Array {
+    const fd = new Fd(iterCreate(this.fd), `iter ${this.info.program}`);
+    try {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        const n = readSync(fd.value, buf, 0, buf.length, null);
+        if (n === 0) break;
+        chunks.push(buf.subarray(0, n));
+        total += n;
+      }
+      return new Uint8Array(Buffer.concat(chunks, total));
+    } catch (e) {
+      throw new KfuncKitError("SYSCALL", `iter '${this.info.program}' → ${this.info.target}: read failed`, {
+        cause: e,
+      });
+    } finally {
+      fd.close();
+    }
+  }
+
+  /** {@link read} decoded as UTF-8. */
+  readText(): string {
+    return new TextDecoder().decode(this.read());
+  }
+}
+
+export function attachIter(program: AttachableProgram, target: string, options: IterOptions = {}): IterLink {
+  let info: Uint8Array | undefined;
+  if (options.mapFd !== undefined || options.tid !== undefined || options.pid !== undefined) {
+    info = new Uint8Array(new ArrayBuffer(16));
+    const v = new DataView(info.buffer);
+    if (options.mapFd !== undefined) v.setUint32(0, options.mapFd, true);
+    else if (options.tid !== undefined) v.setUint32(0, options.tid, true);
+    else v.setUint32(4, options.pid!, true);
+  }
+  const tail = new Uint8Array(new ArrayBuffer(16));
+  if (info) {
+    const v = new DataView(tail.buffer);
+    v.setBigUint64(0, addressOf(info), true);
+    v.setUint32(8, info.byteLength, true);
+  }
+  try {
+    const fd = withPinned(info ? [info] : [], () =>
+      linkCreate({ progFd: programFd(program), attachType: ATTACH.TRACE_ITER, tail }),
+    );
+    return new IterLink({ kind: "iter", program: program.name, target, mechanism: "bpf_link" }, [
+      new Fd(fd, `iter link ${program.name}`),
+    ]);
+  } catch (e) {
+    throw new KfuncKitError("SYSCALL", `iter '${program.name}' → ${target}: attach failed`, {
+      cause: e,
+      ...(target.startsWith("bpf_map") && options.mapFd === undefined
+        ? { hint: "map iterators need the map: attach(program, { mapFd })" }
+        : {}),
+    });
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * kprobe/kretprobe (and ksyscall/kretsyscall): perf_event_open on the kprobe PMU with config1 = pointer
+ * to the function name, config2 = offset (libbpf perf_event_open_probe); without the PMU, the legacy
+ * tracefs path: a uniquely named `p:`/`r:` line in kprobe_events, a tracepoint perf event on it, and the
+ * event removed again when the link closes. kprobe.multi: BPF_LINK_CREATE with a symbol list.
+ */
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import { Fd } from "../../sys/fd.ts";
+import {
+  addressOf,
+  cString,
+  encodePerfEventAttr,
+  PERF_TYPE,
+  perfEventOpen,
+  pmuType,
+  retprobeBit,
+  withPinned,
+} from "../../sys/perf.ts";
+import { Link } from "../links.ts";
+import { ATTACH, BPF_F_KPROBE_MULTI_RETURN, linkCreate, u64Array } from "./attrs.ts";
+import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
+import { type AttachableProgram, programFd } from "./program.ts";
+import { tracefsRoot, tracepointId } from "./tracefs.ts";
+import { VM_HINT } from "./unsupported.ts";
+
+export interface KprobeOptions extends PerfAttachOptions {
+  retprobe?: boolean;
+  /** Use kprobe_events even when the PMU exists (tests cover the fallback this way). */
+  forceTracefs?: boolean;
+}
+
+/** "do_unlinkat", "do_unlinkat+0x10" → { func, offset }. */
+export function parseKprobeTarget(target: string): { func: string; offset: number } {
+  const m = /^([A-Za-z_.$][\w.$]*)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(target);
+  if (!m) {
+    throw new UsageError(`kprobe target '${target}' is not <function>[+<offset>]`, {
+      hint: 'write the section as SEC("kprobe/do_unlinkat") or SEC("kprobe/do_unlinkat+0x10")',
+    });
+  }
+  return { func: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
+}
+
+let eventCounter = 0;
+
+/** tracefs probe events this process created and has not removed yet: removed on exit at the latest. */
+const liveEvents = new Map<string, string>();
+let exitHook = false;
+
+function trackEvent(file: string, removeLine: string): void {
+  liveEvents.set(removeLine, file);
+  if (exitHook) return;
+  exitHook = true;
+  process.once("exit", () => {
+    for (const [l, f] of liveEvents) {
+      try {
+        appendFileSync(f, l);
+      } catch {
+        // the process is exiting; nothing more to do
+      }
+    }
+  });
+}
+
+function sanitize(s: string): string {
+  return s.replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+export function attachKprobe(program: AttachableProgram, target: string, options: KprobeOptions = {}): Link {
+  const { func, offset } = parseKprobeTarget(target);
+  const retprobe = options.retprobe ?? false;
+  const kind = retprobe ? "kretprobe" : "kprobe";
+  const info = { kind, program: program.name, target: offset ? `${func}+${offset}` : func } as const;
+  const pmu = options.forceTracefs ? undefined : pmuType("kprobe");
+  if (pmu !== undefined) {
+    const name = cString(func);
+    const attr = encodePerfEventAttr({
+      type: pmu,
+      config: retprobe ? 1n << BigInt(retprobeBit("kprobe")) : 0n,
+      config1: name.address,
+      config2: BigInt(offset),
+      samplePeriod: 1,
+      wakeupEvents: 1,
+    });
+    let fd: Fd;
+    try {
+      fd = withPinned([name.bytes], () => perfEventOpen(attr, -1, 0, `${kind} ${info.target}`));
+    } catch (e) {
+      throw probeError(kind, program.name, info.target, e);
+    }
+    return attachToPerfEvent(programFd(program), fd, { ...info, probeVia: "pmu" }, options);
+  }
+  return attachViaTracefs(program, "kprobe", retprobe, `${func}+${offset}`, info, options);
+}
+
+/** Shared with uprobes: a `p:`/`r:` event in <tracefs>/<kind>_events, removed on close. */
+export function attachViaTracefs(
+  program: AttachableProgram,
+  probe: "kprobe" | "uprobe",
+  retprobe: boolean,
+  location: string,
+  info: { kind: "kprobe" | "kretprobe" | "uprobe" | "uretprobe"; program: string; target: string },
+  options: PerfAttachOptions,
+): Link {
+  let root: string;
+  try {
+    root = tracefsRoot();
+  } catch (e) {
+    throw noProbes(probe, info, e);
+  }
+  const eventsFile = `${root}/${probe}_events`;
+  if (!existsSync(eventsFile)) throw noProbes(probe, info, undefined);
+  const group = "kfunc_kit";
+  const event = sanitize(`${info.kind}_${info.target}_${process.pid}_${eventCounter++}`).slice(0, 60);
+  try {
+    appendFileSync(eventsFile, `${retprobe ? "r" : "p"}:${group}/${event} ${location}\n`);
+  } catch (e) {
+    throw new KfuncKitError(
+      "SYSCALL",
+      `${info.kind} '${info.program}' → ${info.target}: ${eventsFile}: cannot add probe`,
+      {
+        cause: e,
+        hint:
+          probe === "kprobe"
+            ? `is '${info.target.split("+")[0]}' a traceable kernel function? (grep it in /proc/kallsyms)`
+            : "does the binary exist and is the offset inside its code?",
+      },
+    );
+  }
+  const line = `-:${group}/${event}\n`;
+  const remove = () => {
+    liveEvents.delete(line);
+    appendFileSync(eventsFile, line);
+  };
+  trackEvent(eventsFile, line);
+  let fd: Fd;
+  try {
+    const id = tracepointId(group, event);
+    const attr = encodePerfEventAttr({
+      type: PERF_TYPE.TRACEPOINT,
+      config: id,
+      samplePeriod: 1,
+      wakeupEvents: 1,
+    });
+    fd = perfEventOpen(attr, -1, 0, `${info.kind} ${info.target} (tracefs ${group}/${event})`);
+  } catch (e) {
+    remove();
+    throw probeError(info.kind, info.program, info.target, e);
+  }
+  return attachToPerfEvent(
+    programFd(program),
+    fd,
+    { ...info, probeVia: "tracefs" },
+    { ...options, cleanups: [remove] },
+  );
+}
+
+function noProbes(
+  probe: "kprobe" | "uprobe",
+  info: { kind: string; program: string; target: string },
+  cause: unknown,
+) {
+  return new NotSupportedError(
+    `${probe}s`,
+    undefined,
+    `${info.kind} '${info.program}' → ${info.target}: this kernel has neither a ${probe} PMU ` +
+      `(/sys/bus/event_source/devices/${probe}/type) nor ${probe}_events in tracefs`,
+    { ...(cause === undefined ? {} : { cause }), hint: `run it in a VM where ${probe}s work: ${VM_HINT}` },
+  );
+}
+
+function probeError(kind: string, program: string, target: string, e: unknown): KfuncKitError {
+  const hint =
+    e instanceof SyscallError && (e.errno === 2 || e.errno === 22)
+      ? `is '${target.split("+")[0]}' a kernel function that can be probed? (grep it in /proc/kallsyms; inlined and notrace functions cannot)`
+      : undefined;
+  return new KfuncKitError("SYSCALL", `${kind} '${program}' → ${target}: cannot create the probe`, {
+    cause: e,
+    ...(hint ? { hint } : {}),
+  });
+}
+
+/** ksyscall/<name>: a kprobe on the architecture's syscall entry (__x64_sys_<name>). */
+export function syscallFunction(name: string): string {
+  const kallsyms = safeRead("/proc/kallsyms");
+  if (kallsyms?.includes(` __x64_sys_${name}\n`)) return `__x64_sys_${name}`;
+  return kallsyms?.includes(` sys_${name}\n`) ? `sys_${name}` : `__x64_sys_${name}`;
+}
+
+function safeRead(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * kprobe.multi/<pattern>: one link on many functions. The pattern is a comma-separated list of names or
+ * globs (`*`, `?`), matched against text symbols in /proc/kallsyms.
+ */
+export function attachKprobeMulti(program: AttachableProgram, pattern: string, retprobe = false): Link {
+  const kind = retprobe ? "kretprobe.multi" : "kprobe.multi";
+  const names = resolveMultiPattern(pattern);
+  if (names.length === 0) {
+    throw new UsageError(`${kind} '${program.name}': pattern '${pattern}' matches no kernel function`, {
+      hint: "check the names against /proc/kallsyms",
+    });
+  }
+  const strings = names.map((n) => cString(n));
+  const ptrs = u64Array(strings.map((s) => s.address));
+  const tail = new Uint8Array(new ArrayBuffer(32));
+  const v = new DataView(tail.buffer);
+  v.setUint32(0, retprobe ? BPF_F_KPROBE_MULTI_RETURN : 0, true);
+  v.setUint32(4, names.length, true);
+  v.setBigUint64(8, addressOf(ptrs), true);
+  try {
+    const fd = withPinned([ptrs, ...strings.map((x) => x.bytes)], () =>
+      linkCreate({ progFd: programFd(program), attachType: ATTACH.TRACE_KPROBE_MULTI, tail }),
+    );
+    return new Link({ kind, program: program.name, target: pattern, mechanism: "bpf_link" }, [
+      new Fd(fd, `${kind} link ${program.name}`),
+    ]);
+  } catch (e) {
+    if (e instanceof SyscallError && (e.errno === 95 || e.errno === 524)) {
+      throw new NotSupportedError(
+        "kprobe.multi",
+        "5.18",
+        `${kind} '${program.name}' → ${pattern}: ${e.errnoName}: this kernel has no fprobe-based multi-kprobes`,
+        {
+          cause: e,
+          hint: `use kprobe/ per function, or run it in a VM: ${VM_HINT}`,
+        },
+      );
+    }
+    throw new KfuncKitError("SYSCALL", `${kind} '${program.name}' → ${pattern}: attach failed`, { cause: e });
+  }
+}
+
+function resolveMultiPattern(pattern: string): string[] {
+  const parts = pattern.split(",").filter(Boolean);
+  if (!parts.some((p) => /[*?]/.test(p))) return parts;
+  const kallsyms = safeRead("/proc/kallsyms") ?? "";
+  const res = parts.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, ".*")
+          .replace(/\?/g, ".")}$`,
+      ),
+  );
+  const out = new Set<string>();
+  for (const line of kallsyms.split("\n")) {
+    const f = line.split(" ");
+    if (f.length < 3 || (f[1] !== "t" && f[1] !== "T")) continue;
+    const name = f[2]!;
+    if (res.some((r) => r.test(name))) out.add(name);
+  }
+  return [...out];
+}

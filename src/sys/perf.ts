@@ -1,0 +1,140 @@
+/**
+ * perf_event_open(2): `struct perf_event_attr` encoding for the tracepoint, kprobe, uprobe and software
+ * PMUs, and the sysfs lookups that dynamic PMUs (kprobe, uprobe) need.
+ */
+import { readFileSync } from "node:fs";
+import koffi from "koffi";
+import { Fd } from "./fd.ts";
+import { lastErrno, libc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
+
+const syscallPerf = libc.func(
+  "long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)",
+) as (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number;
+
+export const PERF_TYPE = {
+  HARDWARE: 0,
+  SOFTWARE: 1,
+  TRACEPOINT: 2,
+} as const;
+
+export const PERF_COUNT_SW = { CPU_CLOCK: 0, DUMMY: 9, BPF_OUTPUT: 10 } as const;
+export const PERF_SAMPLE_RAW = 1 << 10;
+export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
+/** sizeof(struct perf_event_attr) at PERF_ATTR_SIZE_VER8; the kernel accepts any size it knows or a larger zero tail. */
+export const PERF_ATTR_SIZE = 136;
+
+/** Bits of the attr flags word (offset 40). */
+const FLAG_DISABLED = 1n << 0n;
+const FLAG_WATERMARK = 1n << 14n;
+
+export interface PerfEventAttrOptions {
+  type: number;
+  config?: number | bigint;
+  /** config1: kprobe_func / uprobe_path as a pointer (bigint address). */
+  config1?: bigint;
+  /** config2: kprobe_addr / probe_offset. */
+  config2?: bigint;
+  samplePeriod?: number;
+  sampleType?: number;
+  disabled?: boolean;
+  /** Wake the reader after this many events (or bytes with `watermark`). */
+  wakeupEvents?: number;
+  watermark?: boolean;
+}
+
+/** Encodes a `struct perf_event_attr` (little-endian x86-64 layout). */
+export function encodePerfEventAttr(o: PerfEventAttrOptions): Uint8Array {
+  const bytes = new Uint8Array(new ArrayBuffer(PERF_ATTR_SIZE));
+  const v = new DataView(bytes.buffer);
+  v.setUint32(0, o.type, true);
+  v.setUint32(4, PERF_ATTR_SIZE, true);
+  v.setBigUint64(8, BigInt(o.config ?? 0), true);
+  v.setBigUint64(16, BigInt(o.samplePeriod ?? 0), true);
+  v.setBigUint64(24, BigInt(o.sampleType ?? 0), true);
+  let flags = 0n;
+  if (o.disabled) flags |= FLAG_DISABLED;
+  if (o.watermark) flags |= FLAG_WATERMARK;
+  v.setBigUint64(40, flags, true);
+  v.setUint32(48, o.wakeupEvents ?? 0, true);
+  v.setBigUint64(56, o.config1 ?? 0n, true);
+  v.setBigUint64(64, o.config2 ?? 0n, true);
+  return bytes;
+}
+
+/**
+ * perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC) → owned Fd. `what` names the event in
+ * errors ("perf_event_open(tracepoint syscalls/sys_enter_getpid)").
+ */
+export function perfEventOpen(attr: Uint8Array, pid: number, cpu: number, what: string, groupFd = -1): Fd {
+  const fd = syscallPerf(SYS_PERF_EVENT_OPEN, attr, pid, cpu, groupFd, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throwErrno(`perf_event_open(${what})`, lastErrno());
+  return new Fd(fd, what);
+}
+
+/** Like {@link perfEventOpen} but returns -errno instead of throwing (for fallbacks). */
+export function perfEventOpenRaw(attr: Uint8Array, pid: number, cpu: number, groupFd = -1): number {
+  const fd = syscallPerf(SYS_PERF_EVENT_OPEN, attr, pid, cpu, groupFd, PERF_FLAG_FD_CLOEXEC);
+  return fd < 0 ? -lastErrno() : fd;
+}
+
+const EVENT_SOURCE = "/sys/bus/event_source/devices";
+
+/** The dynamic PMU type of `kprobe`/`uprobe`, or undefined when the kernel has no such PMU. */
+export function pmuType(pmu: "kprobe" | "uprobe"): number | undefined {
+  try {
+    const n = Number.parseInt(readFileSync(`${EVENT_SOURCE}/${pmu}/type`, "utf8").trim(), 10);
+    return Number.isNaN(n) ? undefined : n;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The config bit that selects a return probe on the kprobe/uprobe PMU ("config:0" → 0). */
+export function retprobeBit(pmu: "kprobe" | "uprobe"): number {
+  try {
+    const s = readFileSync(`${EVENT_SOURCE}/${pmu}/format/retprobe`, "utf8").trim();
+    const m = /^config:(\d+)$/.exec(s);
+    if (m) return Number(m[1]);
+  } catch {
+    // the documented default below
+  }
+  return 0;
+}
+
+/** A NUL-terminated string in memory that never moves, for attr fields that hold a pointer. */
+export function cString(s: string): { bytes: Uint8Array; address: bigint } {
+  const enc = new TextEncoder().encode(s);
+  const bytes = new Uint8Array(new ArrayBuffer(Math.max(enc.length + 1, 72)));
+  bytes.set(enc);
+  return { bytes, address: addressOf(bytes) };
+}
+
+const pinned = new Set<object>();
+
+/**
+ * Runs `fn` while `objects` are strongly referenced: buffers whose addresses sit inside an attr (names,
+ * pointer arrays) must outlive the syscall that reads them.
+ */
+export function withPinned<T>(objects: object[], fn: () => T): T {
+  for (const o of objects) pinned.add(o);
+  try {
+    return fn();
+  } finally {
+    for (const o of objects) pinned.delete(o);
+  }
+}
+
+/** Address of a buffer's first byte (the buffer must be off-heap: created from an ArrayBuffer). */
+export function addressOf(bytes: Uint8Array): bigint {
+  return koffi.address(bytes);
+}
+
+const mountFn = libc.func(
+  "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)",
+) as (source: string, target: string, fstype: string, flags: number, data: null) => number;
+
+/** mount -t tracefs nodev <target> (tracepoint ids, kprobe_events and trace_pipe live in tracefs). */
+export function mountTracefs(target: string): void {
+  if (mountFn("nodev", target, "tracefs", 0, null) < 0)
+    throwErrno(`mount(tracefs on ${target})`, lastErrno());
+}

@@ -1,0 +1,161 @@
+/**
+ * Test-only helpers for the attach/stream tests: a raw BPF_PROG_LOAD of hand-assembled instructions
+ * (for pieces that need no object), and a tiny object loader for clang-compiled fixtures whose maps the
+ * test declares itself. The real loader is src/kernel (collection.ts); this exists so the attach tests
+ * do not depend on every loader feature.
+ */
+import { readFileSync } from "node:fs";
+import { parseElf } from "../../src/elf/index.ts";
+import { bpf } from "../../src/sys/bpf.ts";
+import { Fd } from "../../src/sys/fd.ts";
+
+export const PROG_TYPE = {
+  SOCKET_FILTER: 1,
+  KPROBE: 2,
+  SCHED_CLS: 3,
+  TRACEPOINT: 5,
+  XDP: 6,
+  RAW_TRACEPOINT: 17,
+  TRACING: 26,
+  SYSCALL: 31,
+} as const;
+
+export interface RawProgram {
+  name: string;
+  section: string;
+  fd: Fd;
+  close(): void;
+}
+
+/** One instruction: opcode, dst, src, off, imm → 8 bytes. */
+export function insn(code: number, dst: number, src: number, off: number, imm: number): number[] {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint8(0, code);
+  v.setUint8(1, (src << 4) | dst);
+  v.setInt16(2, off, true);
+  v.setInt32(4, imm, true);
+  return [...b];
+}
+
+/** r0 = imm; exit */
+export function returnImm(imm: number): Uint8Array {
+  return new Uint8Array([...insn(0xb7, 0, 0, 0, imm), ...insn(0x95, 0, 0, 0, 0)]);
+}
+
+export interface LoadRawOptions {
+  type: number;
+  expectedAttachType?: number;
+  attachBtfId?: number;
+  flags?: number;
+  license?: string;
+  name?: string;
+  section?: string;
+}
+
+/** BPF_PROG_LOAD of raw instructions; throws with the verifier log on failure. */
+export function loadRaw(insns: Uint8Array, o: LoadRawOptions): RawProgram {
+  const insnBuf = new Uint8Array(new ArrayBuffer(Math.max(insns.byteLength, 72)));
+  insnBuf.set(insns);
+  const lic = new Uint8Array(new ArrayBuffer(72));
+  lic.set(new TextEncoder().encode(o.license ?? "GPL"));
+  const logBuf = new Uint8Array(new ArrayBuffer(1 << 20));
+  const attr = new Uint8Array(new ArrayBuffer(128));
+  const v = new DataView(attr.buffer);
+  const addr = (b: Uint8Array) => koffiAddress(b);
+  v.setUint32(0, o.type, true);
+  v.setUint32(4, insns.byteLength / 8, true);
+  v.setBigUint64(8, addr(insnBuf), true);
+  v.setBigUint64(16, addr(lic), true);
+  v.setUint32(24, 1, true);
+  v.setUint32(28, logBuf.byteLength, true);
+  v.setBigUint64(32, addr(logBuf), true);
+  v.setUint32(44, o.flags ?? 0, true);
+  const name = (o.name ?? "test").slice(0, 15);
+  attr.set(new TextEncoder().encode(name), 48);
+  v.setUint32(68, o.expectedAttachType ?? 0, true);
+  v.setUint32(108, o.attachBtfId ?? 0, true);
+  let fd: number;
+  try {
+    fd = bpf(5, attr);
+  } catch (e) {
+    const log = new TextDecoder().decode(logBuf.subarray(0, logBuf.indexOf(0)));
+    throw new Error(`BPF_PROG_LOAD '${name}': ${(e as Error).message}\n${log}`, { cause: e });
+  }
+  keep(insnBuf, lic, logBuf);
+  const owned = new Fd(fd, `prog ${name}`);
+  return { name, section: o.section ?? "", fd: owned, close: () => owned.close() };
+}
+
+import koffi from "koffi";
+
+function koffiAddress(b: Uint8Array): bigint {
+  return koffi.address(b);
+}
+const kept: unknown[] = [];
+function keep(...xs: unknown[]): void {
+  kept.push(...xs);
+  kept.length = 0;
+}
+
+/** BPF_MAP_CREATE(type, key, value, max_entries) → owned Fd. */
+export function createMap(
+  type: number,
+  keySize: number,
+  valueSize: number,
+  maxEntries: number,
+  name = "",
+): Fd {
+  const attr = new Uint8Array(new ArrayBuffer(72));
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, type, true);
+  v.setUint32(4, keySize, true);
+  v.setUint32(8, valueSize, true);
+  v.setUint32(12, maxEntries, true);
+  attr.set(new TextEncoder().encode(name.slice(0, 15)), 28);
+  return new Fd(bpf(0, attr), `map ${name}`);
+}
+
+export interface FixtureProgram {
+  name: string;
+  section: string;
+  insns: Uint8Array;
+  /** insn index → map symbol name for ld_imm64 map relocations */
+  mapRelocs: Array<{ index: number; symbol: string }>;
+  license: string;
+}
+
+/** The programs of a clang-compiled object (one FUNC symbol per program), with their map relocations. */
+export function readFixturePrograms(path: string): FixtureProgram[] {
+  const elf = parseElf(new Uint8Array(readFileSync(path)), path);
+  const license = new TextDecoder()
+    .decode(elf.section("license")?.data ?? new Uint8Array())
+    .replace(/\0.*$/s, "");
+  const out: FixtureProgram[] = [];
+  for (const sym of elf.symbols) {
+    if (sym.type !== 2 || sym.shndx === 0 || sym.shndx >= elf.sections.length) continue;
+    const sec = elf.sections[sym.shndx]!;
+    if (sec.name === ".text" || (sec.flags & 4) === 0) continue;
+    const insns = new Uint8Array(sec.data.subarray(sym.value, sym.value + (sym.size || sec.size)));
+    const mapRelocs = elf
+      .relocationsFor(sec.index)
+      .filter((r) => r.offset >= sym.value && r.offset < sym.value + insns.byteLength)
+      .map((r) => ({ index: (r.offset - sym.value) / 8, symbol: elf.symbols[r.symbol]!.name }));
+    out.push({ name: sym.name, section: sec.name, insns, mapRelocs, license: license || "GPL" });
+  }
+  return out;
+}
+
+/** Patches ld_imm64 map references with fds (src_reg = BPF_PSEUDO_MAP_FD). */
+export function patchMaps(p: FixtureProgram, maps: Record<string, Fd>): Uint8Array {
+  const insns = new Uint8Array(p.insns);
+  const v = new DataView(insns.buffer);
+  for (const r of p.mapRelocs) {
+    const m = maps[r.symbol];
+    if (!m) throw new Error(`program ${p.name}: no map given for '${r.symbol}'`);
+    const o = r.index * 8;
+    v.setUint8(o + 1, (1 << 4) | (v.getUint8(o + 1) & 0xf));
+    v.setInt32(o + 4, m.value, true);
+  }
+  return insns;
+}
