@@ -159,3 +159,46 @@ export function patchMaps(p: FixtureProgram, maps: Record<string, Fd>): Uint8Arr
   }
   return insns;
 }
+
+export interface MapDecl {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export interface TestObject {
+  programs: Map<string, RawProgram>;
+  maps: Map<string, { name: string; fd: number; type: number; maxEntries: number; owned: Fd }>;
+  close(): void;
+}
+
+/** Loads the programs of a fixture with maps the test declares (stand-in for loadCollection). */
+export function loadFixtureObject(path: string, progType: number, maps: Record<string, MapDecl>): TestObject {
+  const created = new Map<
+    string,
+    { name: string; fd: number; type: number; maxEntries: number; owned: Fd }
+  >();
+  const programs = new Map<string, RawProgram>();
+  const close = () => {
+    for (const p of programs.values()) p.close();
+    for (const m of created.values()) m.owned.close();
+  };
+  try {
+    for (const [name, d] of Object.entries(maps)) {
+      const owned = createMap(d.type, d.keySize, d.valueSize, d.maxEntries, name);
+      created.set(name, { name, fd: owned.value, type: d.type, maxEntries: d.maxEntries, owned });
+    }
+    const fds = Object.fromEntries([...created].map(([k, v]) => [k, v.owned]));
+    for (const p of readFixturePrograms(path)) {
+      programs.set(
+        p.name,
+        loadRaw(patchMaps(p, fds), { type: progType, name: p.name, section: p.section, license: p.license }),
+      );
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { programs, maps: created, close };
+}

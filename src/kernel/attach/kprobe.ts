@@ -43,23 +43,22 @@ export function parseKprobeTarget(target: string): { func: string; offset: numbe
 
 let eventCounter = 0;
 
-/** tracefs probe events this process created and has not removed yet: removed on exit at the latest. */
-const liveEvents = new Map<string, string>();
+/**
+ * Links holding a tracefs probe event: closed on process exit at the latest, so that the event (which
+ * cannot be removed while a perf event uses it) does not outlive the process.
+ */
+const tracefsLinks = new Set<Link>();
 let exitHook = false;
 
-function trackEvent(file: string, removeLine: string): void {
-  liveEvents.set(removeLine, file);
-  if (exitHook) return;
-  exitHook = true;
-  process.once("exit", () => {
-    for (const [l, f] of liveEvents) {
-      try {
-        appendFileSync(f, l);
-      } catch {
-        // the process is exiting; nothing more to do
-      }
-    }
-  });
+function trackLink(link: Link): Link {
+  tracefsLinks.add(link);
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const l of tracefsLinks) l.close();
+    });
+  }
+  return link;
 }
 
 function sanitize(s: string): string {
@@ -127,12 +126,11 @@ export function attachViaTracefs(
       },
     );
   }
-  const line = `-:${group}/${event}\n`;
+  let link: Link | undefined;
   const remove = () => {
-    liveEvents.delete(line);
-    appendFileSync(eventsFile, line);
+    if (link) tracefsLinks.delete(link);
+    appendFileSync(eventsFile, `-:${group}/${event}\n`);
   };
-  trackEvent(eventsFile, line);
   let fd: Fd;
   try {
     const id = tracepointId(group, event);
@@ -147,12 +145,16 @@ export function attachViaTracefs(
     remove();
     throw probeError(info.kind, info.program, info.target, e);
   }
-  return attachToPerfEvent(
+  link = attachToPerfEvent(
     programFd(program),
     fd,
     { ...info, probeVia: "tracefs" },
-    { ...options, cleanups: [remove] },
+    {
+      ...options,
+      cleanups: [remove],
+    },
   );
+  return trackLink(link);
 }
 
 function noProbes(
