@@ -1,4 +1,28 @@
 export { BTF_MAX_TYPES, type Btf, type ParseBtfOptions, parseBtf, stringsEnd } from "./btf.ts";
+export {
+  BPF_CORE,
+  BPF_CORE_ENUMVAL_EXISTS,
+  BPF_CORE_ENUMVAL_VALUE,
+  BPF_CORE_FIELD_BYTE_OFFSET,
+  BPF_CORE_FIELD_BYTE_SIZE,
+  BPF_CORE_FIELD_EXISTS,
+  BPF_CORE_FIELD_LSHIFT_U64,
+  BPF_CORE_FIELD_RSHIFT_U64,
+  BPF_CORE_FIELD_SIGNED,
+  BPF_CORE_TYPE_EXISTS,
+  BPF_CORE_TYPE_ID_LOCAL,
+  BPF_CORE_TYPE_ID_TARGET,
+  BPF_CORE_TYPE_MATCHES,
+  BPF_CORE_TYPE_SIZE,
+  type BpfCoreReloKind,
+  type BpfCoreReloKindName,
+  type BtfExt,
+  type CoreRelo,
+  coreReloKindName,
+  type FuncInfo,
+  type LineInfo,
+  parseBtfExt,
+} from "./ext.ts";
 export { BTF_MAGIC, type BtfHeader, parseBtfHeader } from "./header.ts";
 export { MAX_TYPE_DEPTH, POINTER_SIZE } from "./layout.ts";
 export * from "./types.ts";
