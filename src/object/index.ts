@@ -1,0 +1,13 @@
+export { cloneDataSectionSpec, cloneMapSpec, cloneObjectSpec, cloneProgramSpec } from "./clone.ts";
+export { essentialName } from "./externs.ts";
+export { INSN_SIZE } from "./insn.ts";
+export { type ParseObjectOptions, parseObject } from "./parse.ts";
+export {
+  knownSectionPrefixes,
+  matchSection,
+  SECTION_DEFS,
+  type SectionDef,
+  type SectionMatch,
+} from "./sections.ts";
+export type * from "./types.ts";
+export * from "./uapi.ts";
