@@ -32,7 +32,7 @@ export interface RingBufferOptions {
 }
 
 /** Called per record: `data` is a zero-copy view, valid only during the call. Return false to stop. */
-export type RecordCallback = (data: Uint8Array) => boolean | undefined | void;
+export type RecordCallback = (data: Uint8Array) => unknown;
 
 export class RingBuffer implements Disposable {
   readonly map: RingBufferMap;
