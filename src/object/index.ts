@@ -1,6 +1,7 @@
 export { cloneDataSectionSpec, cloneMapSpec, cloneObjectSpec, cloneProgramSpec } from "./clone.ts";
 export { essentialName } from "./externs.ts";
 export { INSN_SIZE } from "./insn.ts";
+export { type KernelModuleSpec, type KfuncIdEntry, type KfuncIdSet, parseKernelModule } from "./kmod.ts";
 export { type ParseObjectOptions, parseObject } from "./parse.ts";
 export {
   knownSectionPrefixes,
