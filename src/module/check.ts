@@ -148,6 +148,12 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
         set: set.name,
       });
     }
+    // resolve_btfids sorts a set by id: report the kfuncs in the order the source declared them
+    const order = (n: string) => set.declaredFuncs.indexOf(n);
+    const mine = kfuncs
+      .splice(kfuncs.length - set.entries.length)
+      .sort((a, b) => order(a.name) - order(b.name));
+    kfuncs.push(...mine);
     for (const f of set.declaredFuncs) {
       if (!kfuncs.some((k) => k.name === f && k.set === set.name))
         fail(
