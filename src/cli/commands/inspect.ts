@@ -1,3 +1,75 @@
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import type { Btf } from "../../btf/index.ts";
+import { UsageError } from "../../errors.ts";
+import { printJson } from "../json.ts";
 
-export function register(_program: Command): void {}
+const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const EM_BPF = 247;
+
+export function register(program: Command): void {
+  program
+    .command("inspect")
+    .description(
+      "show what an eBPF object (.o) or kernel module (.ko) contains: programs, maps, globals, kfuncs",
+    )
+    .argument("<file>", "an eBPF object built with clang -target bpf -g, or a kernel module (.ko)")
+    .option("--json", "print the report as JSON")
+    .option(
+      "--base <file>",
+      "base BTF for a module's split BTF (default: its .BTF.base, else /sys/kernel/btf/vmlinux)",
+    )
+    .action(async (file: string, opts: { json?: boolean; base?: string }) => {
+      await inspectFile(file, opts);
+    });
+}
+
+function read(file: string, what: string): Uint8Array {
+  if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`, { hint: "check the path" });
+  return new Uint8Array(readFileSync(file));
+}
+
+async function inspectFile(file: string, opts: { json?: boolean; base?: string }): Promise<void> {
+  const bytes = read(file, "file");
+  const le = bytes[5] !== 2;
+  const machine =
+    bytes.length >= 20 ? (le ? bytes[18]! | (bytes[19]! << 8) : (bytes[18]! << 8) | bytes[19]!) : 0;
+  if (machine === EM_BPF) {
+    const { parseObject } = await import("../../object/index.ts");
+    const { objectReport } = await import("../../object/report.ts");
+    const { formatObjectReport } = await import("../../object/report-text.ts");
+    const report = objectReport(parseObject(bytes, file));
+    if (opts.json) printJson(report);
+    else process.stdout.write(`${formatObjectReport(report)}\n`);
+    return;
+  }
+  const { parseKernelModule } = await import("../../object/index.ts");
+  const { parseBtf } = await import("../../btf/index.ts");
+  const { moduleReport } = await import("../../object/report.ts");
+  const { formatModuleReport } = await import("../../object/report-text.ts");
+  const mod = parseKernelModule(bytes, file);
+  let base: string | undefined;
+  let problem: string | undefined;
+  let moduleBtf: Btf | undefined;
+  if (mod.btf) {
+    let baseBtf: Btf | undefined;
+    if (opts.base) {
+      base = opts.base;
+      baseBtf = parseBtf(read(opts.base, "base BTF"), { source: opts.base });
+    } else if (mod.btfBase) {
+      base = ".BTF.base";
+      baseBtf = parseBtf(mod.btfBase, { source: `${file}: .BTF.base` });
+    } else if (existsSync(VMLINUX_BTF)) {
+      base = VMLINUX_BTF;
+      baseBtf = parseBtf(read(VMLINUX_BTF, "base BTF"), { source: VMLINUX_BTF });
+    } else problem = `no base BTF: pass --base <vmlinux BTF> (${VMLINUX_BTF} is missing)`;
+    try {
+      if (baseBtf) moduleBtf = parseBtf(mod.btf, { base: baseBtf, source: `${file}: .BTF` });
+    } catch (e) {
+      problem = `the module's BTF does not parse on base ${base}: the base does not match the kernel the module was built for (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  const report = moduleReport(mod, moduleBtf, base, problem);
+  if (opts.json) printJson(report);
+  else process.stdout.write(`${formatModuleReport(report)}\n`);
+}
