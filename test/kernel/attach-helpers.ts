@@ -4,9 +4,12 @@
  * test declares itself. The real loader is src/kernel (collection.ts); this exists so the attach tests
  * do not depend on every loader feature.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import koffi from "koffi";
+import { type Btf, parseBtf } from "../../src/btf/index.ts";
 import { parseElf } from "../../src/elf/index.ts";
 import { bpf } from "../../src/sys/bpf.ts";
+import { mapLookup, mapUpdate } from "../../src/sys/bpf-map.ts";
 import { Fd } from "../../src/sys/fd.ts";
 
 export const PROG_TYPE = {
@@ -86,8 +89,6 @@ export function loadRaw(insns: Uint8Array, o: LoadRawOptions): RawProgram {
   const owned = new Fd(fd, `prog ${name}`);
   return { name, section: o.section ?? "", fd: owned, close: () => owned.close() };
 }
-
-import koffi from "koffi";
 
 function koffiAddress(b: Uint8Array): bigint {
   return koffi.address(b);
@@ -173,8 +174,50 @@ export interface TestObject {
   close(): void;
 }
 
-/** Loads the programs of a fixture with maps the test declares (stand-in for loadCollection). */
-export function loadFixtureObject(path: string, progType: number, maps: Record<string, MapDecl>): TestObject {
+let vmlinux: Btf | undefined;
+
+function vmlinuxBtf(): Btf {
+  vmlinux ??= parseBtf(new Uint8Array(readFileSync("/sys/kernel/btf/vmlinux")), { source: "vmlinux" });
+  return vmlinux;
+}
+
+/** Program type, expected attach type and attach BTF id for a section (the subset the tests use). */
+export function loadOptionsFor(section: string): Omit<LoadRawOptions, "name" | "section" | "license"> {
+  const [prefix, ...rest] = section.split("/");
+  const target = rest.join("/");
+  switch (prefix) {
+    case "tracepoint":
+      return { type: PROG_TYPE.TRACEPOINT };
+    case "raw_tp":
+      return { type: PROG_TYPE.RAW_TRACEPOINT };
+    case "tp_btf": {
+      const t = vmlinuxBtf().findByName(`btf_trace_${target}`, "TYPEDEF");
+      if (!t) throw new Error(`no btf_trace_${target} in vmlinux BTF`);
+      return { type: PROG_TYPE.TRACING, expectedAttachType: 23, attachBtfId: t.id };
+    }
+    case "kprobe":
+    case "kretprobe":
+    case "uprobe":
+    case "uretprobe":
+      return { type: PROG_TYPE.KPROBE };
+    case "xdp":
+      return { type: PROG_TYPE.XDP };
+    case "socket":
+      return { type: PROG_TYPE.SOCKET_FILTER };
+    case "tc":
+      return { type: PROG_TYPE.SCHED_CLS };
+    case "syscall":
+      return { type: PROG_TYPE.SYSCALL, flags: 1 << 4 };
+    default:
+      throw new Error(`test helper: no load options for section ${section}`);
+  }
+}
+
+/**
+ * Loads the programs of a fixture (all, or `only`) with maps the test declares (a stand-in for
+ * loadCollection, so these tests do not depend on every loader feature).
+ */
+export function loadFixtureObject(path: string, maps: Record<string, MapDecl>, only?: string[]): TestObject {
   const created = new Map<
     string,
     { name: string; fd: number; type: number; maxEntries: number; owned: Fd }
@@ -191,9 +234,15 @@ export function loadFixtureObject(path: string, progType: number, maps: Record<s
     }
     const fds = Object.fromEntries([...created].map(([k, v]) => [k, v.owned]));
     for (const p of readFixturePrograms(path)) {
+      if (only && !only.includes(p.name)) continue;
       programs.set(
         p.name,
-        loadRaw(patchMaps(p, fds), { type: progType, name: p.name, section: p.section, license: p.license }),
+        loadRaw(patchMaps(p, fds), {
+          ...loadOptionsFor(p.section),
+          name: p.name,
+          section: p.section,
+          license: p.license,
+        }),
       );
     }
   } catch (e) {
@@ -202,3 +251,42 @@ export function loadFixtureObject(path: string, progType: number, maps: Record<s
   }
   return { programs, maps: created, close };
 }
+
+/** Writes u32 `value` at key 0 of an array map (the fixtures' `config`). */
+export function setU32(mapFd: number, value: number, key = 0): void {
+  const k = new Uint8Array(4);
+  new DataView(k.buffer).setUint32(0, key, true);
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setUint32(0, value, true);
+  mapUpdate(mapFd, k, v);
+}
+
+/** Reads u64 slot `key` of an array map (the fixtures' `hits`). */
+export function getU64(mapFd: number, key: number): number {
+  const k = new Uint8Array(4);
+  new DataView(k.buffer).setUint32(0, key, true);
+  const v = new Uint8Array(8);
+  if (!mapLookup(mapFd, k, v)) throw new Error(`no slot ${key}`);
+  return Number(new DataView(v.buffer).getBigUint64(0, true));
+}
+
+/** Open fds of this process. */
+export function openFdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** n failing openat() calls on unique paths under `prefix` (ENOENT, nothing is created). */
+export function openMissing(prefix: string, n: number, tag = ""): void {
+  for (let i = 0; i < n; i++) {
+    try {
+      closeSync(openSync(`${prefix}${tag}${i}`, "r"));
+    } catch {
+      // ENOENT is the point
+    }
+  }
+}
+
+export const COUNTER_MAPS: Record<string, MapDecl> = {
+  config: { type: 2, keySize: 4, valueSize: 4, maxEntries: 1 },
+  hits: { type: 2, keySize: 4, valueSize: 8, maxEntries: 8 },
+};
