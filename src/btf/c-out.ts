@@ -1,0 +1,95 @@
+/**
+ * A growable byte buffer for generated C text. Writing bytes (and copying names straight out of the BTF
+ * string section) avoids building millions of small strings for a 3 MB header.
+ */
+const encoder = new TextEncoder();
+
+export class ByteOut {
+  buf: Uint8Array;
+  pos = 0;
+  private readonly onChunk: ((chunk: Uint8Array) => void) | undefined;
+  private readonly flushAt: number;
+
+  constructor(initial = 1 << 20, onChunk?: (chunk: Uint8Array) => void) {
+    this.buf = new Uint8Array(initial);
+    this.onChunk = onChunk;
+    this.flushAt = initial >>> 1;
+  }
+
+  private grow(need: number): void {
+    if (this.onChunk && this.pos > 0) {
+      this.flush();
+      if (this.pos + need <= this.buf.length) return;
+    }
+    let size = this.buf.length * 2;
+    while (size < this.pos + need) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  /** Hands the buffered bytes to onChunk (which must consume them before returning). */
+  flush(): void {
+    if (this.onChunk && this.pos > 0) {
+      this.onChunk(this.buf.subarray(0, this.pos));
+      this.pos = 0;
+    }
+  }
+
+  /** Called at natural boundaries (between definitions) to keep chunks bounded when streaming. */
+  maybeFlush(): void {
+    if (this.onChunk && this.pos >= this.flushAt) this.flush();
+  }
+
+  /** Writes a string (ASCII fast path, UTF-8 otherwise). */
+  s(str: string): void {
+    const n = str.length;
+    if (this.pos + n * 3 > this.buf.length) this.grow(n * 3);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = str.charCodeAt(i);
+      if (c >= 0x80) {
+        p += encoder.encodeInto(str.slice(i), b.subarray(p)).written;
+        break;
+      }
+      b[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  byte(c: number): void {
+    if (this.pos + 1 > this.buf.length) this.grow(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Writes a non-negative integer in decimal. */
+  uint(n: number): void {
+    if (n < 10) {
+      this.byte(48 + n);
+      return;
+    }
+    this.s(String(n));
+  }
+
+  /** Copies the NUL-terminated string at `start` of `bytes`. */
+  cstr(bytes: Uint8Array, start: number): void {
+    let end = start;
+    while (bytes[end] !== 0 && end < bytes.length) end++;
+    const n = end - start;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    this.buf.set(bytes.subarray(start, end), this.pos);
+    this.pos += n;
+  }
+
+  /** Tabs for indentation level `lvl` (at most 13, like libbpf). */
+  tabs(lvl: number): void {
+    const n = Math.min(lvl, 13);
+    if (this.pos + n > this.buf.length) this.grow(n);
+    for (let i = 0; i < n; i++) this.buf[this.pos++] = 9;
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}

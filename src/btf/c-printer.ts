@@ -1,0 +1,879 @@
+/**
+ * BTF → compilable C header (the vmlinux.h role): a port of libbpf's `btf_dump.c` (type ordering,
+ * forward declarations, inline anonymous types, bitfields, padding, packed structs, `___N` names for
+ * duplicates — assigned exactly as bpftool does) with bpftool ≥ 7.5's header layout: `__ksym`/`__weak`
+ * defines and `extern … __weak __ksym;` prototypes for "bpf_kfunc"-tagged FUNCs, guarded by
+ * BPF_NO_KFUNC_PROTOTYPES. Works on the flat record view (c-flat.ts) and writes bytes (c-out.ts).
+ */
+import { BtfError } from "../errors.ts";
+import type { Btf } from "./btf.ts";
+import {
+  type FlatBtf,
+  flatOf,
+  K_ARRAY,
+  K_CONST,
+  K_DATASEC,
+  K_DECL_TAG,
+  K_ENUM,
+  K_ENUM64,
+  K_FLOAT,
+  K_FUNC,
+  K_FUNC_PROTO,
+  K_FWD,
+  K_INT,
+  K_PTR,
+  K_RESTRICT,
+  K_STRUCT,
+  K_TYPE_TAG,
+  K_TYPEDEF,
+  K_UNION,
+  K_VAR,
+  K_VOLATILE,
+} from "./c-flat.ts";
+import { FlatLayout } from "./c-flat-layout.ts";
+import { ByteOut } from "./c-out.ts";
+
+export interface DumpCOptions {
+  /**
+   * Split BTF only: "own" prints the module's own types plus whatever they need from the base
+   * (default); "all" prints base and module types, as `bpftool btf dump` does.
+   */
+  scope: "own" | "all";
+  /** Emit `extern … __weak __ksym;` for FUNCs tagged "bpf_kfunc" (default true). */
+  kfuncPrototypes: boolean;
+  /** Wrap in `#ifndef __VMLINUX_H__`, the preserve_access_index pragma and the ksym defines (default true). */
+  header: boolean;
+  /** Sort kfunc prototypes by name like current bpftool (default true); false keeps BTF order. */
+  sortKfuncs: boolean;
+}
+
+const DEFAULTS: DumpCOptions = { scope: "own", kfuncPrototypes: true, header: true, sortKfuncs: true };
+
+export const KFUNC_DECL_TAG = "bpf_kfunc";
+export const FASTCALL_DECL_TAG = "bpf_fastcall";
+
+const HEADER = `#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+#endif
+
+#ifndef __ksym
+#define __ksym __attribute__((section(".ksyms")))
+#endif
+
+#ifndef __weak
+#define __weak __attribute__((weak))
+#endif
+
+#ifndef __bpf_fastcall
+#if __has_attribute(bpf_fastcall)
+#define __bpf_fastcall __attribute__((bpf_fastcall))
+#else
+#define __bpf_fastcall
+#endif
+#endif
+
+`;
+
+const FOOTER = `#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute pop
+#endif
+
+#endif /* __VMLINUX_H__ */
+`;
+
+const utf8 = new TextDecoder("utf-8");
+
+/** Prints BTF as a C header (see {@link DumpCOptions}). */
+export function dumpC(btf: Btf, options: Partial<DumpCOptions> = {}): string {
+  return utf8.decode(dumpCBytes(btf, options));
+}
+
+/**
+ * Like {@link dumpC}, as UTF-8 bytes. With `onChunk`, output is handed over in ~1 MiB pieces (each must be
+ * consumed before onChunk returns) and the return value is empty.
+ */
+export function dumpCBytes(
+  btf: Btf,
+  options: Partial<DumpCOptions> = {},
+  onChunk?: (chunk: Uint8Array) => void,
+): Uint8Array {
+  const o: DumpCOptions = { ...DEFAULTS, ...options };
+  const out = new ByteOut(onChunk ? 1 << 20 : 4 << 20, onChunk);
+  const p = new CPrinter(flatOf(btf), out);
+  if (o.header) out.s(HEADER);
+  const own = btf.base !== undefined && o.scope === "own";
+  for (let id = own ? btf.firstId : 1; id < btf.nextId; id++) {
+    p.dumpType(id);
+    out.maybeFlush();
+  }
+  if (o.kfuncPrototypes) p.dumpKfuncs(own ? btf.firstId : 1, o.sortKfuncs, own);
+  if (o.header) out.s(FOOTER);
+  out.flush();
+  return onChunk ? new Uint8Array(0) : out.bytes();
+}
+
+// order state
+const ORDERING = 1;
+const ORDERED = 2;
+// emit state
+const NOT_EMITTED = 0;
+const EMITTING = 1;
+const EMITTED = 2;
+
+const MISSING_BASE_TYPES: Record<string, string> = {
+  __Poly8_t: "unsigned char",
+  __Poly16_t: "unsigned short",
+  __Poly64_t: "unsigned long long",
+  __Poly128_t: "unsigned __int128",
+};
+
+const PAD_NAMES = ["long", "int", "short", "char"];
+
+function isMod(k: number): boolean {
+  return k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG;
+}
+
+class CPrinter {
+  private readonly f: FlatBtf;
+  private readonly w: Uint32Array;
+  private readonly at: Uint32Array;
+  private readonly o: ByteOut;
+  private readonly layout: FlatLayout;
+  private readonly order: Uint8Array;
+  private readonly emit: Uint8Array;
+  private readonly fwdEmitted: Uint8Array;
+  private readonly referenced: Uint8Array;
+  /** 1: name resolved, 2: resolved to a `___N` name (in uniqueNames). */
+  private readonly nameResolved: Uint8Array;
+  private readonly uniqueNames = new Map<number, string>();
+  private readonly typeNames = new Map<string, number>();
+  private readonly identNames = new Map<string, number>();
+  private readonly queue: number[] = [];
+  private readonly stack: number[] = [];
+  private readonly padBits: number[];
+
+  constructor(f: FlatBtf, out: ByteOut) {
+    this.f = f;
+    this.w = f.w;
+    this.at = f.at;
+    this.o = out;
+    const n = f.nextId;
+    this.referenced = new Uint8Array(n);
+    const ptrSize = this.markReferenced();
+    this.layout = new FlatLayout(f, ptrSize);
+    this.padBits = [ptrSize * 8, 32, 16, 8];
+    this.order = new Uint8Array(n);
+    this.emit = new Uint8Array(n);
+    this.fwdEmitted = new Uint8Array(n);
+    this.nameResolved = new Uint8Array(n);
+    this.order[0] = ORDERED;
+    this.emit[0] = EMITTED;
+  }
+
+  /** btf_dump_mark_referenced for every type; also validates references and finds the pointer size. */
+  private markReferenced(): number {
+    const { w, at, f, referenced } = this;
+    const n = f.nextId;
+    let ptrSize = 0;
+    for (let id = 1; id < n; id++) {
+      const a = at[id]!;
+      const info = w[a + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      const e = a + 3;
+      switch (kind) {
+        case K_INT:
+          if (ptrSize === 0 && w[a + 2] === 8) {
+            const name = f.str(w[a]!);
+            if (name === "long int" || name === "long unsigned int") ptrSize = 8;
+          }
+          break;
+        case K_PTR:
+        case K_TYPEDEF:
+        case K_VOLATILE:
+        case K_CONST:
+        case K_RESTRICT:
+        case K_TYPE_TAG:
+        case K_FUNC:
+        case K_VAR:
+        case K_DECL_TAG:
+        case K_FUNC_PROTO:
+          // FUNC_PROTO's return type is not marked by libbpf; only its params are (below)
+          if (kind !== K_FUNC_PROTO) referenced[f.ref(w[a + 2]!, id)] = 1;
+          else f.ref(w[a + 2]!, id);
+          if (kind === K_FUNC_PROTO)
+            for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 2 * i + 1]!, id)] = 1;
+          break;
+        case K_ARRAY:
+          referenced[f.ref(w[e]!, id)] = 1;
+          referenced[f.ref(w[e + 1]!, id)] = 1;
+          break;
+        case K_STRUCT:
+        case K_UNION:
+          for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 3 * i + 1]!, id)] = 1;
+          break;
+        case K_DATASEC:
+          for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 3 * i]!, id)] = 1;
+          break;
+      }
+    }
+    return ptrSize || 8;
+  }
+
+  // ---- names (btf_dump_resolve_name) ----
+
+  private dups(map: Map<string, number>, name: string): number {
+    const n = (map.get(name) ?? 0) + 1;
+    map.set(name, n);
+    return n;
+  }
+
+  private resolve(id: number, map: Map<string, number>): void {
+    if (this.nameResolved[id]) return;
+    this.nameResolved[id] = 1;
+    const off = this.w[this.at[id]!]!;
+    if (off === 0) return;
+    const k = this.f.kind(id);
+    if (k === K_FWD || (k === K_ENUM && this.f.vlen(id) === 0)) return;
+    const name = this.f.str(off);
+    const n = this.dups(map, name);
+    if (n > 1) {
+      this.uniqueNames.set(id, `${name}___${n}`);
+      this.nameResolved[id] = 2;
+    }
+  }
+
+  /** Writes the (unique) name of a struct/union/enum/fwd, or nothing for an anonymous one. */
+  private typeName(id: number): void {
+    this.resolve(id, this.typeNames);
+    this.writeName(id);
+  }
+
+  private identName(id: number): void {
+    this.resolve(id, this.identNames);
+    this.writeName(id);
+  }
+
+  private writeName(id: number): void {
+    if (this.nameResolved[id] === 2) this.o.s(this.uniqueNames.get(id)!);
+    else this.rawName(this.w[this.at[id]!]!);
+  }
+
+  private rawName(off: number): void {
+    if (off === 0) return;
+    const start = this.f.locate(off);
+    this.o.cstr(this.f.locBytes, start);
+  }
+
+  private hasName(id: number): boolean {
+    return this.w[this.at[id]!] !== 0;
+  }
+
+  // ---- ordering (btf_dump_order_type) ----
+
+  dumpType(id: number): void {
+    const q = this.queue;
+    q.length = 0;
+    this.orderType(id, false);
+    for (let i = 0; i < q.length; i++) this.emitType(q[i]!, 0);
+  }
+
+  /** 1: strong link (must be defined first), 0: weak (a forward declaration will do). */
+  private orderType(id: number, throughPtr: boolean): number {
+    const state = this.order[id]!;
+    if (state === ORDERED) return 1;
+    const a = this.at[id]!;
+    const w = this.w;
+    const info = w[a + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const named = w[a] !== 0;
+    if (state === ORDERING) {
+      if ((kind === K_STRUCT || kind === K_UNION) && throughPtr && named) return 0;
+      throw new BtfError(this.f.source, id, "unsatisfiable type cycle", {
+        hint: "a struct embeds itself by value; the BTF is malformed",
+      });
+    }
+    switch (kind) {
+      case K_INT:
+      case K_FLOAT:
+        this.order[id] = ORDERED;
+        return 0;
+      case K_PTR: {
+        const r = this.orderType(w[a + 2]!, true);
+        this.order[id] = ORDERED;
+        return r;
+      }
+      case K_ARRAY:
+        return this.orderType(w[a + 3]!, false);
+      case K_STRUCT:
+      case K_UNION: {
+        if (throughPtr && named) return 0;
+        this.order[id] = ORDERING;
+        const vlen = info & 0xffff;
+        for (let i = 0; i < vlen; i++) this.orderType(w[a + 3 + 3 * i + 1]!, false);
+        if (named) this.queue.push(id);
+        this.order[id] = ORDERED;
+        return 1;
+      }
+      case K_ENUM:
+      case K_ENUM64:
+      case K_FWD:
+        if (named || !this.referenced[id]) this.queue.push(id);
+        this.order[id] = ORDERED;
+        return 1;
+      case K_TYPEDEF: {
+        const strong = this.orderType(w[a + 2]!, throughPtr);
+        if (throughPtr && !strong) return 0;
+        this.queue.push(id);
+        this.order[id] = ORDERED;
+        return 1;
+      }
+      case K_VOLATILE:
+      case K_CONST:
+      case K_RESTRICT:
+      case K_TYPE_TAG:
+        return this.orderType(w[a + 2]!, throughPtr);
+      case K_FUNC_PROTO: {
+        let strong = this.orderType(w[a + 2]!, throughPtr) > 0;
+        const vlen = info & 0xffff;
+        for (let i = 0; i < vlen; i++)
+          if (this.orderType(w[a + 3 + 2 * i + 1]!, throughPtr) > 0) strong = true;
+        return strong ? 1 : 0;
+      }
+      default:
+        this.order[id] = ORDERED;
+        return 0;
+    }
+  }
+
+  // ---- emission (btf_dump_emit_type) ----
+
+  private isBlacklisted(id: number): boolean {
+    const off = this.w[this.at[id]!]!;
+    return off !== 0 && this.f.strEquals(off, "__builtin_va_list");
+  }
+
+  private emitType(id: number, contId: number): void {
+    const state = this.emit[id]!;
+    if (state === EMITTED) return;
+    const a = this.at[id]!;
+    const w = this.w;
+    const info = w[a + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const o = this.o;
+    if (state === EMITTING) {
+      if (this.fwdEmitted[id]) return;
+      if (kind === K_STRUCT || kind === K_UNION) {
+        if (id === contId || w[a] === 0) return;
+        this.structFwd(id, kind);
+        o.s(";\n\n");
+        this.fwdEmitted[id] = 1;
+      } else if (kind === K_TYPEDEF) {
+        if (!this.isBlacklisted(id)) {
+          this.typedefDef(id, 0);
+          o.s(";\n\n");
+        }
+        this.fwdEmitted[id] = 1;
+      }
+      return;
+    }
+    switch (kind) {
+      case K_INT: {
+        if (w[a] !== 0) {
+          this.resolve(id, this.typeNames);
+          const name = this.uniqueNames.get(id) ?? this.f.name(id);
+          const alias = MISSING_BASE_TYPES[name];
+          if (alias) o.s(`typedef ${alias} ${name};\n\n`);
+        }
+        this.emit[id] = EMITTED;
+        break;
+      }
+      case K_ENUM:
+      case K_ENUM64:
+        if (contId === 0) {
+          this.enumDef(id, 0);
+          o.s(";\n\n");
+        }
+        this.emit[id] = EMITTED;
+        break;
+      case K_PTR:
+      case K_VOLATILE:
+      case K_CONST:
+      case K_RESTRICT:
+      case K_TYPE_TAG:
+        this.emitType(w[a + 2]!, contId);
+        break;
+      case K_ARRAY:
+        this.emitType(w[a + 3]!, contId);
+        break;
+      case K_FWD:
+        this.fwdDef(id);
+        o.s(";\n\n");
+        this.emit[id] = EMITTED;
+        break;
+      case K_TYPEDEF:
+        this.emit[id] = EMITTING;
+        this.emitType(w[a + 2]!, id);
+        if (!this.fwdEmitted[id] && !this.isBlacklisted(id)) {
+          this.typedefDef(id, 0);
+          o.s(";\n\n");
+        }
+        this.emit[id] = EMITTED;
+        break;
+      case K_STRUCT:
+      case K_UNION: {
+        this.emit[id] = EMITTING;
+        const named = w[a] !== 0;
+        if (contId === 0 || !named) {
+          const cont = named ? id : contId;
+          const vlen = info & 0xffff;
+          for (let i = 0; i < vlen; i++) this.emitType(w[a + 3 + 3 * i + 1]!, cont);
+        } else if (!this.fwdEmitted[id] && id !== contId) {
+          this.structFwd(id, kind);
+          o.s(";\n\n");
+          this.fwdEmitted[id] = 1;
+        }
+        if (contId === 0) {
+          this.structDef(id, 0);
+          o.s(";\n\n");
+          this.emit[id] = EMITTED;
+        } else this.emit[id] = NOT_EMITTED;
+        break;
+      }
+      case K_FUNC_PROTO: {
+        this.emitType(w[a + 2]!, contId);
+        const vlen = info & 0xffff;
+        for (let i = 0; i < vlen; i++) this.emitType(w[a + 3 + 2 * i + 1]!, contId);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // ---- definitions ----
+
+  private structFwd(id: number, kind: number): void {
+    const o = this.o;
+    o.s(kind === K_STRUCT ? "struct" : "union");
+    if (this.hasName(id)) {
+      o.byte(32);
+      this.typeName(id);
+    }
+  }
+
+  private structDef(id: number, lvl: number): void {
+    const w = this.w;
+    const a = this.at[id]!;
+    const info = w[a + 1]!;
+    const isStruct = ((info >>> 24) & 0x1f) === K_STRUCT;
+    const kflag = info >>> 31 === 1;
+    const vlen = info & 0xffff;
+    const size = w[a + 2]!;
+    const layout = this.layout;
+    const packed = isStruct && layout.isPacked(id);
+    const o = this.o;
+    this.structFwd(id, isStruct ? K_STRUCT : K_UNION);
+    o.s(" {");
+    let off = 0;
+    let prevBitfield = false;
+    for (let i = 0; i < vlen; i++) {
+      const m = a + 3 + 3 * i;
+      const mType = w[m + 1]!;
+      const raw = w[m + 2]!;
+      const mOff = kflag ? raw & 0xffffff : raw;
+      let mSize = kflag ? raw >>> 24 : 0;
+      const inBitfield = prevBitfield && mSize !== 0;
+      if (off < mOff) this.bitPadding(off, mOff, packed ? 1 : layout.alignOf(mType), inBitfield, lvl + 1);
+      o.byte(10);
+      o.tabs(lvl + 1);
+      this.typeDecl(mType, w[m]!, null, lvl + 1);
+      if (mSize) {
+        o.s(": ");
+        o.uint(mSize);
+        o.byte(59);
+        off = mOff + mSize;
+        prevBitfield = true;
+      } else {
+        mSize = layout.sizeOf(mType);
+        off = mOff + mSize * 8;
+        prevBitfield = false;
+        o.byte(59);
+      }
+    }
+    if (isStruct && off < size * 8) this.bitPadding(off, size * 8, layout.alignOf(id), false, lvl + 1);
+    if (vlen || size) {
+      o.byte(10);
+      o.tabs(lvl);
+    }
+    o.byte(125);
+    if (packed) o.s(" __attribute__((packed))");
+  }
+
+  private bitPadding(cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number): void {
+    const padBits = this.padBits;
+    const o = this.o;
+    let newOff = 0;
+    let bits = 0;
+    let type = "";
+    for (let i = 0; i < 4; i++) {
+      bits = padBits[i]!;
+      type = PAD_NAMES[i]!;
+      newOff = Math.ceil(cur / bits) * bits;
+      if (newOff <= next) break;
+    }
+    if (newOff > cur && newOff <= next) {
+      if (
+        inBitfield ||
+        (newOff === next && Math.ceil(cur / (nextAlign * 8)) * (nextAlign * 8) !== newOff) ||
+        (newOff !== next && next - newOff <= newOff - cur)
+      ) {
+        o.byte(10);
+        o.tabs(lvl);
+        o.s(`${type}: ${inBitfield ? newOff - cur : 0};`);
+      }
+      cur = newOff;
+    }
+    while (cur !== next) {
+      const rest = Math.min(next - cur, bits);
+      if (rest === bits) {
+        o.byte(10);
+        o.tabs(lvl);
+        o.s(`${type}: ${bits};`);
+        cur += rest;
+        continue;
+      }
+      for (let i = 3; i >= 0; i--) {
+        type = PAD_NAMES[i]!;
+        bits = padBits[i]!;
+        if (bits < rest) continue;
+        o.byte(10);
+        o.tabs(lvl);
+        o.s(`${type}: ${rest};`);
+        cur += rest;
+        break;
+      }
+    }
+  }
+
+  private enumDef(id: number, lvl: number): void {
+    const w = this.w;
+    const a = this.at[id]!;
+    const info = w[a + 1]!;
+    const is64 = ((info >>> 24) & 0x1f) === K_ENUM64;
+    const signed = info >>> 31 === 1;
+    const vlen = info & 0xffff;
+    const size = w[a + 2]!;
+    const o = this.o;
+    o.s("enum");
+    if (w[a] !== 0) {
+      o.byte(32);
+      this.typeName(id);
+    }
+    if (vlen === 0) return;
+    o.s(" {");
+    let hasHigh = false;
+    const stride = is64 ? 3 : 2;
+    for (let i = 0; i < vlen; i++) {
+      const e = a + 3 + stride * i;
+      const name = this.f.str(w[e]!);
+      const n = this.dups(this.identNames, name);
+      o.byte(10);
+      o.tabs(lvl + 1);
+      o.s(n > 1 ? `${name}___${n}` : name);
+      o.s(" = ");
+      if (is64) {
+        const lo = w[e + 1]!;
+        const hi = w[e + 2]!;
+        if (hi !== 0) hasHigh = true;
+        if (hi === 0 && (!signed || lo < 0x80000000)) o.s(`${lo}`);
+        else {
+          const v = (BigInt(hi) << 32n) | BigInt(lo);
+          o.s(`${signed ? BigInt.asIntN(64, v) : v}`);
+        }
+        o.s(signed ? "LL," : "ULL,");
+      } else {
+        const v = w[e + 1]!;
+        o.s(`${signed ? v | 0 : v},`);
+      }
+    }
+    o.byte(10);
+    o.tabs(lvl);
+    o.byte(125);
+    if (size === 1) o.s(" __attribute__((mode(byte)))");
+    else if (size === 8 && this.layout.ptrSize === 8 && (!is64 || !hasHigh))
+      o.s(" __attribute__((mode(word)))");
+  }
+
+  private fwdDef(id: number): void {
+    this.o.s(this.f.kflag(id) ? "union " : "struct ");
+    this.typeName(id);
+  }
+
+  private typedefDef(id: number, lvl: number): void {
+    const a = this.at[id]!;
+    if (this.w[a + 2] === 0 && this.f.strEquals(this.w[a]!, "__gnuc_va_list")) {
+      this.o.s("typedef __builtin_va_list __gnuc_va_list");
+      return;
+    }
+    this.o.s("typedef ");
+    this.resolve(id, this.identNames);
+    this.typeDecl(this.w[a + 2]!, 0, id, lvl);
+  }
+
+  // ---- declarations (btf_dump_emit_type_decl / _type_chain) ----
+
+  /**
+   * Writes `<type> <name>`. The name is either a string offset (`nameOff`, 0 for none) or, when `nameOf` is
+   * set, the resolved name of that type (a typedef's or a function's own name).
+   */
+  private typeDecl(id: number, nameOff: number, nameOf: number | null, lvl: number): void {
+    const stack = this.stack;
+    const start = stack.length;
+    const w = this.w;
+    const at = this.at;
+    for (let depth = 0; ; depth++) {
+      if (depth > 1000) throw new BtfError(this.f.source, id, "declaration chain too long (a loop?)");
+      stack.push(id);
+      if (id === 0) break;
+      const a = at[id]!;
+      const k = (w[a + 1]! >>> 24) & 0x1f;
+      if (k === K_PTR || isMod(k) || k === K_FUNC_PROTO) id = w[a + 2]!;
+      else if (k === K_ARRAY) id = w[a + 3]!;
+      else break;
+    }
+    this.chain(start, stack.length, nameOff, nameOf, lvl);
+    stack.length = start;
+  }
+
+  private declName(nameOff: number, nameOf: number | null, lastWasPtr: boolean): void {
+    if (nameOf !== null) {
+      if (!lastWasPtr) this.o.byte(32);
+      this.writeName(nameOf);
+    } else if (nameOff !== 0) {
+      if (!lastWasPtr) this.o.byte(32);
+      this.rawName(nameOff);
+    }
+  }
+
+  private mods(start: number, cnt: number): number {
+    const stack = this.stack;
+    const o = this.o;
+    while (cnt > start) {
+      const k = this.f.kind(stack[cnt - 1]!);
+      if (k === K_VOLATILE) o.s("volatile ");
+      else if (k === K_CONST) o.s("const ");
+      else if (k === K_RESTRICT) o.s("restrict ");
+      else return cnt;
+      cnt--;
+    }
+    return cnt;
+  }
+
+  private dropMods(start: number, cnt: number): number {
+    while (cnt > start && isMod(this.f.kind(this.stack[cnt - 1]!))) cnt--;
+    return cnt;
+  }
+
+  private chain(start: number, cnt: number, nameOff: number, nameOf: number | null, lvl: number): void {
+    const stack = this.stack;
+    const o = this.o;
+    const w = this.w;
+    let lastWasPtr = true;
+    const hasName = nameOf !== null || nameOff !== 0;
+    while (cnt > start) {
+      const id = stack[--cnt]!;
+      if (id === 0) {
+        cnt = this.mods(start, cnt);
+        o.s("void");
+        lastWasPtr = false;
+        continue;
+      }
+      const a = this.at[id]!;
+      const info = w[a + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      switch (kind) {
+        case K_INT:
+        case K_FLOAT:
+          cnt = this.mods(start, cnt);
+          this.rawName(w[a]!);
+          break;
+        case K_STRUCT:
+        case K_UNION:
+          cnt = this.mods(start, cnt);
+          if (w[a] === 0) this.structDef(id, lvl);
+          else this.structFwd(id, kind);
+          break;
+        case K_ENUM:
+        case K_ENUM64:
+          cnt = this.mods(start, cnt);
+          if (w[a] === 0) this.enumDef(id, lvl);
+          else {
+            o.s("enum ");
+            this.typeName(id);
+          }
+          break;
+        case K_FWD:
+          cnt = this.mods(start, cnt);
+          this.fwdDef(id);
+          break;
+        case K_TYPEDEF:
+          cnt = this.mods(start, cnt);
+          this.identName(id);
+          break;
+        case K_PTR:
+          o.s(lastWasPtr ? "*" : " *");
+          break;
+        case K_VOLATILE:
+          o.s(" volatile");
+          break;
+        case K_CONST:
+          o.s(" const");
+          break;
+        case K_RESTRICT:
+          o.s(" restrict");
+          break;
+        case K_TYPE_TAG:
+          cnt = this.mods(start, cnt);
+          if (info >>> 31) {
+            o.s(" __attribute__((");
+            this.rawName(w[a]!);
+            o.s("))");
+          } else {
+            o.s(' __attribute__((btf_type_tag("');
+            this.rawName(w[a]!);
+            o.s('")))');
+          }
+          break;
+        case K_ARRAY: {
+          const nelems = w[a + 5]!;
+          cnt = this.dropMods(start, cnt);
+          if (cnt === start) {
+            this.declName(nameOff, nameOf, lastWasPtr);
+            o.s(`[${nelems}]`);
+            return;
+          }
+          const multidim = this.f.kind(stack[cnt - 1]!) === K_ARRAY;
+          if (hasName && !lastWasPtr) o.byte(32);
+          if (!multidim) o.byte(40);
+          this.chain(start, cnt, nameOff, nameOf, lvl);
+          if (!multidim) o.byte(41);
+          o.s(`[${nelems}]`);
+          return;
+        }
+        case K_FUNC_PROTO: {
+          cnt = this.dropMods(start, cnt);
+          if (cnt > start) {
+            o.s(" (");
+            this.chain(start, cnt, nameOff, nameOf, lvl);
+            o.byte(41);
+          } else this.declName(nameOff, nameOf, lastWasPtr);
+          this.params(id, lvl);
+          return;
+        }
+        default:
+          throw new BtfError(this.f.source, id, `unexpected kind ${kind} in a type declaration`, {
+            hint: "the BTF is malformed; regenerate it",
+          });
+      }
+      lastWasPtr = kind === K_PTR;
+    }
+    this.declName(nameOff, nameOf, lastWasPtr);
+  }
+
+  private params(id: number, lvl: number): void {
+    const w = this.w;
+    const a = this.at[id]!;
+    const vlen = w[a + 1]! & 0xffff;
+    const o = this.o;
+    if (vlen === 0 || (vlen === 1 && w[a + 4] === 0)) {
+      o.s("(void)");
+      return;
+    }
+    o.byte(40);
+    for (let i = 0; i < vlen; i++) {
+      const p = a + 3 + 2 * i;
+      if (i > 0) o.s(", ");
+      if (i === vlen - 1 && w[p + 1] === 0) {
+        o.s("...");
+        break;
+      }
+      this.typeDecl(w[p + 1]!, w[p]!, null, lvl);
+    }
+    o.byte(41);
+  }
+
+  // ---- kfunc prototypes (bpftool's dump_btf_kfuncs) ----
+
+  dumpKfuncs(first: number, sort: boolean, declareDeps: boolean): void {
+    const f = this.f;
+    const w = this.w;
+    const kfuncs: { id: number; name: string }[] = [];
+    const fastcall = new Set<number>();
+    for (let id = first; id < f.nextId; id++) {
+      const a = this.at[id]!;
+      if (((w[a + 1]! >>> 24) & 0x1f) !== K_DECL_TAG || (w[a + 3]! | 0) !== -1) continue;
+      const fid = w[a + 2]!;
+      if (f.kind(fid) !== K_FUNC) continue;
+      const tag = f.str(w[a]!);
+      if (tag === KFUNC_DECL_TAG) kfuncs.push({ id: fid, name: f.name(fid) });
+      else if (tag === FASTCALL_DECL_TAG) fastcall.add(fid);
+    }
+    if (sort) kfuncs.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    if (declareDeps) for (const k of kfuncs) this.declareProto(f.sizeOrType(k.id));
+    const o = this.o;
+    o.s("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n");
+    for (const k of kfuncs) {
+      o.s(fastcall.has(k.id) ? "extern __bpf_fastcall " : "extern ");
+      this.typeDecl(f.sizeOrType(k.id), f.nameOff(k.id), null, 0);
+      o.s(" __weak __ksym;\n");
+    }
+    o.s("#endif\n\n");
+  }
+
+  /**
+   * With scope "own", a kfunc prototype may name base types nothing else pulled in: define what is used
+   * by value or through a typedef, forward-declare named structs/unions used through pointers.
+   */
+  private declareProto(protoId: number): void {
+    const f = this.f;
+    if (f.kind(protoId) !== K_FUNC_PROTO) return;
+    const w = this.w;
+    const a = this.at[protoId]!;
+    this.declareUse(w[a + 2]!);
+    const vlen = w[a + 1]! & 0xffff;
+    for (let i = 0; i < vlen; i++) this.declareUse(w[a + 3 + 2 * i + 1]!);
+  }
+
+  private declareUse(id: number): void {
+    const f = this.f;
+    let throughPtr = false;
+    for (let depth = 0; depth < 64 && id !== 0; depth++) {
+      const k = f.kind(id);
+      if (k === K_PTR) {
+        throughPtr = true;
+        id = f.sizeOrType(id);
+      } else if (isMod(k)) id = f.sizeOrType(id);
+      else if (k === K_ARRAY) id = this.w[f.extra(id)]!;
+      else if (k === K_STRUCT || k === K_UNION) {
+        if (throughPtr && this.hasName(id)) {
+          if (this.emit[id] !== EMITTED && !this.fwdEmitted[id]) {
+            this.structFwd(id, k);
+            this.o.s(";\n\n");
+            this.fwdEmitted[id] = 1;
+          }
+        } else this.dumpType(id);
+        return;
+      } else if (k === K_FUNC_PROTO) {
+        this.declareProto(id);
+        return;
+      } else {
+        if (k === K_TYPEDEF || k === K_ENUM || k === K_ENUM64 || k === K_FWD) this.dumpType(id);
+        return;
+      }
+    }
+  }
+}
