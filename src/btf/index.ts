@@ -1,4 +1,5 @@
 export { BTF_MAX_TYPES, type Btf, type ParseBtfOptions, parseBtf, stringsEnd } from "./btf.ts";
+export { BtfBuilder, type BtfBuilderOptions, type BtfTypeInit } from "./builder.ts";
 export {
   BPF_CORE,
   BPF_CORE_ENUMVAL_EXISTS,
@@ -26,3 +27,4 @@ export {
 export { BTF_MAGIC, type BtfHeader, parseBtfHeader } from "./header.ts";
 export { MAX_TYPE_DEPTH, POINTER_SIZE } from "./layout.ts";
 export * from "./types.ts";
+export { type EncodeBtfOptions, encodeBtf } from "./writer.ts";
