@@ -290,3 +290,32 @@ export const COUNTER_MAPS: Record<string, MapDecl> = {
   config: { type: 2, keySize: 4, valueSize: 4, maxEntries: 1 },
   hits: { type: 2, keySize: 4, valueSize: 8, maxEntries: 8 },
 };
+
+export const STREAM_MAPS: Record<string, MapDecl> = {
+  config: { type: 2, keySize: 4, valueSize: 40, maxEntries: 1 },
+  counter: { type: 2, keySize: 4, valueSize: 8, maxEntries: 1 },
+  events: { type: 27, keySize: 0, valueSize: 0, maxEntries: 1 << 16 },
+  perf_events: { type: 4, keySize: 4, valueSize: 4, maxEntries: 64 },
+};
+
+/** Sets the attach-streams fixture's config: this process, paths starting with `prefix`. */
+export function setStreamConfig(mapFd: number, prefix: string): void {
+  const cfg = new Uint8Array(40);
+  const v = new DataView(cfg.buffer);
+  v.setUint32(0, process.pid, true);
+  v.setUint32(4, prefix.length, true);
+  cfg.set(new TextEncoder().encode(prefix), 8);
+  mapUpdate(mapFd, new Uint8Array(4), cfg);
+}
+
+/** struct event of attach-streams.bpf.c: {u32 pid, u32 seq, u64 cookie, char path[64]} */
+export function decodeEvent(d: Uint8Array): { pid: number; seq: number; cookie: bigint; path: string } {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const end = d.indexOf(0, 16);
+  return {
+    pid: v.getUint32(0, true),
+    seq: v.getUint32(4, true),
+    cookie: v.getBigUint64(8, true),
+    path: new TextDecoder().decode(d.subarray(16, end < 0 ? 80 : end)),
+  };
+}
