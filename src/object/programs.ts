@@ -306,8 +306,7 @@ function link(
     if (p.pseudoFunc) setInsnSrcReg(view, p.at, BPF_PSEUDO_FUNC);
   }
   for (const r of relocations)
-    if (r.kind === "kfuncCall" && insnSrcReg(view, r.insnIndex) === 0)
-      setInsnSrcReg(view, r.insnIndex, BPF_PSEUDO_KFUNC_CALL);
+    if (r.kind === "kfuncCall") setInsnSrcReg(view, r.insnIndex, BPF_PSEUDO_KFUNC_CALL);
   relocations.sort((a, b) => a.insnIndex - b.insnIndex);
 
   const funcInfo: FuncInfoSpec[] = [];
