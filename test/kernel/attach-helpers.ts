@@ -319,3 +319,29 @@ export function decodeEvent(d: Uint8Array): { pid: number; seq: number; cookie: 
     path: new TextDecoder().decode(d.subarray(16, end < 0 ? 80 : end)),
   };
 }
+
+const libc = koffi.load("libc.so.6");
+const setAffinity = libc.func("int sched_setaffinity(int pid, size_t size, const uint8_t *mask)") as (
+  pid: number,
+  size: number,
+  mask: Uint8Array,
+) => number;
+const getAffinity = libc.func("int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)") as (
+  pid: number,
+  size: number,
+  mask: Uint8Array,
+) => number;
+
+/** Runs `fn` with the calling thread pinned to `cpu` (per-CPU ring tests need one producer CPU). */
+export function onCpu<T>(cpu: number, fn: () => T): T {
+  const old = new Uint8Array(128);
+  if (getAffinity(0, old.byteLength, old) !== 0) throw new Error("sched_getaffinity failed");
+  const mask = new Uint8Array(128);
+  mask[cpu >> 3] = 1 << (cpu & 7);
+  if (setAffinity(0, mask.byteLength, mask) !== 0) throw new Error(`sched_setaffinity(${cpu}) failed`);
+  try {
+    return fn();
+  } finally {
+    setAffinity(0, old.byteLength, old);
+  }
+}

@@ -11,6 +11,7 @@ import { compileFixture } from "../helpers/index.ts";
 import {
   decodeEvent,
   loadFixtureObject,
+  onCpu,
   openFdCount,
   openMissing,
   STREAM_MAPS,
@@ -52,19 +53,17 @@ test("every sample of N openat calls arrives with its path, pid and CPU", () => 
 test("a full one-page ring: received + lost = sent, counted from PERF_RECORD_LOST", () => {
   using pb = new PerfBuffer(obj.maps.get("perf_events")!, { pagesPerCpu: 1 });
   using _link = attach(obj.programs.get("pb_openat")!);
-  // pin the producer to what one CPU sees is not possible from here; the rings are per CPU and the
-  // total still has to add up
-  openMissing(`${prefix}flood`, 600);
-  let received = pb.consume(() => {});
-  assert.ok(received < 600, `a 4 KiB ring cannot hold 600 samples (got ${received})`);
-  // the kernel writes a LOST record into a ring once it has room again: after draining, each further
-  // sample on the CPU that overflowed carries it; send more until it shows up (any CPU may run us)
-  let sent = 600;
-  while (received + pb.lost < sent && sent < 650) {
-    openMissing(`${prefix}more${sent}-`, 1);
-    sent++;
+  // one producer CPU, so the ring that overflows is the one that gets the LOST record
+  const cpu = pb.cpus[0]!;
+  const { received, sent } = onCpu(cpu, () => {
+    openMissing(`${prefix}flood`, 600);
+    let received = pb.consume(() => {});
+    assert.ok(received < 600, `a 4 KiB ring cannot hold 600 samples (got ${received})`);
+    // the kernel writes the LOST record once the ring has room again: drain, then one more sample
+    openMissing(`${prefix}more`, 1);
     received += pb.consume(() => {});
-  }
+    return { received, sent: 601 };
+  });
   assert.ok(pb.lost > 0);
   assert.equal(received + pb.lost, sent);
 });
