@@ -44,7 +44,7 @@ function toBigInt(v: BtfValue, what: string): bigint {
 export function bytesCodec(size: number): ValueCodec {
   return {
     size,
-    decode: (b, o = 0) => b.slice(o, o + size),
+    decode: (b, o = 0) => new Uint8Array(b.subarray(o, o + size)),
     encode(v, out, o = 0) {
       if (!(v instanceof Uint8Array) || v.byteLength !== size)
         throw new KfuncKitError("USAGE", `expected a Uint8Array of ${size} bytes`);

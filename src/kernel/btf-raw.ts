@@ -1,0 +1,150 @@
+/**
+ * In-place editing of raw BTF, the way libbpf sanitizes: records keep their size (kinds are swapped for
+ * same-sized ones), new types and strings are appended. Pure: bytes in, bytes out. Little-endian only
+ * (the loader targets the running kernel's byte order).
+ */
+import { BtfError } from "../errors.ts";
+
+const HDR = 24;
+
+function extra(kind: number, vlen: number): number {
+  switch (kind) {
+    case 1: // INT
+    case 14: // VAR
+    case 17: // DECL_TAG
+      return 4;
+    case 3: // ARRAY
+      return 12;
+    case 4: // STRUCT
+    case 5: // UNION
+    case 15: // DATASEC
+    case 19: // ENUM64
+      return 12 * vlen;
+    case 6: // ENUM
+    case 13: // FUNC_PROTO
+      return 8 * vlen;
+    default:
+      return 0;
+  }
+}
+
+export class RawBtf {
+  types: Uint8Array;
+  strings: Uint8Array;
+  /** Byte offset of each type record in `types`; index 0 is type id 1. */
+  readonly offsets: number[] = [];
+  readonly #source: string;
+  #typesView: DataView;
+  #appendedStrings: number[] = [];
+
+  constructor(bytes: Uint8Array, source: string) {
+    this.#source = source;
+    if (bytes.length < HDR) throw new BtfError(source, undefined, "BTF too small for a header");
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (v.getUint16(0, true) !== 0xeb9f)
+      throw new BtfError(source, undefined, "not little-endian BTF (magic); kfunc-kit loads LE objects");
+    const hdrLen = v.getUint32(4, true);
+    const typeOff = v.getUint32(8, true);
+    const typeLen = v.getUint32(12, true);
+    const strOff = v.getUint32(16, true);
+    const strLen = v.getUint32(20, true);
+    this.types = new Uint8Array(bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen));
+    this.strings = new Uint8Array(bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen));
+    this.#typesView = new DataView(this.types.buffer);
+    for (let off = 0; off < this.types.length; ) {
+      this.offsets.push(off);
+      const info = this.#typesView.getUint32(off + 4, true);
+      off += 12 + extra((info >>> 24) & 0x1f, info & 0xffff);
+    }
+  }
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  #off(id: number): number {
+    const o = this.offsets[id - 1];
+    if (o === undefined) throw new BtfError(this.#source, id, "no such type in raw BTF");
+    return o;
+  }
+
+  kind(id: number): number {
+    return (this.u32(id, 4) >>> 24) & 0x1f;
+  }
+
+  vlen(id: number): number {
+    return this.u32(id, 4) & 0xffff;
+  }
+
+  /** Reads the u32 at byte `at` of type `id`'s record (0 name_off, 4 info, 8 size/type, 12… extra). */
+  u32(id: number, at: number): number {
+    return this.#typesView.getUint32(this.#off(id) + at, true);
+  }
+
+  setU32(id: number, at: number, v: number): void {
+    this.#typesView.setUint32(this.#off(id) + at, v >>> 0, true);
+  }
+
+  /** info word: kind, vlen, kind_flag. */
+  setInfo(id: number, kind: number, vlen: number, kindFlag = false): void {
+    this.setU32(id, 4, ((kindFlag ? 1 : 0) << 31) | (kind << 24) | (vlen & 0xffff));
+  }
+
+  name(id: number): string {
+    return this.stringAt(this.u32(id, 0));
+  }
+
+  stringAt(off: number): string {
+    let end = off;
+    while (end < this.strings.length && this.strings[end] !== 0) end++;
+    return new TextDecoder().decode(this.strings.subarray(off, end));
+  }
+
+  /** Appends a string; returns its offset. */
+  addString(s: string): number {
+    const enc = new TextEncoder().encode(s);
+    const off = this.strings.length;
+    const next = new Uint8Array(off + enc.length + 1);
+    next.set(this.strings);
+    next.set(enc, off);
+    this.strings = next;
+    this.#appendedStrings.push(off);
+    return off;
+  }
+
+  /** Appends a raw type record (u32 words); returns the new type id. */
+  addType(words: number[]): number {
+    const off = this.types.length;
+    const next = new Uint8Array(off + words.length * 4);
+    next.set(this.types);
+    const v = new DataView(next.buffer);
+    words.forEach((w, i) => {
+      v.setUint32(off + i * 4, w >>> 0, true);
+    });
+    this.types = next;
+    this.#typesView = v;
+    this.offsets.push(off);
+    return this.offsets.length;
+  }
+
+  /** Finds the first type of `kind` named `name`; 0 when none. */
+  find(kind: number, name: string): number {
+    for (let id = 1; id <= this.count; id++) if (this.kind(id) === kind && this.name(id) === name) return id;
+    return 0;
+  }
+
+  encode(): Uint8Array {
+    const out = new Uint8Array(HDR + this.types.length + this.strings.length);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, 0xeb9f, true);
+    v.setUint8(2, 1);
+    v.setUint32(4, HDR, true);
+    v.setUint32(8, 0, true);
+    v.setUint32(12, this.types.length, true);
+    v.setUint32(16, this.types.length, true);
+    v.setUint32(20, this.strings.length, true);
+    out.set(this.types, HDR);
+    out.set(this.strings, HDR + this.types.length);
+    return out;
+  }
+}

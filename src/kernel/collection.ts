@@ -1,0 +1,168 @@
+/**
+ * The Collection API (cilium/ebpf style): an ObjectSpec is the blueprint, a Collection the loaded objects.
+ *
+ *   const spec = parseObject(bytes, "prog.bpf.o");
+ *   setGlobal(spec, "target_pid", process.pid);          // .rodata before load
+ *   using coll = await loadCollection(spec);
+ *   coll.programs.get("on_enter"); coll.maps.get("counts"); coll.variables.get("hits")?.get();
+ */
+import { readFile } from "node:fs/promises";
+import type { Btf } from "../btf/index.ts";
+import { KfuncKitError } from "../errors.ts";
+import { parseObject } from "../object/index.ts";
+import type { DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
+import type { Fd } from "../sys/fd.ts";
+import { type BtfValue, bytesCodec, codecFor } from "./btf-codec.ts";
+import { type GlobalData, Variable } from "./global-data.ts";
+import { CollectionLoader, type LoadOptions, withDefaults } from "./loader.ts";
+import type { BpfMap } from "./map.ts";
+import type { Program } from "./program.ts";
+import { track, untrack } from "./registry.ts";
+
+export type { LoadOptions } from "./loader.ts";
+
+export class Collection implements Disposable {
+  readonly source: string;
+  readonly programs: ReadonlyMap<string, Program>;
+  readonly maps: ReadonlyMap<string, BpfMap>;
+  /** Global variables by name (.data/.bss/.rodata/.kconfig), typed by BTF. */
+  readonly variables: ReadonlyMap<string, Variable>;
+  readonly #globals: Map<string, GlobalData>;
+  readonly #btfFd: Fd | undefined;
+  #closed = false;
+
+  constructor(
+    source: string,
+    programs: Map<string, Program>,
+    maps: Map<string, BpfMap>,
+    globals: Map<string, GlobalData>,
+    btfFd: Fd | undefined,
+    spec: ObjectSpec,
+  ) {
+    this.source = source;
+    this.programs = programs;
+    this.maps = maps;
+    this.#globals = globals;
+    this.#btfFd = btfFd;
+    const vars = new Map<string, Variable>();
+    for (const ds of spec.dataSections) {
+      const g = globals.get(ds.name);
+      if (!g) continue;
+      for (const v of ds.variables)
+        if (v.name && !vars.has(v.name)) vars.set(v.name, new Variable(v, g, spec.btf));
+    }
+    this.variables = vars;
+    track(this);
+  }
+
+  /** A program by name; throws a KfuncKitError listing the available names when missing. */
+  program(name: string): Program {
+    const p = this.programs.get(name);
+    if (!p)
+      throw new KfuncKitError("USAGE", `${this.source}: no program named '${name}'`, {
+        hint: `programs: ${[...this.programs.keys()].join(", ") || "(none)"}`,
+      });
+    return p;
+  }
+
+  map(name: string): BpfMap {
+    const m = this.maps.get(name);
+    if (!m)
+      throw new KfuncKitError("USAGE", `${this.source}: no map named '${name}'`, {
+        hint: `maps: ${[...this.maps.keys()].join(", ") || "(none)"}`,
+      });
+    return m;
+  }
+
+  variable(name: string): Variable {
+    const v = this.variables.get(name);
+    if (!v)
+      throw new KfuncKitError("USAGE", `${this.source}: no global variable named '${name}'`, {
+        hint: `variables: ${[...this.variables.keys()].join(", ") || "(none)"}`,
+      });
+    return v;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes every program, map, mapping and the BTF fd. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    untrack(this);
+    for (const p of this.programs.values()) p.close();
+    for (const g of this.#globals.values()) g.close();
+    for (const m of this.maps.values()) m.close();
+    this.#btfFd?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Loads every map and program of `spec` into the running kernel. Transactional: on any error every fd
+ * created so far is closed and the error is thrown (VerifierError for rejected programs, KfuncKitError
+ * "KFUNC" for unresolvable kfuncs, SyscallError-caused errors otherwise).
+ */
+export async function loadCollection(
+  spec: ObjectSpec,
+  options: Partial<LoadOptions> = {},
+): Promise<Collection> {
+  return loadCollectionSync(spec, options);
+}
+
+/** Synchronous variant of {@link loadCollection} (hot loops, benchmarks). */
+export function loadCollectionSync(spec: ObjectSpec, options: Partial<LoadOptions> = {}): Collection {
+  const loader = new CollectionLoader(spec, withDefaults(options));
+  try {
+    const parts = loader.run();
+    return new Collection(spec.source, parts.programs, parts.maps, parts.globals, parts.btfFd, spec);
+  } catch (e) {
+    loader.close();
+    throw e;
+  }
+}
+
+/** Reads, parses and loads an object file. */
+export async function loadObjectFile(path: string, options: Partial<LoadOptions> = {}): Promise<Collection> {
+  const spec = parseObject(await readFile(path), path);
+  return loadCollection(spec, options);
+}
+
+function findVariable(spec: ObjectSpec, name: string): { ds: DataSectionSpec; v: DataVariableSpec } {
+  for (const ds of spec.dataSections)
+    for (const v of ds.variables) if (v.name === name && ds.kind !== "kconfig") return { ds, v };
+  const known = spec.dataSections.flatMap((d) =>
+    d.kind === "kconfig" ? [] : d.variables.map((v) => v.name),
+  );
+  throw new KfuncKitError("USAGE", `${spec.source}: no global variable named '${name}'`, {
+    hint: `variables: ${known.join(", ") || "(none)"}`,
+  });
+}
+
+/**
+ * Sets a global variable's initial value on the spec (before load), typed by its BTF: the way to
+ * configure `const volatile` (.rodata) knobs. Numbers/bigints for ints, strings for char arrays, objects
+ * for structs; a Uint8Array sets raw bytes.
+ */
+export function setGlobal(spec: ObjectSpec, name: string, value: BtfValue): void {
+  const { ds, v } = findVariable(spec, name);
+  const btf: Btf | undefined = spec.btf;
+  const c = btf && v.typeId && !(value instanceof Uint8Array) ? codecFor(btf, v.typeId) : bytesCodec(v.size);
+  const buf = new Uint8Array(v.size);
+  c.encode(value, buf, 0);
+  ds.bytes.set(buf, v.offset);
+  const map = spec.maps.find((m) => m.dataSection === ds.name);
+  if (map?.data && map.data !== ds.bytes) map.data.set(buf, v.offset);
+}
+
+/** Reads a global variable's initial value from the spec. */
+export function getGlobal(spec: ObjectSpec, name: string): BtfValue {
+  const { ds, v } = findVariable(spec, name);
+  const c = spec.btf && v.typeId ? codecFor(spec.btf, v.typeId) : bytesCodec(v.size);
+  return c.size === v.size ? c.decode(ds.bytes, v.offset) : bytesCodec(v.size).decode(ds.bytes, v.offset);
+}

@@ -1,0 +1,96 @@
+/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
+import { existsSync, readFileSync } from "node:fs";
+import { release } from "node:os";
+import { gunzipSync } from "node:zlib";
+import { KfuncKitError } from "../errors.ts";
+import type { ExternSpec } from "../object/types.ts";
+
+/** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
+export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  if (names.size === 0) return out;
+  const text = readFileSync("/proc/kallsyms", "utf8");
+  for (const line of text.split("\n")) {
+    const a = line.indexOf(" ");
+    const b = line.indexOf(" ", a + 1);
+    if (a < 0 || b < 0) continue;
+    let end = line.indexOf("\t", b + 1);
+    if (end < 0) end = line.length;
+    const name = line.slice(b + 1, end);
+    if (names.has(name) && !out.has(name)) out.set(name, BigInt(`0x${line.slice(0, a)}`));
+  }
+  return out;
+}
+
+/** LINUX_VERSION_CODE of a release string ("6.18.44-fc" → 6<<16 | 18<<8 | 44). */
+export function kernelVersionCode(rel = release()): number {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
+  if (!m) return 0;
+  return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(255, Number(m[3] ?? 0));
+}
+
+/** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
+export function parseKconfig(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+let cachedConfig: Map<string, string> | null | undefined;
+
+/** The running kernel's config, or null when neither /proc/config.gz nor /boot/config-<release> exists. */
+export function runningKconfig(): Map<string, string> | null {
+  if (cachedConfig !== undefined) return cachedConfig;
+  cachedConfig = null;
+  if (existsSync("/proc/config.gz"))
+    cachedConfig = parseKconfig(gunzipSync(readFileSync("/proc/config.gz")).toString("utf8"));
+  else if (existsSync(`/boot/config-${release()}`))
+    cachedConfig = parseKconfig(readFileSync(`/boot/config-${release()}`, "utf8"));
+  return cachedConfig;
+}
+
+function writeInt(out: DataView, off: number, size: number, v: bigint): void {
+  if (size === 1) out.setUint8(off, Number(BigInt.asUintN(8, v)));
+  else if (size === 2) out.setUint16(off, Number(BigInt.asUintN(16, v)), true);
+  else if (size === 4) out.setUint32(off, Number(BigInt.asUintN(32, v)), true);
+  else if (size === 8) out.setBigUint64(off, BigInt.asUintN(64, v), true);
+}
+
+/**
+ * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works;
+ * other CONFIG_* come from the kernel config (y → 1, m → 2, n → 0, numbers, "strings" into char arrays).
+ * A missing strong extern is an error; a missing weak one stays 0.
+ */
+export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const e of externs) {
+    if (e.kind !== "kconfig") continue;
+    if (e.name === "LINUX_KERNEL_VERSION") {
+      writeInt(view, e.offset, e.size, BigInt(kernelVersionCode()));
+      continue;
+    }
+    const config = runningKconfig();
+    const raw = config?.get(e.name);
+    if (raw === undefined) {
+      if (e.weak) continue;
+      throw new KfuncKitError(
+        "ENVIRONMENT",
+        config
+          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config`
+          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from`,
+        { hint: "declare it __weak to default to 0 when the kernel does not have it" },
+      );
+    }
+    if (raw.startsWith('"')) {
+      const s = new TextEncoder().encode(JSON.parse(raw) as string);
+      bytes.set(s.subarray(0, Math.max(0, e.size - 1)), e.offset);
+    } else if (raw === "y" || raw === "m" || raw === "n") {
+      writeInt(view, e.offset, e.size, raw === "y" ? 1n : raw === "m" ? 2n : 0n);
+    } else {
+      writeInt(view, e.offset, e.size, BigInt(raw));
+    }
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * The transactional loader: turns an ObjectSpec into kernel objects. It owns every fd it creates and closes
+ * all of them if any step fails; on success `finish()` hands them to a Collection. Order (as cilium/ebpf and
+ * aya): BTF → maps (+ global data contents) → externs → per program: relocations, CO-RE, attach BTF id,
+ * PROG_LOAD → map initial values (prog arrays, map-in-map).
+ */
+
+import { release } from "node:os";
+import type { Btf } from "../btf/index.ts";
+import { KfuncKitError, SyscallError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
+import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
+import { BtfLoadFailure, btfLoad, mapInfo, objGet, objPin } from "../sys/bpf-obj.ts";
+import { ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
+import { BPF_ATTACH_TYPE, BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
+import { possibleCpus } from "../sys/cpus.ts";
+import type { Fd } from "../sys/fd.ts";
+import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
+import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
+import { applyCoreRelo, CandidateCache } from "./core.ts";
+import { btfFeatures, supports } from "./features.ts";
+import { GlobalData } from "./global-data.ts";
+import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
+import { type KernelBtfs, type KernelModuleBtf, resolveKfunc, resolveTypedKsym } from "./kfunc-resolve.ts";
+import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
+import { BpfMap } from "./map.ts";
+import { Program } from "./program.ts";
+import { applyRelocations, type ExternResolution, FdArray } from "./relocate.ts";
+import { verifierError } from "./verifier-error.ts";
+
+export interface LoadOptions {
+  /** bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
+  pinPath: string;
+  /** Load only these programs (by name); default all. */
+  programs: string[] | undefined;
+  /** Verifier log level when a log is requested or a load fails (1; 2 = verbose). */
+  logLevel: number;
+  /** Keep the verifier log of successful loads on Program.verifierLog. */
+  alwaysLog: boolean;
+  /** Initial verifier log buffer (grown on ENOSPC up to 16 MiB). */
+  logSize: number;
+  /** Kernel BTF (default: the running kernel's /sys/kernel/btf/vmlinux). */
+  kernelBtf: Btf | undefined;
+  /** BTF kinds the kernel accepts (default: probed). */
+  btfFeatures: BtfFeatureSet | undefined;
+  /** mmap writable global data (default true when the kernel supports BPF_F_MMAPABLE). */
+  mmapGlobals: boolean;
+}
+
+export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
+  return {
+    pinPath: o.pinPath ?? "/sys/fs/bpf",
+    programs: o.programs,
+    logLevel: o.logLevel ?? 1,
+    alwaysLog: o.alwaysLog ?? false,
+    logSize: o.logSize ?? 64 << 10,
+    kernelBtf: o.kernelBtf,
+    btfFeatures: o.btfFeatures,
+    mmapGlobals: o.mmapGlobals ?? true,
+  };
+}
+
+/** Map types created without key/value BTF (libbpf does the same). */
+const NO_BTF_MAPS = new Set<number>([
+  BPF_MAP_TYPE.PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE.CGROUP_ARRAY,
+  BPF_MAP_TYPE.STACK_TRACE,
+  BPF_MAP_TYPE.ARRAY_OF_MAPS,
+  BPF_MAP_TYPE.HASH_OF_MAPS,
+  BPF_MAP_TYPE.DEVMAP,
+  BPF_MAP_TYPE.DEVMAP_HASH,
+  BPF_MAP_TYPE.CPUMAP,
+  BPF_MAP_TYPE.XSKMAP,
+  BPF_MAP_TYPE.SOCKMAP,
+  BPF_MAP_TYPE.SOCKHASH,
+  BPF_MAP_TYPE.QUEUE,
+  BPF_MAP_TYPE.STACK,
+  BPF_MAP_TYPE.RINGBUF,
+  BPF_MAP_TYPE.USER_RINGBUF,
+]);
+
+/** Kernel object names: at most 15 chars of [A-Za-z0-9_.]. */
+export function objName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, 15);
+}
+
+export interface LoadedParts {
+  programs: Map<string, Program>;
+  maps: Map<string, BpfMap>;
+  globals: Map<string, GlobalData>;
+  btfFd: Fd | undefined;
+}
+
+export class CollectionLoader {
+  readonly spec: ObjectSpec;
+  readonly opts: LoadOptions;
+  readonly #owned: { close(): void }[] = [];
+  readonly maps = new Map<string, BpfMap>();
+  readonly globals = new Map<string, GlobalData>();
+  readonly programs = new Map<string, Program>();
+  #btfFd: Fd | undefined;
+  #modules: ModuleBtfSet | undefined;
+  #kernel: KernelBtfs | undefined;
+  #externs = new Map<string, { resolution: ExternResolution; index: number }>();
+  #fdArray = new FdArray();
+  #cands: CandidateCache | undefined;
+
+  constructor(spec: ObjectSpec, opts: LoadOptions) {
+    this.spec = spec;
+    this.opts = opts;
+  }
+
+  #own<T extends { close(): void }>(o: T): T {
+    this.#owned.push(o);
+    return o;
+  }
+
+  /** Closes everything created so far (on failure). */
+  close(): void {
+    for (const o of this.#owned.reverse()) {
+      try {
+        o.close();
+      } catch {
+        // closing is best effort; the original error matters
+      }
+    }
+    this.#owned.length = 0;
+    this.#modules?.close();
+  }
+
+  get kernel(): KernelBtfs {
+    if (!this.#kernel) {
+      const vmlinux = this.opts.kernelBtf ?? vmlinuxBtf();
+      let modules: KernelModuleBtf[] | undefined;
+      this.#kernel = {
+        vmlinux,
+        modules: () => {
+          if (!modules) {
+            this.#modules = loadModuleBtfs(vmlinux);
+            modules = this.#modules.modules.map((m) => ({
+              name: m.name,
+              fd: m.fd.value,
+              get btf() {
+                return m.btf;
+              },
+            }));
+          }
+          return modules;
+        },
+      };
+    }
+    return this.#kernel;
+  }
+
+  run(): LoadedParts {
+    this.#loadBtf();
+    for (const m of this.spec.maps) this.#createMap(m);
+    this.#resolveExterns();
+    const wanted = this.opts.programs;
+    for (const name of wanted ?? []) {
+      if (!this.spec.programs.some((p) => p.name === name))
+        throw new KfuncKitError("USAGE", `${this.spec.source}: no program named '${name}'`, {
+          hint: `programs in this object: ${this.spec.programs.map((p) => p.name).join(", ")}`,
+        });
+    }
+    for (const p of this.spec.programs) if (!wanted || wanted.includes(p.name)) this.#loadProgram(p);
+    this.#initialValues();
+    this.#modules?.close();
+    this.#modules = undefined;
+    const parts: LoadedParts = {
+      programs: this.programs,
+      maps: this.maps,
+      globals: this.globals,
+      btfFd: this.#btfFd,
+    };
+    this.#owned.length = 0; // ownership passes to the caller
+    return parts;
+  }
+
+  // ---- BTF -------------------------------------------------------------------------------------
+
+  #loadBtf(): void {
+    const btf = this.spec.btf;
+    if (!btf) return;
+    const layouts = this.spec.dataSections.map((d) => ({
+      name: d.name,
+      size: d.size,
+      variables: d.variables,
+    }));
+    const bytes = sanitizeBtf(
+      btf.bytes,
+      btf.source,
+      layouts,
+      this.spec.externs,
+      this.opts.btfFeatures ?? btfFeatures(),
+    );
+    try {
+      this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
+    } catch (e) {
+      if (!(e instanceof BtfLoadFailure)) throw e;
+      const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
+      throw new KfuncKitError(
+        "BTF",
+        `${this.spec.source}: load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`,
+        {
+          cause: e,
+          hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
+        },
+      );
+    }
+  }
+
+  // ---- maps ------------------------------------------------------------------------------------
+
+  #create(m: MapSpec, innerMapFd: number | undefined): Fd {
+    let maxEntries = m.maxEntries;
+    let keySize = m.keySize;
+    let valueSize = m.valueSize;
+    if (m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
+      if (maxEntries === 0) maxEntries = possibleCpus();
+      keySize ||= 4;
+      valueSize ||= 4;
+    }
+    let flags = m.flags;
+    if (m.dataSection && m.dataSection !== ".kconfig" && this.opts.mmapGlobals && supports("mmapableArray"))
+      flags |= BPF_F.MMAPABLE;
+    const base = {
+      type: m.type.id,
+      keySize,
+      valueSize,
+      maxEntries,
+      flags,
+      name: objName(m.name),
+      numaNode: m.numaNode,
+      mapExtra: m.mapExtra,
+      ...(innerMapFd !== undefined ? { innerMapFd } : {}),
+    };
+    const withBtf = this.#btfFd && !NO_BTF_MAPS.has(m.type.id) && (m.keyTypeId || m.valueTypeId);
+    if (withBtf) {
+      try {
+        return mapCreate({
+          ...base,
+          btfFd: this.#btfFd!.value,
+          btfKeyTypeId: m.keyTypeId,
+          btfValueTypeId: m.valueTypeId,
+        });
+      } catch (e) {
+        if (!(e instanceof SyscallError)) throw e;
+        log.debug(`map '${m.name}': create with BTF failed (${e.errnoName}); retrying without BTF`);
+      }
+    }
+    try {
+      return mapCreate(base);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      throw new KfuncKitError(
+        "SYSCALL",
+        `${this.spec.source}: map '${m.name}' (${m.type.name}): create: ${e.errnoName}`,
+        {
+          cause: e,
+          ...(e.errnoName === "EINVAL" && m.type.id === BPF_MAP_TYPE.RINGBUF
+            ? { hint: "ring buffer max_entries must be a power of 2 and a multiple of the page size" }
+            : e.errnoName === "EPERM"
+              ? { hint: "creating maps needs CAP_BPF (or root)" }
+              : {}),
+        },
+      );
+    }
+  }
+
+  #createMap(m: MapSpec): void {
+    let pinned: string | undefined;
+    let fd: Fd | undefined;
+    if (m.pinning === 1) {
+      pinned = `${this.opts.pinPath}/${m.name}`;
+      fd = objGet(pinned, `map '${m.name}'`);
+      if (fd) {
+        const info = mapInfo(fd.value);
+        if (
+          info.type !== m.type.id ||
+          info.keySize !== m.keySize ||
+          info.valueSize !== m.valueSize ||
+          info.maxEntries !== m.maxEntries
+        ) {
+          fd.close();
+          throw new KfuncKitError("OBJECT", `map '${m.name}': pinned map at '${pinned}' is incompatible`, {
+            hint: `it has type ${info.type}, key ${info.keySize}, value ${info.valueSize}, max_entries ${info.maxEntries}; remove it (rm ${pinned}) or rename the map`,
+          });
+        }
+      }
+    }
+    if (!fd) {
+      let inner: Fd | undefined;
+      try {
+        if (m.innerMap) inner = this.#create(m.innerMap, undefined);
+        fd = this.#create(m, inner?.value);
+      } finally {
+        inner?.close();
+      }
+      if (pinned) {
+        try {
+          objPin(fd.value, pinned);
+        } catch (e) {
+          fd.close();
+          throw e;
+        }
+      }
+    }
+    const map = this.#own(
+      new BpfMap(fd, {
+        name: m.name,
+        type: m.type.id,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        flags: m.flags,
+        btf: this.spec.btf,
+        keyTypeId: m.keyTypeId,
+        valueTypeId: m.dataSection ? 0 : m.valueTypeId,
+        pinnedPath: pinned,
+      }),
+    );
+    this.maps.set(m.name, map);
+    if (m.dataSection) this.#fillGlobal(m, map);
+  }
+
+  #fillGlobal(m: MapSpec, map: BpfMap): void {
+    const section = m.dataSection!;
+    const ds = this.spec.dataSections.find((d) => d.name === section);
+    const bytes = new Uint8Array(m.valueSize);
+    bytes.set((ds?.bytes ?? m.data ?? new Uint8Array(0)).subarray(0, m.valueSize));
+    if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
+    if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
+    const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
+    if (readonly) mapFreeze(map.fd);
+    let mapping: Mapping | undefined;
+    if (!readonly && this.opts.mmapGlobals && supports("mmapableArray")) mapping = this.#mmap(map);
+    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping)));
+  }
+
+  #mmap(map: BpfMap): Mapping {
+    const len = Math.ceil(map.valueSize / pageSize()) * pageSize();
+    return mmapFd(map.fd, len, PROT_READ | PROT_WRITE, 0, `global data '${map.name}'`);
+  }
+
+  // ---- externs ---------------------------------------------------------------------------------
+
+  #resolveExterns(): void {
+    const externs = this.spec.externs;
+    const untyped = new Set(
+      externs.filter((e) => e.kind === "ksym" && e.typeId === 0).map((e) => e.essentialName),
+    );
+    const addrs = kallsymsAddresses(untyped);
+    externs.forEach((e, index) => {
+      this.#externs.set(e.name, { resolution: this.#resolveExtern(e, addrs), index });
+    });
+  }
+
+  #resolveExtern(e: ExternSpec, addrs: Map<string, bigint>): ExternResolution {
+    const btf = this.spec.btf;
+    if (e.kind === "kconfig") return { kind: "unresolved" };
+    if (e.kind === "ksym" && e.typeId === 0) {
+      const a = addrs.get(e.essentialName);
+      if (a !== undefined) return { kind: "address", address: a };
+      if (e.weak) return { kind: "unresolved" };
+      throw new KfuncKitError("KFUNC", `extern (ksym) '${e.name}': not found in /proc/kallsyms`);
+    }
+    if (!btf)
+      throw new KfuncKitError(
+        "OBJECT",
+        `${this.spec.source}: extern '${e.name}' needs the object's BTF (compile with -g)`,
+      );
+    const target =
+      e.kind === "kfunc" ? resolveKfunc(e, btf, this.kernel) : resolveTypedKsym(e, btf, this.kernel);
+    if (!target) {
+      log.debug(`extern '${e.name}': weak and not found; left unresolved`);
+      return { kind: "unresolved" };
+    }
+    const btfFd = target.module?.fd ?? 0;
+    if (e.kind === "kfunc")
+      return {
+        kind: "kfunc",
+        btfId: target.id,
+        btfFd,
+        fdArraySlot: btfFd ? this.#fdArray.slotFor(btfFd) : 0,
+      };
+    return { kind: "typedKsym", btfId: target.id, btfFd };
+  }
+
+  // ---- programs --------------------------------------------------------------------------------
+
+  #attachBtf(p: ProgramSpec): { id: number; objFd: number } {
+    const t = p.type.id;
+    if (t !== BPF_PROG_TYPE.TRACING && t !== BPF_PROG_TYPE.LSM) return { id: 0, objFd: 0 };
+    const at = p.expectedAttachType?.id;
+    let target = p.attachTarget ?? "";
+    let module: string | undefined;
+    const colon = target.indexOf(":");
+    if (colon >= 0) {
+      module = target.slice(0, colon);
+      target = target.slice(colon + 1);
+    }
+    let name = target;
+    let kind: "FUNC" | "TYPEDEF" = "FUNC";
+    if (at === BPF_ATTACH_TYPE.TRACE_RAW_TP) {
+      name = `btf_trace_${target}`;
+      kind = "TYPEDEF";
+    } else if (at === BPF_ATTACH_TYPE.LSM_MAC || at === BPF_ATTACH_TYPE.LSM_CGROUP)
+      name = `bpf_lsm_${target}`;
+    else if (at === BPF_ATTACH_TYPE.TRACE_ITER) name = `bpf_iter_${target}`;
+    if (!target)
+      throw new KfuncKitError(
+        "OBJECT",
+        `program '${p.name}' (section '${p.section}'): no attach target in the section name`,
+      );
+    const k = this.kernel;
+    if (!module || module === "vmlinux") {
+      const v = k.vmlinux.findByName(name, kind);
+      if (v) return { id: v.id, objFd: 0 };
+    }
+    for (const m of k.modules()) {
+      if (module && m.name !== module) continue;
+      for (const t2 of m.btf.findAllByName(name, kind))
+        if (t2.id >= m.btf.firstId) return { id: t2.id, objFd: m.fd };
+    }
+    throw new KfuncKitError(
+      "OBJECT",
+      `program '${p.name}' (section '${p.section}'): attach target '${name}' not found in kernel BTF`,
+      {
+        hint:
+          kind === "TYPEDEF"
+            ? "tp_btf/ takes a raw tracepoint name such as sys_enter or sched_switch (see /sys/kernel/tracing/available_events)"
+            : "is the function's name right, and is it in vmlinux or a loaded module's BTF?",
+      },
+    );
+  }
+
+  #loadProgram(p: ProgramSpec): void {
+    const insns = new Uint8Array(p.instructions); // a copy: the spec stays untouched
+    applyRelocations(p, insns, {
+      mapFd: (name) => this.maps.get(name)?.fd,
+      dataMapFd: (section) => this.globals.get(section)?.map.fd,
+      extern: (name) => this.#externs.get(name),
+    });
+    const corePoison = new Map<number, string>();
+    if (p.coreRelos.length > 0) {
+      if (!this.spec.btf)
+        throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
+      this.#cands ??= new CandidateCache(this.kernel);
+      for (const r of p.coreRelos) {
+        const res = applyCoreRelo(insns, this.spec.btf, r, this.#cands, p.section);
+        if (res.poisoned) corePoison.set(r.insnIndex, `${r.kindName} '${r.accessStr}': ${res.reason}`);
+      }
+    }
+    const attach = this.#attachBtf(p);
+    let flags = p.flags;
+    if (p.sleepable || p.type.id === BPF_PROG_TYPE.SYSCALL) flags |= BPF_PROG_F.SLEEPABLE;
+    const btfFd = this.#btfFd?.value ?? 0;
+    const funcInfo = new Uint8Array(p.funcInfo.length * 8);
+    const fv = new DataView(funcInfo.buffer);
+    p.funcInfo.forEach((f, i) => {
+      fv.setUint32(i * 8, f.insnIndex, true);
+      fv.setUint32(i * 8 + 4, f.typeId, true);
+    });
+    const lineInfo = new Uint8Array(p.lineInfo.length * 16);
+    const lv = new DataView(lineInfo.buffer);
+    p.lineInfo.forEach((l, i) => {
+      lv.setUint32(i * 16, l.insnIndex, true);
+      lv.setUint32(i * 16 + 4, l.fileNameOff, true);
+      lv.setUint32(i * 16 + 8, l.lineOff, true);
+      lv.setUint32(i * 16 + 12, l.lineCol, true);
+    });
+    const fdArray = this.#fdArray.toInt32Array();
+    try {
+      const { fd, log: vlog } = progLoad(
+        {
+          type: p.type.id,
+          insns,
+          license: this.spec.license || "",
+          name: objName(p.name),
+          expectedAttachType: p.expectedAttachType?.id ?? 0,
+          attachBtfId: attach.id,
+          attachBtfObjFd: attach.objFd,
+          flags,
+          kernVersion: this.spec.kernelVersion || kernelVersionCode(),
+          btfFd,
+          ...(btfFd && p.funcInfo.length > 0 ? { funcInfo, funcInfoRecSize: 8 } : {}),
+          ...(btfFd && p.lineInfo.length > 0 ? { lineInfo, lineInfoRecSize: 16 } : {}),
+          ...(fdArray ? { fdArray } : {}),
+        },
+        { logLevel: this.opts.logLevel, alwaysLog: this.opts.alwaysLog, logSize: this.opts.logSize },
+      );
+      const prog = this.#own(
+        new Program(fd, {
+          name: p.name,
+          section: p.section,
+          type: p.type.id,
+          expectedAttachType: p.expectedAttachType?.id ?? 0,
+          attachTarget: p.attachTarget,
+          attachBtfId: attach.id,
+          attachBtfObjId: 0,
+          sleepable: (flags & BPF_PROG_F.SLEEPABLE) !== 0,
+          verifierLog: vlog,
+        }),
+      );
+      this.programs.set(p.name, prog);
+    } catch (e) {
+      if (!(e instanceof ProgLoadFailure)) throw e;
+      throw verifierError({
+        program: p.name,
+        section: p.section,
+        progType: p.type.id,
+        errnoName: e.errnoName,
+        log: e.verifierLog,
+        lineInfo: p.lineInfo,
+        btf: this.spec.btf,
+        externNames: this.spec.externs.map((x) => x.name),
+        corePoison,
+        kernelRelease: release(),
+      });
+    }
+  }
+
+  #initialValues(): void {
+    for (const m of this.spec.maps) {
+      if (m.initialValues.length === 0) continue;
+      const map = this.maps.get(m.name)!;
+      for (const v of m.initialValues) {
+        const target = v.kind === "program" ? this.programs.get(v.name) : this.maps.get(v.name);
+        if (!target) {
+          if (v.kind === "program" && this.opts.programs) continue;
+          throw new KfuncKitError(
+            "OBJECT",
+            `map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`,
+          );
+        }
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, v.index, true);
+        const val = new Uint8Array(4);
+        new DataView(val.buffer).setUint32(0, target.fd, true);
+        mapUpdate(map.fd, key, val);
+      }
+    }
+  }
+}
