@@ -1,0 +1,111 @@
+/**
+ * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, mounts the
+ * host root read-only over virtio-9p, tmpfs on the writable dirs, the read-write shares listed in
+ * /kfunc/shares (from the per-run archive), then switch_roots to the per-run script /kfunc/run.sh.
+ * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
+ */
+export const INIT_SCRIPT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+ctl() { echo "KFUNC $1 $(cut -d' ' -f1 /proc/uptime) $2" > /dev/ttyS3; }
+fatal() { ctl fatal "$1"; echo "kfunc-initramfs: $1" > /dev/console; poweroff -f; sleep 10; }
+stty -F /dev/ttyS3 raw -echo 2>/dev/null
+ctl init
+grep -q kfunc.probe=1 /proc/cmdline && { ctl probe-ok; poweroff -f; }
+for m in $(cat /modules/order); do
+  insmod /modules/$m.ko || ctl warn "insmod $m failed"
+done
+O=trans=virtio,version=9p2000.L,msize=512000
+mkdir -p /newroot
+mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host root over 9p failed"
+for d in /tmp /run /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
+chmod 700 /newroot/root
+if [ -f /kfunc/shares ]; then
+  while read -r tag path; do
+    mkdir -p "/newroot$path" 2>/dev/null
+    mount -t 9p -o $O,cache=none "$tag" "/newroot$path" || fatal "mounting share $path failed"
+  done < /kfunc/shares
+fi
+ctl root
+mkdir -p /newroot/run/kfunc
+cp -a /kfunc/. /newroot/run/kfunc/
+cp /bin/busybox /newroot/run/kfunc/busybox
+mount --move /dev /newroot/dev
+mount --move /proc /newroot/proc
+mount --move /sys /newroot/sys
+[ -f /kfunc/run.sh ] || fatal "no /kfunc/run.sh in the initramfs"
+exec switch_root /newroot /run/kfunc/busybox sh /run/kfunc/run.sh
+`;
+
+/** Quotes a string for a POSIX shell. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface GuestCommand {
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** File names (in /run/kfunc/mods) to insmod, in order, with their original host paths for messages. */
+  insmod: { file: string; hostPath: string }[];
+}
+
+/**
+ * The per-run PID-1 script, run by busybox after switch_root. The command's stdout/stderr go through FIFOs
+ * (so they are pipes, like on the host) to ttyS1/ttyS2 in raw mode; events and the exit code go to ttyS3.
+ */
+export function runScript(c: GuestCommand): string {
+  const env = Object.entries(c.env)
+    .map(([k, v]) => `export ${k}=${shq(v)}`)
+    .join("\n");
+  const insmods = c.insmod
+    .map(
+      (m) => `if ! $BB insmod /run/kfunc/mods/${m.file} 2>/run/kfunc/insmod.err; then
+  ctl insmod-failed ${shq(m.hostPath)}
+  { echo "kfunc vm: insmod ${m.hostPath} failed: $(cat /run/kfunc/insmod.err)"; echo "kfunc vm: kernel log:"; $BB dmesg | $BB tail -n 15; } >&2
+  finish 1
+fi
+ctl insmod-ok ${shq(m.hostPath)}`,
+    )
+    .join("\n");
+  return `BB=/run/kfunc/busybox
+ctl() { echo "KFUNC $1 $($BB cut -d' ' -f1 /proc/uptime) $2" > /dev/ttyS3; }
+finish() {
+  ctl exit "$1"
+  $BB sync
+  echo o > /proc/sysrq-trigger
+  $BB sleep 10
+  $BB poweroff -f
+}
+ctl started
+$BB stty -F /dev/ttyS1 raw -echo
+$BB stty -F /dev/ttyS2 raw -echo
+exec 1>/dev/ttyS1 2>/dev/ttyS2 </dev/null
+$BB mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+$BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+$BB mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+$BB hostname kfunc-vm 2>/dev/null
+${env}
+${insmods}
+cd ${shq(c.cwd)} || { echo "kfunc vm: cannot enter ${c.cwd} in the guest (under /tmp? share it with --share)" >&2; finish 1; }
+set -- ${c.command.map(shq).join(" ")}
+if ! command -v "$1" >/dev/null 2>&1; then
+  echo "kfunc vm: $1: command not found in the guest (PATH=$PATH)" >&2
+  finish 127
+fi
+$BB mkfifo /run/kfunc/o /run/kfunc/e
+$BB cat /run/kfunc/o >/dev/ttyS1 &
+p1=$!
+$BB cat /run/kfunc/e >/dev/ttyS2 &
+p2=$!
+ctl command
+"$@" >/run/kfunc/o 2>/run/kfunc/e
+rc=$?
+ctl command-done "$rc"
+wait $p1 $p2
+finish "$rc"
+`;
+}

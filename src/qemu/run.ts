@@ -1,0 +1,296 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import type { Progress } from "../cli/progress.ts";
+import { UsageError } from "../errors.ts";
+import { chooseAccel } from "./accel.ts";
+import { defaultCacheDir, ensureWritableDir } from "./cache.ts";
+import { missingTool } from "./exec.ts";
+import { runScript } from "./guest-init.ts";
+import { ensureInitramfs, runArchive } from "./initramfs.ts";
+import { prepareKernel } from "./kernel.ts";
+import { readModule } from "./modules.ts";
+import { type Accel, QEMU, qemuOnPath, startQemu } from "./qemu.ts";
+import type { PreparedKernel } from "./types.ts";
+import { VmError, type VmRunOptions, type VmRunResult, type VmTimings } from "./vm-types.ts";
+
+const enc = new TextEncoder();
+
+function parseMem(mem: string): string {
+  if (!/^\d+[MG]?$/i.test(mem))
+    throw new UsageError(`memory size '${mem}': expected a number with M or G (e.g. 2G, 512M)`);
+  return mem.toUpperCase();
+}
+
+/** Dirs shared read-write: --share dirs, else the caller's cwd (unless it is /). */
+function sharesOf(options: VmRunOptions, cwd: string): { tag: string; path: string }[] {
+  const dirs = options.shares && options.shares.length > 0 ? options.shares : cwd === "/" ? [] : [cwd];
+  return dirs.map((d, i) => {
+    const p = resolve(d);
+    if (!existsSync(p) || !statSync(p).isDirectory())
+      throw new UsageError(`share '${d}': not a directory`, { hint: "--share takes an existing directory" });
+    const real = realpathSync(p);
+    if (real === "/")
+      throw new UsageError("share '/': the host root is always shared read-only; share a subdirectory");
+    if (/[,\s]/.test(real))
+      throw new UsageError(`share '${real}': paths with commas or spaces cannot be passed to QEMU's -fsdev`);
+    return { tag: `share${i}`, path: real };
+  });
+}
+
+function guestEnv(options: VmRunOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: "/root",
+    TERM: process.env["TERM"] || "dumb",
+  };
+  for (const k of ["LANG", "LC_ALL"]) if (process.env[k]) env[k] = process.env[k]!;
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UsageError(`--env '${k}': not a valid variable name`);
+    env[k] = v;
+  }
+  return env;
+}
+
+interface Event {
+  name: string;
+  hostMs: number;
+  uptime: number;
+  detail: string;
+}
+
+/**
+ * Boots a kernel under QEMU with the host root (read-only 9p) and runs one command in it. The command's
+ * stdout/stderr come back separately (and live through onStdout/onStderr), its exit code is returned;
+ * the kernel console is kept. A panic, an early QEMU exit, a timeout or an abort throws {@link VmError}
+ * (with the console). QEMU is always killed.
+ */
+export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
+  if (options.command.length === 0)
+    throw new UsageError("no command to run in the VM", { hint: "kfunc vm run -- <cmd> [args…]" });
+  if (!qemuOnPath()) throw missingTool(QEMU);
+  const cacheDir = ensureWritableDir(options.cacheDir ?? defaultCacheDir());
+  const progress: Progress | undefined = options.progress;
+  const t0 = performance.now();
+  const kernel: PreparedKernel =
+    typeof options.kernel === "object"
+      ? options.kernel
+      : await prepareKernel(options.kernel, { cacheDir, ...(progress ? { progress } : {}) });
+  const baseInitrd = await ensureInitramfs(kernel, progress);
+  const cwd = options.cwd ?? process.cwd();
+  const shares = sharesOf(options, cwd);
+  const mods: { file: string; hostPath: string; data: Uint8Array }[] = [];
+  for (const [i, m] of (options.insmod ?? []).entries()) {
+    const p = resolve(m);
+    if (!existsSync(p)) throw new UsageError(`--insmod '${m}': no such file`);
+    mods.push({
+      file: `${i}-${basename(p).replace(/\.ko.*$/, "")}.ko`,
+      hostPath: p,
+      data: await readModule(p),
+    });
+  }
+  const script = runScript({ command: options.command, cwd, env: guestEnv(options), insmod: mods });
+  const extra = runArchive([
+    { name: "kfunc/run.sh", data: enc.encode(script) },
+    { name: "kfunc/shares", data: enc.encode(shares.map((s) => `${s.tag} ${s.path}\n`).join("")) },
+    ...mods.map((m) => ({ name: `kfunc/mods/${m.file}`, data: m.data })),
+  ]);
+  const runDir = mkdtempSync(join(tmpdir(), "kfunc-vm-"));
+  try {
+    const initrd = join(runDir, "initrd.cpio.gz");
+    writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), extra]));
+    const accel: Accel = options.accel ?? (await chooseAccel(cacheDir, kernel.image, baseInitrd));
+    const prepareMs = performance.now() - t0;
+    return await boot(options, kernel, initrd, shares, accel, prepareMs);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+async function boot(
+  options: VmRunOptions,
+  kernel: PreparedKernel,
+  initrd: string,
+  shares: { tag: string; path: string }[],
+  accel: Accel,
+  prepareMs: number,
+): Promise<VmRunResult> {
+  const progress = options.progress;
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const append =
+    `console=ttyS0 panic=-1 oops=panic quiet loglevel=4 8250.nr_uarts=4 ${options.cmdline ?? ""}`.trim();
+  progress?.step(
+    `booting ${kernel.release} (${accel.toUpperCase()}, ${options.cpus ?? 2} CPUs, ${options.mem ?? "2G"})`,
+  );
+  const start = performance.now();
+  const q = startQemu({
+    image: kernel.image,
+    initrd,
+    append,
+    mem: parseMem(options.mem ?? "2G"),
+    cpus: options.cpus ?? 2,
+    accel,
+    shares,
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let consoleText = "";
+  let qemuErr = "";
+  const events: Event[] = [];
+  let ctlBuf = "";
+  q.channels.stdout.on("data", (b: Buffer) => {
+    out.push(b);
+    options.onStdout?.(b);
+  });
+  q.channels.stderr.on("data", (b: Buffer) => {
+    err.push(b);
+    options.onStderr?.(b);
+  });
+  q.channels.console.on("data", (b: Buffer) => {
+    consoleText += b.toString().replace(/\r/g, "");
+    options.onConsole?.(b);
+  });
+  q.channels.qemuStderr.on("data", (b: Buffer) => {
+    qemuErr += b.toString();
+  });
+  q.channels.control.on("data", (b: Buffer) => {
+    ctlBuf += b.toString().replace(/\r/g, "");
+    let nl = ctlBuf.indexOf("\n");
+    while (nl >= 0) {
+      const m = /^KFUNC (\S+) (\S+) ?(.*)$/.exec(ctlBuf.slice(0, nl));
+      ctlBuf = ctlBuf.slice(nl + 1);
+      nl = ctlBuf.indexOf("\n");
+      if (!m) continue;
+      const ev = {
+        name: m[1]!,
+        hostMs: performance.now() - start,
+        uptime: Number(m[2]) * 1000,
+        detail: m[3]!,
+      };
+      events.push(ev);
+      if (ev.name === "command")
+        progress?.succeed(`booted ${kernel.release} in ${(ev.hostMs / 1000).toFixed(1)} s`);
+    }
+  });
+
+  let reason: "timeout" | "aborted" | undefined;
+  const timer = setTimeout(() => {
+    reason = "timeout";
+    q.kill();
+  }, timeoutMs);
+  const onAbort = () => {
+    reason = "aborted";
+    q.kill();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  // after the guest reported its exit code, give the poweroff a bounded time
+  let exitGrace: NodeJS.Timeout | undefined;
+  const exitWatch = setInterval(() => {
+    if (!exitGrace && events.some((e) => e.name === "exit")) exitGrace = setTimeout(() => q.kill(), 15_000);
+  }, 200);
+  let closed: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    closed = await q.closed;
+  } catch (e) {
+    q.kill();
+    progress?.fail();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(exitWatch);
+    if (exitGrace) clearTimeout(exitGrace);
+    options.signal?.removeEventListener("abort", onAbort);
+    q.kill();
+  }
+  const end = performance.now() - start;
+  const stdout = Buffer.concat(out).toString();
+  const stderr = Buffer.concat(err).toString();
+  const ev = (n: string) => events.find((e) => e.name === n);
+  const exit = ev("exit");
+  const timings = computeTimings(events, end, prepareMs);
+  const fail = (why: VmError["reason"], message: string, hint: string) => {
+    progress?.fail();
+    return new VmError(why, message, { console: consoleText, stdout, stderr, timings, hint });
+  };
+  if (reason === "timeout")
+    throw fail(
+      "timeout",
+      `VM run timed out after ${timeoutMs / 1000} s (${describeStage(events)})`,
+      "raise --timeout, or look at the console tail above for a hang",
+    );
+  if (reason === "aborted") throw fail("aborted", "VM run interrupted; QEMU was killed", "");
+  if (!exit) {
+    const fatal = ev("fatal");
+    const panic = /Kernel panic[^\n]*/.exec(consoleText)?.[0];
+    const qe = qemuErr.trim().split("\n").slice(-5).join("\n");
+    if (fatal) throw fail("guest", `guest setup failed: ${fatal.detail}`, "see the console output");
+    if (panic) throw fail("panic", `guest kernel panic: ${panic}`, "see the console tail for the cause");
+    throw fail(
+      "qemu",
+      `QEMU exited (${closed.signal ?? `code ${closed.code}`}) before the command finished (${describeStage(events)})${qe ? `:\n${qe}` : ""}`,
+      "see the console tail; is the kernel image bootable by qemu-system-x86_64?",
+    );
+  }
+  const exitCode = Number(exit.detail);
+  const failedInsmod = ev("insmod-failed");
+  return {
+    exitCode: Number.isInteger(exitCode) ? exitCode : 1,
+    stdout,
+    stderr,
+    console: consoleText,
+    timings,
+    kernel,
+    accel,
+    ...(failedInsmod ? { insmodFailed: failedInsmod.detail.replace(/^'|'$/g, "") } : {}),
+  };
+}
+
+function describeStage(events: Event[]): string {
+  const last = events.at(-1)?.name;
+  switch (last) {
+    case undefined:
+      return "the kernel never reached the initramfs";
+    case "init":
+      return "stuck in the initramfs (loading 9p modules, mounting the host root)";
+    case "root":
+    case "started":
+    case "insmod-ok":
+      return "stuck before the command started";
+    case "command":
+      return "the command was still running";
+    default:
+      return `last guest event: ${last}`;
+  }
+}
+
+function computeTimings(events: Event[], totalMs: number, prepareMs: number): VmTimings {
+  const ev = (n: string) => events.find((e) => e.name === n);
+  const init = ev("init");
+  const root = ev("root");
+  const command = ev("command");
+  const done = ev("command-done") ?? ev("exit");
+  const exit = ev("exit");
+  const r = (x: number | undefined) => (x === undefined ? undefined : Math.round(x));
+  const kernelStart = init ? init.hostMs - init.uptime : undefined;
+  return {
+    prepare: Math.round(prepareMs),
+    qemuToInit: r(init?.hostMs),
+    initToCommand: r(init && command ? command.uptime - init.uptime : undefined),
+    command: r(command && done ? done.uptime - command.uptime : undefined),
+    poweroff: r(exit ? totalMs - exit.hostMs : undefined),
+    total: Math.round(totalMs),
+    qemuStartup: r(kernelStart !== undefined && kernelStart > 0 ? kernelStart : undefined),
+    kernelBoot: r(init?.uptime),
+    initramfs: r(init && root ? root.uptime - init.uptime : undefined),
+    setup: r(root && command ? command.uptime - root.uptime : undefined),
+  };
+}

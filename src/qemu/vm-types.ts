@@ -1,0 +1,93 @@
+import type { Progress } from "../cli/progress.ts";
+import { KfuncKitError } from "../errors.ts";
+import type { Accel } from "./qemu.ts";
+import type { PreparedKernel } from "./types.ts";
+
+export interface VmRunOptions {
+  /** A spec (`debian:bookworm-backports`, `debian:<release>`, a path) or a prepared kernel. */
+  kernel: string | PreparedKernel;
+  /** The command and its arguments, run in the guest with `cwd`. */
+  command: string[];
+  /** Working directory in the guest (default: ours). It must be visible there: shared, or on the host root. */
+  cwd?: string;
+  /** Extra environment (PATH, HOME=/root, TERM, LANG are passed already). */
+  env?: Record<string, string>;
+  /** Memory, QEMU syntax (default 2G). */
+  mem?: string;
+  /** vCPUs (default 2). */
+  cpus?: number;
+  /** Whole-boot timeout in ms (default 300000). */
+  timeoutMs?: number;
+  /** Kernel modules (.ko, .ko.xz…) insmod'ed in the guest before the command, in order. */
+  insmod?: string[];
+  /** Directories shared read-write at the same path (default: cwd). */
+  shares?: string[];
+  /** Extra kernel command line. */
+  cmdline?: string;
+  /** Force an accelerator (default: KVM when it works, else TCG). */
+  accel?: Accel;
+  cacheDir?: string;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  onConsole?: (chunk: Buffer) => void;
+  /** Aborting kills QEMU and rejects with a VmError (reason "aborted"). */
+  signal?: AbortSignal;
+  progress?: Progress;
+}
+
+/** Milliseconds per phase (undefined when the phase was not reached). */
+export interface VmTimings {
+  /** Kernel, initramfs, accel probe, per-run archive: before QEMU starts. */
+  prepare: number;
+  /** QEMU start → initramfs /init running (host clock). */
+  qemuToInit: number | undefined;
+  /** /init → command start: modules, 9p mounts, switch_root, tracefs/bpffs, insmod (guest clock). */
+  initToCommand: number | undefined;
+  /** The command itself (guest clock). */
+  command: number | undefined;
+  /** Command's exit reported → QEMU exited (host clock). */
+  poweroff: number | undefined;
+  /** QEMU start → QEMU exited. */
+  total: number;
+  /** Breakdown: QEMU start → kernel start (firmware, image load). */
+  qemuStartup: number | undefined;
+  /** Breakdown: kernel start → /init. */
+  kernelBoot: number | undefined;
+  /** Breakdown: /init → host root and shares mounted (module loading and 9p). */
+  initramfs: number | undefined;
+  /** Breakdown: root mounted → command start (switch_root, tracefs/bpffs, insmod). */
+  setup: number | undefined;
+}
+
+export interface VmRunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** The kernel console (dmesg at loglevel 4 and anything printed to /dev/console). */
+  console: string;
+  timings: VmTimings;
+  kernel: PreparedKernel;
+  accel: Accel;
+  /** Host path of the --insmod module that failed to load (the command did not run; exitCode 1). */
+  insmodFailed?: string;
+}
+
+/** The guest did not get to report the command's exit code: timeout, abort, panic, QEMU failure. */
+export class VmError extends KfuncKitError {
+  override readonly name = "VmError";
+  readonly console: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timings: VmTimings;
+  constructor(
+    readonly reason: "timeout" | "aborted" | "panic" | "qemu" | "guest",
+    message: string,
+    data: { console: string; stdout: string; stderr: string; timings: VmTimings; hint: string },
+  ) {
+    super("VM", message, data.hint ? { hint: data.hint } : {});
+    this.console = data.console;
+    this.stdout = data.stdout;
+    this.stderr = data.stderr;
+    this.timings = data.timings;
+  }
+}
