@@ -18,13 +18,13 @@ import { join, resolve } from "node:path";
 import { parseBtf } from "../btf/index.ts";
 import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
+import { parseKernelModule } from "../object/index.ts";
 import { ensureModuleBtf } from "./btf-guarantee.ts";
 import { checkKernelModule, type ModuleKfunc } from "./check.ts";
 import { generateModule } from "./codegen.ts";
 import { hasConfig, loadModuleConfig, type ModuleConfig } from "./config.ts";
 import { generateKfuncHeader } from "./header.ts";
 import { formatDiagnostic, otherErrors, parseDiagnostics, runKbuild } from "./kbuild.ts";
-import { readKernelModule } from "./ko-reader.ts";
 import { type ModuleTarget, resolveTarget } from "./target.ts";
 
 export interface BuildModuleOptions {
@@ -119,7 +119,13 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
 
   const progress = o.progress;
   progress?.step(`resolving the target kernel${o.kernel ? ` ${o.kernel}` : ""}`);
-  const target = await resolveTarget(o.kernel, { progress, cacheDir: o.cacheDir });
+  let target: ModuleTarget;
+  try {
+    target = await resolveTarget(o.kernel, { progress, cacheDir: o.cacheDir });
+  } catch (e) {
+    progress?.fail();
+    throw e;
+  }
   progress?.succeed(`target kernel ${target.release} (${target.reason})`);
   const generated = config ? generateModule(config, target) : undefined;
 
@@ -163,14 +169,10 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
   const ko = join(buildDir, koName);
 
   progress?.step(`checking ${koName}: module BTF and kfunc sets`);
-  if (!target.btf)
-    throw new KfuncKitError("MODULE", `cannot check ${ko}: the target kernel's vmlinux BTF is unknown`, {
-      hint: `put the kernel's BTF at ${target.headersDir}/vmlinux`,
-    });
-  const base = parseBtf(readFileSync(target.btf), { source: target.btf });
+  const base = target.btf ? parseBtf(readFileSync(target.btf), { source: target.btf }) : undefined;
   let checked: ReturnType<typeof checkKernelModule>;
   try {
-    checked = checkKernelModule(readKernelModule(readFileSync(ko), ko), {
+    checked = checkKernelModule(parseKernelModule(readFileSync(ko), ko), {
       base,
       buildLog: kb.log,
       headersDir: target.headersDir,
@@ -182,7 +184,10 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
   }
   warnings.push(...checked.warnings);
   const header = join(buildDir, `${checked.name}.kfuncs.h`);
-  writeFileSync(header, generateKfuncHeader(readFileSync(ko), base, { name: checked.name }));
+  writeFileSync(
+    header,
+    generateKfuncHeader(readFileSync(ko), checked.btf.base ?? checked.btf, { name: checked.name }),
+  );
   progress?.succeed(
     `${koName}: module BTF ok, ${checked.kfuncs.length} kfunc${checked.kfuncs.length === 1 ? "" : "s"} in ${checked.sets.length} resolved set${checked.sets.length === 1 ? "" : "s"}`,
   );

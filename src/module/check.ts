@@ -8,8 +8,8 @@
 import { cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import { KfuncKitError } from "../errors.ts";
+import type { KernelModuleSpec } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
-import type { KoInfo } from "./ko-reader.ts";
 
 export interface ModuleKfunc {
   name: string;
@@ -31,8 +31,8 @@ export interface KoCheckResult {
 }
 
 export interface KoCheckOptions {
-  /** The target kernel's vmlinux BTF. */
-  base: Btf;
+  /** The target kernel's vmlinux BTF (needed for every check past "the .BTF section exists"). */
+  base: Btf | undefined;
   /** kbuild's output, searched for the cause of a failure. */
   buildLog?: string;
   /** The kernel build dir (for hints). */
@@ -72,8 +72,8 @@ function missingBtfCause(o: KoCheckOptions): { cause: string; hint: string } {
   };
 }
 
-/** Checks a module read by readKernelModule; throws KfuncKitError("MODULE") naming cause and fix. */
-export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult {
+/** Checks a module parsed by parseKernelModule; throws KfuncKitError("MODULE") naming cause and fix. */
+export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCheckResult {
   const source = ko.source;
   const warnings: string[] = [];
   const name = ko.name ?? source.replace(/^.*\//, "").replace(/\.ko$/, "");
@@ -86,6 +86,12 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
       hint,
     );
   }
+  if (!o.base)
+    fail(
+      source,
+      "cannot check the kfunc sets: the target kernel's vmlinux BTF is unknown",
+      `put the kernel's BTF at ${o.headersDir ?? "<kernel build dir>"}/vmlinux`,
+    );
   let btf: Btf;
   try {
     btf = parseBtf(ko.btf, { base: o.base, source: `${source} .BTF` });
@@ -95,7 +101,8 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
       hint: "was it built against another kernel's vmlinux? rebuild with --kernel naming the kernel you load it into",
     });
   }
-  if (ko.sets.length === 0) {
+  const sets = ko.kfuncSets.filter((s) => s.kind === "set8");
+  if (sets.length === 0) {
     if (expected && expected.length > 0)
       fail(
         source,
@@ -106,13 +113,13 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
   }
   const log = o.buildLog ?? "";
   const kfuncs: ModuleKfunc[] = [];
-  for (const set of ko.sets) {
+  for (const set of sets) {
     const zeros = set.entries.filter((e) => e.id === 0).length;
-    if (set.cnt !== set.declared || zeros > 0) {
+    if (!set.resolved) {
       const missingTool = RESOLVE_BTFIDS_MISSING.test(log);
       fail(
         source,
-        `kfunc set '${set.name}' is not resolved: cnt ${set.cnt} of ${set.declared} declared, ${zeros} ids are 0 (${set.declaredFuncs.join(", ") || "no functions"}). The kernel would register an empty set${missingTool ? "; resolve_btfids was not found during the build" : ""}`,
+        `kfunc set '${set.name}' is not resolved: cnt ${set.count} of ${set.entries.length} declared, ${zeros} ids are 0 (${set.functions.join(", ") || "no functions"}). The kernel would register an empty set${missingTool ? "; resolve_btfids was not found during the build" : ""}`,
         missingTool
           ? `resolve_btfids is missing from ${o.headersDir ?? "the kernel build dir"}/tools/bpf/resolve_btfids/: copy it from a 6.12 linux-kbuild package (\`kfunc module build\` borrows it for Debian 6.1)`
           : "did resolve_btfids run? It needs the kernel build dir's vmlinux; rebuild with `kfunc module build` (it guarantees both)",
@@ -149,12 +156,12 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
       });
     }
     // resolve_btfids sorts a set by id: report the kfuncs in the order the source declared them
-    const order = (n: string) => set.declaredFuncs.indexOf(n);
+    const order = (n: string) => set.functions.indexOf(n);
     const mine = kfuncs
       .splice(kfuncs.length - set.entries.length)
       .sort((a, b) => order(a.name) - order(b.name));
     kfuncs.push(...mine);
-    for (const f of set.declaredFuncs) {
+    for (const f of set.functions) {
       if (!kfuncs.some((k) => k.name === f && k.set === set.name))
         fail(
           source,
@@ -177,5 +184,5 @@ export function checkKernelModule(ko: KoInfo, o: KoCheckOptions): KoCheckResult 
         warnings.push(`${source}: kfunc '${k.name}' is registered but not in the config`);
     }
   }
-  return { name, kfuncs, sets: ko.sets.map((s) => ({ name: s.name, count: s.cnt })), warnings, btf };
+  return { name, kfuncs, sets: sets.map((s) => ({ name: s.name, count: s.count })), warnings, btf };
 }

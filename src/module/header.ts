@@ -8,8 +8,8 @@ import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
 import { KfuncKitError } from "../errors.ts";
+import { parseKernelModule } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
-import { readKernelModule } from "./ko-reader.ts";
 
 export interface KfuncHeaderOptions {
   /** Module name for the guard and comments (default: modinfo name, or "module"). */
@@ -115,7 +115,7 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
   let name = o.name;
   if (source instanceof Uint8Array) {
     if (isElf(source)) {
-      const ko = readKernelModule(source, name ?? "<module>");
+      const ko = parseKernelModule(source, name ?? "<module>");
       if (!ko.btf)
         throw new KfuncKitError("MODULE", `${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
           hint: "rebuild it with `kfunc module build` (it guarantees module BTF)",
@@ -123,13 +123,15 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
       btf = parseBtf(ko.btf, { base, source: `${ko.source} .BTF` });
       name ??= ko.name;
       const parsed = btf;
-      const position = (s: (typeof ko.sets)[number], id: number) =>
-        id > 0 && id < parsed.nextId ? s.declaredFuncs.indexOf(parsed.typeById(id).name) : -1;
-      entries = ko.sets.flatMap((s) =>
-        s.entries
-          .map((e) => ({ id: e.id, flags: e.flags }))
-          .sort((a, b) => position(s, a.id) - position(s, b.id)),
-      );
+      const position = (s: (typeof ko.kfuncSets)[number], id: number) =>
+        id > 0 && id < parsed.nextId ? s.functions.indexOf(parsed.typeById(id).name) : -1;
+      entries = ko.kfuncSets
+        .filter((s) => s.kind === "set8")
+        .flatMap((s) =>
+          s.entries
+            .map((e) => ({ id: e.id, flags: e.flags }))
+            .sort((a, b) => position(s, a.id) - position(s, b.id)),
+        );
       if (o.kfuncs) entries = kfuncsFromBtf(btf, o.kfuncs);
     } else {
       btf = parseBtf(source, { base, source: name ?? "module BTF" });

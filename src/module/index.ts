@@ -22,5 +22,4 @@ export {
   type ProgType,
   parseRelease,
 } from "./kernel-features.ts";
-export { type KoInfo, type KoKfuncSet, readKernelModule } from "./ko-reader.ts";
 export { hostCanLoadModules, hostKernelConfig, type ModuleTarget, resolveTarget } from "./target.ts";

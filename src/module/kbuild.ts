@@ -29,7 +29,7 @@ export function runKbuild(
     const args = ["-C", headersDir, `M=${moduleDir}`, o.target ?? "modules"];
     const child = spawn("make", args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, LC_ALL: "C" },
+      env: { ...process.env, LANG: "C", LC_MESSAGES: "C" },
     });
     let log = "";
     const onData = (d: Buffer) => {
@@ -70,7 +70,7 @@ export function parseDiagnostics(log: string, pathMap: Record<string, string> = 
       file,
       line: Number(m[2]),
       severity: m[3] === "warning" ? "warning" : "error",
-      message: m[4]!,
+      message: m[4]!.replace(/[‘’]/g, "'"),
     });
   }
   return out;
