@@ -1,4 +1,7 @@
+export { defaultCacheDir } from "./cache.ts";
 export { DEFAULT_KERNEL, prepareKernel } from "./kernel.ts";
+export type { CachedKernel, KernelList } from "./kernels.ts";
+export { listKernels } from "./kernels.ts";
 export type { Accel } from "./qemu.ts";
 export { runInVm } from "./run.ts";
 export type { KernelVersion, PreparedKernel, PrepareKernelOptions } from "./types.ts";
