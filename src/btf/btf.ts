@@ -196,6 +196,7 @@ class ParsedBtf implements Btf, DecodeContext {
     const s = this.stringOrUndefined(offset);
     if (s === undefined)
       this.fail(id, `${what}: string offset ${offset} out of range (strings end at ${this.strEnd})`);
+    if (s === null) this.fail(id, `${what}: string at offset ${offset} is not valid UTF-8`);
     return s;
   }
 
@@ -212,10 +213,12 @@ class ParsedBtf implements Btf, DecodeContext {
     const s = this.stringOrUndefined(offset);
     if (s === undefined)
       this.fail(undefined, `string offset ${offset} out of range (strings end at ${this.strEnd})`);
+    if (s === null) this.fail(undefined, `string at offset ${offset} is not valid UTF-8`);
     return s;
   }
 
-  private stringOrUndefined(offset: number): string | undefined {
+  /** undefined: out of range; null: not valid UTF-8. */
+  private stringOrUndefined(offset: number): string | null | undefined {
     if (offset < this.strBase) {
       if (!this.base || offset < 0 || !Number.isInteger(offset)) return undefined;
       return this.base.string(offset);
@@ -299,17 +302,25 @@ class ParsedBtf implements Btf, DecodeContext {
   }
 }
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function decodeString(b: Uint8Array, start: number, end: number): string {
-  if (end - start > 48) return utf8.decode(b.subarray(start, end));
-  let s = "";
-  for (let i = start; i < end; i++) {
-    const c = b[i]!;
-    if (c >= 0x80) return utf8.decode(b.subarray(start, end));
-    s += String.fromCharCode(c);
+/** Decodes a string of the string section; null when the bytes are not valid UTF-8. */
+function decodeString(b: Uint8Array, start: number, end: number): string | null {
+  if (end - start <= 48) {
+    let s = "";
+    let i = start;
+    for (; i < end; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) break;
+      s += String.fromCharCode(c);
+    }
+    if (i === end) return s;
   }
-  return s;
+  try {
+    return utf8.decode(b.subarray(start, end));
+  } catch {
+    return null;
+  }
 }
 
 export type { ParsedBtf };

@@ -79,14 +79,13 @@ export function sizeOf(btf: TypeSource, id: number): number {
       case "ENUM":
       case "ENUM64":
       case "FLOAT":
-      case "DATASEC": {
-        const total = mult * t.size;
+      case "DATASEC":
+      case "PTR": {
+        const total = mult * (t.kind === "PTR" ? POINTER_SIZE : t.size);
         if (!Number.isSafeInteger(total))
           throw new BtfError(btf.source, id, `size overflows: ${chain.map(describe).join(" -> ")}`);
         return total;
       }
-      case "PTR":
-        return mult * POINTER_SIZE;
       case "ARRAY":
         mult *= t.nelems;
         cur = t.type;

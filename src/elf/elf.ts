@@ -23,6 +23,8 @@ export const STT_OBJECT = 1;
 export const STT_FUNC = 2;
 export const STT_SECTION = 3;
 export const SHN_UNDEF = 0;
+/** Section indexes from here up are special (SHN_ABS, SHN_COMMON, SHN_XINDEX…), not real sections. */
+export const SHN_LORESERVE = 0xff00;
 export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 
@@ -201,6 +203,12 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
       const info = sv.getUint8(o + 4);
       const value = sv.getBigUint64(o + 8, le);
       const size = sv.getBigUint64(o + 16, le);
+      const shndx = sv.getUint16(o + 6, le);
+      if (shndx >= sections.length && shndx < SHN_LORESERVE)
+        fail(
+          symtab.offset + o + 6,
+          `symbol ${i} is in section ${shndx}, but there are ${sections.length} sections (corrupt .symtab?)`,
+        );
       symbols.push({
         index: i,
         name: readCString(strtab, sv.getUint32(o, le), source, `symbol ${i} name`),
@@ -209,7 +217,7 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
         bind: info >> 4,
         type: info & 0xf,
         visibility: sv.getUint8(o + 5) & 3,
-        shndx: sv.getUint16(o + 6, le),
+        shndx,
       });
     }
   }
