@@ -2,11 +2,18 @@
  * Walks everything a parsed result offers, so lazy decoding and the accessors run under the fuzzer.
  * Accessors may throw KfuncKitError (a FUNC has no size, a dangling id…); anything else propagates.
  */
-import { type Btf, type BtfExt, encodeBtf, parseBtf, parseBtfExt } from "../../src/btf/index.ts";
+import {
+  type Btf,
+  type BtfExt,
+  type BtfType,
+  encodeBtf,
+  parseBtf,
+  parseBtfExt,
+} from "../../src/btf/index.ts";
 import { type ElfFile, parseElf } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 
-function tolerate(fn: () => unknown): unknown {
+function tolerate<T>(fn: () => T): T | undefined {
   try {
     return fn();
   } catch (e) {
@@ -19,7 +26,7 @@ const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint"
 
 /** Every type, every accessor, and the writer round trip (encode must reproduce the same types). */
 export function exerciseBtf(btf: Btf, maxTypes = 5000): void {
-  const own = [];
+  const own: BtfType[] = [];
   const end = Math.min(btf.nextId, btf.firstId + maxTypes);
   for (let id = btf.firstId; id < end; id++) {
     const t = tolerate(() => btf.typeById(id));
@@ -44,7 +51,7 @@ export function exerciseBtf(btf: Btf, maxTypes = 5000): void {
   if (own.length === btf.nextId - btf.firstId && own.length <= maxTypes) {
     const bytes = tolerate(() =>
       encodeBtf(own, { littleEndian: btf.littleEndian, ...(btf.base ? { base: btf.base } : {}) }),
-    ) as Uint8Array | undefined;
+    );
     if (bytes) {
       const again = parseBtf(bytes, btf.base ? { base: btf.base } : {});
       const a = json([...again.ownTypes()]);
