@@ -1,0 +1,150 @@
+/**
+ * `buildProgram(source, { kernel, modules })`: compiles eBPF C for a target kernel with the include paths a
+ * kfunc program needs — vmlinux.h printed from that kernel's BTF (cached), libbpf's headers, kfunc-kit's
+ * include/kfunc_kit.h, and the `<module>.kfuncs.h` prototype header of each module it calls.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Progress } from "../cli/progress.ts";
+import { KfuncKitError, UsageError } from "../errors.ts";
+import { compileBpf } from "./clang.ts";
+import { vmlinuxHeader } from "./vmlinux-h.ts";
+
+export interface BuildProgramOptions {
+  /** Output object (default: `<source minus .c>.o`, so `prog.bpf.c` → `prog.bpf.o`). */
+  output?: string | undefined;
+  /** `host` (default), `debian:<suite|release>`, a kernel build dir, or a BTF / ELF vmlinux file. */
+  kernel?: string | undefined;
+  /** Module dirs (their `build/<release>/*.kfuncs.h`) or dirs holding a `*.kfuncs.h`. */
+  modules?: string[] | undefined;
+  includeDirs?: string[] | undefined;
+  defines?: string[] | undefined;
+  cacheDir?: string | undefined;
+  progress?: Progress | undefined;
+}
+
+export interface BuiltProgram {
+  object: string;
+  /** The BTF vmlinux.h was printed from. */
+  kernelBtf: string;
+  /** Kernel release when known (Debian kernels, host). */
+  release: string | undefined;
+  vmlinuxH: string;
+  /** The module prototype headers on the include path. */
+  moduleHeaders: string[];
+  includeDirs: string[];
+}
+
+interface KernelBtf {
+  btf: string;
+  release: string | undefined;
+}
+
+async function kernelBtf(spec: string | undefined, o: BuildProgramOptions): Promise<KernelBtf> {
+  if (spec === undefined || spec === "host") {
+    const { release } = await import("node:os");
+    return { btf: "/sys/kernel/btf/vmlinux", release: release() };
+  }
+  if (spec === "debian" || spec.startsWith("debian:")) {
+    const { prepareKernel } = await import("../qemu/index.ts");
+    const k = await prepareKernel(spec, {
+      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+      ...(o.progress ? { progress: o.progress } : {}),
+    });
+    return { btf: k.btf, release: k.release };
+  }
+  if (existsSync(spec) && statSync(spec).isDirectory()) {
+    const v = join(spec, "vmlinux");
+    if (!existsSync(v))
+      throw new UsageError(
+        `--kernel '${spec}': a kernel build dir without vmlinux (no BTF to print vmlinux.h from)`,
+        {
+          hint: "put the kernel's BTF there as vmlinux, or pass the BTF file itself",
+        },
+      );
+    return { btf: v, release: undefined };
+  }
+  if (existsSync(spec)) return { btf: spec, release: undefined };
+  throw new UsageError(
+    `--kernel '${spec}': not host, debian:<suite|release>, a kernel build dir or a BTF file`,
+    {
+      hint: "e.g. --kernel debian:bookworm-backports",
+    },
+  );
+}
+
+function headersIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".kfuncs.h")) : [];
+}
+
+/** The directory with a module's `<name>.kfuncs.h` for this kernel. */
+function moduleHeaderDir(dir: string, release: string | undefined): { dir: string; headers: string[] } {
+  const abs = resolve(dir);
+  const direct = headersIn(abs);
+  if (direct.length) return { dir: abs, headers: direct.map((h) => join(abs, h)) };
+  const builds = join(abs, "build");
+  const candidates = release
+    ? [join(builds, release)]
+    : existsSync(builds)
+      ? readdirSync(builds).map((r) => join(builds, r))
+      : [];
+  const found = candidates.filter((c) => headersIn(c).length > 0);
+  if (found.length === 1)
+    return { dir: found[0]!, headers: headersIn(found[0]!).map((h) => join(found[0]!, h)) };
+  if (found.length > 1)
+    throw new UsageError(
+      `--module '${dir}': built for several kernels (${found.map((f) => basename(f)).join(", ")})`,
+      {
+        hint: "name the kernel with --kernel, or pass the build dir itself",
+      },
+    );
+  throw new KfuncKitError("MODULE", `--module '${dir}': no *.kfuncs.h${release ? ` for ${release}` : ""}`, {
+    hint: `build the module first: kfunc module build ${dir}${release ? " --kernel <the same kernel>" : ""}`,
+  });
+}
+
+export function defaultOutput(source: string): string {
+  return source.endsWith(".c") ? `${source.slice(0, -2)}.o` : `${source}.o`;
+}
+
+/** Compiles one eBPF C file for the target kernel; throws with file:line diagnostics on failure. */
+export async function buildProgram(source: string, o: BuildProgramOptions = {}): Promise<BuiltProgram> {
+  if (!existsSync(source))
+    throw new UsageError(`eBPF source '${source}' does not exist`, { hint: "check the path" });
+  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  const k = await kernelBtf(o.kernel, o);
+  o.progress?.step("vmlinux.h for the target kernel");
+  let vm: ReturnType<typeof vmlinuxHeader>;
+  try {
+    vm = vmlinuxHeader(k.btf, cacheDir);
+  } catch (e) {
+    o.progress?.fail();
+    throw e;
+  }
+  o.progress?.succeed(`vmlinux.h ${vm.fresh ? "printed" : "cached"}: ${vm.header}`);
+  const moduleHeaders: string[] = [];
+  const includeDirs = [dirname(resolve(source)), vm.dir];
+  for (const m of o.modules ?? []) {
+    const found = moduleHeaderDir(m, k.release);
+    includeDirs.push(found.dir);
+    moduleHeaders.push(...found.headers);
+  }
+  includeDirs.push(...(o.includeDirs ?? []));
+  const output = o.output ?? defaultOutput(source);
+  o.progress?.step(`compiling ${source}`);
+  try {
+    compileBpf(source, { output, includeDirs, defines: o.defines ?? [] });
+  } catch (e) {
+    o.progress?.fail();
+    throw e;
+  }
+  o.progress?.succeed(`compiled ${output}`);
+  return {
+    object: output,
+    kernelBtf: k.btf,
+    release: k.release,
+    vmlinuxH: vm.header,
+    moduleHeaders,
+    includeDirs,
+  };
+}
