@@ -2,7 +2,14 @@
 import type { Btf } from "../btf/index.ts";
 import type { ElfFile, ElfSection } from "../elf/index.ts";
 import { SHF_ALLOC, SHT, STT_SECTION } from "../elf/index.ts";
+import { ObjectError } from "../errors.ts";
 import type { DataSectionKind, DataSectionSpec, DataVariableSpec } from "./types.ts";
+
+/**
+ * No kernel creates an array map value this large (array maps cap value_size at KMALLOC_MAX_SIZE, 4 MiB on
+ * x86-64), and a NOBITS size costs no file bytes, so a corrupt header could otherwise ask for gigabytes.
+ */
+export const MAX_DATA_SECTION_SIZE = 64 << 20;
 
 /** libbpf's rule: `.data`, `.data.*`, `.rodata`, `.rodata.*`, `.bss`. */
 export function dataSectionKind(name: string): DataSectionKind | undefined {
@@ -30,6 +37,13 @@ export function readDataSections(elf: ElfFile, btf: Btf | undefined): DataSectio
   for (const s of elf.sections) {
     if (!isDataSection(s)) continue;
     const kind = dataSectionKind(s.name)!;
+    if (s.size > MAX_DATA_SECTION_SIZE)
+      throw new ObjectError(
+        `file '${elf.source}': section '${s.name}': ${s.size} bytes of global data is more than any BPF map value holds`,
+        {
+          hint: "keep global data small (array map values are limited to KMALLOC_MAX_SIZE, 4 MiB on x86-64)",
+        },
+      );
     const bytes = s.type === SHT.NOBITS ? new Uint8Array(s.size) : s.data.slice();
     const datasec = btf?.findByName(s.name, "DATASEC");
     const variables: DataVariableSpec[] = [];

@@ -5,7 +5,7 @@
 import { type Btf, parseBtf } from "../btf/index.ts";
 import { type ElfFile, EM_BPF, ET_REL, parseElf } from "../elf/index.ts";
 import { ObjectError } from "../errors.ts";
-import { readDataSections } from "./data.ts";
+import { MAX_DATA_SECTION_SIZE, readDataSections } from "./data.ts";
 import { type ExtRecords, readExtRecords } from "./ext.ts";
 import { readExterns } from "./externs.ts";
 import { readBtfMaps, readLegacyMaps } from "./maps.ts";
@@ -81,6 +81,13 @@ export function parseObject(
 
   const dataSections = readDataSections(elf, btf);
   const { externs, kconfigSize, kconfigBtfId } = readExterns(elf, btf);
+  if (kconfigSize > MAX_DATA_SECTION_SIZE)
+    throw new ObjectError(
+      `file '${source}': section '.kconfig': ${kconfigSize} bytes of kconfig externs is too large`,
+      {
+        hint: "kconfig externs are scalars (int, bool, char arrays); check their declared types",
+      },
+    );
   if (externs.some((e) => e.kind === "kconfig"))
     dataSections.push({
       name: ".kconfig",
