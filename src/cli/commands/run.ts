@@ -1,3 +1,226 @@
+/**
+ * `kfunc run <obj.o>`: load an eBPF object, attach its programs, stream trace_pipe lines and/or ring
+ * buffer records until Ctrl-C, SIGTERM or --duration, then detach and optionally print the maps.
+ */
 import type { Command } from "commander";
+import type { BtfValue } from "../../kernel/btf-codec.ts";
 
-export function register(_program: Command): void {}
+interface RunOptions {
+  program?: string[];
+  trace?: boolean;
+  ringbuf?: string[];
+  ringbufType?: string;
+  duration?: string;
+  dumpMaps?: boolean;
+  global?: string[];
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description("load an eBPF object, attach its programs and stream their output until Ctrl-C")
+    .argument("<obj>", "eBPF object (clang -target bpf -g)")
+    .option("-p, --program <name...>", "attach only these programs (default: every attachable one)")
+    .option("--trace", "stream bpf_printk() lines from trace_pipe")
+    .option("--ringbuf <map...>", "stream records of these BPF_MAP_TYPE_RINGBUF maps")
+    .option("--ringbuf-type <struct>", "decode ring buffer records as this struct of the object's BTF")
+    .option("-d, --duration <seconds>", "detach and exit after this many seconds")
+    .option("--dump-maps", "print every map's contents after detaching")
+    .option(
+      "-g, --global <name=value...>",
+      "set a global (.rodata/.data/.bss) before load, e.g. -g target_pid=42",
+    )
+    .option("--json", "one JSON object per line on stdout (events, then maps)")
+    .action(async (obj: string, opts: RunOptions) => {
+      await run(obj, opts);
+    });
+}
+
+function emitJson(value: unknown): void {
+  process.stdout.write(
+    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}\n`,
+  );
+}
+
+function show(v: BtfValue): string {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x,
+  );
+}
+
+function parseDuration(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) && n > 0 ? n * 1000 : Number.NaN;
+}
+
+function parseGlobal(s: string): [string, string] {
+  const i = s.indexOf("=");
+  return i <= 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+async function run(obj: string, opts: RunOptions): Promise<void> {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const { UsageError } = await import("../../errors.ts");
+  const { parseObject } = await import("../../object/index.ts");
+  const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
+  const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
+    "../../kernel/attach/index.ts"
+  );
+  const { createProgress } = await import("../progress.ts");
+  const progress = createProgress({ quiet: opts.json === true });
+
+  const durationMs = parseDuration(opts.duration);
+  if (Number.isNaN(durationMs))
+    throw new UsageError(`--duration '${opts.duration}' is not a positive number of seconds`);
+  if (!existsSync(obj))
+    throw new UsageError(`object '${obj}' does not exist`, { hint: "build it first: kfunc build" });
+  const spec = parseObject(new Uint8Array(readFileSync(obj)), obj);
+  const known = spec.programs.map((p) => p.name);
+  const names = opts.program ?? [];
+  for (const n of names) {
+    if (!known.includes(n)) {
+      throw new UsageError(`${obj}: no program named '${n}'`, {
+        hint: `programs: ${known.join(", ") || "(none)"}`,
+      });
+    }
+  }
+  for (const m of opts.ringbuf ?? []) {
+    const ms = spec.maps.find((x) => x.name === m);
+    if (!ms || ms.type.id !== 27) {
+      const rbs = spec.maps.filter((x) => x.type.id === 27).map((x) => x.name);
+      throw new UsageError(`${obj}: no BPF_MAP_TYPE_RINGBUF map named '${m}'`, {
+        hint: `ring buffers: ${rbs.join(", ") || "(none)"}`,
+      });
+    }
+  }
+  let recordType: number | undefined;
+  if (opts.ringbufType) {
+    const t = spec.btf?.findByName(opts.ringbufType, "STRUCT");
+    if (!t)
+      throw new UsageError(`${obj}: no struct '${opts.ringbufType}' in the object's BTF`, {
+        hint: "a struct only used by local variables is not in BTF: reference it from a global (e.g. `struct event *unused;`)",
+      });
+    recordType = t.id;
+  }
+  for (const g of opts.global ?? []) {
+    const [name, raw] = parseGlobal(g);
+    const current = getGlobal(spec, name);
+    const value = typeof current === "string" ? raw : /^-?\d+$/.test(raw) ? BigInt(raw) : raw;
+    setGlobal(
+      spec,
+      name,
+      typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value,
+    );
+  }
+  const toLoad =
+    names.length > 0 ? names : spec.programs.filter((p) => isAutoAttachable(p.section)).map((p) => p.name);
+  for (const p of spec.programs) {
+    if (names.length === 0 && !toLoad.includes(p.name))
+      progress.note(`skipping ${p.name} (${p.section}): ${notAttachableReason(p.section)}`);
+  }
+  if (toLoad.length === 0) {
+    throw new UsageError(`${obj}: no program to attach`, {
+      hint: "name one with --program, or use kfunc test-run for xdp/tc/socket/syscall programs",
+    });
+  }
+
+  progress.step(`loading ${obj}`);
+  const coll = await loadCollection(spec, { programs: toLoad });
+  const links: import("../../kernel/links.ts").Link[] = [];
+  const rings: import("../../kernel/ringbuf.ts").RingBuffer[] = [];
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
+    links.push(...attachAll(coll.programs, toLoad).links);
+    for (const l of links) {
+      const via = l.info.probeVia ? `, ${l.info.probeVia}` : "";
+      progress.note(
+        `attached ${l.info.program} → ${l.info.kind} ${l.info.target} (${l.info.mechanism}${via})`,
+      );
+      if (opts.json) emitJson({ type: "attached", ...l.info });
+    }
+    const { RingBuffer } = await import("../../kernel/ringbuf.ts");
+    for (const m of opts.ringbuf ?? [])
+      rings.push(
+        new RingBuffer(
+          coll.map(m),
+          recordType ? { typeId: recordType, ...(spec.btf ? { btf: spec.btf } : {}) } : {},
+        ),
+      );
+
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    if (durationMs !== undefined) timer = setTimeout(stop, durationMs);
+    progress.note(
+      `running${opts.trace ? ", streaming trace_pipe" : ""}${rings.length ? `, reading ${rings.length} ring buffer(s)` : ""}; ${durationMs ? `stopping after ${opts.duration} s` : "Ctrl-C to stop"}`,
+    );
+
+    const tasks: Promise<void>[] = [];
+    if (opts.trace) {
+      const { tracePipe } = await import("../../kernel/trace-pipe.ts");
+      tasks.push(
+        (async () => {
+          for await (const l of tracePipe({ signal: ac.signal })) {
+            if (opts.json) emitJson({ type: "trace", ...l });
+            else
+              process.stdout.write(
+                `${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${l.timestamp.toFixed(6)}: ${l.message}\n`,
+              );
+          }
+        })(),
+      );
+    }
+    for (const rb of rings) {
+      tasks.push(
+        (async () => {
+          for await (const r of rb.records({ signal: ac.signal })) {
+            const value = recordType ? rb.decode(r) : r.slice();
+            if (opts.json)
+              emitJson({
+                type: "record",
+                map: rb.map.name,
+                value: value instanceof Uint8Array ? Buffer.from(value).toString("hex") : value,
+              });
+            else process.stdout.write(`${rb.map.name}: ${show(value)}\n`);
+          }
+        })(),
+      );
+    }
+    if (tasks.length === 0)
+      tasks.push(new Promise<void>((resolve) => ac.signal.addEventListener("abort", () => resolve())));
+    await Promise.all(tasks);
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+    for (const rb of rings) rb.close();
+    closeAll(links);
+    if (links.length) progress.note(`detached ${links.length} program(s)`);
+    if (opts.dumpMaps) dumpMaps(coll, opts.json === true);
+    coll.close();
+  }
+}
+
+function dumpMaps(coll: import("../../kernel/collection.ts").Collection, json: boolean): void {
+  const STREAMS = new Set([4, 27, 3, 12, 13]); // perf event array, ringbuf, prog array, maps of maps
+  const out: Record<string, Array<{ key: BtfValue; value: BtfValue }>> = {};
+  for (const [name, m] of coll.maps) {
+    if (STREAMS.has(m.type) || m.keySize === 0) continue;
+    const entries: Array<{ key: BtfValue; value: BtfValue }> = [];
+    for (const [key, value] of m.entries()) entries.push({ key, value });
+    out[name] = entries;
+  }
+  if (json) {
+    emitJson({ type: "maps", maps: out });
+    return;
+  }
+  for (const [name, entries] of Object.entries(out)) {
+    process.stdout.write(`map ${name} (${entries.length} entr${entries.length === 1 ? "y" : "ies"})\n`);
+    for (const e of entries) process.stdout.write(`  ${show(e.key)} → ${show(e.value)}\n`);
+  }
+}

@@ -1,3 +1,94 @@
+/** `kfunc test-run <obj.o> --program NAME`: BPF_PROG_TEST_RUN one program and print retval and duration. */
 import type { Command } from "commander";
 
-export function register(_program: Command): void {}
+interface TestRunCliOptions {
+  program?: string;
+  dataIn?: string;
+  ctxIn?: string;
+  repeat?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("test-run")
+    .description(
+      "run one program with BPF_PROG_TEST_RUN (xdp, tc, socket, syscall, raw_tp) and print its result",
+    )
+    .argument("<obj>", "eBPF object (clang -target bpf -g)")
+    .requiredOption("-p, --program <name>", "the program to run")
+    .option("--data-in <file>", "packet data (xdp, tc, socket filters: at least an Ethernet header)")
+    .option("--ctx-in <file>", "context bytes (syscall: the program's argument struct; raw_tp: u64 args)")
+    .option("-r, --repeat <n>", "run n times; the duration is the average (not for syscall/raw_tp)")
+    .option("--json", "print the result as JSON")
+    .action(async (obj: string, opts: TestRunCliOptions) => {
+      await testRunCommand(obj, opts);
+    });
+}
+
+async function testRunCommand(obj: string, opts: TestRunCliOptions): Promise<void> {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const { UsageError } = await import("../../errors.ts");
+  const { parseObject } = await import("../../object/index.ts");
+  const read = (file: string, what: string): Uint8Array => {
+    if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`);
+    return new Uint8Array(readFileSync(file));
+  };
+  const repeat = opts.repeat === undefined ? undefined : Number(opts.repeat);
+  if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1))
+    throw new UsageError(`--repeat '${opts.repeat}' is not a positive integer`);
+  const spec = parseObject(read(obj, "object"), obj);
+  const name = opts.program!;
+  const ps = spec.programs.find((p) => p.name === name);
+  if (!ps) {
+    throw new UsageError(`${obj}: no program named '${name}'`, {
+      hint: `programs: ${spec.programs.map((p) => `${p.name} (${p.section})`).join(", ") || "(none)"}`,
+    });
+  }
+  const { loadCollection } = await import("../../kernel/index.ts");
+  const { testRun } = await import("../../kernel/test-run.ts");
+  using coll = await loadCollection(spec, { programs: [name] });
+  const prog = coll.program(name);
+  const r = testRun(prog, {
+    ...(opts.dataIn ? { dataIn: read(opts.dataIn, "--data-in file") } : {}),
+    ...(opts.ctxIn ? { ctxIn: read(opts.ctxIn, "--ctx-in file") } : {}),
+    ...(repeat !== undefined ? { repeat } : {}),
+  });
+  const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString("hex") : undefined);
+  if (opts.json) {
+    const { printJson } = await import("../json.ts");
+    printJson({
+      program: name,
+      section: ps.section,
+      retval: r.retval,
+      durationNs: r.durationNs,
+      repeat: repeat ?? 1,
+      dataOut: hex(r.dataOut),
+      ctxOut: hex(r.ctxOut),
+    });
+    return;
+  }
+  process.stdout.write(`${name} (${ps.section}): retval ${r.retval}${verdict(ps.section, r.retval)}\n`);
+  process.stdout.write(
+    `duration: ${r.durationNs} ns${repeat && repeat > 1 ? ` (average of ${repeat} runs)` : ""}\n`,
+  );
+  if (r.dataOut) process.stdout.write(`data out (${r.dataOut.byteLength} bytes): ${hex(r.dataOut)}\n`);
+  if (r.ctxOut) process.stdout.write(`ctx out (${r.ctxOut.byteLength} bytes): ${hex(r.ctxOut)}\n`);
+}
+
+function verdict(section: string, retval: number): string {
+  if (section.startsWith("xdp")) {
+    const n = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"][retval];
+    return n ? ` (${n})` : "";
+  }
+  if (section === "tc" || section.startsWith("classifier") || section.startsWith("tc/")) {
+    const n: Record<number, string> = {
+      [-1]: "TC_ACT_UNSPEC",
+      0: "TC_ACT_OK",
+      2: "TC_ACT_SHOT",
+      7: "TC_ACT_REDIRECT",
+    };
+    return n[retval] ? ` (${n[retval]})` : "";
+  }
+  return "";
+}

@@ -1,4 +1,23 @@
+export { closeAll, type Link, type LinkInfo, type LinkKind, type LinkMechanism } from "../links.ts";
+export {
+  onlineCpuList,
+  PerfBuffer,
+  type PerfBufferMap,
+  type PerfBufferOptions,
+  type SampleCallback,
+} from "../perf-buffer.ts";
+export { type RecordCallback, RingBuffer, type RingBufferMap, type RingBufferOptions } from "../ringbuf.ts";
+export { type TestRunOptions, type TestRunProgram, type TestRunResult, testRun } from "../test-run.ts";
+export {
+  clearTrace,
+  parseTraceLine,
+  readTraceBuffer,
+  type TraceLine,
+  type TracePipeOptions,
+  tracePipe,
+} from "../trace-pipe.ts";
 export { type AttachOptions, attach } from "./attach.ts";
+export { type AttachAllResult, attachAll, isAutoAttachable, notAttachableReason } from "./attach-all.ts";
 export { attachIter, IterLink, type IterOptions } from "./iter.ts";
 export { attachKprobe, attachKprobeMulti, type KprobeOptions, parseKprobeTarget } from "./kprobe.ts";
 export { type AttachableProgram, programFd } from "./program.ts";
