@@ -18,7 +18,8 @@ export class Attr {
   readonly pins: Uint8Array[] = [];
 
   constructor(size: number) {
-    this.bytes = new Uint8Array(size);
+    // Off-heap backing store: the kernel gets this buffer's address, which must not move.
+    this.bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 1)), 0, size);
     this.view = new DataView(this.bytes.buffer);
   }
 
@@ -59,7 +60,7 @@ export class Attr {
 /** A NUL-terminated C string in a fresh buffer. */
 export function cString(s: string): Uint8Array {
   const enc = new TextEncoder().encode(s);
-  const out = new Uint8Array(enc.length + 1);
+  const out = new Uint8Array(new ArrayBuffer(enc.length + 1));
   out.set(enc);
   return out;
 }

@@ -3,6 +3,7 @@
 import { SyscallError } from "../errors.ts";
 import { Attr, addressOf } from "./attr.ts";
 import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
+import { addressNumber, bpfAt, offHeap } from "./bpf-fast.ts";
 import { BPF_OBJ_NAME_LEN } from "./constants.ts";
 import { ERRNO, errnoName } from "./errno.ts";
 import { Fd } from "./fd.ts";
@@ -60,6 +61,7 @@ export class MapElemOps {
   readonly nextKey: Uint8Array;
   readonly value: Uint8Array;
   readonly #lookup: Uint8Array;
+  readonly #lookupAddr: number;
   readonly #update: Uint8Array;
   readonly #updateView: DataView;
   readonly #delete: Uint8Array;
@@ -70,9 +72,9 @@ export class MapElemOps {
 
   constructor(fd: number, keySize: number, valueSize: number, what: string) {
     // Queue/stack maps have key_size 0: one spare byte keeps the pointer non-null harmlessly.
-    this.key = new Uint8Array(Math.max(keySize, 1));
-    this.nextKey = new Uint8Array(Math.max(keySize, 1));
-    this.value = new Uint8Array(Math.max(valueSize, 1));
+    this.key = offHeap(Math.max(keySize, 1));
+    this.nextKey = offHeap(Math.max(keySize, 1));
+    this.value = offHeap(Math.max(valueSize, 1));
     this.#what = what;
     const mk = (key: Uint8Array | null, val: Uint8Array | null) => {
       const a = new Attr(32).u32(0, fd);
@@ -81,6 +83,7 @@ export class MapElemOps {
       return a.bytes;
     };
     this.#lookup = mk(this.key, this.value);
+    this.#lookupAddr = addressNumber(this.#lookup);
     this.#update = mk(this.key, this.value);
     this.#updateView = new DataView(this.#update.buffer);
     this.#delete = mk(this.key, null);
@@ -97,12 +100,12 @@ export class MapElemOps {
 
   /** key → value; false when absent. */
   lookup(): boolean {
-    return this.#check(bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookup), "BPF_MAP_LOOKUP_ELEM");
+    return this.#check(bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, 32), "BPF_MAP_LOOKUP_ELEM");
   }
 
   /** Raw lookup result: 0 or -errno. For callers counting misses in a loop. */
   lookupRaw(): number {
-    return bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookup);
+    return bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, 32);
   }
 
   update(flags = 0): void {

@@ -1,0 +1,30 @@
+/**
+ * Hot-path bpf(2): the attr is passed as a plain address (a number) instead of a typed array, which saves
+ * koffi's per-call buffer handling. Only for attrs in stable off-heap memory that outlive the call
+ * (see {@link offHeap}); x86-64 user addresses fit in a double exactly.
+ */
+import koffi from "koffi";
+import { lastErrno, libc, SYS_BPF } from "./libc.ts";
+
+const syscallAddr = libc.func("long syscall(long nr, long cmd, intptr_t attr, unsigned long size)") as (
+  nr: number,
+  cmd: number,
+  attr: number,
+  size: number,
+) => number;
+
+/** A zeroed buffer whose backing store is off the V8 heap (its address never moves). */
+export function offHeap(size: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(Math.max(size, 1)), 0, size);
+}
+
+/** The address of an off-heap buffer as a number. */
+export function addressNumber(buf: Uint8Array): number {
+  return Number(koffi.address(buf));
+}
+
+/** bpf(cmd, attr at `addr`, size) → result or -errno. */
+export function bpfAt(cmd: number, addr: number, size: number): number {
+  const r = syscallAddr(SYS_BPF, cmd, addr, size);
+  return r < 0 ? -lastErrno() : r;
+}
