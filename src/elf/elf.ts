@@ -29,7 +29,21 @@ export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 
 export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
 export const EM_BPF = 247;
+
+const MACHINE_NAMES: Record<number, string> = {
+  3: "i386",
+  40: "ARM",
+  62: "x86-64",
+  183: "AArch64",
+  243: "RISC-V",
+  247: "eBPF",
+};
+
+function machineName(m: number): string {
+  return MACHINE_NAMES[m] ? `${m} (${MACHINE_NAMES[m]})` : String(m);
+}
 export const ET_REL = 1;
 
 export interface ElfSection {
@@ -277,4 +291,28 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
     section: (name) => byName.get(name),
     relocationsFor,
   };
+}
+
+/** Throws ElfError unless the file's e_machine is one of `expected` (e.g. [EM_BPF] for an eBPF object). */
+export function checkMachine(elf: ElfFile, expected: readonly number[], hint?: string): void {
+  if (expected.includes(elf.machine)) return;
+  throw new ElfError(
+    elf.source,
+    18,
+    `machine ${machineName(elf.machine)}, expected ${expected.map(machineName).join(" or ")}`,
+    {
+      hint:
+        hint ??
+        (expected.includes(EM_BPF)
+          ? "compile eBPF programs with clang -target bpf"
+          : "is this file for another architecture?"),
+    },
+  );
+}
+
+/** The named section, or an ElfError saying it is missing and what produces it. */
+export function requireSection(elf: ElfFile, name: string, hint: string): ElfSection {
+  const s = elf.section(name);
+  if (s) return s;
+  throw new ElfError(elf.source, undefined, `no section '${name}'`, { hint });
 }
