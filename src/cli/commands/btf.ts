@@ -1,3 +1,148 @@
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import type { Btf } from "../../btf/index.ts";
+import { BtfError, UsageError } from "../../errors.ts";
 
-export function register(_program: Command): void {}
+const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const SYSFS_BTF = "/sys/kernel/btf/";
+const EM_BPF = 247;
+const FORMATS = ["c", "raw", "json"] as const;
+type Format = (typeof FORMATS)[number];
+
+interface DumpOpts {
+  base?: string;
+  format: string;
+  scope: string;
+  kfuncs: boolean;
+}
+
+export function register(program: Command): void {
+  const btf = program
+    .command("btf")
+    .description("work with BTF (kernel, module and eBPF object type information)");
+  btf
+    .command("dump")
+    .description("print BTF as a C header (vmlinux.h with kfunc prototypes), bpftool's raw text, or JSON")
+    .argument("<file>", "raw BTF (/sys/kernel/btf/*), an eBPF object (.o) or a kernel module (.ko)")
+    .option(
+      "--base <file>",
+      "base BTF for split BTF (default for a .ko: its .BTF.base, else /sys/kernel/btf/vmlinux)",
+    )
+    .option("--format <format>", "c | raw | json", "c")
+    .option("--scope <scope>", "split BTF, format c: own (module types and what they need) | all", "own")
+    .option("--no-kfuncs", "format c: leave out the `extern … __ksym` kfunc prototypes")
+    .action(async (file: string, opts: DumpOpts) => {
+      await dump(file, opts);
+    });
+}
+
+function read(file: string, what: string): Uint8Array {
+  if (!existsSync(file))
+    throw new UsageError(`${what} '${file}' does not exist`, {
+      hint: file === VMLINUX_BTF ? "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=n)" : "check the path",
+    });
+  return new Uint8Array(readFileSync(file));
+}
+
+async function dump(file: string, opts: DumpOpts): Promise<void> {
+  if (!FORMATS.includes(opts.format as Format))
+    throw new UsageError(`unknown format '${opts.format}'`, { hint: `use one of: ${FORMATS.join(", ")}` });
+  if (opts.scope !== "own" && opts.scope !== "all")
+    throw new UsageError(`unknown scope '${opts.scope}'`, { hint: "use own or all" });
+  const btf = await loadBtf(file, opts.base);
+  exitQuietlyOnEpipe();
+  if (opts.format === "c") {
+    const { dumpCBytes } = await import("../../btf/c-printer.ts");
+    const bytes = dumpCBytes(btf, { scope: opts.scope, kfuncPrototypes: opts.kfuncs });
+    process.stdout.write(bytes);
+  } else if (opts.format === "raw") {
+    const { dumpRaw } = await import("../../btf/dump-raw.ts");
+    process.stdout.write(dumpRaw(btf));
+  } else {
+    const { dumpJson } = await import("../../btf/dump-json.ts");
+    process.stdout.write(`${dumpJson(btf, 2)}\n`);
+  }
+}
+
+/** `kfunc btf dump … | head` closes the pipe early: that is not an error. */
+export function exitQuietlyOnEpipe(): void {
+  process.stdout.once("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
+/** Loads BTF from raw BTF, an eBPF object or a kernel module, with the right base for split BTF. */
+export async function loadBtf(file: string, baseOpt: string | undefined): Promise<Btf> {
+  const bytes = read(file, "file");
+  const { parseBtf, parseBtfHeader } = await import("../../btf/index.ts");
+  const loadBase = (path: string): Btf => parseBtf(read(path, "base BTF"), { source: path });
+  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    const { parseElf } = await import("../../elf/index.ts");
+    const elf = parseElf(bytes, file);
+    const isModule =
+      elf.section(".modinfo") !== undefined || elf.section(".gnu.linkonce.this_module") !== undefined;
+    const sec = elf.section(".BTF");
+    if (!sec)
+      throw new BtfError(file, undefined, "no .BTF section", {
+        hint: isModule
+          ? "the module was built without BTF: the kernel needs CONFIG_DEBUG_INFO_BTF_MODULES, pahole must be installed, and the kbuild dir needs a vmlinux (kfunc module build takes care of it)"
+          : elf.machine === EM_BPF
+            ? "compile the eBPF object with -g (clang -target bpf -g -O2)"
+            : "this ELF file carries no BTF",
+      });
+    if (!isModule && !baseOpt) return parseBtf(sec.data, { source: `${file}: .BTF` });
+    let base: Btf;
+    let baseName: string;
+    if (baseOpt) {
+      base = loadBase(baseOpt);
+      baseName = baseOpt;
+    } else {
+      const distilled = elf.section(".BTF.base");
+      if (distilled) {
+        base = parseBtf(distilled.data, { source: `${file}: .BTF.base` });
+        baseName = ".BTF.base";
+      } else if (existsSync(VMLINUX_BTF)) {
+        base = loadBase(VMLINUX_BTF);
+        baseName = VMLINUX_BTF;
+      } else
+        throw new BtfError(file, undefined, "module BTF is split BTF and needs a base, but there is none", {
+          hint: `pass --base <the target kernel's vmlinux BTF> (${VMLINUX_BTF} does not exist here)`,
+        });
+    }
+    try {
+      return parseBtf(sec.data, { base, source: `${file}: .BTF` });
+    } catch (e) {
+      throw new BtfError(file, undefined, `the module's BTF does not fit base '${baseName}'`, {
+        cause: e,
+        hint: "pass --base with the vmlinux BTF of the kernel the module was built for",
+      });
+    }
+  }
+  const isBtf = (bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f);
+  if (!isBtf)
+    throw new BtfError(file, undefined, "neither raw BTF nor an ELF object/module", {
+      hint: "pass /sys/kernel/btf/<name>, a .BTF section dumped to a file, an eBPF object (.o) or a module (.ko)",
+    });
+  const isSysfsModule = file.startsWith(SYSFS_BTF) && file !== VMLINUX_BTF;
+  const basePath = baseOpt ?? (isSysfsModule ? VMLINUX_BTF : undefined);
+  if (basePath) return parseBtf(bytes, { base: loadBase(basePath), source: file });
+  try {
+    return parseBtf(bytes, { source: file });
+  } catch (e) {
+    // split BTF's string section continues the base's, so its first byte is not the empty string
+    let split = false;
+    try {
+      const h = parseBtfHeader(bytes, file);
+      split = h.strLen > 0 && bytes[h.strStart] !== 0;
+    } catch {
+      // not BTF at all: the original error says why
+    }
+    if (split)
+      throw new BtfError(file, undefined, "this is split BTF (a module's) and needs its base", {
+        cause: e,
+        hint: `pass --base ${VMLINUX_BTF} (or the vmlinux BTF of the kernel it belongs to)`,
+      });
+    throw e;
+  }
+}
