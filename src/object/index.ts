@@ -2,7 +2,7 @@ export { cloneDataSectionSpec, cloneMapSpec, cloneObjectSpec, cloneProgramSpec }
 export { essentialName } from "./externs.ts";
 export { INSN_SIZE } from "./insn.ts";
 export { type KernelModuleSpec, type KfuncIdEntry, type KfuncIdSet, parseKernelModule } from "./kmod.ts";
-export { type ParseObjectOptions, parseObject } from "./parse.ts";
+export { parseObject } from "./parse.ts";
 export {
   knownSectionPrefixes,
   matchSection,

@@ -2,21 +2,15 @@
  * parseObject: an eBPF ELF object (clang -target bpf) → ObjectSpec. Pure and deterministic: bytes in, plain
  * data out; nothing here looks at the running kernel.
  */
-import { type Btf, parseBtf } from "../btf/index.ts";
+import { parseBtf, parseBtfExt } from "../btf/index.ts";
 import { type ElfFile, EM_BPF, ET_REL, parseElf } from "../elf/index.ts";
 import { ObjectError } from "../errors.ts";
 import { MAX_DATA_SECTION_SIZE, readDataSections } from "./data.ts";
-import { type ExtRecords, readExtRecords } from "./ext.ts";
 import { readExterns } from "./externs.ts";
 import { readBtfMaps, readLegacyMaps } from "./maps.ts";
 import { readPrograms } from "./programs.ts";
 import type { DataSectionSpec, MapSpec, ObjectSpec } from "./types.ts";
 import { BPF_F_RDONLY_PROG, MAP_TYPE, mapType } from "./uapi.ts";
-
-export interface ParseObjectOptions {
-  /** Parsed BTF.ext model from src/btf, stored on the spec as `btfExt` (optional). */
-  parseBtfExt?: (bytes: Uint8Array, btf: Btf, source: string) => ObjectSpec["btfExt"];
-}
 
 function readLicense(elf: ElfFile): string {
   const s = elf.section("license");
@@ -58,11 +52,7 @@ function dataMap(d: DataSectionSpec): MapSpec {
 }
 
 /** Parses an eBPF object. Throws ElfError/BtfError for malformed input, ObjectError for unsupported content. */
-export function parseObject(
-  bytes: Uint8Array,
-  source = "<memory>",
-  options: ParseObjectOptions = {},
-): ObjectSpec {
+export function parseObject(bytes: Uint8Array, source = "<memory>"): ObjectSpec {
   const elf = parseElf(bytes, source);
   if (elf.machine !== EM_BPF)
     throw new ObjectError(`file '${source}': ELF machine ${elf.machine} is not BPF (${EM_BPF})`, {
@@ -75,9 +65,7 @@ export function parseObject(
   const btfSec = elf.section(".BTF");
   const btf = btfSec ? parseBtf(btfSec.data, { source: `${source}: .BTF` }) : undefined;
   const extSec = elf.section(".BTF.ext");
-  const ext: ExtRecords | undefined = btf && extSec ? readExtRecords(extSec.data, btf, source) : undefined;
-  const btfExt =
-    btf && extSec && options.parseBtfExt ? options.parseBtfExt(extSec.data, btf, source) : undefined;
+  const btfExt = btf && extSec ? parseBtfExt(extSec.data, btf, `${source}: .BTF.ext`) : undefined;
 
   const dataSections = readDataSections(elf, btf);
   const { externs, kconfigSize, kconfigBtfId } = readExterns(elf, btf);
@@ -123,7 +111,7 @@ export function parseObject(
   }
   maps.push(...dataSections.map(dataMap));
 
-  const programs = readPrograms({ elf, btf, ext, maps, dataSections, externs });
+  const programs = readPrograms({ elf, btf, ext: btfExt, maps, dataSections, externs });
   for (const m of maps)
     for (const v of m.initialValues)
       if (v.kind === "program" && !programs.some((p) => p.name === v.name))
