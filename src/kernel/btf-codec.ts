@@ -53,48 +53,84 @@ export function bytesCodec(size: number): ValueCodec {
   };
 }
 
-/** Unsigned integer codec by size, for maps without BTF. */
+const TWO32 = 2 ** 32;
+const views = new WeakMap<ArrayBufferLike, DataView>();
+
+/** A cached DataView over the whole ArrayBuffer (offsets below add byteOffset). */
+function bufView(b: Uint8Array): DataView {
+  let v = views.get(b.buffer);
+  if (!v) {
+    v = new DataView(b.buffer);
+    views.set(b.buffer, v);
+  }
+  return v;
+}
+
+/** Integer codec by size (no BigInt on the common paths: numbers that fit stay numbers). */
 export function intCodec(size: number, signed = false): ValueCodec {
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8 && size !== 16) return bytesCodec(size);
   return {
     size,
     decode(b, o = 0) {
-      const d = view(b);
+      const d = bufView(b);
+      const at = b.byteOffset + o;
       switch (size) {
         case 1:
-          return signed ? d.getInt8(o) : d.getUint8(o);
+          return signed ? d.getInt8(at) : d.getUint8(at);
         case 2:
-          return signed ? d.getInt16(o, true) : d.getUint16(o, true);
+          return signed ? d.getInt16(at, true) : d.getUint16(at, true);
         case 4:
-          return signed ? d.getInt32(o, true) : d.getUint32(o, true);
-        case 8:
-          return narrow(signed ? d.getBigInt64(o, true) : d.getBigUint64(o, true));
+          return signed ? d.getInt32(at, true) : d.getUint32(at, true);
+        case 8: {
+          const lo = d.getUint32(at, true);
+          const hi = d.getUint32(at + 4, true);
+          if (hi < 0x200000) return hi * TWO32 + lo;
+          return narrow(signed ? d.getBigInt64(at, true) : d.getBigUint64(at, true));
+        }
         default: {
-          const lo = d.getBigUint64(o, true);
-          const hi = signed ? d.getBigInt64(o + 8, true) : d.getBigUint64(o + 8, true);
+          const lo = d.getBigUint64(at, true);
+          const hi = signed ? d.getBigInt64(at + 8, true) : d.getBigUint64(at + 8, true);
           return (hi << 64n) | lo;
         }
       }
     },
     encode(v, out, o = 0) {
-      const d = view(out);
+      const d = bufView(out);
+      const at = out.byteOffset + o;
+      if (typeof v === "number" && Number.isInteger(v) && size <= 4) {
+        if (size === 1) d.setUint8(at, v & 0xff);
+        else if (size === 2) d.setUint16(at, v & 0xffff, true);
+        else d.setUint32(at, v >>> 0, true);
+        return;
+      }
+      if (
+        typeof v === "number" &&
+        size === 8 &&
+        v >= 0 &&
+        v <= Number.MAX_SAFE_INTEGER &&
+        Number.isInteger(v)
+      ) {
+        d.setUint32(at, v % TWO32, true);
+        d.setUint32(at + 4, Math.floor(v / TWO32), true);
+        return;
+      }
       const n = toBigInt(v, `int${size * 8}`);
       switch (size) {
         case 1:
-          d.setUint8(o, Number(BigInt.asUintN(8, n)));
+          d.setUint8(at, Number(BigInt.asUintN(8, n)));
           return;
         case 2:
-          d.setUint16(o, Number(BigInt.asUintN(16, n)), true);
+          d.setUint16(at, Number(BigInt.asUintN(16, n)), true);
           return;
         case 4:
-          d.setUint32(o, Number(BigInt.asUintN(32, n)), true);
+          d.setUint32(at, Number(BigInt.asUintN(32, n)), true);
           return;
         case 8:
-          d.setBigUint64(o, BigInt.asUintN(64, n), true);
+          d.setBigUint64(at, BigInt.asUintN(64, n), true);
           return;
         default:
-          d.setBigUint64(o, BigInt.asUintN(64, n), true);
-          d.setBigUint64(o + 8, BigInt.asUintN(64, n >> 64n), true);
+          d.setBigUint64(at, BigInt.asUintN(64, n), true);
+          d.setBigUint64(at + 8, BigInt.asUintN(64, n >> 64n), true);
       }
     },
   };

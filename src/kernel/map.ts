@@ -162,8 +162,10 @@ export class BpfMap implements Disposable {
 
   #encodeKey(key: MapKey): void {
     const ops = this.ops;
-    ops.key.fill(0);
-    this.keyCodec.encode(key, ops.key, 0);
+    const c = this.keyCodec;
+    // Scalar keys overwrite every byte; structs may leave padding, which must be zero for hash maps.
+    if (typeof key === "object") ops.key.fill(0);
+    c.encode(key, ops.key, 0);
   }
 
   #decodeValue(buf: Uint8Array): BtfValue {
