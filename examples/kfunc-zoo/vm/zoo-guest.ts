@@ -4,6 +4,7 @@
  * Test-runs the syscall programs, attaches the kprobe and fentry programs around three unlinks, and loads
  * the programs the verifier must reject. Prints one `ZOO-RESULT <json>` line; the host test asserts on it.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,10 +17,12 @@ interface ZooResult {
   kprobe: { hits: number; result: string } | string;
   fentry: { hits: number; result: string } | string;
   rejected: Record<string, { loaded: boolean; message: string; hint: string | undefined }>;
+  /** The module's kernel log lines (the console runs at loglevel 4, so pr_info only shows here). */
+  dmesg: string[];
 }
 
 const objDir = process.argv[2] ?? ".";
-const result: ZooResult = { testRuns: {}, kprobe: "not run", fentry: "not run", rejected: {} };
+const result: ZooResult = { testRuns: {}, kprobe: "not run", fentry: "not run", rejected: {}, dmesg: [] };
 
 function describe(e: unknown): string {
   return isKfuncKitError(e) ? formatError(e) : String(e);
@@ -77,6 +80,14 @@ for (const name of ["leak", "null", "prog_type"]) {
       hint: isKfuncKitError(e) ? e.hint : undefined,
     };
   }
+}
+
+try {
+  result.dmesg = execFileSync("dmesg", { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.includes("kfunc_zoo"));
+} catch (e) {
+  result.dmesg = [`dmesg failed: ${String(e)}`];
 }
 
 process.stdout.write(`ZOO-RESULT ${JSON.stringify(result)}\n`);
