@@ -171,26 +171,40 @@ export class RingBuffer implements Disposable {
    */
   consumeRaw(cb: (data: Uint8Array, offset: number, length: number) => unknown): number {
     this.#check();
-    let cons = this.#consumerPos();
-    let count = 0;
+    const base = this.#consumerPos();
+    const avail = this.#producerPos() - base;
+    if (avail <= 0) return 0;
     const lens = this.#lens;
     const data = this.#data;
     const mask = this.#mask;
-    let prod = this.#producerPos();
-    while (cons < prod) {
-      const off = cons & mask;
-      const len = Atomics.load(lens, off >>> 2);
-      if (len & BUSY_BIT) break;
-      cons += ((len & 0x3fffffff) + HDR_SZ + 7) & ~7;
-      if ((len & DISCARD_BIT) === 0) {
-        count++;
-        if (cb(data, off + HDR_SZ, len & 0x3fffffff) === false) break;
-        if ((count & 63) === 0) this.#storeConsumer(cons);
+    // small integers in the loop: where in the ring (`start + done` masked) and how far we got
+    const start = base % (mask + 1);
+    let limit = avail > 0x3fffffff ? 0x3fffffff : avail;
+    let done = 0;
+    let count = 0;
+    for (;;) {
+      while (done < limit) {
+        const off = (start + done) & mask;
+        const len = lens[off >> 2]!;
+        if (len & BUSY_BIT) {
+          this.#storeConsumer(base + done);
+          return count;
+        }
+        done += ((len & 0x3fffffff) + 15) & ~7;
+        if ((len & DISCARD_BIT) === 0) {
+          count++;
+          if (cb(data, off + HDR_SZ, len & 0x3fffffff) === false) {
+            this.#storeConsumer(base + done);
+            return count;
+          }
+          if ((count & 255) === 0) this.#storeConsumer(base + done);
+        }
       }
-      if (cons >= prod) prod = this.#producerPos();
+      this.#storeConsumer(base + done);
+      const more = this.#producerPos() - base;
+      if (more <= done || done >= 0x3fffffff) return count;
+      limit = more > 0x3fffffff ? 0x3fffffff : more;
     }
-    this.#storeConsumer(cons);
-    return count;
   }
 
   /** Waits up to timeoutMs (-1: forever) for data, then consumes. Blocks the thread: use short timeouts. */
