@@ -38,7 +38,10 @@ export interface DemoResult {
 /** The compiled guest script (dist/demo/guest.js), or the .ts source run through tsx when running from source. */
 function guestCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".js")) return [process.execPath, join(dirname(here), "guest.js")];
+  if (here.endsWith(".js")) {
+    const bundle = join(dirname(here), "guest.bundle.js");
+    return [process.execPath, existsSync(bundle) ? bundle : join(dirname(here), "guest.js")];
+  }
   return [process.execPath, "--import", "tsx", join(dirname(here), "guest.ts")];
 }
 
