@@ -168,6 +168,39 @@ export class FlatBtf {
     return b[start + n] === 0;
   }
 
+  /**
+   * The first own type whose name (or member/param/enumerator name) points into the middle of a string:
+   * what split BTF parsed on the wrong base looks like (ids and offsets still in range, names garbage).
+   */
+  misplacedName(): number | undefined {
+    const w = this.w;
+    const ok = (off: number): boolean => {
+      if (off === 0) return true;
+      let local: number;
+      try {
+        local = this.locate(off);
+      } catch {
+        return false;
+      }
+      return local === 0 || this.locBytes[local - 1] === 0;
+    };
+    for (let id = this.firstId; id < this.nextId; id++) {
+      const a = this.at[id]!;
+      if (!ok(w[a]!)) return id;
+      const info = w[a + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      const stride =
+        kind === K_STRUCT || kind === K_UNION || kind === K_ENUM64
+          ? 3
+          : kind === K_ENUM || kind === K_FUNC_PROTO
+            ? 2
+            : 0;
+      for (let i = 0; stride && i < vlen; i++) if (!ok(w[a + 3 + stride * i]!)) return id;
+    }
+    return undefined;
+  }
+
   name(id: number): string {
     return this.str(this.nameOff(id));
   }

@@ -110,14 +110,22 @@ export async function loadBtf(file: string, baseOpt: string | undefined): Promis
           hint: `pass --base <the target kernel's vmlinux BTF> (${VMLINUX_BTF} does not exist here)`,
         });
     }
-    try {
-      return parseBtf(sec.data, { base, source: `${file}: .BTF` });
-    } catch (e) {
-      throw new BtfError(file, undefined, `the module's BTF does not fit base '${baseName}'`, {
-        cause: e,
+    const mismatch = (cause: unknown) =>
+      new BtfError(file, undefined, `the module's BTF does not fit base '${baseName}'`, {
+        cause,
         hint: "pass --base with the vmlinux BTF of the kernel the module was built for",
       });
+    let split: Btf;
+    try {
+      split = parseBtf(sec.data, { base, source: `${file}: .BTF` });
+    } catch (e) {
+      throw mismatch(e);
     }
+    const { flatOf } = await import("../../btf/c-flat.ts");
+    const bad = flatOf(split).misplacedName();
+    if (bad !== undefined)
+      throw mismatch(new Error(`type [${bad}]: a name points into the middle of a base string`));
+    return split;
   }
   const isBtf = (bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f);
   if (!isBtf)
