@@ -86,6 +86,7 @@ class ParsedBtf implements Btf, DecodeContext {
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
   private declTags: Map<number, number[]> | undefined;
+  private readonly strCache = new Map<number, string>();
 
   constructor(
     readonly bytes: Uint8Array,
@@ -223,12 +224,17 @@ class ParsedBtf implements Btf, DecodeContext {
       if (!this.base || offset < 0 || !Number.isInteger(offset)) return undefined;
       return this.base.string(offset);
     }
+    const cached = this.strCache.get(offset);
+    if (cached !== undefined) return cached;
     const local = offset - this.strBase;
     const s = this.strings;
     if (local >= s.length || !Number.isInteger(local)) return undefined;
     let end = local;
     while (s[end] !== 0) end++; // the section ends with NUL (checked in the constructor)
-    return decodeString(s, local, end);
+    const str = decodeString(s, local, end);
+    // member and parameter names repeat across types: decode each string once
+    if (str !== null) this.strCache.set(offset, str);
+    return str;
   }
 
   /** The bytes and local offset of a global string offset (for the name index). */
@@ -306,15 +312,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Decodes a string of the string section; null when the bytes are not valid UTF-8. */
 function decodeString(b: Uint8Array, start: number, end: number): string | null {
-  if (end - start <= 48) {
-    let s = "";
-    let i = start;
-    for (; i < end; i++) {
-      const c = b[i]!;
-      if (c >= 0x80) break;
-      s += String.fromCharCode(c);
-    }
-    if (i === end) return s;
+  if (end - start <= 64) {
+    let ascii = true;
+    for (let i = start; i < end; i++)
+      if (b[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    if (ascii) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
   }
   try {
     return utf8.decode(b.subarray(start, end));
