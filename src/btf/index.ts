@@ -1,5 +1,10 @@
+/** kfunc-kit/btf: the BTF model, parser (plain and split), .BTF.ext, writer and builder, C printer, kfunc discovery and dumps. */
 export { BTF_MAX_TYPES, type Btf, type ParseBtfOptions, parseBtf, stringsEnd } from "./btf.ts";
 export { BtfBuilder, type BtfBuilderOptions, type BtfTypeInit } from "./builder.ts";
+export { cDeclaration, cFuncPrototype } from "./c-decl.ts";
+export { type DumpCOptions, dumpC, dumpCBytes, FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./c-printer.ts";
+export { type BtfJson, dumpJson, parseBtfJson } from "./dump-json.ts";
+export { dumpRaw, rawLine } from "./dump-raw.ts";
 export {
   BPF_CORE,
   BPF_CORE_ENUMVAL_EXISTS,
@@ -25,6 +30,7 @@ export {
   parseBtfExt,
 } from "./ext.ts";
 export { BTF_MAGIC, type BtfHeader, parseBtfHeader } from "./header.ts";
+export { findKfuncs, hasKfuncTags, type KfuncInfo } from "./kfuncs.ts";
 export { MAX_TYPE_DEPTH, POINTER_SIZE } from "./layout.ts";
 export * from "./types.ts";
 export { type EncodeBtfOptions, encodeBtf } from "./writer.ts";
