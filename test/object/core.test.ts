@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -17,6 +17,7 @@ test("CO-RE records of an object built against our own vmlinux.h decode to kinds
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-vmlinux-h-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "vmlinux.h"), dumpC(parseBtf(raw, { source: "vmlinux" })));
   const path = compileFixture("obj-core", { includeDirs: [dir] });
   const spec = parseObject(new Uint8Array(readFileSync(path)), path);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -53,11 +53,12 @@ test("kfunc inspect <module> --base: resolved set with full prototypes; a wrong 
   const kernel = findPreparedKernel();
   if (!kernel) {
     t.skip(
-      "no prepared kernel with a kbuild dir and vmlinux in the kfunc-kit cache (run `kfunc vm prepare` first)",
+      "no prepared kernel with a kbuild dir and vmlinux in the kfunc-kit cache (>= 6.10; run `kfunc vm prepare` first)",
     );
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-seed-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(join(REPO_ROOT, "examples/seed"), dir, { recursive: true });
   const mk = spawnSync("make", [`KDIR=${kernel.headersDir}`], { cwd: dir, encoding: "utf8" });
   assert.equal(mk.status, 0, mk.stderr);

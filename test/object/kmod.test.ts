@@ -7,11 +7,12 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   symlinkSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { cFuncPrototype } from "../../src/btf/c-decl.ts";
 import { parseBtf } from "../../src/btf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
@@ -19,9 +20,15 @@ import { parseKernelModule } from "../../src/object/index.ts";
 import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
 import { findPreparedKernel } from "./prepared-kernel.ts";
 
+const temps: string[] = [];
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
 /** Builds examples/seed in a temp copy against `kdir`; returns the .ko path. */
 function buildSeed(kdir: string): string {
   const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-seed-"));
+  temps.push(dir);
   cpSync(join(REPO_ROOT, "examples/seed"), dir, { recursive: true });
   const r = spawnSync("make", [`KDIR=${kdir}`], { cwd: dir, encoding: "utf8" });
   assert.equal(r.status, 0, `make failed:\n${r.stdout}\n${r.stderr}`);
@@ -31,6 +38,7 @@ function buildSeed(kdir: string): string {
 /** A view of a kbuild dir without its vmlinux: kbuild then skips module BTF and resolve_btfids. */
 function withoutVmlinux(kdir: string): string {
   const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-kdir-"));
+  temps.push(dir);
   for (const e of readdirSync(kdir))
     if (e !== "vmlinux") symlinkSync(realpathSync(join(kdir, e)), join(dir, e));
   return dir;
@@ -41,7 +49,7 @@ const kernel = findPreparedKernel();
 test("seed module built with vmlinux BTF: name, vermagic, .BTF, resolved set with the kfunc", (t) => {
   if (!kernel) {
     t.skip(
-      "no prepared kernel with a kbuild dir and vmlinux in the kfunc-kit cache (run `kfunc vm prepare` first)",
+      "no prepared kernel with a kbuild dir and vmlinux in the kfunc-kit cache (>= 6.10; run `kfunc vm prepare` first)",
     );
     return;
   }
@@ -68,7 +76,9 @@ test("seed module built with vmlinux BTF: name, vermagic, .BTF, resolved set wit
 
 test("seed module built without vmlinux: no .BTF and a set of zero ids", (t) => {
   if (!kernel) {
-    t.skip("no prepared kernel with a kbuild dir in the kfunc-kit cache (run `kfunc vm prepare` first)");
+    t.skip(
+      "no prepared kernel with a kbuild dir in the kfunc-kit cache (>= 6.10; run `kfunc vm prepare` first)",
+    );
     return;
   }
   const ko = buildSeed(withoutVmlinux(kernel.headersDir));

@@ -11,20 +11,29 @@ export interface CachedKernel {
   btf: string;
 }
 
-export function findPreparedKernel(): CachedKernel | undefined {
+/** The newest cached kernel at least `min` (default 6.10: the seed module's KPROBE kfunc hook needs it). */
+export function findPreparedKernel(min: [number, number] = [6, 10]): CachedKernel | undefined {
   const root =
     process.env["KFUNC_KIT_CACHE"] ??
     join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "kfunc-kit");
   const dir = join(root, "kernels");
   if (!existsSync(dir)) return undefined;
+  let best: (CachedKernel & { v: number }) | undefined;
   for (const release of readdirSync(dir).sort()) {
     const meta = join(dir, release, "kernel.json");
     if (!existsSync(meta)) continue;
-    const k = JSON.parse(readFileSync(meta, "utf8")) as { headersDir?: string; btf?: string };
-    if (!k.headersDir || !k.btf) continue;
+    const k = JSON.parse(readFileSync(meta, "utf8")) as {
+      headersDir?: string;
+      btf?: string;
+      version?: { major: number; minor: number };
+    };
+    if (!k.headersDir || !k.btf || !k.version) continue;
+    const v = k.version.major * 1000 + k.version.minor;
+    if (v < min[0] * 1000 + min[1]) continue;
     const headersDir = join(dir, release, k.headersDir);
     const btf = join(dir, release, k.btf);
-    if (existsSync(join(headersDir, "vmlinux")) && existsSync(btf)) return { release, headersDir, btf };
+    if (existsSync(join(headersDir, "vmlinux")) && existsSync(btf) && (!best || v > best.v))
+      best = { release, headersDir, btf, v };
   }
-  return undefined;
+  return best && { release: best.release, headersDir: best.headersDir, btf: best.btf };
 }
