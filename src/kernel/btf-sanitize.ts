@@ -169,6 +169,7 @@ export function sanitizeBtf(
     else fixDatasec(raw, id, layouts.get(name));
   }
   let enum64Placeholder = 0;
+  let paramName = 0;
   for (let id = 1; id <= raw.count; id++) {
     const kind = raw.kind(id);
     const vlen = raw.vlen(id);
@@ -181,13 +182,17 @@ export function sanitizeBtf(
       for (let i = 0; i < vlen; i++) {
         const varId = raw.u32(id, 12 + i * 12);
         const off = raw.u32(id, 16 + i * 12);
+        // libbpf order: the member's type is the VAR itself (by now an INT), named like the variable.
         raw.setU32(id, 12 + i * 12, raw.u32(varId, 0));
-        raw.setU32(id, 16 + i * 12, raw.u32(varId, 8));
+        raw.setU32(id, 16 + i * 12, varId);
         raw.setU32(id, 20 + i * 12, off * 8);
       }
       raw.setU32(id, 0, 0);
       raw.setInfo(id, K.STRUCT, vlen);
     } else if (!features.func && kind === K.FUNC_PROTO) {
+      // Params become enum values {name, val}: the kernel wants every enum value named.
+      paramName ||= raw.addString("param");
+      for (let i = 0; i < vlen; i++) if (raw.u32(id, 12 + i * 8) === 0) raw.setU32(id, 12 + i * 8, paramName);
       raw.setInfo(id, K.ENUM, vlen);
       raw.setU32(id, 8, 4);
     } else if (!features.func && kind === K.FUNC) {
