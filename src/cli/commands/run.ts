@@ -127,12 +127,24 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     });
   }
 
-  progress.step(`loading ${obj}`);
-  const coll = await loadCollection(spec, { programs: toLoad });
-  const links: import("../../kernel/links.ts").Link[] = [];
-  const rings: import("../../kernel/ringbuf.ts").RingBuffer[] = [];
+  // our handlers go in before anything is loaded, so the loader's exit-time closer (which only
+  // installs itself when nobody handles the signals) leaves detaching and the map dump to us
   const ac = new AbortController();
   const stop = () => ac.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  progress.step(`loading ${obj}`);
+  let coll: Awaited<ReturnType<typeof loadCollection>>;
+  try {
+    coll = await loadCollection(spec, { programs: toLoad });
+  } catch (e) {
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+    progress.fail(`loading ${obj} failed`);
+    throw e;
+  }
+  const links: import("../../kernel/links.ts").Link[] = [];
+  const rings: import("../../kernel/ringbuf.ts").RingBuffer[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {
     progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
@@ -153,13 +165,12 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
         ),
       );
 
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
     if (durationMs !== undefined) timer = setTimeout(stop, durationMs);
     progress.note(
       `running${opts.trace ? ", streaming trace_pipe" : ""}${rings.length ? `, reading ${rings.length} ring buffer(s)` : ""}; ${durationMs ? `stopping after ${opts.duration} s` : "Ctrl-C to stop"}`,
     );
 
+    if (opts.json) emitJson({ type: "running", durationMs: durationMs ?? null });
     const tasks: Promise<void>[] = [];
     if (opts.trace) {
       const { tracePipe } = await import("../../kernel/trace-pipe.ts");
@@ -210,15 +221,19 @@ function dumpMaps(coll: import("../../kernel/collection.ts").Collection, json: b
   const STREAMS = new Set([4, 27, 3, 12, 13]); // perf event array, ringbuf, prog array, maps of maps
   const out: Record<string, Array<{ key: BtfValue; value: BtfValue }>> = {};
   for (const [name, m] of coll.maps) {
-    if (STREAMS.has(m.type) || m.keySize === 0) continue;
+    if (STREAMS.has(m.type) || m.keySize === 0 || name.startsWith(".")) continue;
     const entries: Array<{ key: BtfValue; value: BtfValue }> = [];
     for (const [key, value] of m.entries()) entries.push({ key, value });
     out[name] = entries;
   }
+  const globals: Record<string, BtfValue> = {};
+  for (const [name, v] of coll.variables) if (!v.section.startsWith(".rodata")) globals[name] = v.get();
   if (json) {
-    emitJson({ type: "maps", maps: out });
+    emitJson({ type: "maps", maps: out, globals });
     return;
   }
+  for (const [name, value] of Object.entries(globals))
+    process.stdout.write(`global ${name} = ${show(value)}\n`);
   for (const [name, entries] of Object.entries(out)) {
     process.stdout.write(`map ${name} (${entries.length} entr${entries.length === 1 ? "y" : "ies"})\n`);
     for (const e of entries) process.stdout.write(`  ${show(e.key)} → ${show(e.value)}\n`);
