@@ -65,21 +65,51 @@ export class ByteOut {
 
   /** Writes a non-negative integer in decimal. */
   uint(n: number): void {
+    if (this.pos + 24 > this.buf.length) this.grow(24);
+    const buf = this.buf;
     if (n < 10) {
-      this.byte(48 + n);
+      buf[this.pos++] = 48 + n;
       return;
     }
-    this.s(String(n));
+    if (n > 0xffffffff) {
+      this.s(String(n));
+      return;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    for (let x = n; ; ) {
+      const q = Math.floor(x / 10);
+      buf[--p] = 48 + (x - q * 10);
+      if (q === 0) break;
+      x = q;
+    }
   }
 
   /** Copies the NUL-terminated string at `start` of `bytes`. */
   cstr(bytes: Uint8Array, start: number): void {
-    let end = start;
-    while (bytes[end] !== 0 && end < bytes.length) end++;
-    const n = end - start;
-    if (this.pos + n > this.buf.length) this.grow(n);
-    this.buf.set(bytes.subarray(start, end), this.pos);
-    this.pos += n;
+    if (this.pos + 512 > this.buf.length) this.grow(512);
+    const buf = this.buf;
+    const limit = this.pos + 512;
+    let p = this.pos;
+    let i = start;
+    for (;;) {
+      const c = bytes[i++];
+      if (c === 0 || c === undefined) break;
+      if (p === limit) {
+        // a long name: finish it the slow way
+        this.pos = p;
+        let end = i - 1;
+        while (bytes[end] !== 0 && end < bytes.length) end++;
+        if (this.pos + (end - i + 1) > this.buf.length) this.grow(end - i + 1);
+        this.buf.set(bytes.subarray(i - 1, end), this.pos);
+        this.pos += end - i + 1;
+        return;
+      }
+      buf[p++] = c;
+    }
+    this.pos = p;
   }
 
   /** Tabs for indentation level `lvl` (at most 13, like libbpf). */

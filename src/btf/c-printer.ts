@@ -31,6 +31,7 @@ import {
   K_VOLATILE,
 } from "./c-flat.ts";
 import { FlatLayout } from "./c-flat-layout.ts";
+import { NameCounts } from "./c-names.ts";
 import { ByteOut } from "./c-out.ts";
 
 export interface DumpCOptions {
@@ -149,10 +150,12 @@ class CPrinter {
   /** 1: name resolved, 2: resolved to a `___N` name (in uniqueNames). */
   private readonly nameResolved: Uint8Array;
   private readonly uniqueNames = new Map<number, string>();
-  private readonly typeNames = new Map<string, number>();
-  private readonly identNames = new Map<string, number>();
-  private readonly queue: number[] = [];
-  private readonly stack: number[] = [];
+  private readonly typeNames: NameCounts;
+  private readonly identNames: NameCounts;
+  private queue = new Int32Array(1024);
+  private qn = 0;
+  private stack = new Int32Array(1024);
+  private sp = 0;
   private readonly padBits: number[];
 
   constructor(f: FlatBtf, out: ByteOut) {
@@ -171,12 +174,15 @@ class CPrinter {
     this.nameResolved = new Uint8Array(n);
     this.order[0] = ORDERED;
     this.emit[0] = EMITTED;
+    this.typeNames = new NameCounts(f, n >>> 1);
+    this.identNames = new NameCounts(f, n >>> 1);
   }
 
   /** btf_dump_mark_referenced for every type; also validates references and finds the pointer size. */
   private markReferenced(): number {
     const { w, at, f, referenced } = this;
     const n = f.nextId;
+    const ref = (target: number, from: number): number => (target < n ? target : f.ref(target, from));
     let ptrSize = 0;
     for (let id = 1; id < n; id++) {
       const a = at[id]!;
@@ -202,21 +208,21 @@ class CPrinter {
         case K_DECL_TAG:
         case K_FUNC_PROTO:
           // FUNC_PROTO's return type is not marked by libbpf; only its params are (below)
-          if (kind !== K_FUNC_PROTO) referenced[f.ref(w[a + 2]!, id)] = 1;
-          else f.ref(w[a + 2]!, id);
+          if (kind !== K_FUNC_PROTO) referenced[ref(w[a + 2]!, id)] = 1;
+          else ref(w[a + 2]!, id);
           if (kind === K_FUNC_PROTO)
-            for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 2 * i + 1]!, id)] = 1;
+            for (let i = 0; i < vlen; i++) referenced[ref(w[e + 2 * i + 1]!, id)] = 1;
           break;
         case K_ARRAY:
-          referenced[f.ref(w[e]!, id)] = 1;
-          referenced[f.ref(w[e + 1]!, id)] = 1;
+          referenced[ref(w[e]!, id)] = 1;
+          referenced[ref(w[e + 1]!, id)] = 1;
           break;
         case K_STRUCT:
         case K_UNION:
-          for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 3 * i + 1]!, id)] = 1;
+          for (let i = 0; i < vlen; i++) referenced[ref(w[e + 3 * i + 1]!, id)] = 1;
           break;
         case K_DATASEC:
-          for (let i = 0; i < vlen; i++) referenced[f.ref(w[e + 3 * i]!, id)] = 1;
+          for (let i = 0; i < vlen; i++) referenced[ref(w[e + 3 * i]!, id)] = 1;
           break;
       }
     }
@@ -225,23 +231,16 @@ class CPrinter {
 
   // ---- names (btf_dump_resolve_name) ----
 
-  private dups(map: Map<string, number>, name: string): number {
-    const n = (map.get(name) ?? 0) + 1;
-    map.set(name, n);
-    return n;
-  }
-
-  private resolve(id: number, map: Map<string, number>): void {
+  private resolve(id: number, map: NameCounts): void {
     if (this.nameResolved[id]) return;
     this.nameResolved[id] = 1;
     const off = this.w[this.at[id]!]!;
     if (off === 0) return;
     const k = this.f.kind(id);
     if (k === K_FWD || (k === K_ENUM && this.f.vlen(id) === 0)) return;
-    const name = this.f.str(off);
-    const n = this.dups(map, name);
+    const n = map.add(off);
     if (n > 1) {
-      this.uniqueNames.set(id, `${name}___${n}`);
+      this.uniqueNames.set(id, `${this.f.str(off)}___${n}`);
       this.nameResolved[id] = 2;
     }
   }
@@ -275,10 +274,18 @@ class CPrinter {
   // ---- ordering (btf_dump_order_type) ----
 
   dumpType(id: number): void {
-    const q = this.queue;
-    q.length = 0;
+    this.qn = 0;
     this.orderType(id, false);
-    for (let i = 0; i < q.length; i++) this.emitType(q[i]!, 0);
+    for (let i = 0; i < this.qn; i++) this.emitType(this.queue[i]!, 0);
+  }
+
+  private enqueue(id: number): void {
+    if (this.qn === this.queue.length) {
+      const q = new Int32Array(this.queue.length * 2);
+      q.set(this.queue);
+      this.queue = q;
+    }
+    this.queue[this.qn++] = id;
   }
 
   /** 1: strong link (must be defined first), 0: weak (a forward declaration will do). */
@@ -313,21 +320,25 @@ class CPrinter {
         if (throughPtr && named) return 0;
         this.order[id] = ORDERING;
         const vlen = info & 0xffff;
-        for (let i = 0; i < vlen; i++) this.orderType(w[a + 3 + 3 * i + 1]!, false);
-        if (named) this.queue.push(id);
+        const order = this.order;
+        for (let i = 0; i < vlen; i++) {
+          const mt = w[a + 3 + 3 * i + 1]!;
+          if (order[mt] !== ORDERED) this.orderType(mt, false);
+        }
+        if (named) this.enqueue(id);
         this.order[id] = ORDERED;
         return 1;
       }
       case K_ENUM:
       case K_ENUM64:
       case K_FWD:
-        if (named || !this.referenced[id]) this.queue.push(id);
+        if (named || !this.referenced[id]) this.enqueue(id);
         this.order[id] = ORDERED;
         return 1;
       case K_TYPEDEF: {
         const strong = this.orderType(w[a + 2]!, throughPtr);
         if (throughPtr && !strong) return 0;
-        this.queue.push(id);
+        this.enqueue(id);
         this.order[id] = ORDERED;
         return 1;
       }
@@ -353,7 +364,11 @@ class CPrinter {
 
   private isBlacklisted(id: number): boolean {
     const off = this.w[this.at[id]!]!;
-    return off !== 0 && this.f.strEquals(off, "__builtin_va_list");
+    if (off === 0) return false;
+    const local = this.f.locate(off);
+    // cheap reject before the full compare: "__b…"
+    if (this.f.locBytes[local + 2] !== 98) return false;
+    return this.f.strEquals(off, "__builtin_va_list");
   }
 
   private emitType(id: number, contId: number): void {
@@ -430,7 +445,11 @@ class CPrinter {
         if (contId === 0 || !named) {
           const cont = named ? id : contId;
           const vlen = info & 0xffff;
-          for (let i = 0; i < vlen; i++) this.emitType(w[a + 3 + 3 * i + 1]!, cont);
+          const emit = this.emit;
+          for (let i = 0; i < vlen; i++) {
+            const mt = w[a + 3 + 3 * i + 1]!;
+            if (emit[mt] !== EMITTED) this.emitType(mt, cont);
+          }
         } else if (!this.fwdEmitted[id] && id !== contId) {
           this.structFwd(id, kind);
           o.s(";\n\n");
@@ -531,18 +550,14 @@ class CPrinter {
         (newOff === next && Math.ceil(cur / (nextAlign * 8)) * (nextAlign * 8) !== newOff) ||
         (newOff !== next && next - newOff <= newOff - cur)
       ) {
-        o.byte(10);
-        o.tabs(lvl);
-        o.s(`${type}: ${inBitfield ? newOff - cur : 0};`);
+        this.pad(type, inBitfield ? newOff - cur : 0, lvl);
       }
       cur = newOff;
     }
     while (cur !== next) {
       const rest = Math.min(next - cur, bits);
       if (rest === bits) {
-        o.byte(10);
-        o.tabs(lvl);
-        o.s(`${type}: ${bits};`);
+        this.pad(type, bits, lvl);
         cur += rest;
         continue;
       }
@@ -550,13 +565,21 @@ class CPrinter {
         type = PAD_NAMES[i]!;
         bits = padBits[i]!;
         if (bits < rest) continue;
-        o.byte(10);
-        o.tabs(lvl);
-        o.s(`${type}: ${rest};`);
+        this.pad(type, rest, lvl);
         cur += rest;
         break;
       }
     }
+  }
+
+  private pad(type: string, bits: number, lvl: number): void {
+    const o = this.o;
+    o.byte(10);
+    o.tabs(lvl);
+    o.s(type);
+    o.s(": ");
+    o.uint(bits);
+    o.byte(59);
   }
 
   private enumDef(id: number, lvl: number): void {
@@ -579,17 +602,20 @@ class CPrinter {
     const stride = is64 ? 3 : 2;
     for (let i = 0; i < vlen; i++) {
       const e = a + 3 + stride * i;
-      const name = this.f.str(w[e]!);
-      const n = this.dups(this.identNames, name);
+      const n = this.identNames.add(w[e]!);
       o.byte(10);
       o.tabs(lvl + 1);
-      o.s(n > 1 ? `${name}___${n}` : name);
+      this.rawName(w[e]!);
+      if (n > 1) {
+        o.s("___");
+        o.uint(n);
+      }
       o.s(" = ");
       if (is64) {
         const lo = w[e + 1]!;
         const hi = w[e + 2]!;
         if (hi !== 0) hasHigh = true;
-        if (hi === 0 && (!signed || lo < 0x80000000)) o.s(`${lo}`);
+        if (hi === 0 && (!signed || lo < 0x80000000)) o.uint(lo);
         else {
           const v = (BigInt(hi) << 32n) | BigInt(lo);
           o.s(`${signed ? BigInt.asIntN(64, v) : v}`);
@@ -597,7 +623,11 @@ class CPrinter {
         o.s(signed ? "LL," : "ULL,");
       } else {
         const v = w[e + 1]!;
-        o.s(`${signed ? v | 0 : v},`);
+        if (signed && v >= 0x80000000) {
+          o.byte(45);
+          o.uint(0x100000000 - v);
+        } else o.uint(v);
+        o.byte(44);
       }
     }
     o.byte(10);
@@ -631,13 +661,17 @@ class CPrinter {
    * set, the resolved name of that type (a typedef's or a function's own name).
    */
   private typeDecl(id: number, nameOff: number, nameOf: number | null, lvl: number): void {
-    const stack = this.stack;
-    const start = stack.length;
+    const start = this.sp;
     const w = this.w;
     const at = this.at;
     for (let depth = 0; ; depth++) {
       if (depth > 1000) throw new BtfError(this.f.source, id, "declaration chain too long (a loop?)");
-      stack.push(id);
+      if (this.sp === this.stack.length) {
+        const st = new Int32Array(this.stack.length * 2);
+        st.set(this.stack);
+        this.stack = st;
+      }
+      this.stack[this.sp++] = id;
       if (id === 0) break;
       const a = at[id]!;
       const k = (w[a + 1]! >>> 24) & 0x1f;
@@ -645,8 +679,8 @@ class CPrinter {
       else if (k === K_ARRAY) id = w[a + 3]!;
       else break;
     }
-    this.chain(start, stack.length, nameOff, nameOf, lvl);
-    stack.length = start;
+    this.chain(start, this.sp, nameOff, nameOf, lvl);
+    this.sp = start;
   }
 
   private declName(nameOff: number, nameOf: number | null, lastWasPtr: boolean): void {
@@ -753,7 +787,9 @@ class CPrinter {
           cnt = this.dropMods(start, cnt);
           if (cnt === start) {
             this.declName(nameOff, nameOf, lastWasPtr);
-            o.s(`[${nelems}]`);
+            o.byte(91);
+            o.uint(nelems);
+            o.byte(93);
             return;
           }
           const multidim = this.f.kind(stack[cnt - 1]!) === K_ARRAY;
@@ -761,7 +797,9 @@ class CPrinter {
           if (!multidim) o.byte(40);
           this.chain(start, cnt, nameOff, nameOf, lvl);
           if (!multidim) o.byte(41);
-          o.s(`[${nelems}]`);
+          o.byte(91);
+          o.uint(nelems);
+          o.byte(93);
           return;
         }
         case K_FUNC_PROTO: {
