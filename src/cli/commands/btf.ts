@@ -62,6 +62,9 @@ async function dump(file: string, opts: DumpOpts): Promise<void> {
     const { dumpJson } = await import("../../btf/dump-json.ts");
     process.stdout.write(`${dumpJson(btf, 2)}\n`);
   }
+  // bench/btf-dump.ts reads the peak RSS this way (no /usr/bin/time here)
+  if (process.env["KFUNC_KIT_REPORT_MAXRSS"])
+    process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`);
 }
 
 /** `kfunc btf dump … | head` closes the pipe early: that is not an error. */

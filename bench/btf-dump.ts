@@ -1,0 +1,84 @@
+/**
+ * `kfunc btf dump <vmlinux> --format c > /dev/null` against `bpftool btf dump file <vmlinux> format c`,
+ * whole processes, alternated in one run (the machine is noisy: compare within a run), plus our peak RSS
+ * and the in-process split (parse / print, warm).
+ *
+ *   npm run build && node --import tsx bench/btf-dump.ts [runs=7] [btf=/sys/kernel/btf/vmlinux]
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { dumpCBytes } from "../src/btf/c-printer.ts";
+import { parseBtf } from "../src/btf/index.ts";
+
+const RUNS = Math.max(5, Number(process.argv[2] ?? 7));
+const FILE = process.argv[3] ?? "/sys/kernel/btf/vmlinux";
+const root = join(fileURLToPath(import.meta.url), "..", "..");
+const cli = join(root, "bin", "kfunc.js");
+if (!existsSync(join(root, "dist", "cli", "main.js"))) {
+  console.error("build first: npm run build");
+  process.exit(1);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const devnull = openSync("/dev/null", "w");
+
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { ms: number; stderr: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { stdio: ["ignore", devnull, "pipe"], env, encoding: "utf8" });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { ms, stderr: r.stderr };
+}
+
+const ours: number[] = [];
+const bpftool: number[] = [];
+const rss: number[] = [];
+const haveBpftool = spawnSync("bpftool", ["version"]).status === 0;
+run(process.execPath, [cli, "btf", "dump", FILE, "--format", "c"]); // warm the page cache
+for (let i = 0; i < RUNS; i++) {
+  const r = run(process.execPath, [cli, "btf", "dump", FILE, "--format", "c"], {
+    ...process.env,
+    KFUNC_KIT_REPORT_MAXRSS: "1",
+  });
+  ours.push(r.ms);
+  const m = /maxrss_kb=(\d+)/.exec(r.stderr);
+  if (m) rss.push(Number(m[1]) / 1024);
+  if (haveBpftool) bpftool.push(run("bpftool", ["btf", "dump", "file", FILE, "format", "c"]).ms);
+}
+closeSync(devnull);
+
+const bytes = new Uint8Array(readFileSync(FILE));
+const parse: number[] = [];
+const print: number[] = [];
+for (let i = 0; i < RUNS + 3; i++) {
+  const t0 = performance.now();
+  const btf = parseBtf(bytes, { source: FILE });
+  const t1 = performance.now();
+  dumpCBytes(btf);
+  const t2 = performance.now();
+  if (i >= 3) {
+    parse.push(t1 - t0);
+    print.push(t2 - t1);
+  }
+}
+
+const f = (ms: number) => `${ms.toFixed(0)} ms`;
+console.log(`${FILE}, ${RUNS} alternated runs each (medians)`);
+console.log("| what | median |\n|---|---|");
+console.log(`| \`node bin/kfunc.js btf dump ${FILE} --format c > /dev/null\` | ${f(median(ours))} |`);
+if (haveBpftool) {
+  console.log(`| \`bpftool btf dump file ${FILE} format c > /dev/null\` | ${f(median(bpftool))} |`);
+  console.log(`| ratio ours / bpftool | ${(median(ours) / median(bpftool)).toFixed(2)}× |`);
+}
+if (rss.length)
+  console.log(
+    `| our peak RSS (maxRSS) | ${median(rss).toFixed(0)} MB (max ${Math.max(...rss).toFixed(0)} MB) |`,
+  );
+console.log(`| in-process parseBtf, warm | ${median(parse).toFixed(1)} ms |`);
+console.log(`| in-process dumpCBytes, warm | ${median(print).toFixed(1)} ms |`);
