@@ -5,6 +5,7 @@
 import { cDeclaration, cFuncPrototype } from "../btf/c-decl.ts";
 import type { Btf } from "../btf/index.ts";
 import type { KernelModuleSpec } from "./kmod.ts";
+import { nameParams } from "./param-names.ts";
 import type { MapSpec, ObjectSpec } from "./types.ts";
 
 export interface ObjectReport {
@@ -48,7 +49,7 @@ export interface ObjectReport {
   coreRelocations: { total: number; byKind: Record<string, number> };
 }
 
-function safe(f: () => string): string | undefined {
+function safe<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
@@ -79,7 +80,10 @@ function mapRow(btf: Btf | undefined, m: MapSpec): ObjectReport["maps"][number] 
   };
 }
 
-export function objectReport(spec: ObjectSpec): ObjectReport {
+/** Recovers a kfunc's parameter names (see param-names.ts); undefined when unknown. */
+export type ParamNameSource = (kfunc: string, paramCount: number) => string[] | undefined;
+
+export function objectReport(spec: ObjectSpec, paramNames?: ParamNameSource): ObjectReport {
   const btf = spec.btf;
   const byKind: Record<string, number> = {};
   let total = 0;
@@ -123,7 +127,11 @@ export function objectReport(spec: ObjectSpec): ObjectReport {
       .map((e) => ({
         name: e.name,
         lookupName: e.essentialName,
-        prototype: (btf && safe(() => cFuncPrototype(btf, e.btfId))) ?? `${e.name}(?)`,
+        prototype: withNames(
+          (btf && safe(() => cFuncPrototype(btf, e.btfId))) ?? `${e.name}(?)`,
+          e.name,
+          paramNames,
+        ),
         weak: e.weak,
       })),
     ksyms: spec.externs
@@ -139,6 +147,21 @@ export function objectReport(spec: ObjectSpec): ObjectReport {
       })),
     coreRelocations: { total, byKind },
   };
+}
+
+/** True when the FUNC's prototype has parameters and none of them is named (what clang emits for externs). */
+function unnamedParams(btf: Btf, funcId: number): boolean {
+  const fn = safe(() => btf.typeById(funcId));
+  const proto = fn?.kind === "FUNC" ? safe(() => btf.typeById(fn.type)) : undefined;
+  return proto?.kind === "FUNC_PROTO" && proto.params.length > 0 && proto.params.every((p) => !p.name);
+}
+
+function withNames(prototype: string, name: string, source: ParamNameSource | undefined): string {
+  if (!source) return prototype;
+  const inner = prototype.slice(prototype.indexOf("(") + 1, prototype.lastIndexOf(")")).trim();
+  const count = inner === "" || inner === "void" ? 0 : inner.split(",").length;
+  const names = source(name, count);
+  return names ? nameParams(prototype, names) : prototype;
 }
 
 export interface ModuleReport {

@@ -22,7 +22,7 @@ test("kfunc inspect <object>: program, attach target, kfunc prototype (text)", (
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /handle_kprobe {2}SEC\("kprobe\/do_unlinkat"\) {2}BPF_PROG_TYPE_KPROBE/);
   assert.match(r.stdout, /attach target: do_unlinkat; \d+ instructions; calls kfuncs: bpf_kfunc_call_test/);
-  assert.match(r.stdout, /kfuncs \(1\):\n {2}u64 bpf_kfunc_call_test\(u32, u64, u32, u64\)\n/);
+  assert.match(r.stdout, /kfuncs \(1\):\n {2}u64 bpf_kfunc_call_test\(u32 a, u64 b, u32 c, u64 d\)\n/);
   assert.doesNotMatch(r.stdout, /__weak/);
 });
 
@@ -44,7 +44,7 @@ test("kfunc inspect --json <object>: maps, globals, weak kfuncs, CO-RE counts", 
   assert.deepEqual(k, {
     name: "bpf_kfunc_call_test___v2",
     lookupName: "bpf_kfunc_call_test",
-    prototype: "u64 bpf_kfunc_call_test___v2(u32, u64)",
+    prototype: "u64 bpf_kfunc_call_test___v2(u32 a, u64 b)",
     weak: true,
   });
 });

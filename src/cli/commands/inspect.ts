@@ -29,6 +29,25 @@ function read(file: string, what: string): Uint8Array {
   return new Uint8Array(readFileSync(file));
 }
 
+/**
+ * Parameter names for kfunc prototypes: clang keeps none for externs, so read them from the C source the
+ * object names in its line info, when that file is still there.
+ */
+async function paramNameSource(spec: import("../../object/index.ts").ObjectSpec) {
+  const { paramNamesFromC } = await import("../../object/param-names.ts");
+  const files = new Set<string>();
+  for (const infos of spec.btfExt?.lineInfo.values() ?? []) for (const l of infos) files.add(l.fileName);
+  const texts = [...files].filter((f) => f && existsSync(f)).map((f) => readFileSync(f, "utf8"));
+  if (texts.length === 0) return undefined;
+  return (name: string, count: number) => {
+    for (const t of texts) {
+      const names = paramNamesFromC(t, name, count);
+      if (names) return names;
+    }
+    return undefined;
+  };
+}
+
 async function inspectFile(file: string, opts: { json?: boolean; base?: string }): Promise<void> {
   const bytes = read(file, "file");
   const le = bytes[5] !== 2;
@@ -38,7 +57,8 @@ async function inspectFile(file: string, opts: { json?: boolean; base?: string }
     const { parseObject } = await import("../../object/index.ts");
     const { objectReport } = await import("../../object/report.ts");
     const { formatObjectReport } = await import("../../object/report-text.ts");
-    const report = objectReport(parseObject(bytes, file));
+    const spec = parseObject(bytes, file);
+    const report = objectReport(spec, await paramNameSource(spec));
     if (opts.json) printJson(report);
     else process.stdout.write(`${formatObjectReport(report)}\n`);
     return;
