@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KfuncKitError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -132,6 +132,15 @@ export class PrivateApt {
         );
       }
     });
+  }
+
+  /** Changes whenever `apt-get update` rewrote the lists (for caching answers derived from them). */
+  listsStamp(): string {
+    if (!existsSync(this.listsDir)) return "";
+    return readdirSync(this.listsDir)
+      .filter((f) => f.includes("_Packages") || f.endsWith("Release"))
+      .map((f) => `${f}:${statSync(join(this.listsDir, f)).mtimeMs}`)
+      .join(",");
   }
 
   /** `apt-cache show pkg[/suite]` → stanzas ([] when apt knows no such package). */

@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, renameSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { KfuncKitError } from "../errors.ts";
@@ -11,10 +11,18 @@ export function defaultCacheDir(): string {
   return join(xdg || join(homedir(), ".cache"), "kfunc-kit");
 }
 
+/** mkdir -p without `recursive: true`, which spins forever on some paths (e.g. under /proc) in Node 20. */
+function mkdirParents(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) mkdirParents(parent);
+  mkdirSync(dir);
+}
+
 /** Creates `dir` (and parents) and checks it is writable; throws a clear error otherwise. */
 export function ensureWritableDir(dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirParents(dir);
     accessSync(dir, constants.W_OK);
   } catch (e) {
     throw new KfuncKitError("ENVIRONMENT", `cache dir '${dir}': not writable (${(e as Error).message})`, {

@@ -69,6 +69,26 @@ export async function releaseOfSuite(
   });
 }
 
+/** releaseOfSuite, remembered per suite until the apt lists change (saves an apt-cache run per boot). */
+async function cachedReleaseOfSuite(apt: PrivateApt, suite: string): Promise<string> {
+  const file = join(apt.dir, "resolved.json");
+  const stamp = apt.listsStamp();
+  let saved: Record<string, { release: string; stamp: string }> = {};
+  try {
+    saved = JSON.parse(readFileSync(file, "utf8")) as typeof saved;
+  } catch {
+    // none yet
+  }
+  const hit = saved[suite];
+  if (hit && hit.stamp === stamp) return hit.release;
+  const { release } = await releaseOfSuite(apt, suite);
+  saved[suite] = { release, stamp };
+  const tmp = tempSibling(file);
+  writeFileSync(tmp, `${JSON.stringify(saved, null, 2)}\n`);
+  renameSync(tmp, file);
+  return release;
+}
+
 function cachedDeb(debsDir: string, pkg: string): string | undefined {
   if (!existsSync(debsDir)) return undefined;
   const hit = readdirSync(debsDir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
@@ -213,7 +233,7 @@ export async function prepareDebian(
   } else {
     suite = what;
     await apt.ensure([suite], { refresh: options.refresh ?? false });
-    release = (await releaseOfSuite(apt, suite)).release;
+    release = await cachedReleaseOfSuite(apt, suite);
     const cached = readMarker(kernelDir(cacheDir, release));
     if (cached) return { dir: kernelDir(cacheDir, release), marker: cached };
   }

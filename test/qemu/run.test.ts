@@ -1,0 +1,152 @@
+/**
+ * `kfunc vm run` end to end: each test boots the real Debian kernel under QEMU (TCG here, ~4-5 s a boot),
+ * so checks are combined into few boots. Never skipped: QEMU and the kernel download are requirements.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
+import { readModule } from "../../src/qemu/modules.ts";
+import { qemuProcesses, runCli, spawnCli, waitFor } from "./helpers.ts";
+
+let kernel: PreparedKernel;
+let work: string;
+
+before(async () => {
+  kernel = await prepareKernel();
+  work = mkdtempSync(join(tmpdir(), "kfunc-vmtest-"));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test("vm run: release, exit code 42, separate stdout/stderr, shared dir rw, --insmod, node, --env", async () => {
+  // a small module from the kernel's own modules dir, decompressed (busybox insmod takes plain .ko)
+  const dummyXz = execFileSync("find", [kernel.modulesDir, "-name", "dummy.ko*"])
+    .toString()
+    .trim()
+    .split("\n")[0]!;
+  const dummy = join(work, "dummy.ko");
+  writeFileSync(dummy, await readModule(dummyXz));
+  const script = [
+    "uname -r",
+    "echo to-stderr >&2",
+    "grep -o '^dummy ' /proc/modules",
+    "echo written-in-guest > from-guest.txt",
+    `node -e 'console.log("node", process.version, process.env.KFUNC_TEST)'`,
+    "pwd",
+    "exit 42",
+  ].join("; ");
+  const r = runCli(
+    [
+      "vm",
+      "run",
+      "--json",
+      "--insmod",
+      dummy,
+      "--share",
+      work,
+      "-e",
+      "KFUNC_TEST=hello there",
+      "--",
+      "sh",
+      "-c",
+      script,
+    ],
+    { cwd: work },
+  );
+  assert.equal(r.code, 42, r.stderr);
+  const j = JSON.parse(r.stdout) as { exitCode: number; stdout: string; stderr: string; console: string };
+  assert.equal(j.exitCode, 42);
+  assert.equal(
+    j.stdout,
+    `${kernel.release}\ndummy \nnode ${process.version} hello there\n${work}\n`,
+    "stdout: uname -r, /proc/modules, node -e, cwd — and nothing from stderr or the console",
+  );
+  assert.equal(j.stderr, "to-stderr\n");
+  assert.doesNotMatch(j.console, /to-stderr|written-in-guest/);
+  assert.equal(readFileSync(join(work, "from-guest.txt"), "utf8"), "written-in-guest\n");
+});
+
+test("vm run streams: exit 1, stdout exact on our stdout, stderr on our stderr, console apart", () => {
+  const r = runCli(
+    ["vm", "run", "--share", work, "--", "sh", "-c", "echo out-line; echo err-line >&2; exit 1"],
+    {
+      cwd: work,
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, "out-line\n");
+  assert.match(r.stderr, /^err-line$/m);
+  assert.doesNotMatch(r.stderr, /sysrq|Power down/, "kernel console not mixed into stderr");
+});
+
+test("vm run: a command missing in the guest exits 127 with a clear message", () => {
+  const r = runCli(["vm", "run", "--share", work, "--", "no-such-command-xyz", "arg"], { cwd: work });
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /no-such-command-xyz: command not found in the guest/);
+  assert.equal(r.stdout, "");
+});
+
+test("vm run --timeout: a hung command ends with the console tail, non-zero, and no QEMU left", async () => {
+  const marker = mkdtempSync(join(work, "timeout-"));
+  const r = runCli(["vm", "run", "--timeout", "20", "--share", marker, "--", "sleep", "600"], {
+    cwd: marker,
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /timed out after 20 s \(the command was still running\)/);
+  assert.match(r.stderr, /kernel console/);
+  assert.deepEqual(qemuProcesses(marker), [], "no qemu-system process with this run's share left");
+});
+
+test("vm run: Ctrl-C (SIGINT) and SIGKILL of the CLI leave no QEMU behind", async () => {
+  for (const sig of ["SIGINT", "SIGKILL"] as const) {
+    const marker = mkdtempSync(join(work, `${sig}-`));
+    const child = spawnCli(["vm", "run", "--share", marker, "--", "sh", "-c", "echo ready; sleep 600"], {
+      cwd: marker,
+    });
+    let out = "";
+    child.stdout!.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr!.resume();
+    const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+    assert.ok(await waitFor(() => out.includes("ready"), 120_000), "command started in the guest");
+    assert.equal(qemuProcesses(marker).length, 1, "one QEMU running for this run");
+    child.kill(sig);
+    const code = await exited;
+    if (sig === "SIGINT") assert.equal(code, 130);
+    // SIGKILL: QEMU goes through its parent-death signal
+    assert.ok(await waitFor(() => qemuProcesses(marker).length === 0, 10_000), `${sig}: QEMU is gone`);
+  }
+});
+
+test("vm run: cold cache (fresh apt lists, unpack, vmlinux, initramfs) then warm with apt-get unusable", () => {
+  const cache = mkdtempSync(join(tmpdir(), "kfunc-coldcache-"));
+  try {
+    // the .deb files are reused (no 122 MB download); everything else starts empty
+    const main = join(kernel.root, "..", "..", "..");
+    execFileSync("mkdir", ["-p", join(cache, "debs")]);
+    execFileSync("sh", ["-c", `ln -s ${main}/debs/*.deb ${cache}/debs/`]);
+    if (existsSync(join(main, "accel.json"))) execFileSync("cp", [join(main, "accel.json"), cache]);
+    const cold = runCli(["vm", "run", "--cache", cache, "--share", work, "--", "uname", "-r"], { cwd: work });
+    assert.equal(cold.code, 0, cold.stderr);
+    assert.equal(cold.stdout, `${kernel.release}\n`);
+    assert.match(cold.stderr, /unpacked .* into/);
+    assert.match(cold.stderr, /initramfs for/);
+    assert.ok(existsSync(join(cache, "apt", "sources.list")));
+    assert.ok(existsSync(join(cache, "kernels", kernel.release, "kernel.json")));
+    // warm: apt-get and dpkg replaced by failing stubs on PATH → proves no download/unpack happens
+    const stubs = mkdtempSync(join(tmpdir(), "kfunc-stubs-"));
+    for (const t of ["apt-get", "dpkg"])
+      writeFileSync(join(stubs, t), "#!/bin/sh\necho stub >&2\nexit 99\n", { mode: 0o755 });
+    const env = { ...process.env, PATH: `${stubs}:${process.env["PATH"]}` };
+    const warm = runCli(["vm", "run", "--cache", cache, "--share", work, "--", "true"], { cwd: work, env });
+    rmSync(stubs, { recursive: true, force: true });
+    assert.equal(warm.code, 0, warm.stderr);
+    assert.doesNotMatch(warm.stderr, /unpacked|initramfs for|downloading/);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
