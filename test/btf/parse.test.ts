@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { type Btf, parseBtf } from "../../src/btf/index.ts";
 import { parseElf } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
@@ -19,6 +19,10 @@ import {
 } from "./parse-oracle.ts";
 
 const RICH = "test/fixtures/btf/rich.bpf.c";
+const temps: string[] = [];
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 function btfOf(objPath: string): Uint8Array {
   const elf = parseElf(new Uint8Array(readFileSync(objPath)), objPath);
@@ -214,7 +218,9 @@ test("split BTF (pahole --btf_base vmlinux): ids and strings continue after the 
       : "needs gcc and pahole (apt-get install gcc dwarves)");
   if (why) return t.skip(why);
   const base = parseBtf(new Uint8Array(readFileSync(VMLINUX_BTF)), { source: VMLINUX_BTF });
-  const { path, bytes } = splitFixture(mkdtempSync(join(tmpdir(), "kfunc-kit-split-")));
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-split-"));
+  temps.push(dir);
+  const { path, bytes } = splitFixture(dir);
   const split = parseBtf(bytes, { base, source: path });
   assert.equal(split.base, base);
   assert.equal(split.firstId, base.nextId);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import {
   BTF_INT_SIGNED,
   type Btf,
@@ -14,11 +14,28 @@ import {
 } from "../../src/btf/index.ts";
 import { parseElf } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
-import { compileFixture } from "../helpers/index.ts";
-import { bpftoolMissing, bpftoolTypes, haveTool, VMLINUX_BTF, vmlinuxMissing } from "./parse-oracle.ts";
+import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { findPreparedKernel } from "../object/prepared-kernel.ts";
+import {
+  bpftoolMissing,
+  bpftoolTypes,
+  haveTool,
+  normaliseBpftool,
+  toBpftool,
+  VMLINUX_BTF,
+  vmlinuxMissing,
+} from "./parse-oracle.ts";
 
 const RICH = "test/fixtures/btf/rich.bpf.c";
-const tmp = () => mkdtempSync(join(tmpdir(), "kfunc-kit-writer-"));
+const temps: string[] = [];
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "kfunc-kit-writer-"));
+  temps.push(d);
+  return d;
+};
 
 function objBtf(extraArgs: string[] = []): { path: string; bytes: Uint8Array } {
   const path = compileFixture(RICH, { extraArgs });
@@ -101,6 +118,36 @@ test("encodeBtf round trip: split BTF from pahole keeps ids and strings after th
   const raw = join(dir, "orig.btf");
   writeFileSync(raw, splitBytes);
   assert.deepEqual(bpftoolTypes(out, VMLINUX_BTF), bpftoolTypes(raw, VMLINUX_BTF));
+});
+
+test("encodeBtf round trip: a kernel module's split BTF (.ko built by kbuild + pahole)", (t) => {
+  const kernel = findPreparedKernel();
+  const why =
+    (kernel
+      ? undefined
+      : "no prepared kernel with a kbuild dir in the kfunc-kit cache (run `kfunc vm prepare`)") ??
+    bpftoolMissing();
+  if (why || !kernel) return t.skip(why);
+  const dir = tmp();
+  cpSync(join(REPO_ROOT, "examples/seed"), dir, { recursive: true });
+  const make = spawnSync("make", [`KDIR=${kernel.headersDir}`], { cwd: dir, encoding: "utf8" });
+  assert.equal(make.status, 0, make.stderr);
+  const ko = join(dir, "hello.ko");
+  const moduleBtf = parseElf(new Uint8Array(readFileSync(ko)), ko).section(".BTF")!.data;
+  const base = parseBtf(new Uint8Array(readFileSync(kernel.btf)), { source: kernel.btf });
+  const split = parseBtf(moduleBtf, { base, source: ko });
+  assert.ok(split.firstId === base.nextId && split.nextId > split.firstId);
+  // the parser agrees with libbpf on the module's own types
+  const raw = join(dir, "hello.btf");
+  writeFileSync(raw, moduleBtf);
+  const libbpf = bpftoolTypes(raw, kernel.btf);
+  assert.deepEqual([...split.ownTypes()].map(toBpftool), libbpf.map(normaliseBpftool));
+  const again = parseBtf(encodeBtf([...split.ownTypes()], { base }), { base });
+  assertSameTypes(split, again);
+  const out = join(dir, "enc.btf");
+  writeFileSync(out, encodeBtf([...split.ownTypes()], { base }));
+  assert.deepEqual(bpftoolTypes(out, kernel.btf), libbpf);
+  assert.ok(split.findByName("bpf_kfunc_call_test", "FUNC"), "the seed's kfunc is in the module BTF");
 });
 
 test("BtfBuilder: add returns ids, set replaces in place, encode parses back", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -284,6 +284,7 @@ test("parseElf: corrupt symbol and relocation tables", () => {
 
 test("parseElf: a 32-bit ELF and an x86-64 object", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-elf-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const src = join(dir, "a.c");
   writeFileSync(src, "int x = 1; int f(void) { return x; }\n");
   const o64 = join(dir, "a64.o");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -91,7 +91,9 @@ test("fuzz: mutated ELF, BTF, split BTF and BTF.ext either parse or throw a Kfun
   if (existsSync(VMLINUX)) {
     vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { source: VMLINUX });
     btfSeeds.push({ name: "vmlinux slice (1500 types)", bytes: vmlinuxSlice(vmlinux, 1500) });
-    const split = splitSeed(mkdtempSync(join(tmpdir(), "kfunc-kit-fuzz-")));
+    const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-fuzz-"));
+    const split = splitSeed(dir);
+    rmSync(dir, { recursive: true, force: true });
     if (split) splitSeeds.push({ name: "pahole split BTF", bytes: split });
     else t.diagnostic("no split BTF seed: gcc or pahole missing");
   } else t.diagnostic(`no vmlinux seeds: ${VMLINUX} is missing`);
