@@ -132,6 +132,10 @@ const MISSING_BASE_TYPES: Record<string, string> = {
 };
 
 const PAD_NAMES = ["long", "int", "short", "char"];
+/** Deepest type nesting followed (real BTF stays far below; loops in hostile BTF hit it). */
+const MAX_DEPTH = 1000;
+/** Largest hole filled with padding members (2 MiB): hostile sizes would print for hours. */
+const MAX_PAD_BITS = 1 << 24;
 
 function isMod(k: number): boolean {
   return k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG;
@@ -289,9 +293,10 @@ class CPrinter {
   }
 
   /** 1: strong link (must be defined first), 0: weak (a forward declaration will do). */
-  private orderType(id: number, throughPtr: boolean): number {
+  private orderType(id: number, throughPtr: boolean, depth = 0): number {
     const state = this.order[id]!;
     if (state === ORDERED) return 1;
+    if (depth > MAX_DEPTH) throw this.loop(id);
     const a = this.at[id]!;
     const w = this.w;
     const info = w[a + 1]!;
@@ -309,12 +314,12 @@ class CPrinter {
         this.order[id] = ORDERED;
         return 0;
       case K_PTR: {
-        const r = this.orderType(w[a + 2]!, true);
+        const r = this.orderType(w[a + 2]!, true, depth + 1);
         this.order[id] = ORDERED;
         return r;
       }
       case K_ARRAY:
-        return this.orderType(w[a + 3]!, false);
+        return this.orderType(w[a + 3]!, false, depth + 1);
       case K_STRUCT:
       case K_UNION: {
         if (throughPtr && named) return 0;
@@ -323,7 +328,7 @@ class CPrinter {
         const order = this.order;
         for (let i = 0; i < vlen; i++) {
           const mt = w[a + 3 + 3 * i + 1]!;
-          if (order[mt] !== ORDERED) this.orderType(mt, false);
+          if (order[mt] !== ORDERED) this.orderType(mt, false, depth + 1);
         }
         if (named) this.enqueue(id);
         this.order[id] = ORDERED;
@@ -336,7 +341,7 @@ class CPrinter {
         this.order[id] = ORDERED;
         return 1;
       case K_TYPEDEF: {
-        const strong = this.orderType(w[a + 2]!, throughPtr);
+        const strong = this.orderType(w[a + 2]!, throughPtr, depth + 1);
         if (throughPtr && !strong) return 0;
         this.enqueue(id);
         this.order[id] = ORDERED;
@@ -346,12 +351,12 @@ class CPrinter {
       case K_CONST:
       case K_RESTRICT:
       case K_TYPE_TAG:
-        return this.orderType(w[a + 2]!, throughPtr);
+        return this.orderType(w[a + 2]!, throughPtr, depth + 1);
       case K_FUNC_PROTO: {
-        let strong = this.orderType(w[a + 2]!, throughPtr) > 0;
+        let strong = this.orderType(w[a + 2]!, throughPtr, depth + 1) > 0;
         const vlen = info & 0xffff;
         for (let i = 0; i < vlen; i++)
-          if (this.orderType(w[a + 3 + 2 * i + 1]!, throughPtr) > 0) strong = true;
+          if (this.orderType(w[a + 3 + 2 * i + 1]!, throughPtr, depth + 1) > 0) strong = true;
         return strong ? 1 : 0;
       }
       default:
@@ -362,6 +367,12 @@ class CPrinter {
 
   // ---- emission (btf_dump_emit_type) ----
 
+  private loop(id: number): BtfError {
+    return new BtfError(this.f.source, id, "type references nest too deep (a reference loop?)", {
+      hint: "the BTF is malformed; regenerate it",
+    });
+  }
+
   private isBlacklisted(id: number): boolean {
     const off = this.w[this.at[id]!]!;
     if (off === 0) return false;
@@ -371,9 +382,10 @@ class CPrinter {
     return this.f.strEquals(off, "__builtin_va_list");
   }
 
-  private emitType(id: number, contId: number): void {
+  private emitType(id: number, contId: number, depth = 0): void {
     const state = this.emit[id]!;
     if (state === EMITTED) return;
+    if (depth > MAX_DEPTH) throw this.loop(id);
     const a = this.at[id]!;
     const w = this.w;
     const info = w[a + 1]!;
@@ -419,10 +431,10 @@ class CPrinter {
       case K_CONST:
       case K_RESTRICT:
       case K_TYPE_TAG:
-        this.emitType(w[a + 2]!, contId);
+        this.emitType(w[a + 2]!, contId, depth + 1);
         break;
       case K_ARRAY:
-        this.emitType(w[a + 3]!, contId);
+        this.emitType(w[a + 3]!, contId, depth + 1);
         break;
       case K_FWD:
         this.fwdDef(id);
@@ -431,7 +443,7 @@ class CPrinter {
         break;
       case K_TYPEDEF:
         this.emit[id] = EMITTING;
-        this.emitType(w[a + 2]!, id);
+        this.emitType(w[a + 2]!, id, depth + 1);
         if (!this.fwdEmitted[id] && !this.isBlacklisted(id)) {
           this.typedefDef(id, 0);
           o.s(";\n\n");
@@ -448,7 +460,7 @@ class CPrinter {
           const emit = this.emit;
           for (let i = 0; i < vlen; i++) {
             const mt = w[a + 3 + 3 * i + 1]!;
-            if (emit[mt] !== EMITTED) this.emitType(mt, cont);
+            if (emit[mt] !== EMITTED) this.emitType(mt, cont, depth + 1);
           }
         } else if (!this.fwdEmitted[id] && id !== contId) {
           this.structFwd(id, kind);
@@ -463,9 +475,9 @@ class CPrinter {
         break;
       }
       case K_FUNC_PROTO: {
-        this.emitType(w[a + 2]!, contId);
+        this.emitType(w[a + 2]!, contId, depth + 1);
         const vlen = info & 0xffff;
-        for (let i = 0; i < vlen; i++) this.emitType(w[a + 3 + 2 * i + 1]!, contId);
+        for (let i = 0; i < vlen; i++) this.emitType(w[a + 3 + 2 * i + 1]!, contId, depth + 1);
         break;
       }
       default:
@@ -533,6 +545,10 @@ class CPrinter {
   }
 
   private bitPadding(cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number): void {
+    if (next - cur > MAX_PAD_BITS)
+      throw new BtfError(this.f.source, undefined, `a ${(next - cur) / 8}-byte hole between struct members`, {
+        hint: "the BTF is malformed (member offsets or struct size); regenerate it",
+      });
     const padBits = this.padBits;
     const o = this.o;
     let newOff = 0;
