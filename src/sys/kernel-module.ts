@@ -1,5 +1,5 @@
 /** Loading and unloading kernel modules with finit_module(2) / delete_module(2): no kmod or busybox needed. */
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { SyscallError } from "../errors.ts";
 import { errnoName } from "./errno.ts";
 import { lastErrno, libc } from "./libc.ts";
