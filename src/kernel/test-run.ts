@@ -127,6 +127,7 @@ function explain(program: TestRunProgram, options: TestRunOptions, e: unknown): 
       hint = "syscall programs take only a context (--ctx-in), and must be sleepable";
   }
   if (e.errno === 28) hint = "the output did not fit: pass a larger dataSizeOut / ctxSizeOut";
+  if (e.errno === 4) hint = "a signal interrupted the repeated runs (a profiler's SIGPROF?); run it again";
   return new KfuncKitError("SYSCALL", `test-run '${program.name}' failed`, {
     cause: e,
     ...(hint ? { hint } : {}),
