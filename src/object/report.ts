@@ -130,7 +130,7 @@ export function objectReport(spec: ObjectSpec, paramNames?: ParamNameSource): Ob
         prototype: withNames(
           (btf && safe(() => cFuncPrototype(btf, e.btfId))) ?? `${e.name}(?)`,
           e.name,
-          paramNames,
+          btf && unnamedParams(btf, e.btfId) ? paramNames : undefined,
         ),
         weak: e.weak,
       })),
