@@ -179,7 +179,7 @@ export class RingBuffer implements Disposable {
     const mask = this.#mask;
     // small integers in the loop: where in the ring (`start + done` masked) and how far we got
     const start = base % (mask + 1);
-    let limit = avail > 0x3fffffff ? 0x3fffffff : avail;
+    let limit = Math.min(avail, 0x3fffffff);
     let done = 0;
     let count = 0;
     for (;;) {
@@ -203,7 +203,7 @@ export class RingBuffer implements Disposable {
       this.#storeConsumer(base + done);
       const more = this.#producerPos() - base;
       if (more <= done || done >= 0x3fffffff) return count;
-      limit = more > 0x3fffffff ? 0x3fffffff : more;
+      limit = Math.min(more, 0x3fffffff);
     }
   }
 

@@ -89,7 +89,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   }
   for (const m of opts.ringbuf ?? []) {
     const ms = spec.maps.find((x) => x.name === m);
-    if (!ms || ms.type.id !== 27) {
+    if (ms?.type.id !== 27) {
       const rbs = spec.maps.filter((x) => x.type.id === 27).map((x) => x.name);
       throw new UsageError(`${obj}: no BPF_MAP_TYPE_RINGBUF map named '${m}'`, {
         hint: `ring buffers: ${rbs.join(", ") || "(none)"}`,
