@@ -84,6 +84,13 @@ export class FlatBtf {
     const at = new Uint32Array(btf.nextId);
     let id = 1;
     let p = 3;
+    // split BTF: reuse the base's index (memoised), so listing 100 modules does not re-walk vmlinux
+    const baseFlat = btf.base ? flats.get(btf.base) : undefined;
+    if (baseFlat && baseFlat.nextId === btf.firstId && baseFlat.w.length <= words) {
+      at.set(baseFlat.at);
+      id = baseFlat.nextId;
+      p = baseFlat.w.length;
+    }
     while (p < words && id < at.length) {
       at[id++] = p;
       const info = w[p + 1]!;
@@ -212,6 +219,7 @@ const flats = new WeakMap<Btf, FlatBtf>();
 export function flatOf(btf: Btf): FlatBtf {
   let f = flats.get(btf);
   if (!f) {
+    if (btf.base) flatOf(btf.base);
     f = new FlatBtf(btf);
     flats.set(btf, f);
   }
