@@ -92,7 +92,17 @@ async function main(): Promise<number> {
 
   say(`[${elapsed()}] loading ${values.obj} with kfunc-kit's loader`);
   const links: Link[] = [];
-  const coll = await loadObjectFile(values.obj);
+  let coll: Awaited<ReturnType<typeof loadObjectFile>>;
+  try {
+    coll = await loadObjectFile(values.obj);
+  } catch (e) {
+    // never leave the module behind (matters with --kernel host)
+    try {
+      deleteModule(values.module);
+    } catch {}
+    throw e;
+  }
+  say(`[${elapsed()}] loaded: kfunc resolved in module BTF, verifier accepted the program`);
   try {
     for (const p of coll.programs.values()) {
       links.push(attach(p));
@@ -104,16 +114,23 @@ async function main(): Promise<number> {
     const pids = new Set<number>();
     const lines: TraceLine[] = [];
     const collecting = collectTrace(nFiles, pids, 10_000, lines);
-    for (let i = 0; i < nFiles; i++) {
-      const f = `/tmp/kfunc-demo-${process.pid}-${i}`;
-      writeFileSync(f, "x");
-      const r = spawnSync("rm", [f]);
-      if (r.status !== 0) fail(`rm ${f} failed: ${r.stderr}`);
-      if (r.pid) {
-        pids.add(r.pid);
-        s.rmPids.push(r.pid);
-      }
+    // One shell runs every rm (forking the big node process once, not once per file: slow under TCG)
+    // and reports each rm's PID, which the program's trace line must name.
+    const files = Array.from({ length: nFiles }, (_, i) => `/tmp/kfunc-demo-${process.pid}-${i}`);
+    for (const f of files) writeFileSync(f, "x");
+    const r = spawnSync(
+      "sh",
+      ["-c", 'for f; do rm "$f" & echo $!; wait $! || echo "rm $f failed" >&2; done', "sh", ...files],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (r.status !== 0 || r.stderr) fail(`rm failed: ${r.stderr || `exit ${r.status}`}`);
+    for (const pid of r.stdout.split("\n").filter(Boolean).map(Number)) {
+      pids.add(pid);
+      s.rmPids.push(pid);
     }
+    if (s.rmPids.length !== nFiles) fail(`expected ${nFiles} rm PIDs, got ${r.stdout}`);
     await collecting;
     s.traceLines = lines.map((l) => l.message.trim());
     s.results = lines.map((l) => Number(/Result: (-?\d+)/.exec(l.message)?.[1]));
