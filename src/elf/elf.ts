@@ -114,8 +114,9 @@ export function readCString(table: Uint8Array, off: number, source: string, what
       `${what}: string offset ${off} out of range (table is ${table.length} bytes)`,
     );
   }
-  let end = off;
-  while (end < table.length && table[end] !== 0) end++;
+  // indexOf is a native scan: a corrupt table without NULs costs each lookup microseconds, not a JS loop
+  let end = table.indexOf(0, off);
+  if (end < 0) end = table.length;
   if (end === table.length)
     throw new ElfError(source, undefined, `${what}: unterminated string at offset ${off}`);
   return latin1(table, off, end);

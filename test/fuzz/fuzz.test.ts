@@ -49,7 +49,8 @@ function vmlinuxSlice(vmlinux: Btf, n: number): Uint8Array {
   return encodeBtf(types);
 }
 
-function splitSeed(dir: string): Uint8Array | undefined {
+/** An x86-64 object (gcc -g, RELA relocations, DWARF) with pahole's split BTF on vmlinux added as .BTF. */
+function splitSeed(dir: string): { obj: Uint8Array; btf: Uint8Array } | undefined {
   const src = join(dir, "mod.c");
   writeFileSync(
     src,
@@ -60,9 +61,9 @@ function splitSeed(dir: string): Uint8Array | undefined {
   const obj = join(dir, "mod.o");
   if (spawnSync("gcc", ["-g", "-c", src, "-o", obj]).status !== 0) return undefined;
   if (spawnSync("pahole", ["-J", "--btf_base", VMLINUX, obj]).status !== 0) return undefined;
-  return parseElf(new Uint8Array(readFileSync(obj)), obj)
-    .section(".BTF")
-    ?.data.slice();
+  const bytes = new Uint8Array(readFileSync(obj));
+  const btf = parseElf(bytes, obj).section(".BTF")?.data.slice();
+  return btf && { obj: bytes, btf };
 }
 
 test("fuzz: mutated ELF, BTF, split BTF and BTF.ext either parse or throw a KfuncKitError", (t) => {
@@ -88,19 +89,22 @@ test("fuzz: mutated ELF, BTF, split BTF and BTF.ext either parse or throw a Kfun
   }
   let vmlinux: Btf | undefined;
   const splitSeeds: FuzzSeed[] = [];
+  const x86Seeds: FuzzSeed[] = [];
   if (existsSync(VMLINUX)) {
     vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { source: VMLINUX });
     btfSeeds.push({ name: "vmlinux slice (1500 types)", bytes: vmlinuxSlice(vmlinux, 1500) });
     const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-fuzz-"));
     const split = splitSeed(dir);
     rmSync(dir, { recursive: true, force: true });
-    if (split) splitSeeds.push({ name: "pahole split BTF", bytes: split });
-    else t.diagnostic("no split BTF seed: gcc or pahole missing");
+    if (split) {
+      splitSeeds.push({ name: "pahole split BTF", bytes: split.btf });
+      x86Seeds.push(elfSeed("gcc x86-64 .o", split.obj));
+    } else t.diagnostic("no split BTF seed: gcc or pahole missing");
   } else t.diagnostic(`no vmlinux seeds: ${VMLINUX} is missing`);
   const base = vmlinux;
 
   const targets: FuzzTarget[] = [
-    { name: "parseElf", parse: (b) => exerciseElf(parseElf(b, "fuzz.o")), seeds: elfSeeds },
+    { name: "parseElf", parse: (b) => exerciseElf(parseElf(b, "fuzz.o")), seeds: [...elfSeeds, ...x86Seeds] },
     { name: "ELF → BTF → BTF.ext", parse: parseObjectLayers, seeds: elfSeeds },
     { name: "parseBtf", parse: (b) => exerciseBtf(parseBtf(b, { source: "fuzz.btf" })), seeds: btfSeeds },
     ...extTargets,
