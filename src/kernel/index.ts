@@ -15,3 +15,4 @@ export { BpfMap, type BpfMapProps, type MapKey } from "./map.ts";
 export { Program, type ProgramProps } from "./program.ts";
 export { liveObjectCount } from "./registry.ts";
 export { formatVerifierLog, type SourceLine, sourceLineFor } from "./verifier-error.ts";
+export * from "./attach/index.ts";
