@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MAIN = join(REPO, "src", "cli", "main.ts");
+/** tsx's loader by URL: `--import tsx` would resolve from the child's cwd (a temp dir in these tests). */
+const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number | null;
@@ -16,7 +18,7 @@ export interface CliResult {
 
 /** `kfunc <args>` through tsx (no dependency on a fresh dist/ build). */
 export function cliArgs(args: string[]): string[] {
-  return ["--import", "tsx", MAIN, ...args];
+  return ["--import", TSX, MAIN, ...args];
 }
 
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
