@@ -49,6 +49,11 @@ export const BTF_MAX_TYPES = 0xfffff;
 
 const VOID: BtfType = Object.freeze({ id: 0, name: "", kind: "VOID" });
 
+const CORRUPT_HINT =
+  "the BTF is corrupt or truncated: regenerate it (clang -g for objects, pahole -J for kernel and module BTF)";
+const SPLIT_HINT =
+  "this looks like split BTF (a kernel module's, whose strings continue vmlinux's): parse it with { base: vmlinux BTF }";
+
 /**
  * Parses raw BTF (either byte order). One pass records where each type's record starts and checks that
  * every record fits and has a known kind; everything else is decoded on demand.
@@ -106,9 +111,17 @@ class ParsedBtf implements Btf, DecodeContext {
         `string section does not end with a NUL byte (offset ${h.strStart + h.strLen - 1})`,
       );
     if (!base && (h.strLen === 0 || this.strings[0] !== 0))
-      this.fail(undefined, "string section must start with an empty string (offset 0 must be a NUL byte)");
+      this.fail(
+        undefined,
+        "string section must start with an empty string (offset 0 must be a NUL byte)",
+        h.strLen > 0 ? SPLIT_HINT : CORRUPT_HINT,
+      );
     if (base && base.littleEndian !== h.littleEndian)
-      this.fail(undefined, "split BTF and its base BTF have different byte orders");
+      this.fail(
+        undefined,
+        "split BTF and its base BTF have different byte orders",
+        "pass the base this BTF was generated against (the same kernel's vmlinux BTF)",
+      );
     this.firstId = base ? base.nextId : 1;
 
     const view = this.view;
@@ -155,7 +168,14 @@ class ParsedBtf implements Btf, DecodeContext {
   }
 
   private fail(id: number | undefined, what: string, hint?: string): never {
-    throw new BtfError(this.source, id, what, hint === undefined ? {} : { hint });
+    throw new BtfError(this.source, id, what, { hint: hint ?? CORRUPT_HINT });
+  }
+
+  /** Hint for an id or string offset past the end: evidence of split BTF parsed without its base? */
+  private pastEndHint(): string {
+    return this.base
+      ? CORRUPT_HINT
+      : `${CORRUPT_HINT}; if this is a module's split BTF, pass { base: vmlinux BTF }`;
   }
 
   typeById(id: number): BtfType {
@@ -172,7 +192,7 @@ class ParsedBtf implements Btf, DecodeContext {
     return this.fail(
       id,
       `no such type: ids are 0..${this.nextId - 1}`,
-      "a dangling type id: is the BTF truncated?",
+      "was this id taken from another BTF (vmlinux vs a module), or is the BTF truncated?",
     );
   }
 
@@ -196,7 +216,11 @@ class ParsedBtf implements Btf, DecodeContext {
   name(offset: number, id: number, what: string): string {
     const s = this.stringOrUndefined(offset);
     if (s === undefined)
-      this.fail(id, `${what}: string offset ${offset} out of range (strings end at ${this.strEnd})`);
+      this.fail(
+        id,
+        `${what}: string offset ${offset} out of range (strings end at ${this.strEnd})`,
+        this.pastEndHint(),
+      );
     if (s === null) this.fail(id, `${what}: string at offset ${offset} is not valid UTF-8`);
     return s;
   }
@@ -206,6 +230,7 @@ class ParsedBtf implements Btf, DecodeContext {
       this.fail(
         id,
         `${what} refers to type [${target}], which does not exist (ids are 0..${this.nextId - 1})`,
+        this.pastEndHint(),
       );
     return target;
   }
@@ -213,7 +238,11 @@ class ParsedBtf implements Btf, DecodeContext {
   string(offset: number): string {
     const s = this.stringOrUndefined(offset);
     if (s === undefined)
-      this.fail(undefined, `string offset ${offset} out of range (strings end at ${this.strEnd})`);
+      this.fail(
+        undefined,
+        `string offset ${offset} out of range (strings end at ${this.strEnd})`,
+        "string offsets come from this BTF's types or its .BTF.ext",
+      );
     if (s === null) this.fail(undefined, `string at offset ${offset} is not valid UTF-8`);
     return s;
   }

@@ -72,6 +72,7 @@ export class BtfBuilder {
       this.options.source ?? "<BtfBuilder>",
       id,
       `no such type: ids are 0..${this.nextId - 1}`,
+      { hint: "use an id returned by add(), or one of the base's" },
     );
   }
 
@@ -83,6 +84,7 @@ export class BtfBuilder {
         this.options.source ?? "<BtfBuilder>",
         id,
         `cannot replace: only own types ${this.firstId}..${this.nextId - 1} can be replaced`,
+        { hint: "base types are read-only; add a new type instead" },
       );
     this.list[i] = { ...type, id } as BtfType;
   }

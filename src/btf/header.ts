@@ -19,7 +19,11 @@ export interface BtfHeader {
 /** Reads and bounds-checks `struct btf_header` (either byte order). */
 export function parseBtfHeader(bytes: Uint8Array, source: string): BtfHeader {
   const fail = (what: string, hint?: string): never => {
-    throw new BtfError(source, undefined, what, hint === undefined ? {} : { hint });
+    throw new BtfError(source, undefined, what, {
+      hint:
+        hint ??
+        "the BTF is truncated or corrupt: regenerate it (clang -g for objects, pahole -J for kernel BTF)",
+    });
   };
   if (bytes.length < BTF_HEADER_MIN)
     fail(`BTF header truncated: ${bytes.length} bytes, expected at least ${BTF_HEADER_MIN}`);

@@ -83,7 +83,9 @@ export function sizeOf(btf: TypeSource, id: number): number {
       case "PTR": {
         const total = mult * (t.kind === "PTR" ? POINTER_SIZE : t.size);
         if (!Number.isSafeInteger(total))
-          throw new BtfError(btf.source, id, `size overflows: ${chain.map(describe).join(" -> ")}`);
+          throw new BtfError(btf.source, id, `size overflows: ${chain.map(describe).join(" -> ")}`, {
+            hint: "the array dimensions are corrupt: regenerate the BTF",
+          });
         return total;
       }
       case "ARRAY":

@@ -102,6 +102,8 @@ export interface ElfFile {
 }
 
 const MAX_SECTIONS = 65535;
+const CORRUPT_HINT =
+  "the file is truncated or corrupt: rebuild it (clang -target bpf -g -c for eBPF objects, make for modules)";
 const MAX_SYMBOLS = 4_000_000;
 
 /** Reads a NUL-terminated string at `off` in a string table. */
@@ -112,13 +114,16 @@ export function readCString(table: Uint8Array, off: number, source: string, what
       source,
       undefined,
       `${what}: string offset ${off} out of range (table is ${table.length} bytes)`,
+      { hint: CORRUPT_HINT },
     );
   }
   // indexOf is a native scan: a corrupt table without NULs costs each lookup microseconds, not a JS loop
   let end = table.indexOf(0, off);
   if (end < 0) end = table.length;
   if (end === table.length)
-    throw new ElfError(source, undefined, `${what}: unterminated string at offset ${off}`);
+    throw new ElfError(source, undefined, `${what}: unterminated string at offset ${off}`, {
+      hint: CORRUPT_HINT,
+    });
   return latin1(table, off, end);
 }
 
@@ -137,7 +142,7 @@ function latin1(b: Uint8Array, start: number, end: number): string {
  */
 export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
   const fail = (offset: number | undefined, what: string): never => {
-    throw new ElfError(source, offset, what);
+    throw new ElfError(source, offset, what, { hint: CORRUPT_HINT });
   };
   if (bytes.length < 64) fail(0, `file too small for an ELF header (${bytes.length} bytes, need 64)`);
   if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)

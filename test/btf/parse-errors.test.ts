@@ -22,6 +22,7 @@ function expectBtfError(fn: () => unknown, pattern: RegExp, typeId?: number): vo
     if (typeId !== undefined)
       assert.ok(e.message.includes(`type [${typeId}]`), `names type ${typeId}: ${e.message}`);
     assert.match(e.message, pattern);
+    assert.ok(e.hint, `has a hint: ${e.message}`);
     return true;
   });
 }

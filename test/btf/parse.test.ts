@@ -245,6 +245,10 @@ test("split BTF (pahole --btf_base vmlinux): ids and strings continue after the 
   // the same bytes without a base: string and type ids point below the section
   assert.throws(
     () => [...parseBtf(bytes, { source: path }).ownTypes()],
-    (e) => isKfuncKitError(e) && e.code === "BTF" && e.message.startsWith(path),
+    (e) =>
+      isKfuncKitError(e) &&
+      e.code === "BTF" &&
+      e.message.startsWith(path) &&
+      /split BTF.*\{ base: vmlinux BTF \}/.test(e.hint ?? ""),
   );
 });

@@ -104,6 +104,7 @@ function expectElfError(fn: () => unknown, file: string, pattern: RegExp): void 
     assert.equal(e.code, "ELF");
     assert.ok(e.message.startsWith(`${file}: `), `message names the file: ${e.message}`);
     assert.match(e.message, pattern);
+    assert.ok(e.hint, `has a hint: ${e.message}`);
     return true;
   });
 }
