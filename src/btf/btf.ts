@@ -91,7 +91,6 @@ class ParsedBtf implements Btf, DecodeContext {
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
   private declTags: Map<number, number[]> | undefined;
-  private readonly strCache = new Map<number, string>();
 
   constructor(
     readonly bytes: Uint8Array,
@@ -253,17 +252,11 @@ class ParsedBtf implements Btf, DecodeContext {
       if (!this.base || offset < 0 || !Number.isInteger(offset)) return undefined;
       return this.base.string(offset);
     }
-    const cached = this.strCache.get(offset);
-    if (cached !== undefined) return cached;
     const local = offset - this.strBase;
     const s = this.strings;
     if (local >= s.length || !Number.isInteger(local)) return undefined;
-    let end = local;
-    while (s[end] !== 0) end++; // the section ends with NUL (checked in the constructor)
-    const str = decodeString(s, local, end);
-    // member and parameter names repeat across types: decode each string once
-    if (str !== null) this.strCache.set(offset, str);
-    return str;
+    // the section ends with NUL (checked in the constructor), so indexOf always finds one
+    return decodeString(s, local, s.indexOf(0, local));
   }
 
   /** The bytes and local offset of a global string offset (for the name index). */
