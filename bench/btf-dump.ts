@@ -3,7 +3,10 @@
  * whole processes, alternated in one run (the machine is noisy: compare within a run), plus our peak RSS
  * and the in-process split (parse / print, warm).
  *
- *   npm run build && node --import tsx bench/btf-dump.ts [runs=7] [btf=/sys/kernel/btf/vmlinux]
+ *   npm run build && node --import tsx bench/btf-dump.ts [runs=7] [btf=/sys/kernel/btf/vmlinux] [small.o]
+ *
+ * With a small object as third argument, also shows where a whole run's time goes (node startup, the CLI
+ * shell, our modules on a tiny input).
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
@@ -51,6 +54,14 @@ for (let i = 0; i < RUNS; i++) {
   if (m) rss.push(Number(m[1]) / 1024);
   if (haveBpftool) bpftool.push(run("bpftool", ["btf", "dump", "file", FILE, "format", "c"]).ms);
 }
+// where the time goes: node itself, the CLI shell, our modules on a tiny input
+const small = process.argv[4];
+const startup: Record<string, number[]> = { node: [], version: [], small: [] };
+for (let i = 0; i < RUNS; i++) {
+  startup["node"]!.push(run(process.execPath, ["-e", "0"]).ms);
+  startup["version"]!.push(run(process.execPath, [cli, "--version"]).ms);
+  if (small) startup["small"]!.push(run(process.execPath, [cli, "btf", "dump", small]).ms);
+}
 closeSync(devnull);
 
 const bytes = new Uint8Array(readFileSync(FILE));
@@ -80,5 +91,8 @@ if (rss.length)
   console.log(
     `| our peak RSS (maxRSS) | ${median(rss).toFixed(0)} MB (max ${Math.max(...rss).toFixed(0)} MB) |`,
   );
+console.log(`| \`node -e 0\` | ${f(median(startup["node"]!))} |`);
+console.log(`| \`node bin/kfunc.js --version\` (CLI shell) | ${f(median(startup["version"]!))} |`);
+if (small) console.log(`| \`node bin/kfunc.js btf dump ${small}\` | ${f(median(startup["small"]!))} |`);
 console.log(`| in-process parseBtf, warm | ${median(parse).toFixed(1)} ms |`);
 console.log(`| in-process dumpCBytes, warm | ${median(print).toFixed(1)} ms |`);
