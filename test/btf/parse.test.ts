@@ -252,3 +252,15 @@ test("split BTF (pahole --btf_base vmlinux): ids and strings continue after the 
       /split BTF.*\{ base: vmlinux BTF \}/.test(e.hint ?? ""),
   );
 });
+
+test("parseBtf works on Node Buffers and unaligned sub-views", () => {
+  const obj = compileFixture(RICH);
+  const btf = btfOf(obj);
+  const want = JSON.stringify([...parseBtf(btf).ownTypes()]);
+  // an odd byteOffset inside a larger buffer: no aligned typed-array views may be assumed
+  const host = new Uint8Array(btf.length + 7);
+  host.set(btf, 3);
+  assert.equal(JSON.stringify([...parseBtf(host.subarray(3, 3 + btf.length)).ownTypes()]), want);
+  const buf = Buffer.concat([Buffer.from([1]), Buffer.from(btf)]).subarray(1);
+  assert.equal(JSON.stringify([...parseBtf(buf).ownTypes()]), want);
+});
