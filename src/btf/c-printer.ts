@@ -521,7 +521,7 @@ class CPrinter {
       if (off < mOff) this.bitPadding(off, mOff, packed ? 1 : layout.alignOf(mType), inBitfield, lvl + 1);
       o.byte(10);
       o.tabs(lvl + 1);
-      this.typeDecl(mType, w[m]!, null, lvl + 1);
+      this.memberDecl(mType, w[m]!, lvl + 1);
       if (mSize) {
         o.s(": ");
         o.uint(mSize);
@@ -542,6 +542,45 @@ class CPrinter {
     }
     o.byte(125);
     if (packed) o.s(" __attribute__((packed))");
+  }
+
+  /**
+   * A member's declaration: the common shapes (`int x`, `u32 x`, `struct s x`, `struct s *p`, `u8 *p`)
+   * directly, everything else through typeDecl. Same output and naming side effects as typeDecl.
+   */
+  private memberDecl(id: number, nameOff: number, lvl: number): void {
+    const w = this.w;
+    const at = this.at;
+    const o = this.o;
+    const a = at[id]!;
+    const k = (w[a + 1]! >>> 24) & 0x1f;
+    let ptr = false;
+    let t = id;
+    let tk = k;
+    if (k === K_PTR) {
+      t = w[a + 2]!;
+      if (t === 0) {
+        this.typeDecl(id, nameOff, null, lvl);
+        return;
+      }
+      tk = (w[at[t]! + 1]! >>> 24) & 0x1f;
+      ptr = true;
+    }
+    if (tk === K_TYPEDEF) this.identName(t);
+    else if (tk === K_INT || tk === K_FLOAT) this.rawName(w[at[t]!]!);
+    else if ((tk === K_STRUCT || tk === K_UNION) && w[at[t]!] !== 0) this.structFwd(t, tk);
+    else {
+      this.typeDecl(id, nameOff, null, lvl);
+      return;
+    }
+    if (ptr) {
+      o.byte(32);
+      o.byte(42);
+      this.rawName(nameOff);
+    } else if (nameOff !== 0) {
+      o.byte(32);
+      this.rawName(nameOff);
+    }
   }
 
   private bitPadding(cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number): void {
