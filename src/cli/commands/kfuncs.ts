@@ -32,7 +32,7 @@ async function listKfuncs(opts: KfuncsOpts): Promise<void> {
     throw new UsageError(`${VMLINUX_BTF} does not exist: this kernel has no BTF`, {
       hint: "kfuncs need a kernel built with CONFIG_DEBUG_INFO_BTF=y",
     });
-  const { parseBtf } = await import("../../btf/index.ts");
+  const { parseBtf } = await import("../../btf/btf.ts");
   const { findKfuncs, hasKfuncTags } = await import("../../btf/kfuncs.ts");
   const names = readdirSync(SYSFS_BTF)
     .filter((n) => n !== "vmlinux")
