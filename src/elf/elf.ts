@@ -51,7 +51,10 @@ export interface ElfSection {
   name: string;
   type: number;
   flags: number;
+  /** sh_addr; exact below 2^53 (relocatable objects: 0), else MAX_SAFE_INTEGER: use `addrBig`. */
   addr: number;
+  /** sh_addr, exact (kernel images put sections at 0xffffffff8…). */
+  addrBig: bigint;
   /** File offset of the section data. */
   offset: number;
   size: number;
@@ -66,7 +69,10 @@ export interface ElfSection {
 export interface ElfSymbol {
   index: number;
   name: string;
+  /** st_value; exact below 2^53 (offsets in relocatable objects), else MAX_SAFE_INTEGER: use `valueBig`. */
   value: number;
+  /** st_value, exact (kernel addresses in vmlinux). */
+  valueBig: bigint;
   size: number;
   /** STB_* */
   bind: number;
@@ -105,6 +111,11 @@ const MAX_SECTIONS = 65535;
 const CORRUPT_HINT =
   "the file is truncated or corrupt: rebuild it (clang -target bpf -g -c for eBPF objects, make for modules)";
 const MAX_SYMBOLS = 4_000_000;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+function clampSafe(v: bigint): number {
+  return v > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(v);
+}
 
 /** Reads a NUL-terminated string at `off` in a string table. */
 export function readCString(table: Uint8Array, off: number, source: string, what: string): string {
@@ -178,6 +189,7 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
   for (let i = 0; i < shnum; i++) {
     const h = shoff + i * 64;
     const shType = u32(h + 4);
+    const addrBig = view.getBigUint64(h + 16, le);
     const offset = u64(h + 24, `section ${i} sh_offset`);
     const size = u64(h + 32, `section ${i} sh_size`);
     if (shType !== SHT.NOBITS && shType !== SHT.NULL && offset + size > bytes.length)
@@ -190,7 +202,8 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
       name: "",
       type: shType,
       flags: u64(h + 8, "sh_flags"),
-      addr: u64(h + 16, "sh_addr"),
+      addr: clampSafe(addrBig),
+      addrBig,
       offset,
       size,
       link: u32(h + 40),
@@ -232,8 +245,9 @@ export function parseElf(bytes: Uint8Array, source = "<memory>"): ElfFile {
       symbols.push({
         index: i,
         name: readCString(strtab, sv.getUint32(o, le), source, `symbol ${i} name`),
-        value: value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value),
-        size: size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(size),
+        value: clampSafe(value),
+        valueBig: value,
+        size: clampSafe(size),
         bind: info >> 4,
         type: info & 0xf,
         visibility: sv.getUint8(o + 5) & 3,

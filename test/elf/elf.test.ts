@@ -301,3 +301,21 @@ test("parseElf: a 32-bit ELF and an x86-64 object", (t) => {
   }
   expectElfError(() => parseElf(new Uint8Array(readFileSync(o32)), o32), o32, /ELF class 1 is not ELF64/);
 });
+
+test("parseElf: kernel addresses above 2^53 stay exact in addrBig/valueBig", () => {
+  const { bytes } = rich();
+  const elf0 = parseElf(bytes, "k.o");
+  const symtab = elf0.sections.find((s) => s.type === 2)!;
+  const b = new Uint8Array(bytes);
+  const d = new DataView(b.buffer);
+  const shoff = Number(d.getBigUint64(40, true));
+  const KADDR = 0xffffffff81000000n;
+  d.setBigUint64(shoff + 2 * 64 + 16, KADDR, true); // section 2 sh_addr
+  d.setBigUint64(symtab.offset + 3 * 24 + 8, KADDR + 0x18n, true); // symbol 3 st_value
+  const elf = parseElf(b, "k.o");
+  assert.equal(elf.sections[2]!.addrBig, KADDR);
+  assert.equal(elf.sections[2]!.addr, Number.MAX_SAFE_INTEGER);
+  assert.equal(elf.symbols[3]!.valueBig, KADDR + 0x18n);
+  assert.equal(elf.symbols[3]!.value, Number.MAX_SAFE_INTEGER);
+  assert.equal(elf0.symbols[3]!.valueBig, BigInt(elf0.symbols[3]!.value));
+});
