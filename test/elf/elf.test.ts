@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import {
   checkMachine,
@@ -15,6 +15,7 @@ import {
 } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import { compileFixture } from "../helpers/index.ts";
+import { findPreparedKernel } from "../object/prepared-kernel.ts";
 
 const RICH = "test/fixtures/btf/rich.bpf.c";
 
@@ -318,4 +319,19 @@ test("parseElf: kernel addresses above 2^53 stay exact in addrBig/valueBig", () 
   assert.equal(elf.symbols[3]!.valueBig, KADDR + 0x18n);
   assert.equal(elf.symbols[3]!.value, Number.MAX_SAFE_INTEGER);
   assert.equal(elf0.symbols[3]!.valueBig, BigInt(elf0.symbols[3]!.value));
+});
+
+test("parseElf: a kernel image's .BTF is the kernel's raw BTF", (t) => {
+  const kernel = findPreparedKernel([5, 0]);
+  const image = kernel && join(dirname(kernel.btf), "vmlinux");
+  if (!kernel || !image || !existsSync(image))
+    return t.skip("no prepared kernel with an ELF vmlinux in the kfunc-kit cache (run `kfunc vm prepare`)");
+  const elf = parseElf(new Uint8Array(readFileSync(image)), image);
+  assert.equal(elf.machine, EM_X86_64);
+  const text = elf.section(".text")!;
+  assert.ok(text.addrBig >= 0xffffffff80000000n, `.text at 0x${text.addrBig.toString(16)}`);
+  assert.deepEqual(
+    requireSection(elf, ".BTF", "CONFIG_DEBUG_INFO_BTF").data,
+    new Uint8Array(readFileSync(kernel.btf)),
+  );
 });
