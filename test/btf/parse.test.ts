@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { type Btf, parseBtf } from "../../src/btf/index.ts";
@@ -263,4 +263,31 @@ test("parseBtf works on Node Buffers and unaligned sub-views", () => {
   assert.equal(JSON.stringify([...parseBtf(host.subarray(3, 3 + btf.length)).ownTypes()]), want);
   const buf = Buffer.concat([Buffer.from([1]), Buffer.from(btf)]).subarray(1);
   assert.equal(JSON.stringify([...parseBtf(buf).ownTypes()]), want);
+});
+
+/** Raw vmlinux BTF of every kernel `kfunc vm prepare` unpacked into the cache (other kernels, other paholes). */
+function cachedKernelBtfs(): string[] {
+  const root =
+    process.env["KFUNC_KIT_CACHE"] ??
+    join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "kfunc-kit");
+  const dir = join(root, "kernels");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .sort()
+    .map((release) => join(dir, release, "vmlinux.btf"))
+    .filter((f) => existsSync(f));
+}
+
+test("BTF of other kernels (the kfunc-kit kernel cache) matches bpftool", (t) => {
+  const files = cachedKernelBtfs();
+  const why =
+    bpftoolMissing() ??
+    (files.length ? undefined : "no kernels in the kfunc-kit cache (run `kfunc vm prepare`)");
+  if (why) return t.skip(why);
+  for (const file of files) {
+    const btf = parseBtf(new Uint8Array(readFileSync(file)), { source: file });
+    const n = assertMatchesBpftool(btf, file);
+    t.diagnostic(`${file}: ${n} types match`);
+    assert.ok(btf.findByName("task_struct", "STRUCT"));
+  }
 });
