@@ -59,7 +59,7 @@ const SPLIT_HINT =
  * every record fits and has a known kind; everything else is decoded on demand.
  */
 export function parseBtf(bytes: Uint8Array, options: ParseBtfOptions = {}): Btf {
-  return new ParsedBtf(bytes, options.source ?? options.base?.source ?? "<memory>", options.base);
+  return new ParsedBtf(bytes, options.source ?? "<memory>", options.base);
 }
 
 /** End (exclusive) of the global string offset space of a BTF: for split BTF, offsets continue after the base. */
@@ -197,18 +197,6 @@ class ParsedBtf implements Btf, DecodeContext {
 
   *ownTypes(): Iterable<BtfType> {
     for (let id = this.firstId; id < this.nextId; id++) yield this.typeById(id);
-  }
-
-  /** Kind number of a type (0 for void), without decoding it. */
-  kindOf(id: number): number {
-    const i = id - this.firstId;
-    if (i >= 0 && i < this.kinds.length) return this.kinds[i]!;
-    if (id === 0) return 0;
-    if (this.base && id > 0 && id < this.firstId) {
-      const b = this.base;
-      return b instanceof ParsedBtf ? b.kindOf(id) : kindNumber(b.typeById(id).kind);
-    }
-    return this.fail(id, `no such type: ids are 0..${this.nextId - 1}`);
   }
 
   // DecodeContext
