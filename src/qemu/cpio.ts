@@ -1,4 +1,4 @@
-/** One entry of a newc cpio archive. Directories need no data; files carry bytes. */
+/** One entry of a newc cpio archive. Directories need no data; files carry bytes; symlinks their target. */
 export interface CpioEntry {
   name: string;
   /** File type and permission bits, e.g. 0o100755 (file) or 0o040755 (dir). */
@@ -61,3 +61,5 @@ export function writeCpio(entries: CpioEntry[]): Uint8Array {
 export const DIR = 0o040755;
 export const FILE = 0o100644;
 export const EXEC = 0o100755;
+/** A symlink: `data` is the target. */
+export const SYMLINK = 0o120777;

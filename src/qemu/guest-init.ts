@@ -5,12 +5,11 @@
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  */
 export const INIT_SCRIPT = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-ctl() { echo "KFUNC $1 $(cut -d' ' -f1 /proc/uptime) $2" > /dev/ttyS3; }
+ctl() { read -r up _ < /proc/uptime; echo "KFUNC $1 $up $2" > /dev/ttyS3; }
 fatal() { ctl fatal "$1"; echo "kfunc-initramfs: $1" > /dev/console; poweroff -f; sleep 10; }
 stty -F /dev/ttyS3 raw -echo 2>/dev/null
 ctl init
@@ -37,7 +36,9 @@ mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 [ -f /kfunc/run.sh ] || fatal "no /kfunc/run.sh in the initramfs"
-exec switch_root /newroot /run/kfunc/busybox sh /run/kfunc/run.sh
+# the host's /bin/sh, not busybox ash: with busybox's "prefer applets" the command "sh" or "ls" would be
+# busybox's instead of the host's
+exec switch_root /newroot /bin/sh /run/kfunc/run.sh
 `;
 
 /** Quotes a string for a POSIX shell. */
@@ -54,7 +55,7 @@ export interface GuestCommand {
 }
 
 /**
- * The per-run PID-1 script, run by busybox after switch_root. The command's stdout/stderr go through FIFOs
+ * The per-run PID-1 script, run by the host's /bin/sh after switch_root. The command's stdout/stderr go through FIFOs
  * (so they are pipes, like on the host) to ttyS1/ttyS2 in raw mode; events and the exit code go to ttyS3.
  */
 export function runScript(c: GuestCommand): string {
@@ -72,9 +73,15 @@ ctl insmod-ok ${shq(m.hostPath)}`,
     )
     .join("\n");
   return `BB=/run/kfunc/busybox
-ctl() { echo "KFUNC $1 $($BB cut -d' ' -f1 /proc/uptime) $2" > /dev/ttyS3; }
+ctl() { read -r up _ < /proc/uptime; echo "KFUNC $1 $up $2" > /dev/ttyS3; }
 finish() {
-  ctl exit "$1"
+  # last close of ttyS1/ttyS2 waits until their output has left the UART
+  exec 1>/dev/null 2>/dev/null
+  # the exit code goes out on a read-write open of ttyS3; the host acks it, so nothing is lost at poweroff
+  exec 3<>/dev/ttyS3
+  read -r up _ < /proc/uptime
+  echo "KFUNC exit $up $1" >&3
+  $BB timeout 5 $BB head -n 1 <&3 >/dev/null
   $BB sync
   echo o > /proc/sysrq-trigger
   $BB sleep 10
@@ -87,7 +94,6 @@ exec 1>/dev/ttyS1 2>/dev/ttyS2 </dev/null
 $BB mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 $BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 $BB mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-$BB hostname kfunc-vm 2>/dev/null
 ${env}
 ${insmods}
 cd ${shq(c.cwd)} || { echo "kfunc vm: cannot enter ${c.cwd} in the guest (under /tmp? share it with --share)" >&2; finish 1; }

@@ -5,7 +5,8 @@ import { gzipSync } from "node:zlib";
 import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
 import { publish, tempSibling } from "./cache.ts";
-import { type CpioEntry, DIR, EXEC, FILE, writeCpio } from "./cpio.ts";
+import { type CpioEntry, DIR, EXEC, FILE, SYMLINK, writeCpio } from "./cpio.ts";
+import { runTool } from "./exec.ts";
 import { INIT_SCRIPT } from "./guest-init.ts";
 import { resolveModules } from "./modules.ts";
 import type { PreparedKernel } from "./types.ts";
@@ -57,10 +58,16 @@ export async function ensureInitramfs(kernel: PreparedKernel, progress?: Progres
     );
   }
   const mods = await resolveModules(kernel.modulesDir, ROOT_MODULES);
+  // applet links written into the archive: cheaper than `busybox --install` at every boot under TCG
+  const applets = (await runTool(BUSYBOX, ["--list"])).stdout
+    .toString()
+    .split("\n")
+    .filter((a) => /^[\w.[-]+$/.test(a) && a !== "busybox");
   const entries: CpioEntry[] = [
     ...["bin", "dev", "proc", "sys", "newroot", "modules", "kfunc"].map((name) => ({ name, mode: DIR })),
     { name: "bin/busybox", mode: EXEC, data: busybox },
     { name: "init", mode: EXEC, data: enc.encode(INIT_SCRIPT) },
+    ...applets.map((a) => ({ name: `bin/${a}`, mode: SYMLINK, data: enc.encode("busybox") })),
     ...mods.map((m) => ({ name: `modules/${m.name}.ko`, mode: FILE, data: m.bytes })),
     { name: "modules/order", mode: FILE, data: enc.encode(mods.map((m) => `${m.name}\n`).join("")) },
   ];

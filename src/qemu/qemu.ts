@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { missingTool } from "./exec.ts";
 
 export const QEMU = "qemu-system-x86_64";
@@ -23,7 +23,8 @@ export interface QemuChannels {
   console: Readable;
   stdout: Readable;
   stderr: Readable;
-  control: Readable;
+  /** Duplex: the host acks the guest's exit event on it. */
+  control: Duplex;
   /** QEMU's own stderr (its errors, e.g. "KVM internal error"). */
   qemuStderr: Readable;
 }
@@ -128,7 +129,7 @@ export function startQemu(o: QemuOptions): QemuProcess {
       resolve({ code, signal });
     });
   });
-  const s = child.stdio as unknown as Readable[];
+  const s = child.stdio as unknown as Duplex[];
   return {
     child,
     channels: { qemuStderr: s[2]!, console: s[3]!, stdout: s[4]!, stderr: s[5]!, control: s[6]! },

@@ -176,6 +176,7 @@ async function boot(
         detail: m[3]!,
       };
       events.push(ev);
+      if (ev.name === "exit") q.channels.control.write("ack\n");
       if (ev.name === "command")
         progress?.succeed(`booted ${kernel.release} in ${(ev.hostMs / 1000).toFixed(1)} s`);
     }

@@ -36,6 +36,7 @@ test("vm run: release, exit code 42, separate stdout/stderr, shared dir rw, --in
     "echo written-in-guest > from-guest.txt",
     `node -e 'console.log("node", process.version, process.env.KFUNC_TEST)'`,
     "pwd",
+    "ls --version | head -n1",
     "exit 42",
   ].join("; ");
   const r = runCli(
@@ -61,30 +62,30 @@ test("vm run: release, exit code 42, separate stdout/stderr, shared dir rw, --in
   assert.equal(j.exitCode, 42);
   assert.equal(
     j.stdout,
-    `${kernel.release}\ndummy \nnode ${process.version} hello there\n${work}\n`,
-    "stdout: uname -r, /proc/modules, node -e, cwd — and nothing from stderr or the console",
+    `${kernel.release}\ndummy \nnode ${process.version} hello there\n${work}\n${execFileSync("ls", ["--version"]).toString().split("\n")[0]}\n`,
+    "stdout: uname -r, /proc/modules, node -e, cwd, the host's own ls — nothing from stderr or the console",
   );
   assert.equal(j.stderr, "to-stderr\n");
   assert.doesNotMatch(j.console, /to-stderr|written-in-guest/);
   assert.equal(readFileSync(join(work, "from-guest.txt"), "utf8"), "written-in-guest\n");
 });
 
-test("vm run streams: exit 1, stdout exact on our stdout, stderr on our stderr, console apart", () => {
+test("vm run streams: exit 1, 30000 lines of stdout byte-exact on our stdout, stderr apart, no console", () => {
   const r = runCli(
-    ["vm", "run", "--share", work, "--", "sh", "-c", "echo out-line; echo err-line >&2; exit 1"],
+    ["vm", "run", "--share", work, "--", "sh", "-c", "seq 1 30000; echo err-line >&2; exit 1"],
     {
       cwd: work,
     },
   );
   assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stdout, "out-line\n");
+  assert.equal(r.stdout, execFileSync("seq", ["1", "30000"]).toString(), "nothing lost, nothing added");
   assert.match(r.stderr, /^err-line$/m);
   assert.doesNotMatch(r.stderr, /sysrq|Power down/, "kernel console not mixed into stderr");
 });
 
 test("vm run: a command missing in the guest exits 127 with a clear message", () => {
   const r = runCli(["vm", "run", "--share", work, "--", "no-such-command-xyz", "arg"], { cwd: work });
-  assert.equal(r.code, 127);
+  assert.equal(r.code, 127, r.stderr);
   assert.match(r.stderr, /no-such-command-xyz: command not found in the guest/);
   assert.equal(r.stdout, "");
 });
