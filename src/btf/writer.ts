@@ -171,6 +171,13 @@ class TypeEncoder {
     return v;
   }
 
+  /** An integer in [min, max]: NaN and fractions would be silently truncated by the bit operations. */
+  private int(v: number, min: number, max: number, what: string): number {
+    if (!Number.isInteger(v) || v < min || v > max)
+      this.fail(`${what} ${v} is not an integer in ${min}..${max}`);
+    return v;
+  }
+
   private ref(v: number, what: string): number {
     if (!Number.isInteger(v) || v < 0 || v >= this.nextId)
       this.fail(`${what} [${v}] is not a type id below ${this.nextId}`);
@@ -199,17 +206,11 @@ class TypeEncoder {
         this.fail("void (id 0) is implicit and cannot be encoded");
         break;
       case "INT": {
-        if (
-          t.bits > 128 ||
-          t.bitOffset > 255 ||
-          t.encoding > 15 ||
-          t.bits < 0 ||
-          t.bitOffset < 0 ||
-          t.encoding < 0
-        )
-          this.fail(`bits ${t.bits}, offset ${t.bitOffset} or encoding ${t.encoding} out of range`);
+        const bits = this.int(t.bits, 0, 128, "bits");
+        const bitOffset = this.int(t.bitOffset, 0, 255, "bit offset");
+        const encoding = this.int(t.encoding, 0, 15, "encoding");
         this.head(BTF_KIND.INT, 0, false, this.u32(t.size, "size"));
-        w.u32((t.encoding << 24) | (t.bitOffset << 16) | t.bits);
+        w.u32((encoding << 24) | (bitOffset << 16) | bits);
         return;
       }
       case "PTR":
@@ -235,11 +236,9 @@ class TypeEncoder {
           w.u32(this.str(m.name, `member ${j} name`));
           w.u32(this.ref(m.type, `member ${j} type`));
           if (t.kindFlag) {
-            if (m.bitOffset > 0xffffff || m.bitfieldSize > 255 || m.bitfieldSize < 0)
-              this.fail(
-                `member ${j}: bit offset ${m.bitOffset} / bitfield size ${m.bitfieldSize} do not fit 24/8 bits`,
-              );
-            w.u32(((m.bitfieldSize << 24) | this.u32(m.bitOffset, `member ${j} offset`)) >>> 0);
+            const size = this.int(m.bitfieldSize, 0, 255, `member ${j} bitfield size`);
+            const off = this.int(m.bitOffset, 0, 0xffffff, `member ${j} bit offset (24 bits with kindFlag)`);
+            w.u32(((size << 24) | off) >>> 0);
           } else {
             if (m.bitfieldSize !== 0) this.fail(`member ${j} is a bitfield but kindFlag is false`);
             w.u32(this.u32(m.bitOffset, `member ${j} offset`));
@@ -255,9 +254,12 @@ class TypeEncoder {
         this.head(BTF_KIND.FWD, 0, t.union, 0);
         return;
       case "FUNC":
-        if (!Number.isInteger(t.linkage) || t.linkage < 0 || t.linkage > 0xffff)
-          this.fail(`linkage ${t.linkage} out of range`);
-        this.head(BTF_KIND.FUNC, t.linkage, false, this.ref(t.type, "prototype"));
+        this.head(
+          BTF_KIND.FUNC,
+          this.int(t.linkage, 0, 0xffff, "linkage"),
+          false,
+          this.ref(t.type, "prototype"),
+        );
         return;
       case "FUNC_PROTO": {
         const ps = t.params;
@@ -286,10 +288,8 @@ class TypeEncoder {
         this.head(BTF_KIND.FLOAT, 0, false, this.u32(t.size, "size"));
         return;
       case "DECL_TAG":
-        if (!Number.isInteger(t.componentIdx) || t.componentIdx < -1 || t.componentIdx > 0xffff)
-          this.fail(`component index ${t.componentIdx} out of range`);
         this.head(BTF_KIND.DECL_TAG, 0, false, this.ref(t.type, "tagged type"));
-        w.i32(t.componentIdx);
+        w.i32(this.int(t.componentIdx, -1, 0xffff, "component index"));
         return;
       default:
         this.fail(`unknown kind ${(t as { kind: string }).kind}`);

@@ -10,7 +10,8 @@ import { type Btf, type BtfType, encodeBtf, parseBtf, parseBtfExt } from "../../
 import { parseElf } from "../../src/elf/index.ts";
 import { compileFixture } from "../helpers/index.ts";
 import { exerciseBtf, exerciseElf, exerciseExt, parseObjectLayers } from "./exercise.ts";
-import { type FuzzSeed, type FuzzTarget, runFuzz } from "./harness.ts";
+import { encodeRoundTrip } from "./gen-types.ts";
+import { type FuzzSeed, type FuzzTarget, prng, runFuzz } from "./harness.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const RICH = "test/fixtures/btf/rich.bpf.c";
@@ -108,6 +109,16 @@ test("fuzz: mutated ELF, BTF, split BTF and BTF.ext either parse or throw a Kfun
     { name: "ELF → BTF → BTF.ext", parse: parseObjectLayers, seeds: elfSeeds },
     { name: "parseBtf", parse: (b) => exerciseBtf(parseBtf(b, { source: "fuzz.btf" })), seeds: btfSeeds },
     ...extTargets,
+    {
+      // generative: the bytes choose a list of types with edge-case fields for the writer
+      name: "encodeBtf (generated types)",
+      parse: encodeRoundTrip,
+      seedsMustParse: false,
+      seeds: Array.from({ length: 8 }, (_, i) => {
+        const r = prng(SEED + i);
+        return { name: `random ${i}`, bytes: Uint8Array.from({ length: 96 }, () => Math.floor(r() * 256)) };
+      }),
+    },
   ];
   if (base && splitSeeds.length)
     targets.push({
