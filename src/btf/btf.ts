@@ -200,23 +200,23 @@ class ParsedBtf implements Btf, DecodeContext {
   }
 
   // DecodeContext
-  name(offset: number, id: number, what: string): string {
+  name(offset: number, id: number, what: string, index = -1): string {
     const s = this.stringOrUndefined(offset);
     if (s === undefined)
       this.fail(
         id,
-        `${what}: string offset ${offset} out of range (strings end at ${this.strEnd})`,
+        `${item(what, index)}: string offset ${offset} out of range (strings end at ${this.strEnd})`,
         this.pastEndHint(),
       );
-    if (s === null) this.fail(id, `${what}: string at offset ${offset} is not valid UTF-8`);
+    if (s === null) this.fail(id, `${item(what, index)}: string at offset ${offset} is not valid UTF-8`);
     return s;
   }
 
-  ref(target: number, id: number, what: string): number {
+  ref(target: number, id: number, what: string, index = -1): number {
     if (target >= this.nextId)
       this.fail(
         id,
-        `${what} refers to type [${target}], which does not exist (ids are 0..${this.nextId - 1})`,
+        `${item(what, index)} refers to type [${target}], which does not exist (ids are 0..${this.nextId - 1})`,
         this.pastEndHint(),
       );
     return target;
@@ -316,6 +316,13 @@ class ParsedBtf implements Btf, DecodeContext {
     if (this.base && id < this.firstId) own.push(...this.base.declTagsOf(id));
     return own;
   }
+}
+
+/** "member name" + 3 → "member 3 name"; "variable" + 2 → "variable 2". */
+function item(what: string, index: number): string {
+  if (index < 0) return what;
+  const sp = what.lastIndexOf(" ");
+  return sp < 0 ? `${what} ${index}` : `${what.slice(0, sp)} ${index}${what.slice(sp)}`;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

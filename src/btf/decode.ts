@@ -4,10 +4,13 @@ import { BTF_KIND, type BtfMember, type BtfType } from "./types.ts";
 export interface DecodeContext {
   readonly view: DataView;
   readonly le: boolean;
-  /** Name at a (global) string offset; throws BtfError naming `id` and `what` when out of range. */
-  name(offset: number, id: number, what: string): string;
-  /** Checks a referenced type id; throws BtfError naming `id` and `what` when it dangles. */
-  ref(target: number, id: number, what: string): number;
+  /**
+   * Name at a (global) string offset; throws BtfError naming `id` and `what` (with ` <index> ` inserted
+   * before its last word when index >= 0: "member 3 name") when out of range. Messages are built only then.
+   */
+  name(offset: number, id: number, what: string, index?: number): string;
+  /** Checks a referenced type id; throws BtfError naming `id` and `what` (as for name) when it dangles. */
+  ref(target: number, id: number, what: string, index?: number): number;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -54,8 +57,8 @@ export function decodeType(c: DecodeContext, id: number, off: number): BtfType {
         const m = p + i * 12;
         const offset = v.getUint32(m + 8, le);
         members[i] = {
-          name: c.name(v.getUint32(m, le), id, `member ${i} name`),
-          type: c.ref(v.getUint32(m + 4, le), id, `member ${i} type`),
+          name: c.name(v.getUint32(m, le), id, "member name", i),
+          type: c.ref(v.getUint32(m + 4, le), id, "member type", i),
           bitOffset: kindFlag ? offset & 0xffffff : offset,
           bitfieldSize: kindFlag ? offset >>> 24 : 0,
         };
@@ -74,7 +77,7 @@ export function decodeType(c: DecodeContext, id: number, off: number): BtfType {
       for (let i = 0; i < vlen; i++) {
         const e = p + i * 8;
         values[i] = {
-          name: c.name(v.getUint32(e, le), id, `enumerator ${i} name`),
+          name: c.name(v.getUint32(e, le), id, "enumerator name", i),
           value: kindFlag ? v.getInt32(e + 4, le) : v.getUint32(e + 4, le),
         };
       }
@@ -89,7 +92,7 @@ export function decodeType(c: DecodeContext, id: number, off: number): BtfType {
         let big = (hi << 32n) | lo;
         if (kindFlag) big = BigInt.asIntN(64, big);
         values[i] = {
-          name: c.name(v.getUint32(e, le), id, `enumerator ${i} name`),
+          name: c.name(v.getUint32(e, le), id, "enumerator name", i),
           value: big <= MAX_SAFE && big >= -MAX_SAFE ? Number(big) : big,
         };
       }
@@ -114,8 +117,8 @@ export function decodeType(c: DecodeContext, id: number, off: number): BtfType {
       for (let i = 0; i < vlen; i++) {
         const e = p + i * 8;
         params[i] = {
-          name: c.name(v.getUint32(e, le), id, `parameter ${i} name`),
-          type: c.ref(v.getUint32(e + 4, le), id, `parameter ${i} type`),
+          name: c.name(v.getUint32(e, le), id, "parameter name", i),
+          type: c.ref(v.getUint32(e + 4, le), id, "parameter type", i),
         };
       }
       return { id, name, kind: "FUNC_PROTO", returnType: c.ref(sizeOrType, id, "return type"), params };
@@ -127,7 +130,7 @@ export function decodeType(c: DecodeContext, id: number, off: number): BtfType {
       for (let i = 0; i < vlen; i++) {
         const e = p + i * 12;
         vars[i] = {
-          type: c.ref(v.getUint32(e, le), id, `variable ${i}`),
+          type: c.ref(v.getUint32(e, le), id, "variable", i),
           offset: v.getUint32(e + 4, le),
           size: v.getUint32(e + 8, le),
         };
