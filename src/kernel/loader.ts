@@ -4,6 +4,7 @@
  * aya): BTF → maps (+ global data contents) → externs → per program: relocations, CO-RE, attach BTF id,
  * PROG_LOAD → map initial values (prog arrays, map-in-map).
  */
+import { rmSync } from "node:fs";
 
 import { release } from "node:os";
 import type { Btf } from "../btf/index.ts";
@@ -105,6 +106,8 @@ export class CollectionLoader {
   #externs = new Map<string, { resolution: ExternResolution; index: number }>();
   #fdArray = new FdArray();
   #cands: CandidateCache | undefined;
+  /** bpffs pins this load created: removed again if the load fails (a failed load leaves nothing behind). */
+  readonly #newPins: string[] = [];
 
   constructor(spec: ObjectSpec, opts: LoadOptions) {
     this.spec = spec;
@@ -127,6 +130,7 @@ export class CollectionLoader {
     }
     this.#owned.length = 0;
     this.#modules?.close();
+    for (const p of this.#newPins) rmSync(p, { force: true });
   }
 
   get kernel(): KernelBtfs {
@@ -301,6 +305,7 @@ export class CollectionLoader {
       if (pinned) {
         try {
           objPin(fd.value, pinned);
+          this.#newPins.push(pinned);
         } catch (e) {
           fd.close();
           throw e;
