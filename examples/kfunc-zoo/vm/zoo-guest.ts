@@ -28,7 +28,14 @@ function describe(e: unknown): string {
   return isKfuncKitError(e) ? formatError(e) : String(e);
 }
 
-const SYSCALL_PROGRAMS = ["sum_bytes", "acquire_release", "acquire_null", "sleepable", "weak_probe", "live_objects"];
+const SYSCALL_PROGRAMS = [
+  "sum_bytes",
+  "acquire_release",
+  "acquire_null",
+  "sleepable",
+  "weak_probe",
+  "live_objects",
+];
 
 const coll = await loadObjectFile(join(objDir, "zoo.bpf.o"));
 try {
