@@ -14,6 +14,7 @@ import { isKfuncKitError } from "../../src/errors.ts";
 import { type BuiltModule, buildModule } from "../../src/module/index.ts";
 import { runInVm, type VmRunResult } from "../../src/qemu/index.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
+import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 
 const KERNEL = "debian:bookworm";
 // under the repo (gitignored .cache/): the guest sees the repo, but has its own tmpfs /tmp
@@ -115,7 +116,7 @@ test("6.1: an fentry/do_unlinkat program calling the TRACING-registered kfunc pr
     kernel: KERNEL,
     insmod: [built.ko],
     cwd: REPO_ROOT,
-    command: ["node", "--import", "tsx", "test/module/vm/reference-guest.ts", object],
+    command: ["node", bundleGuestScript("test/module/vm/reference-guest.ts"), object],
     timeoutMs: 300_000,
   });
   assert.equal(vm.insmodFailed, undefined, vm.console);

@@ -11,6 +11,7 @@ import { buildProgram } from "../../src/build/index.ts";
 import { type BuiltModule, buildModule } from "../../src/module/index.ts";
 import { DEFAULT_KERNEL, runInVm, type VmRunResult } from "../../src/qemu/index.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
+import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 
 const ZOO = join(REPO_ROOT, "examples", "kfunc-zoo");
 const OBJECTS = ["zoo", "zoo_reject_leak", "zoo_reject_null", "zoo_reject_prog_type"];
@@ -43,7 +44,7 @@ before(async () => {
     kernel: DEFAULT_KERNEL,
     insmod: [built.ko],
     cwd: REPO_ROOT,
-    command: ["node", "--import", "tsx", "examples/kfunc-zoo/vm/zoo-guest.ts", objDir],
+    command: ["node", bundleGuestScript("examples/kfunc-zoo/vm/zoo-guest.ts"), objDir],
     timeoutMs: 300_000,
   });
   const line = vm.stdout.split("\n").find((l) => l.startsWith("ZOO-RESULT "));
