@@ -1,7 +1,7 @@
 /**
  * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, mounts the
  * host root read-only over virtio-9p, tmpfs on the writable dirs, the read-write shares listed in
- * /kfunc/shares (from the per-run archive), then switch_roots to the per-run script /kfunc/run.sh.
+ * /kfunc/shares (from the per-run archive), tracefs/debugfs/bpffs, then switch_roots to the per-run script /kfunc/run.sh.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  */
 export const INIT_SCRIPT = `#!/bin/busybox sh
@@ -32,6 +32,12 @@ ctl root
 mkdir -p /newroot/run/kfunc
 cp -a /kfunc/. /newroot/run/kfunc/
 cp /bin/busybox /newroot/run/kfunc/busybox
+# cheaper here (busybox applets, no exec) than in the run script
+stty -F /dev/ttyS1 raw -echo
+stty -F /dev/ttyS2 raw -echo
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
@@ -88,12 +94,7 @@ finish() {
   $BB poweroff -f
 }
 ctl started
-$BB stty -F /dev/ttyS1 raw -echo
-$BB stty -F /dev/ttyS2 raw -echo
 exec 1>/dev/ttyS1 2>/dev/ttyS2 </dev/null
-$BB mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-$BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-$BB mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ${env}
 ${insmods}
 cd ${shq(c.cwd)} || { echo "kfunc vm: cannot enter ${c.cwd} in the guest (under /tmp? share it with --share)" >&2; finish 1; }

@@ -80,6 +80,9 @@ export function qemuArgs(o: QemuOptions): string[] {
       `virtio-9p-pci,fsdev=${s.tag},mount_tag=${s.tag}`,
     );
   }
+  // escape hatch for experiments and odd hosts: extra QEMU arguments, whitespace-separated
+  const extra = process.env["KFUNC_KIT_QEMU_ARGS"];
+  if (extra) args.push(...extra.trim().split(/\s+/));
   return args;
 }
 
