@@ -120,6 +120,7 @@ export function bundleGuest() {
     "--format=esm",
     "--target=node20",
     "--external:koffi",
+    '--banner:js=import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
     `--outfile=${join(root, "dist", "demo", "guest.bundle.js")}`,
     "--log-level=warning",
   ]);

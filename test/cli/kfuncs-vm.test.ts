@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { DEFAULT_KERNEL, runInVm, type VmRunResult } from "../../src/qemu/index.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
+import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 
 const SCRIPT = `
 set -u
-cli="node --import tsx src/cli/main.ts"
+cli="node $CLI_BUNDLE"
 echo KFUNCS-JSON-BEGIN; $cli kfuncs --json; echo KFUNCS-JSON-END rc=$?
 $cli kfuncs > /tmp/k.out 2> /tmp/k.err; echo KFUNCS-TEXT rc=$?; cat /tmp/k.err
 m=$(ls /sys/kernel/btf | grep -v '^vmlinux$' | head -1)
@@ -30,6 +31,7 @@ before(async () => {
     kernel: DEFAULT_KERNEL,
     cwd: REPO_ROOT,
     command: ["sh", "-c", SCRIPT],
+    env: { CLI_BUNDLE: bundleGuestScript("src/cli/main.ts") },
     timeoutMs: 300_000,
   });
 });

@@ -5,7 +5,7 @@
  * The bundle lives under node_modules/.cache so that `koffi` (external: a native addon) still resolves.
  */
 import { mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, isAbsolute, join } from "node:path";
 import { buildSync } from "esbuild";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -13,9 +13,9 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 export function bundleGuestScript(entry: string): string {
   const outDir = join(ROOT, "node_modules", ".cache", "kfunc-kit-guest");
   mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `${basename(entry).replace(/\.ts$/, "")}-${process.pid}.mjs`);
+  const outfile = join(outDir, `${basename(entry).replace(/\.m?ts$/, "")}-${process.pid}.mjs`);
   buildSync({
-    entryPoints: [join(ROOT, entry)],
+    entryPoints: [isAbsolute(entry) ? entry : join(ROOT, entry)],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -23,6 +23,10 @@ export function bundleGuestScript(entry: string): string {
     external: ["koffi"],
     outfile,
     logLevel: "warning",
+    // CommonJS dependencies (commander) call require() for node builtins: give the ESM bundle one.
+    banner: {
+      js: 'import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
+    },
   });
   return outfile;
 }
