@@ -30,9 +30,17 @@ for (let i = 0; i < runs; i++) {
   if (r.status !== 0) throw new Error(`kfunc demo failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
   const j = JSON.parse(r.stdout) as DemoJson;
   wall.push(elapsed);
-  for (const [k, v] of Object.entries(j.steps)) (samples[k] ??= []).push(v);
+  for (const [k, v] of Object.entries(j.steps)) {
+    samples[k] ??= [];
+    samples[k].push(v);
+  }
   process.stderr.write(`run ${i + 1}/${runs}: ${(elapsed / 1000).toFixed(1)} s\n`);
 }
-console.log(`kfunc demo, warm cache, median of ${runs} runs (whole process): ${(median(wall) / 1000).toFixed(1)} s`);
-console.log(`  min ${(Math.min(...wall) / 1000).toFixed(1)} s, max ${(Math.max(...wall) / 1000).toFixed(1)} s`);
-for (const [k, v] of Object.entries(samples)) console.log(`  ${k.padEnd(18)} ${(median(v) / 1000).toFixed(2)} s`);
+console.log(
+  `kfunc demo, warm cache, median of ${runs} runs (whole process): ${(median(wall) / 1000).toFixed(1)} s`,
+);
+console.log(
+  `  min ${(Math.min(...wall) / 1000).toFixed(1)} s, max ${(Math.max(...wall) / 1000).toFixed(1)} s`,
+);
+for (const [k, v] of Object.entries(samples))
+  console.log(`  ${k.padEnd(18)} ${(median(v) / 1000).toFixed(2)} s`);

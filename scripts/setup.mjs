@@ -52,7 +52,7 @@ function npmDeps() {
 function missingDebianPackages() {
   const missing = [];
   for (const pkg of DEBIAN_PACKAGES) {
-    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+    const r = spawnSync("dpkg-query", ["-W", "-f=$" + "{Status}", pkg], { encoding: "utf8" });
     if (r.status !== 0 || !r.stdout.includes("install ok installed")) missing.push(pkg);
   }
   return missing;

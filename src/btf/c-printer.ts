@@ -589,7 +589,7 @@ class CPrinter {
         hint: "the BTF is malformed (member offsets or struct size); regenerate it",
       });
     const padBits = this.padBits;
-    const o = this.o;
+    const _o = this.o;
     let newOff = 0;
     let bits = 0;
     let type = "";

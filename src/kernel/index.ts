@@ -1,3 +1,4 @@
+export * from "./attach/index.ts";
 export { type BtfObject, type BtfValue, codecFor, mapCodec, type ValueCodec } from "./btf-codec.ts";
 export {
   Collection,
@@ -15,4 +16,3 @@ export { BpfMap, type BpfMapProps, type MapKey } from "./map.ts";
 export { Program, type ProgramProps } from "./program.ts";
 export { liveObjectCount } from "./registry.ts";
 export { formatVerifierLog, type SourceLine, sourceLineFor } from "./verifier-error.ts";
-export * from "./attach/index.ts";

@@ -4,16 +4,7 @@
  * guarantee before and the .ko check after. Builds happen in `<dir>/build/<release>/` (a copy of the
  * sources plus generated files), so one module dir can be built for several kernels.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseBtf } from "../btf/index.ts";
 import type { Progress } from "../cli/progress.ts";
