@@ -25,6 +25,10 @@ export async function prepareKernel(
   if (spec === "debian") spec = DEFAULT_KERNEL;
   if (spec.startsWith("debian:")) {
     const what = spec.slice("debian:".length);
+    if (what.endsWith("-cloud-amd64"))
+      throw new UsageError(`kernel '${spec}': Debian's cloud flavour has no 9p (CONFIG_NET_9P is not set)`, {
+        hint: `use the generic flavour: debian:${what.replace(/-cloud-amd64$/, "-amd64")}`,
+      });
     if (!/^[A-Za-z0-9][A-Za-z0-9.+~_-]*$/.test(what))
       throw new UsageError(`kernel spec '${spec}': expected debian:<suite> or debian:<release>`, {
         hint: "e.g. debian:bookworm-backports, debian:bookworm, debian:6.12.95+deb12-amd64",
@@ -105,6 +109,10 @@ async function prepareLocal(
   const nearby = join(dirname(dirname(image)), "lib", "modules", release);
   const modulesDir =
     basename(dirname(image)) === "boot" && existsSync(nearby) ? nearby : join("/lib/modules", release);
+  // <root>/boot/vmlinuz-R → <root>/usr/src/linux-headers-R (an unpacked Debian kernel)
+  const nearbyHeaders = join(dirname(dirname(image)), "usr", "src", `linux-headers-${release}`);
+  if (!headers && basename(dirname(image)) === "boot" && existsSync(join(nearbyHeaders, "Makefile")))
+    headers = nearbyHeaders;
   return {
     spec: path,
     release,

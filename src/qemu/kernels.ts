@@ -60,7 +60,7 @@ export async function listKernels(
   }
   result.available = (await apt.packageNames("linux-image-"))
     .map((n) => /^linux-image-(\d.*-amd64)-unsigned$/.exec(n)?.[1])
-    .filter((r): r is string => r !== undefined)
+    .filter((r): r is string => r !== undefined && !r.endsWith("-cloud-amd64")) // no 9p in cloud kernels
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   return result;
 }

@@ -13,6 +13,13 @@ test("unknown kernel spec → usage error (exit 2) listing valid specs", () => {
   assert.match(r.stderr, /hint: use debian:<suite>/);
 });
 
+test("Debian's cloud flavour (no 9p) → usage error pointing at the generic one", () => {
+  const r = runCli(["vm", "prepare", "--kernel", "debian:6.12.95+deb12-cloud-amd64"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /cloud flavour has no 9p/);
+  assert.match(r.stderr, /debian:6.12.95\+deb12-amd64/);
+});
+
 test("a kernel image path that does not exist → usage error", () => {
   const r = runCli(["vm", "run", "--kernel", "./no/such/bzImage", "--", "true"]);
   assert.equal(r.code, 2);

@@ -83,8 +83,11 @@ test("vm run streams: exit 1, 30000 lines of stdout byte-exact on our stdout, st
   assert.doesNotMatch(r.stderr, /sysrq|Power down/, "kernel console not mixed into stderr");
 });
 
-test("vm run: a command missing in the guest exits 127 with a clear message", () => {
-  const r = runCli(["vm", "run", "--share", work, "--", "no-such-command-xyz", "arg"], { cwd: work });
+test("vm run --kernel <local bzImage>: boots it; a command missing in the guest exits 127 clearly", () => {
+  const bzImage = join(kernel.root, "boot", `vmlinuz-${kernel.release}`);
+  const r = runCli(["vm", "run", "--kernel", bzImage, "--share", work, "--", "no-such-command-xyz", "arg"], {
+    cwd: work,
+  });
   assert.equal(r.code, 127, r.stderr);
   assert.match(r.stderr, /no-such-command-xyz: command not found in the guest/);
   assert.equal(r.stdout, "");
