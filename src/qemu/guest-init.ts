@@ -72,7 +72,8 @@ export function runScript(c: GuestCommand): string {
     .map(
       (m) => `if ! $BB insmod /run/kfunc/mods/${m.file} 2>/run/kfunc/insmod.err; then
   ctl insmod-failed ${shq(m.hostPath)}
-  { echo "kfunc vm: insmod ${m.hostPath} failed: $(cat /run/kfunc/insmod.err)"; echo "kfunc vm: kernel log:"; $BB dmesg | $BB tail -n 15; } >&2
+  { echo "kfunc vm: insmod ${m.hostPath} failed: $(cat /run/kfunc/insmod.err)"; echo "kfunc vm: kernel log:"; $BB dmesg | $BB tail -n 15
+    echo "kfunc vm: (insmod resolves no dependencies: pass the modules it needs first, with --insmod)"; } >&2
   finish 1
 fi
 ctl insmod-ok ${shq(m.hostPath)}`,

@@ -111,7 +111,7 @@ export function register(program: Command): void {
             accel: result.accel,
             ...(result.insmodFailed ? { insmodFailed: result.insmodFailed } : {}),
           });
-        } else if (flags.console || result.insmodFailed) {
+        } else if (flags.console) {
           process.stderr.write(
             `--- kernel console ---\n${result.console.trimEnd()}\n--- end of console ---\n`,
           );
