@@ -1,7 +1,8 @@
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { release as hostRelease } from "node:os";
 import { join } from "node:path";
 import { log } from "../log.ts";
+import { writeFileAtomic } from "./cache.ts";
 import { type Accel, QEMU, startQemu } from "./qemu.ts";
 
 // a working KVM reaches /init in 1-2 s; nested setups that fail take ~40 s to report it
@@ -48,7 +49,7 @@ export async function chooseAccel(cacheDir: string, image: string, initrd: strin
   const ok = await probeKvm(image, initrd);
   const accel: Accel = ok.works ? "kvm" : "tcg";
   log.info(`KVM probe: ${ok.works ? "works" : `does not work (${ok.why}); using TCG`}`);
-  writeFileSync(
+  writeFileAtomic(
     file,
     `${JSON.stringify({ key, accel, why: ok.why, probedAt: new Date().toISOString() }, null, 2)}\n`,
   );

@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { KfuncKitError } from "../errors.ts";
@@ -56,4 +65,30 @@ export function publish(temp: string, final: string): void {
     }
     throw e;
   }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes temp entries (from {@link tempSibling}) in `dir` whose process died mid-way (e.g. a killed unpack). */
+export function sweepStaleTemps(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const m = /^\.tmp-.*-(\d+)-[a-z0-9]+$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1])))
+      rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/** Writes a small file atomically (temp + rename): readers never see half of it. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = tempSibling(file);
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
 import { type AptStanza, dependsNames, PrivateApt } from "./apt.ts";
-import { ensureWritableDir, publish, tempSibling } from "./cache.ts";
+import { ensureWritableDir, publish, sweepStaleTemps, tempSibling, writeFileAtomic } from "./cache.ts";
 import { runTool } from "./exec.ts";
 import { type KernelVersion, parseKernelVersion } from "./types.ts";
 import { extractVmlinux } from "./vmlinux.ts";
@@ -83,9 +83,7 @@ async function cachedReleaseOfSuite(apt: PrivateApt, suite: string): Promise<str
   if (hit && hit.stamp === stamp) return hit.release;
   const { release } = await releaseOfSuite(apt, suite);
   saved[suite] = { release, stamp };
-  const tmp = tempSibling(file);
-  writeFileSync(tmp, `${JSON.stringify(saved, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(saved, null, 2)}\n`);
   return release;
 }
 
@@ -110,6 +108,8 @@ export async function fetchDebianKernel(
   progress: Progress | undefined,
 ): Promise<KernelMarker> {
   const final = kernelDir(cacheDir, release);
+  sweepStaleTemps(join(cacheDir, "kernels"));
+  sweepStaleTemps(join(cacheDir, "debs"));
   const imagePkg = `linux-image-${release}-unsigned`;
   const imageInfo = (await apt.show(imagePkg))[0];
   if (!imageInfo)

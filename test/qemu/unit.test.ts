@@ -4,12 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { dependsNames, parseStanzas } from "../../src/qemu/apt.ts";
+import { sweepStaleTemps } from "../../src/qemu/cache.ts";
 import { writeCpio } from "../../src/qemu/cpio.ts";
 import { runScript, shq } from "../../src/qemu/guest-init.ts";
 import { bzImageRelease, extractVmlinux, type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
@@ -153,4 +154,22 @@ test("guest run script: arguments are quoted, not interpreted", () => {
   assert.match(s, /export X='1 2'/);
   const out = execFileSync("sh", ["-c", `set -- 'echo' '$(reboot)' 'a b'; "$@"`]).toString();
   assert.equal(out, "$(reboot) a b\n");
+});
+
+test("sweepStaleTemps: removes temp dirs of dead processes only (a killed unpack never lingers)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-sweep-"));
+  try {
+    // a pid that is certainly dead: a child that has exited
+    const dead = execFileSync("sh", ["-c", "echo $$"]).toString().trim();
+    const stale = join(dir, `.tmp-6.12.95+deb12-amd64-${dead}-abc123`);
+    const mine = join(dir, `.tmp-6.12.95+deb12-amd64-${process.pid}-def456`);
+    const done = join(dir, "6.12.95+deb12-amd64");
+    for (const d of [stale, mine, done]) mkdirSync(d);
+    sweepStaleTemps(dir);
+    assert.equal(existsSync(stale), false);
+    assert.equal(existsSync(mine), true);
+    assert.equal(existsSync(done), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
