@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type PreparedKernel, prepareKernel, runInVm } from "../../src/qemu/index.ts";
+import { type PreparedKernel, prepareKernel, runInVm, VmError } from "../../src/qemu/index.ts";
 import { readModule } from "../../src/qemu/modules.ts";
 
 let kernel: PreparedKernel;
@@ -55,4 +55,17 @@ test("runInVm --insmod failure: the command does not run, stderr has insmod's er
   assert.match(r.stderr, new RegExp(`insmod ${ko} failed`));
   assert.match(r.stderr, /kernel log:[\s\S]*vxlan: Unknown symbol/);
   assert.throws(() => execFileSync("test", ["-e", join(work, "ran")]), "command did not run");
+});
+
+test("runInVm: a guest kernel panic rejects with VmError 'panic' carrying the console", async () => {
+  await assert.rejects(
+    runInVm({ kernel, cwd: work, shares: [work], command: ["sh", "-c", "echo c > /proc/sysrq-trigger"] }),
+    (e: unknown) => {
+      assert.ok(e instanceof VmError);
+      assert.equal(e.reason, "panic");
+      assert.match(e.message, /guest kernel panic: Kernel panic - not syncing: sysrq triggered crash/);
+      assert.match(e.console, /sysrq: Trigger a crash/);
+      return true;
+    },
+  );
 });
