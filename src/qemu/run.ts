@@ -225,7 +225,7 @@ async function boot(
   const exit = ev("exit");
   const timings = computeTimings(events, end, prepareMs);
   const fail = (why: VmError["reason"], message: string, hint: string) => {
-    progress?.fail();
+    if (!ev("command")) progress?.fail(); // else the boot step already succeeded
     return new VmError(why, message, { console: consoleText, stdout, stderr, timings, hint });
   };
   if (reason === "timeout")

@@ -75,6 +75,14 @@ export function register(program: Command): void {
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+      // `kfunc vm run -- … | head`: a closed stdout ends the VM like SIGPIPE would (exit 141, no trace)
+      let pipeClosed = false;
+      const onPipeError = (e: NodeJS.ErrnoException) => {
+        if (e.code !== "EPIPE") throw e;
+        pipeClosed = true;
+        abort.abort();
+      };
+      process.stdout.on("error", onPipeError);
       try {
         const kernel = await prepareKernel(flags.kernel, {
           progress,
@@ -134,6 +142,10 @@ export function register(program: Command): void {
               `--- kernel console (last 30 lines) ---\n${tail(e.console, 30)}\n--- end of console ---\n`,
             );
           }
+          if (e.reason === "aborted" && pipeClosed) {
+            process.exitCode = 141;
+            return;
+          }
           if (e.reason === "aborted") {
             process.stderr.write(`kfunc: ${e.message}\n`);
             process.exitCode = signalName === "SIGTERM" ? 143 : 130;
@@ -146,6 +158,7 @@ export function register(program: Command): void {
         }
         throw e;
       } finally {
+        process.stdout.off("error", onPipeError);
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
