@@ -79,15 +79,25 @@ export class VmError extends KfuncKitError {
   readonly stdout: string;
   readonly stderr: string;
   readonly timings: VmTimings;
+  /** Whether the guest got as far as the initramfs /init. */
+  readonly reachedInit: boolean;
   constructor(
     readonly reason: "timeout" | "aborted" | "panic" | "qemu" | "guest",
     message: string,
-    data: { console: string; stdout: string; stderr: string; timings: VmTimings; hint: string },
+    data: {
+      console: string;
+      stdout: string;
+      stderr: string;
+      timings: VmTimings;
+      hint: string;
+      reachedInit?: boolean;
+    },
   ) {
     super("VM", message, data.hint ? { hint: data.hint } : {});
     this.console = data.console;
     this.stdout = data.stdout;
     this.stderr = data.stderr;
     this.timings = data.timings;
+    this.reachedInit = data.reachedInit ?? false;
   }
 }

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { setLogger } from "../../src/log.ts";
 import { type PreparedKernel, prepareKernel, runInVm, VmError } from "../../src/qemu/index.ts";
 import { readModule } from "../../src/qemu/modules.ts";
 
@@ -67,5 +68,32 @@ test("runInVm: a guest kernel panic rejects with VmError 'panic' carrying the co
       assert.match(e.console, /sysrq: Trigger a crash/);
       return true;
     },
+  );
+});
+
+test("runInVm: a kernel that dies before the initramfs runs is booted once more, then reported", async () => {
+  const warnings: string[] = [];
+  const prev = setLogger((level, m) => {
+    if (level === "warn") warnings.push(m);
+  });
+  try {
+    // no such rdinit → the kernel falls back to mounting a root device and panics before /init
+    await assert.rejects(
+      runInVm({ kernel, cwd: work, shares: [work], cmdline: "rdinit=/nope", command: ["true"] }),
+      (e: unknown) => {
+        assert.ok(e instanceof VmError);
+        assert.equal(e.reason, "panic");
+        assert.equal(e.reachedInit, false);
+        assert.match(e.console, /Kernel panic/);
+        return true;
+      },
+    );
+  } finally {
+    setLogger(prev);
+  }
+  assert.equal(
+    warnings.filter((w) => /died before the initramfs ran/.test(w)).length,
+    1,
+    warnings.join("\n"),
   );
 });
