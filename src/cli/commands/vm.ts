@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
@@ -13,9 +13,9 @@ interface RunFlags {
   mem: string;
   cpus: string;
   timeout: string;
-  insmod: string[];
-  share: string[];
-  env: string[];
+  insmod?: string[];
+  share?: string[];
+  env?: string[];
   console?: boolean;
   json?: boolean;
   cache?: string;
@@ -38,14 +38,13 @@ export function register(program: Command): void {
     .option("--mem <size>", "guest memory", "2G")
     .option("--cpus <n>", "guest vCPUs", "2")
     .option("--timeout <seconds>", "kill the VM after this long", "300")
-    .option("--insmod <ko>", "load a kernel module before the command (repeatable)", collect, [])
+    .option("--insmod <ko>", "load a kernel module before the command (repeatable)", collect)
     .option(
       "--share <dir>",
       "share a host dir read-write at the same path (repeatable; default: cwd)",
       collect,
-      [],
     )
-    .option("-e, --env <K=V>", "extra environment variable for the command (repeatable)", collect, [])
+    .option("-e, --env <K=V>", "extra environment variable for the command (repeatable)", collect)
     .option("--console", "print the kernel console after the run")
     .option("--json", "print one JSON result (stdout, stderr, exit code, console, timings)")
     .option("--cache <dir>", "cache dir (default $KFUNC_KIT_CACHE or ~/.cache/kfunc-kit)")
@@ -57,7 +56,7 @@ export function register(program: Command): void {
         throw new UsageError(`--cpus '${flags.cpus}': expected a positive integer`);
       if (!(timeout > 0)) throw new UsageError(`--timeout '${flags.timeout}': expected seconds > 0`);
       const env: Record<string, string> = {};
-      for (const kv of flags.env) {
+      for (const kv of flags.env ?? []) {
         const eq = kv.indexOf("=");
         if (eq <= 0) throw new UsageError(`--env '${kv}': expected K=V`);
         env[kv.slice(0, eq)] = kv.slice(eq + 1);
@@ -96,8 +95,8 @@ export function register(program: Command): void {
           mem: flags.mem,
           cpus,
           timeoutMs: timeout * 1000,
-          insmod: flags.insmod,
-          shares: flags.share,
+          insmod: flags.insmod ?? [],
+          shares: flags.share ?? [],
           signal: abort.signal,
           progress,
           ...(flags.cache ? { cacheDir: flags.cache } : {}),
