@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +38,7 @@ test("vm run: release, exit code 42, separate stdout/stderr, shared dir rw, --in
     `node -e 'console.log("node", process.version, process.env.KFUNC_TEST)'`,
     "pwd",
     "ls --version | head -n1",
+    "sha256sum < /sys/kernel/btf/vmlinux | cut -d' ' -f1",
     "exit 42",
   ].join("; ");
   const r = runCli(
@@ -62,8 +64,8 @@ test("vm run: release, exit code 42, separate stdout/stderr, shared dir rw, --in
   assert.equal(j.exitCode, 42);
   assert.equal(
     j.stdout,
-    `${kernel.release}\ndummy \nnode ${process.version} hello there\n${work}\n${execFileSync("ls", ["--version"]).toString().split("\n")[0]}\n`,
-    "stdout: uname -r, /proc/modules, node -e, cwd, the host's own ls — nothing from stderr or the console",
+    `${kernel.release}\ndummy \nnode ${process.version} hello there\n${work}\n${execFileSync("ls", ["--version"]).toString().split("\n")[0]}\n${createHash("sha256").update(readFileSync(kernel.btf)).digest("hex")}\n`,
+    "stdout: uname -r, /proc/modules, node -e, cwd, the host's own ls, the guest's BTF == our vmlinux.btf — nothing else",
   );
   assert.equal(j.stderr, "to-stderr\n");
   assert.doesNotMatch(j.console, /to-stderr|written-in-guest/);

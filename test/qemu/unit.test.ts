@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, test } from "node:test";
@@ -171,5 +171,20 @@ test("sweepStaleTemps: removes temp dirs of dead processes only (a killed unpack
     assert.equal(existsSync(done), true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("prepareKernel: an exact cached release needs no apt at all (stubbed apt tools fail)", async () => {
+  const stubs = mkdtempSync(join(tmpdir(), "kfunc-stubs-"));
+  const path = process.env["PATH"];
+  try {
+    for (const t of ["apt-get", "apt-cache", "dpkg"])
+      writeFileSync(join(stubs, t), "#!/bin/sh\nexit 99\n", { mode: 0o755 });
+    process.env["PATH"] = `${stubs}:${path}`;
+    const exact = await prepareKernel(`debian:${kernel.release}`);
+    assert.deepEqual({ ...exact, spec: kernel.spec }, kernel);
+  } finally {
+    process.env["PATH"] = path;
+    rmSync(stubs, { recursive: true, force: true });
   }
 });
