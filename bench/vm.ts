@@ -46,7 +46,10 @@ for (let i = 0; i < N; i++) {
     "QEMU total": t.total,
     "library prepare (cached kernel, initrd)": t.prepare,
   };
-  for (const [k, v] of Object.entries(row)) if (v !== undefined) (phases[k] ??= []).push(v);
+  for (const [k, v] of Object.entries(row)) {
+    if (v === undefined) continue;
+    phases[k] = [...(phases[k] ?? []), v];
+  }
 }
 
 const cli = join(REPO, "bin", "kfunc.js");
