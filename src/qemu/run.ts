@@ -1,6 +1,7 @@
 import {
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
@@ -71,6 +72,20 @@ function guestEnv(options: VmRunOptions): Record<string, string> {
   return env;
 }
 
+/** Per-run dirs (`kfunc-vm-<pid>-*`, ~1.5 MB of initrd) left by a process that was SIGKILLed. */
+function sweepStaleRunDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^kfunc-vm-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH")
+        rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
 interface Event {
   name: string;
   hostMs: number;
@@ -114,7 +129,8 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     { name: "kfunc/shares", data: enc.encode(shares.map((s) => `${s.tag} ${s.path}\n`).join("")) },
     ...mods.map((m) => ({ name: `kfunc/mods/${m.file}`, data: m.data })),
   ]);
-  const runDir = mkdtempSync(join(tmpdir(), "kfunc-vm-"));
+  sweepStaleRunDirs();
+  const runDir = mkdtempSync(join(tmpdir(), `kfunc-vm-${process.pid}-`));
   try {
     const initrd = join(runDir, "initrd.cpio.gz");
     writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), extra]));
