@@ -3,6 +3,8 @@
  * the .ksyms rewrite in bpf_object__collect_externs). Pure: the section layout and the kernel's BTF features
  * arrive as arguments.
  */
+
+import { BTF_KIND } from "../btf/types.ts";
 import type { ExternSpec } from "../object/types.ts";
 import { RawBtf } from "./btf-raw.ts";
 
@@ -39,22 +41,7 @@ export interface SectionLayout {
   variables: { name: string; offset: number }[];
 }
 
-const K = {
-  INT: 1,
-  STRUCT: 4,
-  UNION: 5,
-  ENUM: 6,
-  TYPEDEF: 8,
-  CONST: 10,
-  FUNC: 12,
-  FUNC_PROTO: 13,
-  VAR: 14,
-  DATASEC: 15,
-  FLOAT: 16,
-  DECL_TAG: 17,
-  TYPE_TAG: 18,
-  ENUM64: 19,
-} as const;
+const K = BTF_KIND;
 
 const INT_ENC_32 = 32; // BTF_INT_ENC(0, 0, 32)
 

@@ -4,6 +4,8 @@
  * compute the kind's value and patch the instruction. A failed relocation poisons the instruction
  * (`call 0xbad2310`) so the verifier only complains if it is reachable. Pure: target BTFs are arguments.
  */
+
+import { BPF_CORE } from "../btf/ext.ts";
 import type { Btf, BtfMember, BtfType } from "../btf/index.ts";
 import { BTF_INT_SIGNED } from "../btf/index.ts";
 import { RelocationError } from "../errors.ts";
@@ -13,21 +15,8 @@ import { typesCompatible } from "./kfunc-resolve.ts";
 
 export const CORE_POISON_IMM = 0xbad2310;
 
-export const CORE_KIND = {
-  FIELD_BYTE_OFFSET: 0,
-  FIELD_BYTE_SIZE: 1,
-  FIELD_EXISTS: 2,
-  FIELD_SIGNED: 3,
-  FIELD_LSHIFT_U64: 4,
-  FIELD_RSHIFT_U64: 5,
-  TYPE_ID_LOCAL: 6,
-  TYPE_ID_TARGET: 7,
-  TYPE_EXISTS: 8,
-  TYPE_SIZE: 9,
-  ENUMVAL_EXISTS: 10,
-  ENUMVAL_VALUE: 11,
-  TYPE_MATCHES: 12,
-} as const;
+/** The CO-RE relocation kinds (`enum bpf_core_relo_kind`): one table, from the BTF.ext parser. */
+export const CORE_KIND = BPF_CORE;
 
 const isFieldKind = (k: number) => k <= CORE_KIND.FIELD_RSHIFT_U64;
 const isEnumKind = (k: number) => k === CORE_KIND.ENUMVAL_EXISTS || k === CORE_KIND.ENUMVAL_VALUE;
