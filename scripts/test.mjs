@@ -28,6 +28,21 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(", ")}`);
   process.exit(1);
 }
+// Tests of every layer use Debian's kernels (module builds, BTF of other kernels, QEMU boots): fetch them
+// once up front (cached in ~/.cache/kfunc-kit; a warm run touches no network) so that none has to skip.
+if (filters.length === 0) {
+  for (const kernel of ["debian:bookworm-backports", "debian:bookworm"]) {
+    const p = spawnSync(process.execPath, ["bin/kfunc.js", "vm", "prepare", "--kernel", kernel, "--json"], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    if (p.status !== 0) {
+      console.error(
+        `preparing the QEMU kernel ${kernel} failed (exit ${p.status}); the VM tests will say why`,
+      );
+    }
+  }
+}
 const r = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...passthrough, ...files],

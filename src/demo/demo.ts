@@ -142,7 +142,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       runInVm({
         kernel: prepared!,
         command: guestArgs,
-        shares: [built.buildDir],
+        // The project (dist/, node_modules/, the build dir) at the same path in the guest: the host root is
+        // shared too, but /tmp and friends are the guest's own tmpfs, and a clone may live there.
+        shares: [ROOT, ...(built.buildDir.startsWith(`${ROOT}/`) ? [] : [built.buildDir])],
         cwd: built.buildDir,
         progress,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),

@@ -66,6 +66,9 @@ test(`kprobe + kretprobe on do_unlinkat inside QEMU (${KERNEL}): PMU and tracefs
         dir,
         "--share",
         dirname(obj),
+        "--share",
+        REPO_ROOT, // the bundle's koffi (node_modules): the clone may live under the guest's own /tmp
+
         "--",
         process.execPath,
         bundleGuestScript(script),
