@@ -42,6 +42,8 @@ export function createProgress(options: { quiet?: boolean } = {}): Progress {
   let title = "";
   return {
     step(t) {
+      // one spinner at a time: a step left open by a nested task is closed (neutrally) by the next one
+      spinner?.stopAndPersist({ symbol: "·", text: title });
       title = t;
       spinner = ora({ text: t, stream: process.stderr }).start();
     },

@@ -78,7 +78,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       steps[name] = Math.round(performance.now() - t);
     }
   };
-  const out = o.onOutput ?? ((t: string) => process.stdout.write(t));
+  const write = o.onOutput ?? ((t: string) => process.stdout.write(t));
+  // The guest's machine-readable summary line is for us, not for the person watching.
+  let pending = "";
+  const out = (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    const shown = lines.filter((l) => !l.startsWith("KFUNC_DEMO_SUMMARY "));
+    if (shown.length) write(`${shown.join("\n")}\n`);
+  };
   const progress = o.progress;
   const onHost = o.kernel === "host";
   if (onHost) {
@@ -136,7 +145,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (r.stderr) process.stderr.write(r.stderr);
     exitCode = r.status ?? 1;
   } else {
-    progress.step(`booting ${prepared!.release} under QEMU`);
     let booted = false;
     const r = await timed("vm", () =>
       runInVm({
@@ -149,17 +157,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         progress,
         ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
         onStdout: (c) => {
-          if (!booted) {
-            booted = true;
-            progress.succeed(`booted ${prepared!.release}; running the scenario in the guest`);
-          }
+          booted = true;
           stdout += c.toString();
           out(c.toString());
         },
         onStderr: (c) => process.stderr.write(c),
       }),
     );
-    if (!booted) progress.fail(`the guest printed nothing (exit ${r.exitCode})`);
+    if (!booted) progress.note(`the guest printed nothing (exit ${r.exitCode})`);
     exitCode = r.exitCode;
     if (r.exitCode !== 0 && r.console)
       process.stderr.write(`--- guest console (tail) ---\n${r.console.split("\n").slice(-25).join("\n")}\n`);
