@@ -2,7 +2,7 @@
 // One set-up step for `npm test` and `npm run demo`: npm dependencies, the Debian packages kfunc-kit
 // drives (when root on Debian/Ubuntu), and the compiled CLI in dist/. Quiet when nothing is missing.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -105,7 +105,20 @@ function buildDist() {
   } catch (e) {
     throw new Error(`TypeScript build failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
   }
+  checkDist();
   bundleGuest();
+}
+
+/** Every relative import in dist/ must name a .js file (tsc leaves `.ts` in some downlevelled code). */
+export function checkDist(dir = join(root, "dist")) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) checkDist(p);
+    else if (entry.name.endsWith(".js")) {
+      const m = /(?:import\(|from )"(\.{1,2}\/[^"]*\.ts)"/.exec(readFileSync(p, "utf8"));
+      if (m) throw new Error(`TypeScript build: ${p} imports '${m[1]}' (a .ts path in compiled output)`);
+    }
+  }
 }
 
 /**

@@ -47,13 +47,20 @@ async function testRunCommand(obj: string, opts: TestRunCliOptions): Promise<voi
   }
   const { loadCollection } = await import("../../kernel/index.ts");
   const { testRun } = await import("../../kernel/test-run.ts");
-  using coll = await loadCollection(spec, { programs: [name] });
-  const prog = coll.program(name);
-  const r = testRun(prog, {
-    ...(opts.dataIn ? { dataIn: read(opts.dataIn, "--data-in file") } : {}),
-    ...(opts.ctxIn ? { ctxIn: read(opts.ctxIn, "--ctx-in file") } : {}),
-    ...(repeat !== undefined ? { repeat } : {}),
-  });
+  const dataIn = opts.dataIn ? read(opts.dataIn, "--data-in file") : undefined;
+  const ctxIn = opts.ctxIn ? read(opts.ctxIn, "--ctx-in file") : undefined;
+  // try/finally, not `using`: tsc's downlevel of `using` skips rewriting the dynamic imports' .ts extensions
+  const coll = await loadCollection(spec, { programs: [name] });
+  let r: ReturnType<typeof testRun>;
+  try {
+    r = testRun(coll.program(name), {
+      ...(dataIn ? { dataIn } : {}),
+      ...(ctxIn ? { ctxIn } : {}),
+      ...(repeat !== undefined ? { repeat } : {}),
+    });
+  } finally {
+    coll.close();
+  }
   const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString("hex") : undefined);
   if (opts.json) {
     const { printJson } = await import("../json.ts");
