@@ -197,6 +197,9 @@ export function sanitizeBtf(
     } else if (!features.typeTag && kind === K.TYPE_TAG) {
       raw.setU32(id, 0, 0);
       raw.setInfo(id, K.CONST, 0);
+    } else if (!features.enum64 && kind === K.ENUM) {
+      // Signed enums (kind_flag) came with ENUM64 in 6.0; older kernels reject the flag.
+      raw.setInfo(id, K.ENUM, vlen);
     } else if (!features.enum64 && kind === K.ENUM64) {
       if (!enum64Placeholder)
         enum64Placeholder = raw.addType([raw.addString("enum64_placeholder"), K.INT << 24, 1, 8]);
