@@ -6,8 +6,15 @@
  * duplicate names unique the way bpftool does (`foo___2`).
  */
 import { BtfError } from "../errors.ts";
-import { type CLayout, type CTypeSource, layoutOf } from "./c-layout.ts";
+import { alignOfOrZero, isPacked, POINTER_SIZE, sizeOfOrZero, type TypeSource } from "./layout.ts";
 import type { BtfEnum, BtfFuncProto, BtfRef, BtfStruct, BtfType } from "./types.ts";
+
+/** The part of the `Btf` interface (docs/architecture.md) that the C printer reads. */
+export interface CTypeSource extends TypeSource {
+  readonly base: CTypeSource | undefined;
+  readonly firstId: number;
+  readonly nextId: number;
+}
 
 const TABS = "\t\t\t\t\t\t\t\t\t\t\t\t\t";
 
@@ -24,7 +31,6 @@ const CHUNK = 1 << 16;
  */
 export class CWriter {
   protected readonly btf: CTypeSource;
-  protected readonly layout: CLayout;
   /** Drop const/volatile/restrict (libbpf's strip_mods). */
   stripMods = false;
   /** Name anonymous structs/unions/enums instead of defining them inline. */
@@ -33,9 +39,8 @@ export class CWriter {
   protected cur = "";
   protected readonly chunks: string[] = [];
 
-  constructor(btf: CTypeSource, layout?: CLayout) {
+  constructor(btf: CTypeSource) {
     this.btf = btf;
-    this.layout = layout ?? layoutOf(btf);
   }
 
   w(s: string): void {
@@ -83,8 +88,8 @@ export class CWriter {
 
   emitStructDef(id: number, t: BtfStruct, lvl: number): void {
     const isStruct = t.kind === "STRUCT";
-    const layout = this.layout;
-    const packed = isStruct ? layout.isPacked(t) : false;
+    const btf = this.btf;
+    const packed = isStruct ? isPacked(btf, t) : false;
     const name = this.typeName(id, t);
     this.w(isStruct ? (name ? `struct ${name} {` : "struct {") : name ? `union ${name} {` : "union {");
     const members = t.members;
@@ -96,7 +101,7 @@ export class CWriter {
       const m = members[i]!;
       let mSize = m.bitfieldSize;
       const mOff = m.bitOffset;
-      const mAlign = packed ? 1 : layout.alignOf(m.type);
+      const mAlign = packed ? 1 : alignOfOrZero(btf, m.type);
       const inBitfield = prevBitfield && mSize !== 0;
       if (off < mOff) this.emitBitPadding(off, mOff, mAlign, inBitfield, lvl + 1);
       this.w("\n");
@@ -107,14 +112,14 @@ export class CWriter {
         off = mOff + mSize;
         prevBitfield = true;
       } else {
-        mSize = layout.sizeOf(m.type);
+        mSize = sizeOfOrZero(btf, m.type);
         off = mOff + mSize * 8;
         prevBitfield = false;
         this.w(";");
       }
     }
     if (isStruct && off < t.size * 8)
-      this.emitBitPadding(off, t.size * 8, layout.alignOf(id), false, lvl + 1);
+      this.emitBitPadding(off, t.size * 8, alignOfOrZero(btf, id), false, lvl + 1);
     if (n || t.size) {
       this.w("\n");
       this.w(indent(lvl));
@@ -125,7 +130,7 @@ export class CWriter {
 
   /** libbpf's btf_dump_emit_bit_padding: fill [cur, next) bits with anonymous `type: N;` members. */
   private emitBitPadding(cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number) {
-    const ptrBits = this.layout.ptrSize * 8;
+    const ptrBits = POINTER_SIZE * 8;
     const padNames = ["long", "int", "short", "char"];
     const padBits = [ptrBits, 32, 16, 8];
     let newOff = 0;
@@ -191,7 +196,7 @@ export class CWriter {
     }
     this.w(`\n${indent(lvl)}}`);
     if (t.size === 1) this.w(" __attribute__((mode(byte)))");
-    else if (t.size === 8 && this.layout.ptrSize === 8 && (!is64 || !hasHigh))
+    else if (t.size === 8 && POINTER_SIZE === 8 && (!is64 || !hasHigh))
       this.w(" __attribute__((mode(word)))");
   }
 

@@ -2,7 +2,7 @@
  * Test helpers for the C printer: an in-memory BTF built from model types (ids 1..n in order), for
  * declarator cases that are awkward to get out of clang.
  */
-import type { CTypeSource } from "../../src/btf/c-layout.ts";
+import type { CTypeSource } from "../../src/btf/c-decl.ts";
 import type { BtfType } from "../../src/btf/types.ts";
 
 /** Distributes Omit over the union, so each kind keeps its own fields. */
