@@ -1,0 +1,13 @@
+/**
+ * kfunc-kit's public API. Each layer is also its own entry point (`kfunc-kit/btf`, `kfunc-kit/kernel`, …);
+ * here they are namespaces, with the error types and the logging hook at the top level.
+ */
+export * as btf from "./btf/index.ts";
+export * as build from "./build/index.ts";
+export * as elf from "./elf/index.ts";
+export * from "./errors.ts";
+export * as kernel from "./kernel/index.ts";
+export { type Logger, type LogLevel, setLogger } from "./log.ts";
+export * as module from "./module/index.ts";
+export * as object from "./object/index.ts";
+export * as qemu from "./qemu/index.ts";
