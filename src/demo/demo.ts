@@ -107,6 +107,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         prepareKernel(spec, { progress, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) }),
       );
 
+  if (
+    prepared &&
+    (prepared.version.major < 6 || (prepared.version.major === 6 && prepared.version.minor < 10))
+  )
+    throw new KfuncKitError(
+      "NOT_SUPPORTED",
+      `kfunc demo --kernel ${spec}: Linux ${prepared.release} is older than 6.10, where register_btf_kfunc_id_set(BPF_PROG_TYPE_KPROBE, …) returns -EINVAL: the reference scenario's kprobe program cannot call a module kfunc there`,
+      {
+        hint: "run it on the default kernel (kfunc demo); on 6.1 register the kfunc for TRACING and call it from fentry or tp_btf — kfunc.json does that (docs/modules.md, examples/kfunc-zoo)",
+      },
+    );
   const built = await timed("module build", () =>
     buildModule(SEED_DIR, { kernel: spec, progress, cacheDir: o.cacheDir }),
   );

@@ -87,17 +87,51 @@ function checkDefinitions(config: ModuleConfig): void {
     );
 }
 
+/** kfunc idioms newer than some kernels: the first kernel that has each (docs/kfuncs-guide.md). */
+const KFUNC_IDIOMS: { pattern: RegExp; name: string; since: [number, number] }[] = [
+  { pattern: /\bBTF_KFUNCS_(START|END)\b/, name: "BTF_KFUNCS_START/END", since: [6, 9] },
+  {
+    pattern: /\b__bpf_kfunc_(start|end)_defs\b/,
+    name: "__bpf_kfunc_start_defs()/__bpf_kfunc_end_defs()",
+    since: [6, 8],
+  },
+  { pattern: /\b__bpf_kfunc\b/, name: "__bpf_kfunc", since: [6, 2] },
+];
+
+/** A hint when the errors come from kfunc idioms the target kernel predates (a hand-written module). */
+function idiomHint(messages: string[], target: ModuleTarget): string | undefined {
+  const v = target.version;
+  const missing = KFUNC_IDIOMS.filter(
+    (i) =>
+      (v.major < i.since[0] || (v.major === i.since[0] && v.minor < i.since[1])) &&
+      messages.some((m) => i.pattern.test(m)),
+  );
+  if (missing.length === 0) return undefined;
+  return (
+    `Linux ${v.major}.${v.minor} predates ${missing.map((i) => `${i.name} (${i.since.join(".")})`).join(", ")}: ` +
+    "declare the kfuncs in kfunc.json and let kfunc-kit generate the registration with this kernel's idioms, " +
+    "or add compat macros (docs/kfuncs-guide.md)"
+  );
+}
+
 function buildFailure(dir: string, buildDir: string, target: ModuleTarget, buildLog: string): KfuncKitError {
   const diags = parseDiagnostics(buildLog, { [buildDir]: dir });
   const errors = diags.filter((d) => d.severity === "error");
-  const lines = errors.length ? errors.slice(0, 20).map((d) => formatDiagnostic(d)) : otherErrors(buildLog);
+  const shown = errors.slice(0, 12);
+  const lines = errors.length ? shown.map((d) => formatDiagnostic(d)) : otherErrors(buildLog);
+  if (errors.length > shown.length) lines.push(`… ${errors.length - shown.length} more errors`);
   return new KfuncKitError(
     "MODULE",
     `module '${dir}': build for ${target.release} failed${lines.length ? `:\n  ${lines.join("\n  ")}` : ""}`,
     {
-      hint: errors.length
-        ? "fix the errors above (a kernel header mismatch? the target is Linux " + target.release + ")"
-        : `see the build log: make -C ${target.headersDir} M=${buildDir} modules`,
+      hint:
+        idiomHint(
+          errors.map((d) => formatDiagnostic(d)),
+          target,
+        ) ??
+        (errors.length
+          ? `fix the errors above (a kernel header mismatch? the target is Linux ${target.release})`
+          : `see the build log: make -C ${target.headersDir} M=${buildDir} modules`),
     },
   );
 }
