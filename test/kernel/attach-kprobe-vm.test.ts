@@ -5,12 +5,9 @@
  * Needs the QEMU runner's kernel (downloaded and cached on first use); skips with the reason otherwise.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { runGuestScript } from "../helpers/vm-guest.ts";
 
 const KERNEL = process.env["KFUNC_KIT_TEST_KERNEL"] ?? "debian:bookworm-backports";
 
@@ -42,85 +39,50 @@ coll.close();
 console.log("RESULT " + JSON.stringify(out));
 `;
 
+type KprobeResult = Record<
+  string,
+  {
+    links: Array<{ kind: string; probeVia: string; mechanism: string }>;
+    lines: string[];
+    during: string;
+    after: string;
+  }
+>;
+
 test(`kprobe + kretprobe on do_unlinkat inside QEMU (${KERNEL}): PMU and tracefs kprobe_events`, {
   timeout: 900_000,
 }, (t) => {
   const obj = compileFixture("attach-kprobe");
-  const dir = mkdtempSync("/tmp/kfunc-kit-vm-");
-  const script = join(dir, "guest.mts");
-  writeFileSync(script, guestScript(obj));
-  try {
-    const r = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO_ROOT, "src/cli/main.ts"),
-        "vm",
-        "run",
-        "--kernel",
-        KERNEL,
-        "--timeout",
-        "600",
-        "--share",
-        dir,
-        "--share",
-        dirname(obj),
-        "--share",
-        REPO_ROOT, // the bundle's koffi (node_modules): the clone may live under the guest's own /tmp
-
-        "--",
-        process.execPath,
-        bundleGuestScript(script),
-      ],
-      { cwd: REPO_ROOT, encoding: "utf8", timeout: 850_000 },
+  const res = runGuestScript<KprobeResult>(t, KERNEL, guestScript(obj), obj);
+  if (!res) return;
+  assert.deepEqual(
+    res["pmu"]!.links.map((l) => [l.kind, l.probeVia, l.mechanism]),
+    [
+      ["kprobe", "pmu", "bpf_link"],
+      ["kretprobe", "pmu", "perf_event_ioctl"],
+    ],
+  );
+  assert.equal(res["pmu"]!.during, "", "the PMU path writes nothing to kprobe_events");
+  assert.deepEqual(
+    res["tracefs"]!.links.map((l) => [l.kind, l.probeVia]),
+    [
+      ["kprobe", "tracefs"],
+      ["kretprobe", "tracefs"],
+    ],
+  );
+  assert.match(res["tracefs"]!.during, /^p:kfunc_kit\/kprobe_do_unlinkat_\d+_\d+ do_unlinkat$/m);
+  assert.match(res["tracefs"]!.during, /^r\d*:kfunc_kit\/kretprobe_do_unlinkat_\d+_\d+ do_unlinkat$/m);
+  assert.equal(res["tracefs"]!.after, "", "close() removed the tracefs events");
+  for (const via of ["pmu", "tracefs"]) {
+    assert.equal(
+      res[via]!.lines.filter((l) => l.startsWith("kprobe hit")).length,
+      1,
+      `${via}: one kprobe hit`,
     );
-    const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-    if (!process.env["CI"] && !line && /download|apt|network|prepar/i.test(r.stderr) && r.status !== 0) {
-      t.skip(`the QEMU kernel ${KERNEL} is not available: ${r.stderr.trim().split("\n").at(-1)}`);
-      return;
-    }
-    assert.ok(line, `no RESULT from the guest (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-    const res = JSON.parse(line.slice(7)) as Record<
-      string,
-      {
-        links: Array<{ kind: string; probeVia: string; mechanism: string }>;
-        lines: string[];
-        during: string;
-        after: string;
-      }
-    >;
-    assert.deepEqual(
-      res["pmu"]!.links.map((l) => [l.kind, l.probeVia, l.mechanism]),
-      [
-        ["kprobe", "pmu", "bpf_link"],
-        ["kretprobe", "pmu", "perf_event_ioctl"],
-      ],
+    assert.equal(
+      res[via]!.lines.filter((l) => l.startsWith("kretprobe hit")).length,
+      1,
+      `${via}: one kretprobe hit`,
     );
-    assert.equal(res["pmu"]!.during, "", "the PMU path writes nothing to kprobe_events");
-    assert.deepEqual(
-      res["tracefs"]!.links.map((l) => [l.kind, l.probeVia]),
-      [
-        ["kprobe", "tracefs"],
-        ["kretprobe", "tracefs"],
-      ],
-    );
-    assert.match(res["tracefs"]!.during, /^p:kfunc_kit\/kprobe_do_unlinkat_\d+_\d+ do_unlinkat$/m);
-    assert.match(res["tracefs"]!.during, /^r\d*:kfunc_kit\/kretprobe_do_unlinkat_\d+_\d+ do_unlinkat$/m);
-    assert.equal(res["tracefs"]!.after, "", "close() removed the tracefs events");
-    for (const via of ["pmu", "tracefs"]) {
-      assert.equal(
-        res[via]!.lines.filter((l) => l.startsWith("kprobe hit")).length,
-        1,
-        `${via}: one kprobe hit`,
-      );
-      assert.equal(
-        res[via]!.lines.filter((l) => l.startsWith("kretprobe hit")).length,
-        1,
-        `${via}: one kretprobe hit`,
-      );
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,12 +7,9 @@
  * Needs the QEMU runner's kernel (downloaded and cached on first use); skips with the reason otherwise.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { runGuestScript } from "../helpers/vm-guest.ts";
 import { vmlinuxHeaderDir } from "./load-helpers.ts";
 
 const KERNEL = process.env["KFUNC_KIT_TEST_KERNEL"] ?? "debian:bookworm-backports";
@@ -102,100 +99,60 @@ test(`kprobe.multi (name, glob), kretprobe.multi, fentry, fexit on do_unlinkat i
   timeout: 900_000,
 }, (t) => {
   const obj = compileFixture("attach-tracing-vm", { includeDirs: [vmlinuxHeaderDir()] });
-  const dir = mkdtempSync("/tmp/kfunc-kit-vm-");
-  const script = join(dir, "guest.mts");
-  writeFileSync(script, guestScript(obj));
-  try {
-    const r = spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO_ROOT, "src/cli/main.ts"),
-        "vm",
-        "run",
-        "--kernel",
-        KERNEL,
-        "--timeout",
-        "600",
-        "--share",
-        dir,
-        "--share",
-        dirname(obj),
-        "--share",
-        REPO_ROOT, // the bundle's koffi (node_modules): the clone may live under the guest's own /tmp
-        "--",
-        process.execPath,
-        bundleGuestScript(script),
-      ],
-      { cwd: REPO_ROOT, encoding: "utf8", timeout: 850_000 },
-    );
-    const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-    if (!process.env["CI"] && !line && /download|apt|network|prepar/i.test(r.stderr) && r.status !== 0) {
-      t.skip(`the QEMU kernel ${KERNEL} is not available: ${r.stderr.trim().split("\n").at(-1)}`);
-      return;
-    }
-    assert.ok(line, `no RESULT from the guest (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-    const res = JSON.parse(line.slice(7)) as GuestResult;
-    const ctx = `guest ${res.release}: ${JSON.stringify(res)}`;
-    t.diagnostic(`guest ${res.release}, fprobe ${res.fprobe}: counts ${JSON.stringify(res.during)}`);
+  const res = runGuestScript<GuestResult>(t, KERNEL, guestScript(obj), obj);
+  if (!res) return;
+  const ctx = `guest ${res.release}: ${JSON.stringify(res)}`;
+  t.diagnostic(`guest ${res.release}, fprobe ${res.fprobe}: counts ${JSON.stringify(res.during)}`);
 
-    // Trampolines work in every guest kernel we run (5.5+ with BTF).
-    for (const name of TRAMPOLINES) {
-      assert.equal(res.errors[name], undefined, `${name} attached (${ctx})`);
-      assert.equal(res.links[name]!.mechanism, "bpf_link");
-      assert.equal(res.links[name]!.target, "do_unlinkat");
-    }
-    assert.equal(res.links["fentry_unlink"]!.kind, "fentry");
-    assert.equal(res.links["fexit_unlink"]!.kind, "fexit");
-    assert.equal(res.during["fentry_dfd"], -100, "fentry saw do_unlinkat's first argument: AT_FDCWD");
-    assert.equal(
-      res.during["fentry_path"],
-      res.path,
-      "fentry read the unlinked path through struct filename",
-    );
-    assert.equal(res.during["fexit_ret"], 0, "fexit saw do_unlinkat's return value: 0");
-
-    // kprobe.multi: attached where the guest kernel has fprobe, else our NotSupportedError (never a skip).
-    const attached = res.fprobe ? [...MULTI, ...TRAMPOLINES] : [...TRAMPOLINES];
-    if (res.fprobe) {
-      for (const name of MULTI) assert.equal(res.errors[name], undefined, `${name} attached (${ctx})`);
-      assert.deepEqual(
-        MULTI.map((n) => [res.links[n]!.kind, res.links[n]!.target, res.links[n]!.mechanism]),
-        [
-          ["kprobe.multi", "do_unlinkat", "bpf_link"],
-          ["kprobe.multi", "do_unlinka*", "bpf_link"],
-          ["kretprobe.multi", "do_unlinkat", "bpf_link"],
-        ],
-      );
-      assert.equal(res.during["multi_dfd"], -100, "kprobe.multi ran at entry: PT_REGS_PARM1 is AT_FDCWD");
-      assert.equal(res.during["kretmulti_ret"], 0, "kretprobe.multi ran at return: PT_REGS_RC is 0");
-    } else {
-      for (const name of MULTI) {
-        const e = res.errors[name];
-        assert.ok(e, `${name}: no fprobe in ${res.release}, yet attach did not fail (${ctx})`);
-        assert.equal(e.type, "NotSupportedError");
-        assert.match(e.message, /: EOPNOTSUPP: this kernel has no fprobe-based multi-kprobes/);
-        assert.match(e.message, new RegExp(`^k(ret)?probe\\.multi '${name}' → do_unlinka`));
-        assert.match(e.hint ?? "", /kfunc vm run/);
-      }
-    }
-
-    // One unlink: exactly one hit per attached program; nothing before, nothing after close().
-    for (const name of Object.keys(COUNTERS)) {
-      const c = COUNTERS[name]!;
-      assert.equal(res.before[c], 0, `${c} before the unlink`);
-      assert.equal(res.during[c], attached.includes(name as never) ? 1 : 0, `${c} after one unlink (${ctx})`);
-      assert.equal(res.after[c], res.during[c], `${c} unchanged by an unlink after close()`);
-    }
-    assert.equal(res.linkIds.length, attached.length, "one kernel link per attached program");
-    assert.deepEqual(res.liveBefore.sort(), [...res.linkIds].sort(), "the links were live while attached");
-    assert.deepEqual(
-      res.closed,
-      attached.map(() => true),
-    );
-    assert.deepEqual(res.liveAfter, [], "close() released every link in the kernel");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  // Trampolines work in every guest kernel we run (5.5+ with BTF).
+  for (const name of TRAMPOLINES) {
+    assert.equal(res.errors[name], undefined, `${name} attached (${ctx})`);
+    assert.equal(res.links[name]!.mechanism, "bpf_link");
+    assert.equal(res.links[name]!.target, "do_unlinkat");
   }
+  assert.equal(res.links["fentry_unlink"]!.kind, "fentry");
+  assert.equal(res.links["fexit_unlink"]!.kind, "fexit");
+  assert.equal(res.during["fentry_dfd"], -100, "fentry saw do_unlinkat's first argument: AT_FDCWD");
+  assert.equal(res.during["fentry_path"], res.path, "fentry read the unlinked path through struct filename");
+  assert.equal(res.during["fexit_ret"], 0, "fexit saw do_unlinkat's return value: 0");
+
+  // kprobe.multi: attached where the guest kernel has fprobe, else our NotSupportedError (never a skip).
+  const attached = res.fprobe ? [...MULTI, ...TRAMPOLINES] : [...TRAMPOLINES];
+  if (res.fprobe) {
+    for (const name of MULTI) assert.equal(res.errors[name], undefined, `${name} attached (${ctx})`);
+    assert.deepEqual(
+      MULTI.map((n) => [res.links[n]!.kind, res.links[n]!.target, res.links[n]!.mechanism]),
+      [
+        ["kprobe.multi", "do_unlinkat", "bpf_link"],
+        ["kprobe.multi", "do_unlinka*", "bpf_link"],
+        ["kretprobe.multi", "do_unlinkat", "bpf_link"],
+      ],
+    );
+    assert.equal(res.during["multi_dfd"], -100, "kprobe.multi ran at entry: PT_REGS_PARM1 is AT_FDCWD");
+    assert.equal(res.during["kretmulti_ret"], 0, "kretprobe.multi ran at return: PT_REGS_RC is 0");
+  } else {
+    for (const name of MULTI) {
+      const e: GuestResult["errors"][string] | undefined = res.errors[name];
+      assert.ok(e, `${name}: no fprobe in ${res.release}, yet attach did not fail (${ctx})`);
+      assert.equal(e.type, "NotSupportedError");
+      assert.match(e.message, /: EOPNOTSUPP: this kernel has no fprobe-based multi-kprobes/);
+      assert.match(e.message, new RegExp(`^k(ret)?probe\\.multi '${name}' → do_unlinka`));
+      assert.match(e.hint ?? "", /kfunc vm run/);
+    }
+  }
+
+  // One unlink: exactly one hit per attached program; nothing before, nothing after close().
+  for (const name of Object.keys(COUNTERS)) {
+    const c = COUNTERS[name]!;
+    assert.equal(res.before[c], 0, `${c} before the unlink`);
+    assert.equal(res.during[c], attached.includes(name as never) ? 1 : 0, `${c} after one unlink (${ctx})`);
+    assert.equal(res.after[c], res.during[c], `${c} unchanged by an unlink after close()`);
+  }
+  assert.equal(res.linkIds.length, attached.length, "one kernel link per attached program");
+  assert.deepEqual(res.liveBefore.sort(), [...res.linkIds].sort(), "the links were live while attached");
+  assert.deepEqual(
+    res.closed,
+    attached.map(() => true),
+  );
+  assert.deepEqual(res.liveAfter, [], "close() released every link in the kernel");
 });
