@@ -1,5 +1,5 @@
-import { parseElf, readCString } from "../elf/index.ts";
-import { ElfError, KfuncKitError } from "../errors.ts";
+import { type ElfFile, parseElf } from "../elf/index.ts";
+import { KfuncKitError } from "../errors.ts";
 import { runTool } from "./exec.ts";
 
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -18,56 +18,10 @@ function* find(hay: Uint8Array, needle: number[]): Generator<number> {
   }
 }
 
-/** The parts of an ELF64 kfunc-kit needs from a vmlinux: its sections by name. */
-interface KernelElf {
-  section(name: string): { data: Uint8Array } | undefined;
-}
-
-/**
- * Section lookup for a kernel ELF. `parseElf` first; kernel sections live at 0xffffffff8… addresses, which
- * src/elf refuses as unsafe integers, so fall back to reading only the section headers (bounds-checked).
- */
-function readKernelElf(bytes: Uint8Array, source: string): KernelElf {
-  try {
-    return parseElf(bytes, source);
-  } catch (e) {
-    if (!(e instanceof ElfError) || !e.message.includes("sh_addr")) throw e;
-  }
-  const fail = (what: string): never => {
-    throw new ElfError(source, undefined, what);
-  };
-  if (bytes.length < 64 || bytes[4] !== 2 || bytes[5] !== 1) fail("not a little-endian ELF64 file");
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const num = (o: number) => {
-    const x = v.getBigUint64(o, true);
-    if (x > BigInt(bytes.length)) fail(`field at ${o} (${x}) points past the end of the file`);
-    return Number(x);
-  };
-  const shoff = num(40);
-  const shnum = v.getUint16(60, true);
-  const shstrndx = v.getUint16(62, true);
-  if (shoff + shnum * 64 > bytes.length || shstrndx >= shnum) fail("section header table out of range");
-  const hdr = (i: number) => {
-    const h = shoff + i * 64;
-    const type = v.getUint32(h + 4, true);
-    const offset = num(h + 24);
-    const size = type === 8 ? 0 : num(h + 32); // SHT_NOBITS
-    if (offset + size > bytes.length) fail(`section ${i} runs past the end of the file`);
-    return { name: v.getUint32(h, true), data: bytes.subarray(offset, offset + size) };
-  };
-  const names = hdr(shstrndx).data;
-  const byName = new Map<string, { data: Uint8Array }>();
-  for (let i = 0; i < shnum; i++) {
-    const s = hdr(i);
-    byName.set(readCString(names, s.name, source, `section ${i} name`), s);
-  }
-  return { section: (name) => byName.get(name) };
-}
-
-function tryElf(bytes: Uint8Array, source: string): KernelElf | undefined {
+function tryElf(bytes: Uint8Array, source: string): ElfFile | undefined {
   if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45) return undefined;
   try {
-    return readKernelElf(bytes, source);
+    return parseElf(bytes, source);
   } catch {
     return undefined;
   }
@@ -106,7 +60,7 @@ export async function extractVmlinux(bzImage: Uint8Array, source: string): Promi
 
 /** The `.BTF` section of an ELF vmlinux (equal to that kernel's /sys/kernel/btf/vmlinux). */
 export function vmlinuxBtf(elfBytes: Uint8Array, source: string): Uint8Array | undefined {
-  return readKernelElf(elfBytes, source).section(".BTF")?.data;
+  return parseElf(elfBytes, source).section(".BTF")?.data;
 }
 
 /** The release string embedded in a bzImage's setup header (`6.12.95+deb12-amd64`), if any. */
