@@ -12,6 +12,7 @@ export {
 export { checkFeature, type Feature, supports } from "./features.ts";
 export { GlobalData, Variable } from "./global-data.ts";
 export { loadModuleBtfs, type ModuleBtf, ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
+export { KernelObject } from "./kernel-object.ts";
 export { BpfMap, type BpfMapProps, type MapKey } from "./map.ts";
 export { Program, type ProgramProps } from "./program.ts";
 export { liveObjectCount } from "./registry.ts";

@@ -2,12 +2,12 @@
 import type { Btf } from "../btf/index.ts";
 import { KfuncKitError } from "../errors.ts";
 import { MapElemOps, mapFreeze } from "../sys/bpf-map.ts";
-import { type MapInfo, mapInfo, objPin } from "../sys/bpf-obj.ts";
+import { type MapInfo, mapInfo } from "../sys/bpf-obj.ts";
 import { BPF_MAP_TYPE, mapTypeName } from "../sys/constants.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type BtfValue, mapCodec, type ValueCodec } from "./btf-codec.ts";
-import { track, untrack } from "./registry.ts";
+import { KernelObject } from "./kernel-object.ts";
 
 export interface BpfMapProps {
   name: string;
@@ -34,7 +34,7 @@ const PERCPU = new Set<number>([
 
 export type MapKey = BtfValue;
 
-export class BpfMap implements Disposable {
+export class BpfMap extends KernelObject {
   readonly name: string;
   readonly type: number;
   readonly keySize: number;
@@ -47,14 +47,13 @@ export class BpfMap implements Disposable {
   readonly valueTypeId: number;
   /** Per-CPU maps hold one value per possible CPU, each padded to 8 bytes. */
   readonly percpu: boolean;
-  readonly #fd: Fd;
   #ops: MapElemOps | undefined;
   #keyCodec: ValueCodec | undefined;
   #valueCodec: ValueCodec | undefined;
 
   /** Takes ownership of `fd`. */
   constructor(fd: Fd, props: BpfMapProps) {
-    this.#fd = fd;
+    super(fd);
     this.name = props.name;
     this.type = props.type;
     this.keySize = props.keySize;
@@ -66,15 +65,6 @@ export class BpfMap implements Disposable {
     this.keyTypeId = props.keyTypeId ?? 0;
     this.valueTypeId = props.valueTypeId ?? 0;
     this.percpu = PERCPU.has(props.type);
-    track(this);
-  }
-
-  get fd(): number {
-    return this.#fd.value;
-  }
-
-  get closed(): boolean {
-    return this.#fd.closed;
   }
 
   get typeName(): string {
@@ -219,18 +209,5 @@ export class BpfMap implements Disposable {
 
   info(): MapInfo {
     return mapInfo(this.fd);
-  }
-
-  pin(path: string): void {
-    objPin(this.fd, path);
-  }
-
-  close(): void {
-    untrack(this);
-    this.#fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -1,9 +1,9 @@
 /** A loaded eBPF program: owns its fd. */
 
-import { objPin, type ProgInfo, progInfo } from "../sys/bpf-obj.ts";
+import { type ProgInfo, progInfo } from "../sys/bpf-obj.ts";
 import { attachTypeName, progTypeName } from "../sys/constants.ts";
 import type { Fd } from "../sys/fd.ts";
-import { track, untrack } from "./registry.ts";
+import { KernelObject } from "./kernel-object.ts";
 
 export interface ProgramProps {
   name: string;
@@ -23,7 +23,7 @@ export interface ProgramProps {
   verifierLog: string;
 }
 
-export class Program implements Disposable, ProgramProps {
+export class Program extends KernelObject implements ProgramProps {
   readonly name: string;
   readonly section: string;
   readonly type: number;
@@ -33,11 +33,10 @@ export class Program implements Disposable, ProgramProps {
   readonly attachBtfObjId: number;
   readonly sleepable: boolean;
   readonly verifierLog: string;
-  readonly #fd: Fd;
 
   /** Takes ownership of `fd`. */
   constructor(fd: Fd, props: ProgramProps) {
-    this.#fd = fd;
+    super(fd);
     this.name = props.name;
     this.section = props.section;
     this.type = props.type;
@@ -47,16 +46,6 @@ export class Program implements Disposable, ProgramProps {
     this.attachBtfObjId = props.attachBtfObjId;
     this.sleepable = props.sleepable;
     this.verifierLog = props.verifierLog;
-    track(this);
-  }
-
-  /** The raw fd (throws after close). */
-  get fd(): number {
-    return this.#fd.value;
-  }
-
-  get closed(): boolean {
-    return this.#fd.closed;
   }
 
   /** "TRACING", "SYSCALL"… */
@@ -71,19 +60,5 @@ export class Program implements Disposable, ProgramProps {
   /** Kernel-side info: id, tag, run counts (BPF_OBJ_GET_INFO_BY_FD). */
   info(): ProgInfo {
     return progInfo(this.fd);
-  }
-
-  /** Pins the program at a bpffs path. */
-  pin(path: string): void {
-    objPin(this.fd, path);
-  }
-
-  close(): void {
-    untrack(this);
-    this.#fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
