@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Progress } from "../cli/progress.ts";
@@ -74,6 +74,10 @@ export async function ensureInitramfs(kernel: PreparedKernel, progress?: Progres
   const tmp = tempSibling(out);
   writeFileSync(tmp, gzipSync(writeCpio(entries), { level: 1 }));
   publish(tmp, out);
+  // archives made for earlier /init scripts are never used again
+  for (const f of readdirSync(dirname(out)))
+    if (/^initramfs-[0-9a-f]+\.cpio\.gz$/.test(f) && join(dirname(out), f) !== out)
+      rmSync(join(dirname(out), f), { force: true });
   progress?.succeed(`initramfs for ${kernel.release}: ${mods.map((m) => m.name).join(" ") || "no modules"}`);
   return out;
 }
