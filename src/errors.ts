@@ -190,3 +190,29 @@ export function formatError(e: unknown): string {
   if (isKfuncKitError(e) && e.hint) lines.push(`  hint: ${e.hint}`);
   return lines.join("\n");
 }
+
+/** What went wrong with a user's file (see src/files.ts). */
+export type FileProblem =
+  | "missing"
+  | "missing-dir"
+  | "directory"
+  | "special"
+  | "too-large"
+  | "permission"
+  | "io";
+
+/**
+ * A user's file cannot be read or written: `path` names it, the hint names the fix. A missing file is a
+ * usage error (exit code 2); the rest are failures of the environment (exit code 1).
+ */
+export class FileError extends KfuncKitError {
+  override readonly name = "FileError";
+  constructor(
+    readonly problem: FileProblem,
+    readonly path: string,
+    message: string,
+    options: KfuncKitErrorOptions = {},
+  ) {
+    super(problem === "missing" ? "USAGE" : "ENVIRONMENT", message, options);
+  }
+}
