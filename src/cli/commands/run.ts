@@ -50,20 +50,15 @@ function show(v: BtfValue): string {
   );
 }
 
-function parseDuration(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  return Number.isFinite(n) && n > 0 ? n * 1000 : Number.NaN;
-}
-
 function parseGlobal(s: string): [string, string] {
   const i = s.indexOf("=");
   return i <= 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
 }
 
 async function run(obj: string, opts: RunOptions): Promise<void> {
-  const { existsSync, readFileSync } = await import("node:fs");
+  const { existsSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
+  const { readInputFile } = await import("../../files.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
   const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
@@ -72,12 +67,11 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   const { createProgress } = await import("../progress.ts");
   const progress = createProgress({ quiet: opts.json === true });
 
-  const durationMs = parseDuration(opts.duration);
-  if (Number.isNaN(durationMs))
-    throw new UsageError(`--duration '${opts.duration}' is not a positive number of seconds`);
+  const { secondsOption } = await import("../options.ts");
+  const durationMs = opts.duration === undefined ? undefined : secondsOption("--duration", opts.duration);
   if (!existsSync(obj))
     throw new UsageError(`object '${obj}' does not exist`, { hint: "build it first: kfunc build" });
-  const spec = parseObject(new Uint8Array(readFileSync(obj)), obj);
+  const spec = parseObject(readInputFile(obj, "object"), obj);
   const known = spec.programs.map((p) => p.name);
   const names = opts.program ?? [];
   for (const n of names) {
@@ -107,13 +101,34 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   }
   for (const g of opts.global ?? []) {
     const [name, raw] = parseGlobal(g);
+    if (!g.includes("="))
+      throw new UsageError(`-g '${g}': expected name=value`, { hint: "e.g. -g target_pid=42" });
     const current = getGlobal(spec, name);
     const value = typeof current === "string" ? raw : /^-?\d+$/.test(raw) ? BigInt(raw) : raw;
-    setGlobal(
-      spec,
-      name,
-      typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value,
-    );
+    const v =
+      typeof value === "bigint" &&
+      value <= BigInt(Number.MAX_SAFE_INTEGER) &&
+      value >= BigInt(Number.MIN_SAFE_INTEGER)
+        ? Number(value)
+        : value;
+    setGlobal(spec, name, v);
+    // the variable's type decides what fits: a value that came back different was truncated or wrapped
+    const back = getGlobal(spec, name);
+    const same =
+      typeof back === "boolean"
+        ? (v === 0 || v === 1) && back === (v === 1)
+        : typeof back === "number" || typeof back === "bigint"
+          ? (typeof v === "number" || typeof v === "bigint") && BigInt(back) === BigInt(v)
+          : typeof back === "string"
+            ? back === v
+            : true;
+    if (!same)
+      throw new UsageError(
+        `-g ${name}=${raw}: the value does not fit the variable (it would become ${show(back)})`,
+        {
+          hint: "give a value in the variable's range (its C type is in the object's BTF: kfunc inspect)",
+        },
+      );
   }
   const toLoad =
     names.length > 0 ? names : spec.programs.filter((p) => isAutoAttachable(p.section)).map((p) => p.name);
@@ -127,6 +142,8 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     });
   }
 
+  const { requireBpfPrivilege } = await import("../privilege.ts");
+  requireBpfPrivilege("run");
   // our handlers go in before anything is loaded, so the loader's exit-time closer (which only
   // installs itself when nobody handles the signals) leaves detaching and the map dump to us
   const ac = new AbortController();
