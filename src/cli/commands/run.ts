@@ -14,6 +14,7 @@ interface RunOptions {
   dumpMaps?: boolean;
   global?: string[];
   json?: boolean;
+  pinRoot?: string;
 }
 
 export function register(program: Command): void {
@@ -32,6 +33,7 @@ export function register(program: Command): void {
       "set a global (.rodata/.data/.bss) before load, e.g. -g target_pid=42",
     )
     .option("--json", "one JSON object per line on stdout (events, then maps)")
+    .option("--pin-root <dir>", "bpffs dir for maps pinned by name (default /sys/fs/bpf)")
     .action(async (obj: string, opts: RunOptions) => {
       await run(obj, opts);
     });
@@ -144,6 +146,8 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
 
   const { requireBpfPrivilege } = await import("../privilege.ts");
   requireBpfPrivilege("run");
+  const { checkPinRoot } = await import("../pin-root.ts");
+  const pinPath = checkPinRoot(spec, opts.pinRoot);
   // our handlers go in before anything is loaded, so the loader's exit-time closer (which only
   // installs itself when nobody handles the signals) leaves detaching and the map dump to us
   const ac = new AbortController();
@@ -153,7 +157,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   progress.step(`loading ${obj}`);
   let coll: Awaited<ReturnType<typeof loadCollection>>;
   try {
-    coll = await loadCollection(spec, { programs: toLoad });
+    coll = await loadCollection(spec, { programs: toLoad, pinPath });
   } catch (e) {
     process.removeListener("SIGINT", stop);
     process.removeListener("SIGTERM", stop);

@@ -7,6 +7,7 @@ interface TestRunCliOptions {
   ctxIn?: string;
   repeat?: string;
   json?: boolean;
+  pinRoot?: string;
 }
 
 export function register(program: Command): void {
@@ -21,6 +22,7 @@ export function register(program: Command): void {
     .option("--ctx-in <file>", "context bytes (syscall: the program's argument struct; raw_tp: u64 args)")
     .option("-r, --repeat <n>", "run n times; the duration is the average (not for syscall/raw_tp)")
     .option("--json", "print the result as JSON")
+    .option("--pin-root <dir>", "bpffs dir for maps pinned by name (default /sys/fs/bpf)")
     .action(async (obj: string, opts: TestRunCliOptions) => {
       await testRunCommand(obj, opts);
     });
@@ -66,8 +68,10 @@ async function testRunCommand(obj: string, opts: TestRunCliOptions): Promise<voi
     );
   const { requireBpfPrivilege } = await import("../privilege.ts");
   requireBpfPrivilege("test-run", { network: [3, 4, 6].includes(ps.type.id) });
+  const { checkPinRoot } = await import("../pin-root.ts");
+  const pinPath = checkPinRoot(spec, opts.pinRoot);
   // try/finally, not `using`: tsc's downlevel of `using` skips rewriting the dynamic imports' .ts extensions
-  const coll = await loadCollection(spec, { programs: [name] });
+  const coll = await loadCollection(spec, { programs: [name], pinPath });
   let r: ReturnType<typeof testRun>;
   try {
     r = testRun(coll.program(name), {
