@@ -57,6 +57,7 @@ const hostile = (canary: string): string[] => [
   "-n",
   "-e x",
   "back\\slash \\n",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, taken literally
   "$HOME ${IFS} $1 $@",
   "!bang ~tilde %pct",
   "ünï ✓ \ufffd",
