@@ -126,7 +126,7 @@ export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCh
       const notInBtf = unresolved.filter(
         (f) => !btf.findAllByName(f, "FUNC").some((t) => t.id >= btf.firstId),
       );
-      if (!missingTool && zeros > 0 && zeros < set.entries.length && notInBtf.length > 0)
+      if (!missingTool && notInBtf.length > 0)
         fail(
           source,
           `kfunc set '${set.name}': ${notInBtf.map((f) => `'${f}'`).join(", ")} ha${notInBtf.length > 1 ? "ve" : "s"} no BTF id: ${notInBtf.length > 1 ? "they are" : "it is"} not in the module's BTF. A static or static inline function is inlined (or kept local), so it has no BTF id and cannot be a kfunc`,

@@ -306,3 +306,27 @@ test("P2-16 a kfunc defined static inline is named as inlined (no BTF id), befor
   );
   assert.ok(!existsSync(join(dir, "build")), "kbuild did not run");
 });
+
+test("P2-16 a hand-written module's static inline kfunc: the check names it as inlined, not 'did resolve_btfids run?'", async () => {
+  const dir = f("seed-static-inline");
+  mkdirSync(dir);
+  copyFileSync(join(REPO_ROOT, "examples/seed/Kbuild"), join(dir, "Kbuild"));
+  const src = readFileSync(join(REPO_ROOT, "examples/seed/hello.c"), "utf8")
+    .split("\n")
+    .filter((l) => l !== "__bpf_kfunc u64 bpf_kfunc_call_test(u32 a, u64 b, u32 c, u64 d);")
+    .map((l) =>
+      l === "__bpf_kfunc u64 bpf_kfunc_call_test(u32 a, u64 b, u32 c, u64 d)"
+        ? "static inline u64 bpf_kfunc_call_test(u32 a, u64 b, u32 c, u64 d)"
+        : l,
+    )
+    .join("\n");
+  assert.match(src, /static inline u64 bpf_kfunc_call_test/);
+  writeFileSync(join(dir, "hello.c"), src);
+  await assert.rejects(
+    buildModule(dir, { kernel: "debian:bookworm-backports" }),
+    (e: unknown) =>
+      isKfuncKitError(e) &&
+      /'bpf_kfunc_call_test' has no BTF id.*static inline function is inlined/.test(e.message) &&
+      !/resolve_btfids/.test(e.hint ?? ""),
+  );
+});
