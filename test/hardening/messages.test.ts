@@ -330,3 +330,12 @@ test("P2-16 a hand-written module's static inline kfunc: the check names it as i
       !/resolve_btfids/.test(e.hint ?? ""),
   );
 });
+
+test("P1-06 a .ko given to run / test-run: named as a kernel module, with the verbs that take one", async () => {
+  const rs = await all([
+    () => kfunc(["run", ko, "--duration", "0.1"]),
+    () => kfunc(["test-run", ko, "-p", "x"]),
+  ]);
+  for (const r of rs)
+    assert.equal(userError(r, ko, /a kernel module, not an eBPF object[\s\S]*vm run --insmod/, 2), undefined);
+});

@@ -60,7 +60,7 @@ function parseGlobal(s: string): [string, string] {
 async function run(obj: string, opts: RunOptions): Promise<void> {
   const { existsSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
-  const { readInputFile } = await import("../../files.ts");
+  const { readBpfObject } = await import("../bpf-object.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
   const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
@@ -73,7 +73,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   const durationMs = opts.duration === undefined ? undefined : secondsOption("--duration", opts.duration);
   if (!existsSync(obj))
     throw new UsageError(`object '${obj}' does not exist`, { hint: "build it first: kfunc build" });
-  const spec = parseObject(readInputFile(obj, "object"), obj);
+  const spec = parseObject(await readBpfObject(obj, "run"), obj);
   const known = spec.programs.map((p) => p.name);
   const names = opts.program ?? [];
   for (const n of names) {

@@ -43,7 +43,9 @@ async function testRunCommand(obj: string, opts: TestRunCliOptions): Promise<voi
     opts.repeat === undefined
       ? undefined
       : intOption("--repeat", opts.repeat, 1, U32_MAX, "the kernel's repeat count is a u32");
-  const spec = parseObject(read(obj, "object"), obj);
+  if (!existsSync(obj)) throw new UsageError(`object '${obj}' does not exist`, { hint: "check the path" });
+  const { readBpfObject } = await import("../bpf-object.ts");
+  const spec = parseObject(await readBpfObject(obj, "test-run"), obj);
   const name = opts.program!;
   const ps = spec.programs.find((p) => p.name === name);
   if (!ps) {
