@@ -197,7 +197,7 @@ export class TsDeclPrinter {
         const lits = [...new Set(t.values.map((v) => enumLiteral(t, v.value)))];
         const other = big ? "(bigint & {})" : "(number & {})";
         out.push(
-          `/** \`enum ${t.name || name}\`: one of the enumerators (see the \`${name}\` object), or any other value C allows */\n` +
+          `/** \`enum ${t.name || name}\`: one of the enumerators (see the \`${name}\` object), or another value (C enums are open) */\n` +
             `export type ${name} = ${[...lits, other].join(" | ")};`,
         );
         continue;

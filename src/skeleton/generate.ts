@@ -24,8 +24,8 @@ export interface GenerateSkeletonOptions {
   records: Record<string, string>;
   /** Emit `.js` + `.d.ts` instead of one `.ts`. */
   js: boolean;
-  /** The package the output imports (default "kfunc-kit"; its `/skeleton` subpath). */
-  packageName: string;
+  /** The module the output imports its runtime from (default "kfunc-kit/skeleton"). */
+  importPath: string;
 }
 
 export interface GeneratedSkeleton {
@@ -203,7 +203,7 @@ export function generateSkeleton(
   const name = options.name ?? defaultName(source);
   const embed = options.embed ?? true;
   const js = options.js ?? false;
-  const pkg = `${options.packageName ?? "kfunc-kit"}/skeleton`;
+  const pkg = options.importPath ?? "kfunc-kit/skeleton";
   const btf = spec.btf;
   const printer = btf ? new TsDeclPrinter(btf, { reserved: OWN_NAMES }) : undefined;
   const { ids: recordIds, found, hidden } = recordTypes(spec, btf, options.records ?? {});
