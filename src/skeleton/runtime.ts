@@ -194,12 +194,25 @@ export class SkeletonRingBuffer<T> {
   /** Every record as it arrives, until `signal` aborts or the skeleton is closed. */
   async *records(options: StreamOptions = {}): AsyncGenerator<T> {
     const c = this.#decoder();
-    for await (const r of this.ring.records(options)) yield c.decode(r, 0) as T;
+    let n = 0;
+    for await (const r of this.ring.records(options)) {
+      yield c.decode(r, 0) as T;
+      if ((++n & 63) === 0) await turn();
+      if (options.signal?.aborted) return;
+    }
   }
 
   close(): void {
     this.#ring?.close();
   }
+}
+
+/**
+ * One trip through the event loop. A stream that always has data would otherwise resolve only microtasks,
+ * and timers (AbortSignal.timeout) and signal handlers would never run.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 const dataViews = new WeakMap<ArrayBufferLike, DataView>();
@@ -266,7 +279,12 @@ export class SkeletonPerfBuffer<T> {
   }
 
   async *records(options: StreamOptions = {}): AsyncGenerator<T> {
-    for await (const s of this.buffer.samples(options)) yield this.#decode(s.data);
+    let n = 0;
+    for await (const s of this.buffer.samples(options)) {
+      yield this.#decode(s.data);
+      if ((++n & 63) === 0) await turn();
+      if (options.signal?.aborted) return;
+    }
   }
 
   close(): void {
