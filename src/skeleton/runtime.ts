@@ -179,9 +179,22 @@ export class SkeletonRingBuffer<T> {
   /** Consumes every committed record without waiting; returns how many `cb` got. */
   consume(cb: (record: T) => unknown): number {
     const c = this.#decoder();
-    return this.ring.consumeRaw((data, offset, length) => {
-      if (length < c.size) return cb(c.decode(data.subarray(offset, offset + length).slice(), 0) as T);
-      return cb(c.read(viewOfData(data), data, offset) as T);
+    const size = c.size;
+    const read = c.read;
+    let data: Uint8Array | undefined;
+    let view: DataView | undefined;
+    return this.ring.consumeRaw((d, offset, length) => {
+      if (d !== data) {
+        data = d;
+        view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      }
+      // a record shorter than its type (a truncated output): decode a zero-padded copy
+      if (length < size) {
+        const padded = new Uint8Array(size);
+        padded.set(d.subarray(offset, offset + length));
+        return cb(c.decode(padded, 0) as T);
+      }
+      return cb(read(view!, d, offset) as T);
     });
   }
 
@@ -213,16 +226,6 @@ export class SkeletonRingBuffer<T> {
  */
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-const dataViews = new WeakMap<ArrayBufferLike, DataView>();
-function viewOfData(b: Uint8Array): DataView {
-  let v = dataViews.get(b.buffer);
-  if (!v || v.byteOffset !== b.byteOffset) {
-    v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    dataViews.set(b.buffer, v);
-  }
-  return v;
 }
 
 /** A perf event array whose samples decode as `T`. */
