@@ -43,6 +43,7 @@ export interface SkeletonMaps {
 /** A loaded map typed by its key and value (per-CPU maps: `V` is the array of every CPU's value). */
 export class SkeletonMap<K, V> {
   readonly map: BpfMap;
+  readonly #ops: BpfMap["ops"];
   readonly #key: TypedCodec;
   readonly #value: TypedCodec;
   readonly #keyView: DataView;
@@ -56,6 +57,7 @@ export class SkeletonMap<K, V> {
     this.#key = codecOf(btf, map.keyTypeId, map.keySize, `map '${map.name}' key`);
     this.#value = codecOf(btf, map.valueTypeId, map.valueSize, `map '${map.name}' value`);
     const ops = map.ops;
+    this.#ops = ops;
     this.#keyView = new DataView(ops.key.buffer, ops.key.byteOffset, ops.key.byteLength);
     this.#valueView = new DataView(ops.value.buffer, ops.value.byteOffset, ops.value.byteLength);
     // struct keys may have padding the codec does not write: hash maps compare every byte
@@ -69,7 +71,7 @@ export class SkeletonMap<K, V> {
   }
 
   #putKey(key: K): void {
-    const ops = this.map.ops;
+    const ops = this.#ops;
     if (this.#zeroKey) ops.key.fill(0);
     this.#key.write(key, this.#keyView, ops.key, 0);
   }
@@ -84,14 +86,14 @@ export class SkeletonMap<K, V> {
   /** The value for `key`, or undefined when there is none. */
   get(key: K): V | undefined {
     this.#putKey(key);
-    const ops = this.map.ops;
+    const ops = this.#ops;
     return ops.lookup() ? this.#readValue(ops.value, this.#valueView) : undefined;
   }
 
   /** Sets `key` to `value` (per-CPU maps: one value per possible CPU). `flags`: BPF_ANY/NOEXIST/EXIST. */
   set(key: K, value: V, flags = 0): void {
     this.#putKey(key);
-    const ops = this.map.ops;
+    const ops = this.#ops;
     ops.value.fill(0);
     if (this.#percpu) {
       if (!Array.isArray(value) || value.length !== this.#percpu)
@@ -108,7 +110,7 @@ export class SkeletonMap<K, V> {
   /** Deletes `key`; false when it was not there. */
   delete(key: K): boolean {
     this.#putKey(key);
-    return this.map.ops.delete();
+    return this.#ops.delete();
   }
 
   *keys(): Generator<K> {

@@ -56,6 +56,7 @@ interface ShapesSkeleton {
         records(o: { signal: AbortSignal }): AsyncGenerator<Event>;
       };
       by_key: {
+        map: { ops: { key: Uint8Array }; lookupRaw(k: Uint8Array): Uint8Array | undefined };
         set(k: { pid: number; port: number }, v: { x: number; y: number }): void;
         get(k: { pid: number; port: number }): { x: number; y: number } | undefined;
         entries(): Iterable<[{ pid: number; port: number }, { x: number; y: number }]>;
@@ -181,7 +182,13 @@ test("every shape round-trips through a map's set/get and the mmapped .data; str
     }
     obj.data.shape_global = sample(4);
     assert.deepEqual(obj.data.shape_global, sample(4));
+    // dirty padding in the key buffer: the skeleton must zero it (the kernel hashes every key byte)
+    obj.maps.by_key.map.ops.key.fill(0xff);
     obj.maps.by_key.set({ pid: 7, port: 80 }, { x: 1, y: 2 });
+    const rawKey = new Uint8Array(8);
+    new DataView(rawKey.buffer).setUint32(0, 7, true);
+    new DataView(rawKey.buffer).setUint16(4, 80, true);
+    assert.ok(obj.maps.by_key.map.lookupRaw(rawKey), "found by its zero-padded bytes");
     assert.deepEqual(obj.maps.by_key.get({ pid: 7, port: 80 }), { x: 1, y: 2 });
     assert.deepEqual(
       [...obj.maps.by_key.entries()],
