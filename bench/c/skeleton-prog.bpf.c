@@ -1,6 +1,6 @@
 /* The skeleton benchmark's object (bench/skeleton.ts): the ring-buffer producer of ringbuf-producer.bpf.c
  * (same names, so bench/c/ringbuf.c consumes it too) with its record type in BTF for the skeleton, and an
- * array map for typed lookups. */
+ * array map for typed lookups. With -DREC32 the record's fields are 32-bit (no bigints to make). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <kfunc_kit.h>
@@ -26,10 +26,20 @@ struct {
 	__type(value, __u64);
 } lookups SEC(".maps");
 
+#ifdef REC32
+/* the same 16 bytes as 32-bit fields: typed decoding without bigints */
+struct rec {
+	__u32 seq;
+	__u32 value;
+	__u32 seq_hi;
+	__u32 value_hi;
+};
+#else
 struct rec {
 	__u64 seq;
 	__u64 value;
 };
+#endif
 KFUNC_KIT_RECORD(rb, struct rec);
 
 SEC("xdp")
