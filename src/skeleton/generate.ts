@@ -240,8 +240,15 @@ export function generateSkeleton(
   // programs
   const progLines: string[] = [];
   for (const p of spec.programs) {
-    progLines.push(doc(`\`SEC("${p.section}")\` ${p.type.name}`, "  "));
-    progLines.push(`  readonly ${key(p.name)}: Program;`);
+    // SEC("?…") (autoload off): loaded only when load({ programs }) names it
+    const off = p.autoload === false;
+    progLines.push(
+      doc(
+        `\`SEC("${off ? "?" : ""}${p.section}")\` ${p.type.name}${off ? ": autoload off, present when load({ programs }) names it" : ""}`,
+        "  ",
+      ),
+    );
+    progLines.push(`  readonly ${key(p.name)}${off ? "?" : ""}: Program;`);
   }
 
   // maps

@@ -153,7 +153,10 @@ export async function f(): Promise<void> {
     { encoding: "utf8", cwd: REPO_ROOT },
   );
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), [["pass"], ["samples", "sized", "per_cpu_strings", ".bss"]]);
+  assert.deepEqual(JSON.parse(run.stdout), [
+    ["optional_pass", "pass"],
+    ["samples", "sized", "per_cpu_strings", ".bss", ".kconfig"],
+  ]);
 });
 
 test("record types: an `unused*` global, KFUNC_KIT_RECORD, --record; bad --record values name the fix", () => {
@@ -205,8 +208,15 @@ test("--path: the skeleton reads the object next to it and refuses a different o
   };
   const ok = probe(readFileSync(obj));
   assert.equal(ok.status, 0, ok.stderr);
-  assert.equal(ok.stdout.trim(), "pass");
+  assert.equal(ok.stdout.trim(), "optional_pass");
   const other = probe(shapes);
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /skeleton 'perf': .*perf\.bpf\.o is not the object it was generated from/);
+});
+
+test('a SEC("?…") program (autoload off) is an optional property; kconfig externs are typed', () => {
+  const g = generateSkeleton(perf, "p.o", { name: "p" });
+  assert.match(g.ts, /readonly optional_pass\?: Program;/);
+  assert.match(g.ts, /readonly pass: Program;/);
+  assert.match(g.ts, /export interface Kconfig \{\n.*\n {2}LINUX_KERNEL_VERSION: number;\n\}/);
 });
