@@ -5,6 +5,7 @@ import { register as btf } from "./commands/btf.ts";
 import { register as build } from "./commands/build.ts";
 import { register as demo } from "./commands/demo.ts";
 import { register as doctor } from "./commands/doctor.ts";
+import { register as gen } from "./commands/gen.ts";
 import { register as inspect } from "./commands/inspect.ts";
 import { register as kfuncs } from "./commands/kfuncs.ts";
 import { register as module } from "./commands/module.ts";
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor]) reg(program);
+  for (const reg of [inspect, btf, kfuncs, run, testRun, build, gen, module, vm, demo, doctor]) reg(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -93,4 +93,14 @@ export class Variable {
     this.#codec.encode(value, buf, 0);
     this.#data.write(this.offset, buf);
   }
+
+  /** Writes the variable's bytes (`size` of them) as they are. */
+  setRaw(bytes: Uint8Array): void {
+    if (bytes.byteLength !== this.size)
+      throw new KfuncKitError(
+        "USAGE",
+        `variable '${this.name}': ${bytes.byteLength} bytes, expected ${this.size}`,
+      );
+    this.#data.write(this.offset, bytes);
+  }
 }
