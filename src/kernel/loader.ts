@@ -200,6 +200,7 @@ export class CollectionLoader {
       layouts,
       this.spec.externs,
       this.opts.btfFeatures ?? btfFeatures(),
+      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
     );
     try {
       this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
