@@ -34,6 +34,8 @@ const ATTACHABLE = new Set([
   "uprobe.s",
   "uretprobe",
   "uretprobe.s",
+  "usdt",
+  "usdt.s",
   "iter",
   "iter.s",
 ]);
