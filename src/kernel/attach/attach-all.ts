@@ -92,6 +92,8 @@ export function attachAll(
 
 export function notAttachableReason(section: string): string {
   const { prefix, rest } = splitSection(section);
+  if ((prefix === "usdt" || prefix === "usdt.s") && rest === "")
+    return `SEC("${section}") names no probe: attach it with --usdt <binary>:<provider>:<name> (or attachUsdt)`;
   if (ATTACHABLE.has(prefix) && rest === "") return `SEC("${section}") names no target`;
   return `${prefix} programs are not attached; run them with kfunc test-run`;
 }

@@ -59,6 +59,10 @@ export function readUsdtBinary(path: string): UsdtBinary {
   } catch (e) {
     throw new UsageError(`USDT binary '${path}': cannot read it`, { cause: e });
   }
+  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+    throw new UsageError(`USDT binary '${path}' is not an ELF executable or shared library`, {
+      hint: "give the program or library that contains the probes (for scripts: the interpreter, e.g. /usr/bin/python3)",
+    });
   const elf = parseElf(bytes, path);
   if (elf.type !== ET_EXEC && elf.type !== ET_DYN)
     throw new ElfError(path, 16, `ELF type ${elf.type} is not an executable or shared library`, {
