@@ -26,7 +26,14 @@ export { parseUprobeTarget, resolveBinary, symbolFileOffset } from "./symbols.ts
 export { tracefsRoot, tracepointId } from "./tracefs.ts";
 export { attachTracepoint } from "./tracepoint.ts";
 export { attachUprobe, type UprobeOptions } from "./uprobe.ts";
-export { attachUsdt, parseUsdtTarget, type UsdtMaps, type UsdtOptions, type UsdtTarget } from "./usdt.ts";
+export {
+  attachUsdt,
+  bumpSemaphore,
+  parseUsdtTarget,
+  type UsdtMaps,
+  type UsdtOptions,
+  type UsdtTarget,
+} from "./usdt.ts";
 export {
   loadBias,
   type ProcessMapping,

@@ -206,8 +206,11 @@ function i64(n: number): Uint8Array {
   return b;
 }
 
-/** Adds `delta` to the u16 semaphore at `address` in process `pid` through /proc/<pid>/mem. */
-function bumpSemaphore(pid: number, address: number, delta: number, what: string): void {
+/**
+ * Adds `delta` to the u16 USDT semaphore at run-time `address` in process `pid` through /proc/<pid>/mem
+ * (what attachUsdt does with `semaphore: "procmem"`); errors name the process, the address and the errno.
+ */
+export function bumpSemaphore(pid: number, address: number, delta: number, what: string): void {
   let fd: number;
   try {
     fd = openSync(`/proc/${pid}/mem`, "r+");
