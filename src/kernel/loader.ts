@@ -321,7 +321,9 @@ export class CollectionLoader {
         type: m.type.id,
         keySize: m.keySize,
         valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // what #create gave the kernel: a perf event array without max_entries gets one slot per CPU
+        maxEntries:
+          m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY && m.maxEntries === 0 ? possibleCpus() : m.maxEntries,
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,
