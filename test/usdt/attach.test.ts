@@ -48,6 +48,7 @@ const PROBES = [
   "none",
   "stack",
   "frame",
+  "glob",
   "sema",
   "sema_dtrace",
   "lib",
@@ -233,7 +234,11 @@ test("semaphores: raised through /proc/<pid>/mem or for every process by the ker
   t.after(() => rb.close());
   const prog = coll.program("on_probe");
   const sema = { binary: build.exe, provider: "kk", name: "sema" };
-  const viaMem = attachUsdt(prog, { ...sema, pid: target.pid }, { semaphore: "procmem", cookie: 9 });
+  const viaMem = attachUsdt(
+    prog,
+    { ...sema, pid: target.pid },
+    { semaphore: "procmem", cookie: PROBES.indexOf("sema") + 1 },
+  );
   assert.deepEqual(await target.sema(), [1, 0], "/proc/<pid>/mem raised kk:sema's semaphore only");
   await target.fire(INPUTS_POSITIVE);
   const ev = drain(rb);

@@ -52,7 +52,7 @@ test("kfunc usdt list: a binary (text, --json) and every binary a process maps",
   t.after(() => target.quit());
   const text = kfunc(["usdt", "list", String(target.pid)]);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, new RegExp(`^${build.exe} \\(ET_DYN\\): 12 probe call sites$`, "m"));
+  assert.match(text.stdout, new RegExp(`^${build.exe} \\(ET_DYN\\): 17 probe call sites$`, "m"));
   assert.match(text.stdout, new RegExp(`^${build.lib} \\(ET_DYN\\): 1 probe call site$`, "m"));
   assert.match(
     text.stdout,

@@ -72,7 +72,19 @@ test("every .note.stapsdt note of the gcc-built target and its library matches r
     }
   }
   const names = stapsdtNotes(elfOf(t.exe)).map((n) => `${n.provider}:${n.name}`);
-  for (const p of ["regs", "mem", "consts", "dtrace", "none", "sib", "stack", "frame", "sema", "sema_dtrace"])
+  for (const p of [
+    "regs",
+    "mem",
+    "consts",
+    "dtrace",
+    "none",
+    "sib",
+    "stack",
+    "frame",
+    "glob",
+    "sema",
+    "sema_dtrace",
+  ])
     assert.ok(names.includes(`kk:${p}`), `kk:${p} in ${names.join(", ")}`);
   assert.equal(names.filter((n) => n === "kk:twice").length, 2, "two call sites of kk:twice");
 });

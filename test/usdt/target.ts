@@ -110,6 +110,7 @@ export function expectedArgs(i: Inputs): Array<{ probe: string; args: bigint[] }
     { probe: "sib", args: [arr1, s(32, arr1)] },
     { probe: "stack", args: [s(64, s64 + 1n), u32] },
     { probe: "frame", args: [s32, s64, s16, u8] },
+    { probe: "glob", args: [s32, u16] },
     { probe: "sema", args: [s32, u16] },
     { probe: "sema_dtrace", args: [s8] },
     { probe: "lib", args: [u32, s64] },
@@ -144,6 +145,12 @@ export class Target {
   async fire(i: Inputs): Promise<void> {
     const r = await this.#ask(`fire ${i.join(" ")}`);
     if (r !== "fired") throw new Error(`target: ${r}`);
+  }
+
+  /** Fires the HotSpot GC probes (hotspot:gc__begin, mem__pool__gc__begin/end, gc__end). */
+  async gc(): Promise<void> {
+    const r = await this.#ask("gc");
+    if (r !== "gc") throw new Error(`target: ${r}`);
   }
 
   async sema(): Promise<[number, number]> {

@@ -22,6 +22,7 @@ const PROBES = [
   "none",
   "stack",
   "frame",
+  "glob",
   "sema",
   "sema_dtrace",
   "lib",
