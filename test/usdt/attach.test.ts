@@ -8,7 +8,10 @@
  * SEC("usdt/…") auto-attach; the errors; nothing left behind by a close or a failed attach.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, test } from "node:test";
 import { isKfuncKitError } from "../../src/errors.ts";
 import {
@@ -25,7 +28,7 @@ import {
 } from "../../src/kernel/attach/index.ts";
 import { type Collection, loadCollection, setGlobal } from "../../src/kernel/index.ts";
 import { parseObject } from "../../src/object/index.ts";
-import { compileFixture } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
 import { requireBpf, vmlinuxHeaderDir } from "../kernel/load-helpers.ts";
 import {
   buildTarget,
@@ -292,6 +295,40 @@ test("semaphores: raised through /proc/<pid>/mem or for every process by the ker
       /cannot write the semaphore .* ENOENT/.test(e.message) &&
       /gone/.test(e.hint ?? ""),
   );
+});
+
+test("a /proc/<pid>/mem semaphore is lowered when the attaching process exits without closing", async (t) => {
+  if (!requireBpf(t)) return;
+  const target = new Target(build.exe);
+  t.after(() => target.quit());
+  const obj = compileFixture("usdt-args", { includeDirs: [vmlinuxHeaderDir()] });
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-usdt-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, "attach-and-exit.mts");
+  writeFileSync(
+    script,
+    `import { loadObjectFile } from "${REPO_ROOT}/src/kernel/index.ts";
+import { attachUsdt } from "${REPO_ROOT}/src/kernel/attach/index.ts";
+const coll = await loadObjectFile(${JSON.stringify(obj)}, { programs: ["on_probe"] });
+attachUsdt(coll.program("on_probe"), { binary: ${JSON.stringify(build.exe)}, provider: "kk", name: "sema", pid: ${target.pid} }, { semaphore: "procmem" });
+console.log("attached");
+process.stdin.once("data", () => process.exit(0)); // no close(): the exit registry must lower it
+`,
+  );
+  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: REPO_ROOT });
+  const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => d.toString().includes("attached") && resolve());
+    void exited.then((c) => reject(new Error(`child exited ${c}: ${err}`)));
+  });
+  assert.deepEqual(await target.sema(), [1, 0], "raised by the child through /proc/<pid>/mem");
+  child.stdin.write("exit\n");
+  assert.equal(await exited, 0, err);
+  assert.deepEqual(await target.sema(), [0, 0], "lowered by the child's exit handler");
 });
 
 test('SEC("usdt/<binary>:kk:regs") auto-attaches; a bare SEC("usdt") is refused saying what to pass', async (t) => {
