@@ -299,7 +299,7 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
       needsBias
         ? `${what}: without BPF cookies a shared object (ET_DYN, also PIE executables) needs a pid to compute run-time addresses`
         : `${what}: raising the probe's semaphore through /proc/<pid>/mem needs a pid`,
-      { hint: "pass { pid } (kfunc run --usdt …  with --pid)" },
+      { hint: "pass { pid } (kfunc run: --pid)" },
     );
   const bias = pid !== -1 && (needsBias || semaphoreVia === "procmem") ? loadBias(pid, bin) : 0;
   for (const s of sites) s.absIp = bin.type === "exec" ? s.probe.address : bias + s.probe.address;
@@ -317,6 +317,9 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
     }
   };
   const ids = new Map<string, number>();
+  // freed in allocation order, as libbpf's detach hands its ids back (the next attach reuses the last first)
+  const allocated: number[] = [];
+  cleanups.push(() => man.free.push(...allocated));
   const mechanisms = new Set<LinkMechanism>();
   const name = cString(path);
   try {
@@ -333,10 +336,9 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
             );
           specId = man.next++;
         }
-        const id = specId;
-        ids.set(s.key, id);
-        cleanups.push(() => man.free.push(id));
-        maps.specs.updateRaw(u32(id), s.spec);
+        ids.set(s.key, specId);
+        allocated.push(specId);
+        maps.specs.updateRaw(u32(specId), s.spec);
       }
       if (!useCookie) {
         try {
