@@ -2,10 +2,13 @@
  * `kfunc usdt list` and `kfunc run --usdt`, run as a user would (child processes): the listing of a binary
  * (text and --json, equal to what the ELF layer reads) and of a process (its program and its library);
  * `kfunc run` of the usdt.bpf.h program against the target prints each record with the probe's arguments
- * decoded by BTF and exits 0 on Ctrl-C; the usage errors exit 2 naming the fix.
+ * decoded by BTF and exits 0 on Ctrl-C; the usage errors exit 2 naming the fix; examples/host-usdt prints
+ * its requests' arguments through bpf_printk.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readUsdtBinary } from "../../src/kernel/attach/index.ts";
@@ -128,4 +131,46 @@ test("kfunc run --usdt prints the probe's arguments decoded; usage errors exit 2
     bare.stderr,
     /skipping on_probe \(usdt\): SEC\("usdt"\) names no probe: attach it with --usdt/,
   );
+});
+
+test("examples/host-usdt: kfunc run --usdt … --trace prints each request's arguments", async (t) => {
+  if (!requireBpf(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-host-usdt-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const app = join(dir, "myapp");
+  execFileSync("gcc", ["-O2", "-o", app, join(REPO_ROOT, "examples/host-usdt/app.c")]);
+  const obj = compileFixture(join(REPO_ROOT, "examples/host-usdt/requests.bpf.c"));
+  const child = spawn(
+    process.execPath,
+    [...CLI, "run", obj, "--usdt", `${app}:myapp:request`, "--trace", "--json"],
+    { cwd: REPO_ROOT },
+  );
+  const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  let appPid = 0;
+  let buf = "";
+  const messages: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const l = JSON.parse(buf.slice(0, i)) as { type: string; pid?: number; message?: string };
+        buf = buf.slice(i + 1);
+        if (l.type === "running") {
+          const a = spawnSync(app, [], { input: "250\n4000\n", encoding: "utf8" });
+          appPid = a.pid ?? 0;
+        }
+        // trace_pipe is the whole machine's: keep our app's lines
+        if (l.type === "trace" && l.pid === appPid) messages.push(l.message!);
+        if (messages.length === 2) resolve();
+      }
+    });
+    void exited.then((c) => reject(new Error(`kfunc run exited ${c}:\n${err}`)));
+  });
+  child.kill("SIGINT");
+  assert.equal(await exited, 0, err);
+  assert.deepEqual(messages, ["request 1 took 250 us, status 200", "request 2 took 4000 us, status 503"]);
 });

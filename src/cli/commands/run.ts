@@ -37,7 +37,7 @@ export function register(program: Command): void {
       "--usdt <[program=]binary:provider:name...>",
       'attach SEC("usdt") programs (all bare ones, or the named one) to this USDT probe',
     )
-    .option("--pid <pid>", "uprobe/usdt: only this process")
+    .option("--pid <pid>", "uprobe, usdt (and iter/task): only this process")
     .option("--json", "one JSON object per line on stdout (events, then maps)")
     .action(async (obj: string, opts: RunOptions) => {
       await run(obj, opts);
