@@ -12,11 +12,23 @@ import { test } from "node:test";
 import { attachUsdt, closeAll, PerfBuffer } from "../../src/kernel/attach/index.ts";
 import { loadObjectFile } from "../../src/kernel/index.ts";
 import { defaultCacheDir } from "../../src/qemu/cache.ts";
+import { REPO_ROOT } from "../helpers/index.ts";
 import { requireBpf } from "../kernel/load-helpers.ts";
 import { buildTarget, Target } from "./target.ts";
 
-/** javagc.bpf.o from the extracted libbpf-tools corpus, if this machine has it. */
-function javagcObject(): string | undefined {
+/**
+ * javagc.bpf.o from the libbpf-tools corpus: through the corpus tests' helper (test/corpus/corpus.ts, which
+ * downloads and extracts it once) when this checkout has it, else from the extracted cache, if any.
+ */
+async function javagcObject(): Promise<string | undefined> {
+  const helper = join(REPO_ROOT, "test", "corpus", "corpus.ts");
+  if (existsSync(helper)) {
+    const m = (await import(helper)) as {
+      corpus?: () => Promise<{ objects: Array<{ name: string; path: string }> }>;
+    };
+    const found = (await m.corpus?.())?.objects.find((o) => o.name === "javagc");
+    if (found) return found.path;
+  }
   const root = join(defaultCacheDir(), "corpus");
   if (!existsSync(root)) return undefined;
   for (const d of readdirSync(root)
@@ -31,10 +43,10 @@ function javagcObject(): string | undefined {
 
 test("libbpf-tools' javagc reports the GCs of a process with HotSpot's probes", async (t) => {
   if (!requireBpf(t)) return;
-  const obj = javagcObject();
+  const obj = await javagcObject();
   if (!obj) {
     t.skip(
-      `no libbpf-tools corpus in ${join(defaultCacheDir(), "corpus")} (the corpus test extracts it from Debian's libbpf-tools package)`,
+      `no libbpf-tools corpus here: neither test/corpus/corpus.ts nor ${join(defaultCacheDir(), "corpus")} (the corpus tests extract it from Debian's libbpf-tools package)`,
     );
     return;
   }
