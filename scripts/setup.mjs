@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGES = [
   "zstd", // 6.12 kernel images
   "xz-utils", // 6.1 kernel images and .ko.xz modules
   "bc",
+  "systemtap-sdt-dev", // <sys/sdt.h>: the USDT probes of the usdt tests' C program
 ];
 
 function log(msg) {

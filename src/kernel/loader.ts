@@ -200,6 +200,7 @@ export class CollectionLoader {
       layouts,
       this.spec.externs,
       this.opts.btfFeatures ?? btfFeatures(),
+      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
     );
     try {
       this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
@@ -320,7 +321,9 @@ export class CollectionLoader {
         type: m.type.id,
         keySize: m.keySize,
         valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // what #create gave the kernel: a perf event array without max_entries gets one slot per CPU
+        maxEntries:
+          m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY && m.maxEntries === 0 ? possibleCpus() : m.maxEntries,
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,

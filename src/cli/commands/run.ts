@@ -13,6 +13,8 @@ interface RunOptions {
   duration?: string;
   dumpMaps?: boolean;
   global?: string[];
+  usdt?: string[];
+  pid?: string;
   json?: boolean;
   pinRoot?: string;
 }
@@ -32,6 +34,11 @@ export function register(program: Command): void {
       "-g, --global <name=value...>",
       "set a global (.rodata/.data/.bss) before load, e.g. -g target_pid=42",
     )
+    .option(
+      "--usdt <[program=]binary:provider:name...>",
+      'attach SEC("usdt") programs (all bare ones, or the named one) to this USDT probe',
+    )
+    .option("--pid <pid>", "uprobe, usdt (and iter/task): only this process")
     .option("--json", "one JSON object per line on stdout (events, then maps)")
     .option("--pin-root <dir>", "bpffs dir for maps pinned by name (default /sys/fs/bpf)")
     .action(async (obj: string, opts: RunOptions) => {
@@ -132,10 +139,19 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
         },
       );
   }
-  const toLoad =
-    names.length > 0
-      ? names
-      : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name);
+  const { usdtAttachments } = await import("./usdt.ts");
+  const pid = opts.pid === undefined ? undefined : Number(opts.pid);
+  if (pid !== undefined && !(Number.isInteger(pid) && pid > 0))
+    throw new UsageError(`--pid '${opts.pid}' is not a process id`);
+  const usdt = await usdtAttachments(obj, spec, opts.usdt ?? [], names);
+  const toLoad = [
+    ...new Set([
+      ...(names.length > 0
+        ? names
+        : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name)),
+      ...usdt.map((u) => u.program),
+    ]),
+  ];
   for (const p of spec.programs) {
     if (names.length === 0 && !toLoad.includes(p.name))
       progress.note(
@@ -173,9 +189,15 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
-    links.push(...attachAll(coll.programs, toLoad).links);
+    const viaUsdt = new Set(usdt.map((u) => u.program));
+    const others = toLoad.filter((n) => !viaUsdt.has(n));
+    if (others.length)
+      links.push(...attachAll(coll.programs, others, pid !== undefined ? { pid } : {}).links);
+    const { attachUsdt } = await import("../../kernel/attach/usdt.ts");
+    for (const u of usdt)
+      links.push(attachUsdt(coll.program(u.program), { ...u.target, ...(pid !== undefined ? { pid } : {}) }));
     for (const l of links) {
-      const via = l.info.probeVia ? `, ${l.info.probeVia}` : "";
+      const via = `${l.info.probeVia ? `, ${l.info.probeVia}` : ""}${l.info.sites ? `, ${l.info.sites} call site(s)` : ""}`;
       progress.note(
         `attached ${l.info.program} → ${l.info.kind} ${l.info.target} (${l.info.mechanism}${via})`,
       );

@@ -12,6 +12,7 @@ import { attachRawTracepoint, attachTpBtf, attachTrampoline } from "./raw-tp.ts"
 import { parseUprobeTarget } from "./symbols.ts";
 import { attachTracepoint } from "./tracepoint.ts";
 import { attachUprobe } from "./uprobe.ts";
+import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
 
 export interface AttachOptions extends IterOptions {
   /** Overrides what the section names (required for a bare SEC("kprobe") or SEC("uprobe")). */
@@ -100,6 +101,20 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
         ...(options.pid !== undefined ? { pid: options.pid } : {}),
       });
     }
+    case "usdt":
+    case "usdt.s": {
+      if (!target)
+        throw new UsageError(
+          `program '${program.name}' (SEC("${program.section}")): no USDT probe to attach to`,
+          {
+            hint: `name it in the section (SEC("${prefix}/<binary>:<provider>:<name>")), pass { target: "<binary>:<provider>:<name>" }, call attachUsdt(program, { binary, provider, name, pid }), or run it with kfunc run --usdt <binary>:<provider>:<name>`,
+          },
+        );
+      return attachUsdt(program, {
+        ...parseUsdtTarget(target),
+        ...(options.pid !== undefined ? { pid: options.pid } : {}),
+      });
+    }
     case "iter":
     case "iter.s":
       return attachIter(program, need("iterator"), options) satisfies IterLink;
@@ -113,7 +128,7 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
         );
       }
       throw new UsageError(`program '${program.name}': unknown section '${program.section}' for attach`, {
-        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, iter/",
+        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, usdt/, iter/",
       });
   }
 }

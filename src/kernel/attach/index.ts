@@ -26,3 +26,36 @@ export { parseUprobeTarget, resolveBinary, symbolFileOffset } from "./symbols.ts
 export { tracefsRoot, tracepointId } from "./tracefs.ts";
 export { attachTracepoint } from "./tracepoint.ts";
 export { attachUprobe, type UprobeOptions } from "./uprobe.ts";
+export {
+  attachUsdt,
+  bumpSemaphore,
+  parseUsdtTarget,
+  type UsdtMaps,
+  type UsdtOptions,
+  type UsdtTarget,
+} from "./usdt.ts";
+export {
+  loadBias,
+  type ProcessMapping,
+  processBinaries,
+  processMappings,
+  readUsdtBinary,
+  resolveUsdtBinary,
+  type UsdtBinary,
+  type UsdtProbe,
+} from "./usdt-probes.ts";
+export {
+  encodeUsdtSpec,
+  LIBBPF_USDT_SPEC_LAYOUT,
+  narrowUsdtValue,
+  parseUsdtArgs,
+  ptRegsOffset,
+  resolveRipRelative,
+  USDT_ARG,
+  USDT_MAX_ARGS,
+  type UsdtArg,
+  UsdtArgError,
+  type UsdtArgKind,
+  type UsdtSpecLayout,
+  usdtSpecLayoutFromBtf,
+} from "./usdt-spec.ts";
