@@ -9,6 +9,7 @@ import { register as kfuncs } from "./commands/kfuncs.ts";
 import { register as module } from "./commands/module.ts";
 import { register as run } from "./commands/run.ts";
 import { register as testRun } from "./commands/test-run.ts";
+import { register as uvm } from "./commands/uvm.ts";
 import { register as vm } from "./commands/vm.ts";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
@@ -19,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor]) reg(program);
+  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor, uvm]) reg(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;

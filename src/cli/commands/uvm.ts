@@ -1,0 +1,161 @@
+/**
+ * `kfunc uvm run|plugin`: the userspace eBPF runtime (src/uvm). `run` executes an object's program with
+ * kfuncs written in TypeScript, or raw bytecode; `plugin` is the BPF conformance suite's plugin contract.
+ */
+import type { Command } from "commander";
+
+interface RunCliOptions {
+  program?: string;
+  kfuncs?: string;
+  ctxIn?: string;
+  dataIn?: string;
+  raw?: boolean;
+  mem?: string;
+  helpers?: string;
+  repeat?: string;
+  interp?: boolean;
+  json?: boolean;
+  btf?: string;
+  budget?: string;
+}
+
+export function register(program: Command): void {
+  const uvm = program
+    .command("uvm")
+    .description("the userspace eBPF runtime: kfuncs as TypeScript functions");
+  uvm
+    .command("run")
+    .description("run an object's program (or raw bytecode with --raw) in the userspace runtime")
+    .argument("<file>", "eBPF object (clang -target bpf -g), or with --raw a file of 8-byte instructions")
+    .option("-p, --program <name>", "the program to run (objects)")
+    .option("--kfuncs <file>", "a module whose named exports implement the object's __ksym kfuncs")
+    .option("--ctx-in <file>", "context bytes: r1 points to a copy (default: zeroed, the program's ctx size)")
+    .option("--data-in <file>", "packet data (xdp/tc/socket programs: the ctx's data..data_end)")
+    .option("--btf <file>", "BTF for CO-RE relocations (default /sys/kernel/btf/vmlinux)")
+    .option("--raw", "the file is raw bytecode: r1 = --mem, r2 = its length")
+    .option("--mem <file>", "memory for --raw programs")
+    .option("--helpers <file>", "a module whose default export maps helper ids to functions (--raw)")
+    .option("-r, --repeat <n>", "run n times and report the time per run")
+    .option("--budget <n>", "instructions one run may execute (default 10^9)")
+    .option("--interp", "use the interpreter instead of the JIT")
+    .option("--json", "print the result as JSON")
+    .action(async (file: string, opts: RunCliOptions) => {
+      await runCommand(file, opts);
+    });
+  uvm
+    .command("plugin")
+    .description(
+      "the BPF conformance suite's plugin: program as hex on stdin, memory as hex in argv, prints r0",
+    )
+    .argument("[mem...]", "input memory as hex bytes")
+    .option("--interp", "use the interpreter instead of the JIT")
+    .action(async (mem: string[], opts: { interp?: boolean }) => {
+      await pluginCommand(mem, opts);
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseHex(text: string, what: string): Uint8Array {
+  const h = text.replace(/0x/gi, "").replace(/[\s,]+/g, "");
+  if (!/^([0-9a-fA-F]{2})*$/.test(h)) throw new Error(`${what}: not hex bytes`);
+  return Uint8Array.from(Buffer.from(h, "hex"));
+}
+
+async function pluginCommand(mem: string[], opts: { interp?: boolean }): Promise<void> {
+  const { RawVm, unwindHelper } = await import("../../uvm/raw.ts");
+  const program = parseHex(await readStdin(), "program on stdin");
+  const memory = parseHex(mem.join(" "), "memory argument");
+  const vm = new RawVm(program, {
+    mem: memory,
+    nativeHelpers: { 5: unwindHelper },
+    engine: opts.interp ? "interp" : "jit",
+    name: "plugin",
+  });
+  process.stdout.write(`${vm.run().toString(16)}\n`);
+}
+
+async function readInput(file: string, what: string): Promise<Uint8Array> {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const { UsageError } = await import("../../errors.ts");
+  if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`);
+  return new Uint8Array(readFileSync(file));
+}
+
+function positive(v: string | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} '${v}' is not a positive integer`);
+  return n;
+}
+
+async function runCommand(file: string, opts: RunCliOptions): Promise<void> {
+  const { UsageError } = await import("../../errors.ts");
+  let repeat: number;
+  let budget: number | undefined;
+  try {
+    repeat = positive(opts.repeat, "--repeat", 1);
+    budget = opts.budget === undefined ? undefined : positive(opts.budget, "--budget", 1);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const engine = opts.interp ? "interp" : "jit";
+  if (opts.raw) {
+    if (opts.program || opts.kfuncs || opts.ctxIn || opts.dataIn)
+      throw new UsageError("--raw takes --mem and --helpers, not --program/--kfuncs/--ctx-in/--data-in");
+    const { RawVm } = await import("../../uvm/raw.ts");
+    const { loadModule } = await import("../../uvm/host.ts");
+    const program = await readInput(file, "bytecode file");
+    const mem = opts.mem ? await readInput(opts.mem, "--mem file") : undefined;
+    const helpers = opts.helpers ? await loadHelpers(opts.helpers, loadModule) : undefined;
+    const vm = new RawVm(program, { mem, helpers, engine, budget, name: file });
+    const { r0, nsPerRun } = timeRuns(() => vm.run(), repeat);
+    report(opts.json, r0, repeat, nsPerRun);
+    return;
+  }
+  const { runObjectCommand } = await import("../../uvm/cli-run.ts");
+  await runObjectCommand(file, { ...opts, repeat, budget, engine });
+}
+
+async function loadHelpers(
+  file: string,
+  loadModule: (f: string) => Promise<Record<string, unknown>>,
+): Promise<Record<number, (...a: bigint[]) => bigint>> {
+  const { UsageError } = await import("../../errors.ts");
+  const mod = await loadModule(file);
+  const table = mod["default"];
+  if (typeof table !== "object" || table === null)
+    throw new UsageError(`--helpers '${file}': the default export must map helper ids to functions`);
+  const out: Record<number, (...a: bigint[]) => bigint> = {};
+  for (const [k, v] of Object.entries(table)) {
+    if (!/^\d+$/.test(k) || typeof v !== "function")
+      throw new UsageError(`--helpers '${file}': entry '${k}' is not <helper id>: <function>`);
+    out[Number(k)] = v as (...a: bigint[]) => bigint;
+  }
+  return out;
+}
+
+/** Runs once (the result), then `repeat` more times timed when repeat > 1. */
+export function timeRuns(fn: () => bigint, repeat: number): { r0: bigint; nsPerRun: number } {
+  let r0 = fn();
+  if (repeat === 1) {
+    const t0 = process.hrtime.bigint();
+    r0 = fn();
+    return { r0, nsPerRun: Number(process.hrtime.bigint() - t0) };
+  }
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < repeat; i++) r0 = fn();
+  return { r0, nsPerRun: Number(process.hrtime.bigint() - t0) / repeat };
+}
+
+function report(json: boolean | undefined, r0: bigint, runs: number, nsPerRun: number): void {
+  if (json) process.stdout.write(`${JSON.stringify({ r0: `0x${r0.toString(16)}`, runs, nsPerRun })}\n`);
+  else
+    process.stdout.write(
+      `r0 = 0x${r0.toString(16)} (${r0})\n${runs} run(s), ${nsPerRun.toFixed(0)} ns per run\n`,
+    );
+}

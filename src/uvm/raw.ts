@@ -1,0 +1,110 @@
+import { fromBig, OUT, toU64 } from "./alu.ts";
+import { decodeCode } from "./code.ts";
+import type { Engine, Env, NativeFn } from "./engine.ts";
+import { DEFAULT_BUDGET } from "./engine.ts";
+import { Unwind } from "./fault.ts";
+import { Interpreter } from "./interp.ts";
+import { compile } from "./jit.ts";
+import { Memory, PERM_RW } from "./memory.ts";
+
+export const STACK_SIZE = 512;
+export const MAX_FRAMES = 8;
+
+export type EngineKind = "jit" | "interp";
+
+/** A helper given from TypeScript: its argument registers arrive as bigint (u64); it returns r0. */
+export type BigHelper = (...args: bigint[]) => bigint | number | undefined | undefined;
+
+/** Wraps a bigint helper into the runtime's native convention; only as many registers as it declares. */
+export function wrapBigHelper(fn: BigHelper): NativeFn {
+  const n = Math.min(fn.length, 5);
+  const ret = (A: Int32Array, r: bigint | number | undefined | undefined): void => {
+    const v = typeof r === "bigint" ? r : BigInt(Math.trunc(Number(r ?? 0)));
+    A[0] = fromBig(v);
+    A[1] = OUT[0]!;
+  };
+  switch (n) {
+    case 0:
+      return (A) => ret(A, fn());
+    case 1:
+      return (A) => ret(A, fn(toU64(A[0]!, A[1]!)));
+    case 2:
+      return (A) => ret(A, fn(toU64(A[0]!, A[1]!), toU64(A[2]!, A[3]!)));
+    default:
+      return (A) => {
+        const args: bigint[] = [];
+        for (let i = 0; i < n; i++) args.push(toU64(A[2 * i]!, A[2 * i + 1]!));
+        ret(A, fn(...args));
+      };
+  }
+}
+
+/** uBPF's conformance helper 5 ("unwind"): returns r1, and ends the program with r0 = 0 when r1 is 0. */
+export const unwindHelper: NativeFn = (A) => {
+  if (A[0] === 0 && A[1] === 0) throw new Unwind(0, 0);
+};
+
+/** Allocates the stack frames of a runtime; returns r10 per depth. */
+export function allocStacks(mem: Memory): number[] {
+  const tops: number[] = [];
+  for (let i = 0; i < MAX_FRAMES; i++) {
+    const r = mem.alloc(`stack frame ${i}`, STACK_SIZE, PERM_RW);
+    tops.push(r.addr + STACK_SIZE);
+  }
+  return tops;
+}
+
+export interface RawVmOptions {
+  /** Copied into runtime memory; r1 = its address, r2 = its length (r1 = r2 = 0 without it). */
+  mem?: Uint8Array | undefined;
+  /** Helper ids to implementations (bigint convention, see {@link BigHelper}) or native functions. */
+  helpers?: Record<number, BigHelper> | undefined;
+  nativeHelpers?: Record<number, NativeFn> | undefined;
+  engine?: EngineKind | undefined;
+  /** Instructions one run may execute (default 10^9). */
+  budget?: number | undefined;
+  name?: string | undefined;
+}
+
+/**
+ * Raw bytecode in the runtime (the conformance suite's and the benchmarks' contract): entry at insn 0,
+ * r1 = the memory, r2 = its length, r10 = a 512-byte stack per frame.
+ */
+export class RawVm {
+  readonly engine: Engine;
+  readonly memory: Memory;
+  private readonly r1: number;
+  private readonly r2: number;
+  private readonly budget: number;
+  readonly memRegion: Uint8Array | undefined;
+
+  constructor(program: Uint8Array, options: RawVmOptions = {}) {
+    const code = decodeCode(program, options.name ?? "raw");
+    const memBytes = options.mem;
+    const size = Memory.footprint(memBytes?.byteLength ?? 0) + MAX_FRAMES * Memory.footprint(STACK_SIZE) + 64;
+    this.memory = new Memory(size);
+    const tops = allocStacks(this.memory);
+    if (memBytes && memBytes.byteLength > 0) {
+      const r = this.memory.alloc("mem", memBytes.byteLength, PERM_RW);
+      r.bytes.set(memBytes);
+      this.memRegion = r.bytes;
+      this.r1 = r.addr;
+      this.r2 = memBytes.byteLength;
+    } else {
+      this.r1 = 0;
+      this.r2 = 0;
+    }
+    const helpers: (NativeFn | undefined)[] = [];
+    for (const [id, fn] of Object.entries(options.helpers ?? {})) helpers[Number(id)] = wrapBigHelper(fn);
+    for (const [id, fn] of Object.entries(options.nativeHelpers ?? {})) helpers[Number(id)] = fn;
+    const env: Env = { mem: this.memory, helpers, kfuncs: [], stackTops: tops };
+    this.engine = (options.engine ?? "jit") === "jit" ? compile(code, env) : new Interpreter(code, env);
+    this.budget = options.budget ?? DEFAULT_BUDGET;
+  }
+
+  /** Runs once; r0 as an unsigned 64-bit bigint. */
+  run(): bigint {
+    const lo = this.engine.run(this.r1, 0, this.r2, 0, { budget: this.budget });
+    return toU64(lo, OUT[0]!);
+  }
+}
