@@ -87,7 +87,7 @@ export class Interpreter implements Engine {
     R[21] = 0;
     let budget = this.budget;
     let pc = start;
-    const at = (reg: number, off: number, n: number, perm: number): number => {
+    const at = (pc: number, reg: number, off: number, n: number, perm: number): number => {
       const o = (R[reg]! + off - BASE) | 0;
       if (R[reg + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + n - 1]! & perm) === 0)
         throw wildAccess(this.code, mem, pc, reg >> 1, R[reg]!, R[reg + 1]!, off, n, perm);
@@ -120,15 +120,13 @@ export class Interpreter implements Engine {
         let hi: number;
         switch (op >> 4) {
           case 0x0: {
-            const t = (al >>> 0) + (bl >>> 0);
-            lo = t | 0;
-            hi = (ah + bh + (t > 0xffffffff ? 1 : 0)) | 0;
+            lo = (al + bl) | 0;
+            hi = (ah + bh + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x1: {
-            const t = (al >>> 0) - (bl >>> 0);
-            lo = t | 0;
-            hi = (ah - bh - (t < 0 ? 1 : 0)) | 0;
+            lo = (al - bl) | 0;
+            hi = (ah - bh - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x2:
@@ -156,9 +154,8 @@ export class Interpreter implements Engine {
             hi = OUT[0]!;
             break;
           case 0x8: {
-            const t = 0 - (al >>> 0);
-            lo = t | 0;
-            hi = (0 - ah - (t < 0 ? 1 : 0)) | 0;
+            lo = -al | 0;
+            hi = (0 - ah - (al !== 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x9:
@@ -419,67 +416,67 @@ export class Interpreter implements Engine {
           pc += 2;
           continue;
         case 0x61:
-          R[d] = dv.getInt32(at(s, OFF[pc]!, 4, PERM_READ), true);
+          R[d] = dv.getInt32(at(pc, s, OFF[pc]!, 4, PERM_READ), true);
           R[d + 1] = 0;
           break;
         case 0x69:
-          R[d] = dv.getUint16(at(s, OFF[pc]!, 2, PERM_READ), true);
+          R[d] = dv.getUint16(at(pc, s, OFF[pc]!, 2, PERM_READ), true);
           R[d + 1] = 0;
           break;
         case 0x71:
-          R[d] = heap[at(s, OFF[pc]!, 1, PERM_READ)]!;
+          R[d] = heap[at(pc, s, OFF[pc]!, 1, PERM_READ)]!;
           R[d + 1] = 0;
           break;
         case 0x79: {
-          const o = at(s, OFF[pc]!, 8, PERM_READ);
+          const o = at(pc, s, OFF[pc]!, 8, PERM_READ);
           R[d] = dv.getInt32(o, true);
           R[d + 1] = dv.getInt32(o + 4, true);
           break;
         }
         case 0x81:
-          R[d] = dv.getInt32(at(s, OFF[pc]!, 4, PERM_READ), true);
+          R[d] = dv.getInt32(at(pc, s, OFF[pc]!, 4, PERM_READ), true);
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x89:
-          R[d] = dv.getInt16(at(s, OFF[pc]!, 2, PERM_READ), true);
+          R[d] = dv.getInt16(at(pc, s, OFF[pc]!, 2, PERM_READ), true);
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x91:
-          R[d] = dv.getInt8(at(s, OFF[pc]!, 1, PERM_READ));
+          R[d] = dv.getInt8(at(pc, s, OFF[pc]!, 1, PERM_READ));
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x62:
-          dv.setInt32(at(d, OFF[pc]!, 4, PERM_WRITE), imm, true);
+          dv.setInt32(at(pc, d, OFF[pc]!, 4, PERM_WRITE), imm, true);
           break;
         case 0x6a:
-          dv.setInt16(at(d, OFF[pc]!, 2, PERM_WRITE), imm, true);
+          dv.setInt16(at(pc, d, OFF[pc]!, 2, PERM_WRITE), imm, true);
           break;
         case 0x72:
-          heap[at(d, OFF[pc]!, 1, PERM_WRITE)] = imm;
+          heap[at(pc, d, OFF[pc]!, 1, PERM_WRITE)] = imm;
           break;
         case 0x7a: {
-          const o = at(d, OFF[pc]!, 8, PERM_WRITE);
+          const o = at(pc, d, OFF[pc]!, 8, PERM_WRITE);
           dv.setInt32(o, imm, true);
           dv.setInt32(o + 4, imm >> 31, true);
           break;
         }
         case 0x63:
-          dv.setInt32(at(d, OFF[pc]!, 4, PERM_WRITE), R[s]!, true);
+          dv.setInt32(at(pc, d, OFF[pc]!, 4, PERM_WRITE), R[s]!, true);
           break;
         case 0x6b:
-          dv.setInt16(at(d, OFF[pc]!, 2, PERM_WRITE), R[s]!, true);
+          dv.setInt16(at(pc, d, OFF[pc]!, 2, PERM_WRITE), R[s]!, true);
           break;
         case 0x73:
-          heap[at(d, OFF[pc]!, 1, PERM_WRITE)] = R[s]!;
+          heap[at(pc, d, OFF[pc]!, 1, PERM_WRITE)] = R[s]!;
           break;
         case 0x7b: {
-          const o = at(d, OFF[pc]!, 8, PERM_WRITE);
+          const o = at(pc, d, OFF[pc]!, 8, PERM_WRITE);
           dv.setInt32(o, R[s]!, true);
           dv.setInt32(o + 4, R[s + 1]!, true);
           break;
         }
         case 0xc3: {
-          const o = at(d, OFF[pc]!, 4, PERM_RW);
+          const o = at(pc, d, OFF[pc]!, 4, PERM_RW);
           const old = dv.getInt32(o, true);
           const v = R[s]!;
           if (imm === 0xf1) {
@@ -508,7 +505,7 @@ export class Interpreter implements Engine {
         }
         default: {
           // 0xdb: 64-bit atomics
-          const o = at(d, OFF[pc]!, 8, PERM_RW);
+          const o = at(pc, d, OFF[pc]!, 8, PERM_RW);
           const ol = dv.getInt32(o, true);
           const oh = dv.getInt32(o + 4, true);
           const vl = R[s]!;
@@ -526,9 +523,8 @@ export class Interpreter implements Engine {
           let nl: number;
           let nh: number;
           if (base === 0x00) {
-            const t = (ol >>> 0) + (vl >>> 0);
-            nl = t | 0;
-            nh = (oh + vh + (t > 0xffffffff ? 1 : 0)) | 0;
+            nl = (ol + vl) | 0;
+            nh = (oh + vh + (nl >>> 0 < ol >>> 0 ? 1 : 0)) | 0;
           } else if (base === 0x40) {
             nl = ol | vl;
             nh = oh | vh;

@@ -184,7 +184,9 @@ class Generator {
           n++;
         }
         lines.push(`  case ${blockOf.get(pc)}:`);
-        lines.push(`    if ((B -= ${n}) < 0) F("budget", ${pc}, "instruction budget exhausted (an unbounded loop?)");`);
+        lines.push(
+          `    if ((B -= ${n}) < 0) F("budget", ${pc}, "instruction budget exhausted (an unbounded loop?)");`,
+        );
       } else if (!prevFalls) continue;
       const { text, falls } = this.insn(pc, jump);
       lines.push(`    ${text}`);
@@ -281,18 +283,27 @@ class Generator {
     return falls(this.mem(pc, op, d, s, off, imm));
   }
 
-  private alu64(sub: number, L: string, H: string, BL: string, BH: string, sreg: number, imm: number, off: number): string {
+  private alu64(
+    sub: number,
+    L: string,
+    H: string,
+    BL: string,
+    BH: string,
+    sreg: number,
+    imm: number,
+    off: number,
+  ): string {
     const constShift = sreg < 0;
     switch (sub) {
       case 0x0:
-        return `t = (${L} >>> 0) + (${BL} >>> 0); ${H} = (${H} + ${BH} + (t > 4294967295 ? 1 : 0)) | 0; ${L} = t | 0;`;
+        return `t = (${L} + ${BL}) | 0; ${H} = (${H} + ${BH} + ((t >>> 0) < (${L} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
       case 0x1:
-        return `t = (${L} >>> 0) - (${BL} >>> 0); ${H} = (${H} - ${BH} - (t < 0 ? 1 : 0)) | 0; ${L} = t | 0;`;
+        return `t = (${L} - ${BL}) | 0; ${H} = (${H} - ${BH} - ((${L} >>> 0) < (${BL} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
       case 0x2:
         return (
-          `a0 = ${L} & 65535; a1 = ${L} >>> 16; b0 = ${BL} & 65535; b1 = ${BL} >>> 16; p01 = a0 * b1; p10 = a1 * b0; ` +
-          `m = ((a0 * b0) >>> 16) + (p01 & 65535) + (p10 & 65535); ` +
-          `t = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (m >>> 16) + Math.imul(${L}, ${BH}) + Math.imul(${H}, ${BL})) | 0; ` +
+          `a0 = ${L} & 65535; a1 = ${L} >>> 16; b0 = ${BL} & 65535; b1 = ${BL} >>> 16; p01 = Math.imul(a0, b1); p10 = Math.imul(a1, b0); ` +
+          `m = (Math.imul(a0, b0) >>> 16) + (p01 & 65535) + (p10 & 65535); ` +
+          `t = (Math.imul(a1, b1) + (p01 >>> 16) + (p10 >>> 16) + (m >>> 16) + Math.imul(${L}, ${BH}) + Math.imul(${H}, ${BL})) | 0; ` +
           `${L} = Math.imul(${L}, ${BL}); ${H} = t;`
         );
       case 0x3:
@@ -306,7 +317,7 @@ class Generator {
       case 0xa:
         return `${L} ^= ${BL}; ${H} ^= ${BH};`;
       case 0x8:
-        return `t = 0 - (${L} >>> 0); ${H} = (0 - ${H} - (t < 0 ? 1 : 0)) | 0; ${L} = t | 0;`;
+        return `${H} = (0 - ${H} - (${L} !== 0 ? 1 : 0)) | 0; ${L} = -${L} | 0;`;
       case 0xb:
         if (off === 8) return `${L} = (${BL} << 24) >> 24; ${H} = ${L} >> 31;`;
         if (off === 16) return `${L} = (${BL} << 16) >> 16; ${H} = ${L} >> 31;`;
@@ -340,7 +351,15 @@ class Generator {
     }
   }
 
-  private alu32(op: number, L: string, H: string, B: string, constB: number, imm: number, off: number): string {
+  private alu32(
+    op: number,
+    L: string,
+    H: string,
+    B: string,
+    constB: number,
+    imm: number,
+    off: number,
+  ): string {
     const isConst = constB !== -1 || !B.startsWith("l");
     const n = imm & 31;
     let r: string;
@@ -394,7 +413,8 @@ class Generator {
 
   private call(pc: number, op: number, s: number, d: number, imm: number): string {
     const c = this.c;
-    const pass = "A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;";
+    const pass =
+      "A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;";
     const back = "l0 = A[0]; h0 = A[1];";
     if (op === 0x8d)
       return `f = HF[l${d} >>> 0]; if (h${d} !== 0 || !f) F("unknown-helper", ${pc}, "no helper with id " + (l${d} >>> 0)); ${pass} f(A, CB); ${back}`;
@@ -461,7 +481,16 @@ class Generator {
         const pre = `${this.check(pc, d, off, 4, 3)}t = dv.getInt32(o, true); `;
         if (imm === 0xf1) return `${pre}if (t === l0) dv.setInt32(o, ${S}, true); l0 = t; h0 = 0;`;
         const base = imm & 0xf0;
-        const nv = base === 0 ? `(t + ${S}) | 0` : base === 0x40 ? `t | ${S}` : base === 0x50 ? `t & ${S}` : base === 0xa0 ? `t ^ ${S}` : S;
+        const nv =
+          base === 0
+            ? `(t + ${S}) | 0`
+            : base === 0x40
+              ? `t | ${S}`
+              : base === 0x50
+                ? `t & ${S}`
+                : base === 0xa0
+                  ? `t ^ ${S}`
+                  : S;
         return `${pre}dv.setInt32(o, ${nv}, true);${imm & 1 ? ` ${S} = t; h${s} = 0;` : ""}`;
       }
       default: {
@@ -473,7 +502,7 @@ class Generator {
         const base = imm & 0xf0;
         let nv: string;
         if (base === 0)
-          nv = `t = (a0 >>> 0) + (${SL} >>> 0); dv.setInt32(o, t | 0, true); dv.setInt32(o + 4, (a1 + ${SH} + (t > 4294967295 ? 1 : 0)) | 0, true);`;
+          nv = `t = (a0 + ${SL}) | 0; dv.setInt32(o, t, true); dv.setInt32(o + 4, (a1 + ${SH} + ((t >>> 0) < (a0 >>> 0) ? 1 : 0)) | 0, true);`;
         else {
           const f = base === 0x40 ? "|" : base === 0x50 ? "&" : base === 0xa0 ? "^" : "";
           nv = f
