@@ -36,3 +36,17 @@ export class Unwind {
     readonly hi: number,
   ) {}
 }
+
+/** A helper refused its arguments; the engine turns it into a UvmFault at the calling instruction. */
+export class HelperFault extends Error {
+  override readonly name = "HelperFault";
+}
+
+/** bpf_tail_call succeeded: the runtime replaces the running program with `program`. */
+export class TailCall {
+  constructor(
+    readonly program: string,
+    readonly ctxLo: number,
+    readonly ctxHi: number,
+  ) {}
+}

@@ -1,6 +1,6 @@
 import type { Code } from "./code.ts";
 import type { FaultKind } from "./fault.ts";
-import { UvmFault } from "./fault.ts";
+import { HelperFault, TailCall, UvmFault, Unwind } from "./fault.ts";
 import { BASE, type Memory, PERM_WRITE } from "./memory.ts";
 
 function hex(lo: number, hi: number): string {
@@ -55,4 +55,14 @@ export function wildAccess(
     pc,
     `${size}-byte ${verb} at ${at} = r${reg}${off < 0 ? "" : "+"}${off}${where}`,
   );
+}
+
+/** An exception out of a helper or kfunc called at `pc`: faults and control transfers pass, the rest is wrapped. */
+export function callError(code: Code, pc: number, e: unknown): unknown {
+  if (e instanceof UvmFault || e instanceof TailCall || e instanceof Unwind) return e;
+  const call = code.op[pc] === 0x85 && code.src[pc] === 2 ? "kfunc" : "helper";
+  const msg = e instanceof Error ? e.message : String(e);
+  const f = new UvmFault(e instanceof HelperFault ? "helper" : call, code.name, pc, e instanceof HelperFault ? msg : `the ${call} threw: ${msg}`, code.lineOf(pc));
+  if (!(e instanceof HelperFault)) Object.defineProperty(f, "cause", { value: e });
+  return f;
 }

@@ -35,3 +35,16 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
     throw new UsageError(`module '${file}' failed to load: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/** The host's kernel BTF for CO-RE (`/sys/kernel/btf/vmlinux`), or why it cannot be had. */
+export async function hostVmlinuxBtf(): Promise<{ btf: import("../btf/index.ts").Btf } | { reason: string }> {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const path = "/sys/kernel/btf/vmlinux";
+  if (!existsSync(path)) return { reason: `${path} does not exist (a kernel without CONFIG_DEBUG_INFO_BTF, or not Linux)` };
+  try {
+    const { parseBtf } = await import("../btf/index.ts");
+    return { btf: parseBtf(new Uint8Array(readFileSync(path)), { source: path }) };
+  } catch (e) {
+    return { reason: `${path}: ${(e as Error).message}` };
+  }
+}

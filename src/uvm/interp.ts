@@ -20,7 +20,7 @@ import {
 import { CODE_BASE, type Code } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
-import { fault, wildAccess } from "./faults.ts";
+import { callError, fault, wildAccess } from "./faults.ts";
 import { BASE, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 
 /**
@@ -31,6 +31,7 @@ import { BASE, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 export class Interpreter implements Engine {
   private budget = 0;
   private depth = 0;
+  private cpc = 0;
   private readonly A = new Int32Array(10);
   private readonly callback: CallBack;
 
@@ -61,7 +62,7 @@ export class Interpreter implements Engine {
         OUT[0] = e.hi;
         return e.lo;
       }
-      throw e;
+      throw callError(this.code, this.cpc, e);
     }
   }
 
@@ -299,6 +300,7 @@ export class Interpreter implements Engine {
               );
             }
             for (let i = 0; i < 10; i++) A[i] = R[i + 2]!;
+            this.cpc = pc;
             fn(A, this.callback);
             R[0] = A[0]!;
             R[1] = A[1]!;

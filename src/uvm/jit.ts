@@ -2,7 +2,7 @@ import * as alu from "./alu.ts";
 import { CODE_BASE, type Code } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
-import { fault, wildAccess } from "./faults.ts";
+import { callError, fault, wildAccess } from "./faults.ts";
 import { BASE } from "./memory.ts";
 
 /**
@@ -43,7 +43,7 @@ export function compile(code: Code, env: Env): Engine {
           alu.OUT[0] = e.hi;
           return e.lo;
         }
-        throw e;
+        throw callError(code, mod.cpc(), e);
       }
     },
   };
@@ -68,6 +68,7 @@ interface JitContext {
 }
 
 interface JitModule {
+  cpc(): number;
   run(r1l: number, r1h: number, r2l: number, r2h: number, budget: number): number;
   call: CallBack;
 }
@@ -99,7 +100,7 @@ class Generator {
       '"use strict";',
       "const {heap, dv, P, OUT, HF, KF, ST, W, F} = ctx;",
       "const {lsh64, rsh64, arsh64, udiv64, umod64, sdiv64, smod64, udiv32, umod32, sdiv32, smod32} = ctx.alu;",
-      "let B = 0, D = 0, RH = 0;",
+      "let B = 0, D = 0, RH = 0, CPC = 0;",
       "const A = new Int32Array(10);",
       `const MAXD = ${this.env.stackTops.length};`,
     ];
@@ -116,6 +117,7 @@ class Generator {
       "return {",
       "  run(r1l, r1h, r2l, r2h, budget) { B = budget; D = 0; const lo = f0(r1l, r1h, r2l, r2h, 0, 0, 0, 0, 0, 0); OUT[0] = RH; return lo; },",
       "  call: CB,",
+      "  cpc: () => CPC,",
       "};",
     );
     return out.join("\n");
@@ -413,8 +415,7 @@ class Generator {
 
   private call(pc: number, op: number, s: number, d: number, imm: number): string {
     const c = this.c;
-    const pass =
-      "A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;";
+    const pass = `CPC = ${pc}; A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;`;
     const back = "l0 = A[0]; h0 = A[1];";
     if (op === 0x8d)
       return `f = HF[l${d} >>> 0]; if (h${d} !== 0 || !f) F("unknown-helper", ${pc}, "no helper with id " + (l${d} >>> 0)); ${pass} f(A, CB); ${back}`;

@@ -117,8 +117,126 @@ async function runCommand(file: string, opts: RunCliOptions): Promise<void> {
     report(opts.json, r0, repeat, nsPerRun);
     return;
   }
-  const { runObjectCommand } = await import("../../uvm/cli-run.ts");
-  await runObjectCommand(file, { ...opts, repeat, budget, engine });
+  await runObject(file, opts, { repeat, budget, engine });
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+async function runObject(
+  file: string,
+  opts: RunCliOptions,
+  run: { repeat: number; budget: number | undefined; engine: "jit" | "interp" },
+): Promise<void> {
+  const { UsageError, KfuncKitError } = await import("../../errors.ts");
+  const { parseObject } = await import("../../object/index.ts");
+  const { UvmObject } = await import("../../uvm/object.ts");
+  const { RingBufMap, PerfEventMap, ArrayMap, HashMap } = await import("../../uvm/maps.ts");
+  const { loadModule, hostVmlinuxBtf } = await import("../../uvm/host.ts");
+  let objPath = file;
+  if (file.endsWith(".c")) {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join, basename } = await import("node:path");
+    const { compileBpf } = await import("../../build/index.ts");
+    objPath = compileBpf(file, { output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`) });
+  }
+  const spec = parseObject(await readInput(objPath, "object"), file);
+  const name = opts.program ?? (spec.programs.length === 1 ? spec.programs[0]!.name : undefined);
+  if (!name)
+    throw new UsageError(`${file}: which program? pass --program`, {
+      hint: `programs: ${spec.programs.map((p) => `${p.name} (${p.section})`).join(", ") || "(none)"}`,
+    });
+  const ps = spec.programs.find((p) => p.name === name);
+  if (!ps)
+    throw new UsageError(`${file}: no program named '${name}'`, {
+      hint: `programs: ${spec.programs.map((p) => `${p.name} (${p.section})`).join(", ") || "(none)"}`,
+    });
+  let btf: import("../../btf/index.ts").Btf | undefined;
+  if (spec.programs.some((p) => p.coreRelos.length > 0)) {
+    if (opts.btf) {
+      const { parseBtf } = await import("../../btf/index.ts");
+      btf = parseBtf(await readInput(opts.btf, "--btf file"), { source: opts.btf });
+    } else {
+      const host = await hostVmlinuxBtf();
+      if ("reason" in host)
+        throw new KfuncKitError("NOT_SUPPORTED", `${file}: CO-RE relocations need a target BTF: ${host.reason}`, {
+          hint: "pass --btf <vmlinux BTF of the kernel the program is written for>",
+        });
+      btf = host.btf;
+    }
+  }
+  const lines: string[] = [];
+  const obj = new UvmObject(spec, {
+    engine: run.engine,
+    btf,
+    budget: run.budget,
+    host: { printk: (l) => lines.push(l), comm: "kfunc" },
+  });
+  if (opts.kfuncs) {
+    const mod = await loadModule(opts.kfuncs);
+    const externs = new Set(obj.kfuncExterns.map((e) => e.name));
+    for (const [k, v] of Object.entries(mod)) {
+      if (k === "default" || typeof v !== "function") continue;
+      if (!externs.has(k)) {
+        process.stderr.write(`kfunc: --kfuncs '${opts.kfuncs}': export '${k}' matches no kfunc extern of ${file} (ignored)\n`);
+        continue;
+      }
+      obj.kfunc(k, v as import("../../uvm/kfuncs.ts").KfuncFn);
+    }
+  }
+  obj.load();
+  const prog = obj.program(name);
+  const ctx = opts.ctxIn ? await readInput(opts.ctxIn, "--ctx-in file") : undefined;
+  const data = opts.dataIn ? await readInput(opts.dataIn, "--data-in file") : undefined;
+  let result = prog.run({ ctx, data });
+  let nsPerRun = 0;
+  if (run.repeat > 1) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < run.repeat; i++) result = prog.run({ ctx, data });
+    nsPerRun = Number(process.hrtime.bigint() - t0) / run.repeat;
+  }
+  const rings: Record<string, string[]> = {};
+  const maps: Record<string, { key: string; value: string }[]> = {};
+  for (const [mname, m] of obj.maps) {
+    if (m instanceof RingBufMap) {
+      const recs: string[] = [];
+      m.consume((d) => {
+        recs.push(hex(d));
+      });
+      rings[mname] = recs;
+    } else if (m instanceof PerfEventMap) rings[mname] = m.read().map(hex);
+    else if ((m instanceof ArrayMap || m instanceof HashMap) && m.spec.dataSection === undefined) {
+      const entries: { key: string; value: string }[] = [];
+      for (const k of m.keys()) {
+        const v = m.lookup(k);
+        if (v && (m instanceof HashMap || v.some((b) => b !== 0))) entries.push({ key: hex(k), value: hex(v) });
+      }
+      maps[mname] = entries;
+    }
+  }
+  if (opts.json) {
+    const { printJson } = await import("../json.ts");
+    printJson({
+      program: name,
+      section: ps.section,
+      engine: run.engine,
+      r0: `0x${result.r0.toString(16)}`,
+      runs: run.repeat,
+      nsPerRun,
+      printk: lines,
+      ringbuf: rings,
+      maps,
+    });
+    return;
+  }
+  for (const l of lines) process.stdout.write(`${l}\n`);
+  for (const [n, recs] of Object.entries(rings))
+    for (const r of recs) process.stdout.write(`${n}: ${r}\n`);
+  for (const [n, es] of Object.entries(maps)) for (const e of es) process.stdout.write(`map ${n}: ${e.key} = ${e.value}\n`);
+  process.stdout.write(`${name} (${ps.section}): r0 = ${result.r0} (0x${result.r0.toString(16)})\n`);
+  if (run.repeat > 1) process.stdout.write(`${run.repeat} runs, ${nsPerRun.toFixed(0)} ns per run (${run.engine})\n`);
 }
 
 async function loadHelpers(
