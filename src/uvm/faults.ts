@@ -1,6 +1,6 @@
 import type { Code } from "./code.ts";
 import type { FaultKind } from "./fault.ts";
-import { HelperFault, TailCall, UvmFault, Unwind } from "./fault.ts";
+import { HelperFault, TailCall, Unwind, UvmFault } from "./fault.ts";
 import { BASE, type Memory, PERM_WRITE } from "./memory.ts";
 
 function hex(lo: number, hi: number): string {
@@ -62,7 +62,13 @@ export function callError(code: Code, pc: number, e: unknown): unknown {
   if (e instanceof UvmFault || e instanceof TailCall || e instanceof Unwind) return e;
   const call = code.op[pc] === 0x85 && code.src[pc] === 2 ? "kfunc" : "helper";
   const msg = e instanceof Error ? e.message : String(e);
-  const f = new UvmFault(e instanceof HelperFault ? "helper" : call, code.name, pc, e instanceof HelperFault ? msg : `the ${call} threw: ${msg}`, code.lineOf(pc));
+  const f = new UvmFault(
+    e instanceof HelperFault ? "helper" : call,
+    code.name,
+    pc,
+    e instanceof HelperFault ? msg : `the ${call} threw: ${msg}`,
+    code.lineOf(pc),
+  );
   if (!(e instanceof HelperFault)) Object.defineProperty(f, "cause", { value: e });
   return f;
 }

@@ -2,9 +2,8 @@ import { fromBig, OUT, toU64 } from "./alu.ts";
 import { CODE_BASE } from "./code.ts";
 import type { CallBack, NativeFn } from "./engine.ts";
 import { HelperFault, TailCall } from "./fault.ts";
-import { type Memory, PERM_READ, PERM_WRITE } from "./memory.ts";
 import { PerfEventMap, ProgArrayMap, RingBufMap, type UvmMap } from "./maps.ts";
-
+import { type Memory, PERM_READ, PERM_WRITE } from "./memory.ts";
 
 /** What the helpers see of the process they pretend to run in. */
 export interface HostInfo {
@@ -41,7 +40,14 @@ function ret64(A: Int32Array, v: bigint): void {
 }
 
 /** The bytes [addr, addr+len) with `perm`, or a HelperFault naming the argument. */
-export function viewOf(mem: Memory, lo: number, hi: number, len: number, perm: number, what: string): Uint8Array {
+export function viewOf(
+  mem: Memory,
+  lo: number,
+  hi: number,
+  len: number,
+  perm: number,
+  what: string,
+): Uint8Array {
   const o = mem.check(lo, hi, len, perm);
   if (o < 0)
     throw new HelperFault(
@@ -67,45 +73,51 @@ function cString(mem: Memory, lo: number, hi: number, max: number, what: string)
 /** Formats a bpf_trace_printk format with u64 arguments the way the kernel's bstr_printf does. */
 export function formatPrintk(mem: Memory, fmt: string, args: bigint[]): string {
   let ai = 0;
-  return fmt.replace(/%([-+ 0#]*)(\d*)(?:\.(\d+))?(hh|h|ll|l|z)?([diuxXpsc%])/g, (_m, flags: string, width: string, _p, len, conv) => {
-    if (conv === "%") return "%";
-    const a = args[ai++] ?? 0n;
-    const wide = len === "l" || len === "ll" || len === "z";
-    let s: string;
-    switch (conv) {
-      case "d":
-      case "i":
-        s = (wide ? BigInt.asIntN(64, a) : BigInt.asIntN(32, a)).toString();
-        break;
-      case "u":
-        s = (wide ? BigInt.asUintN(64, a) : BigInt.asUintN(32, a)).toString();
-        break;
-      case "x":
-      case "X":
-        s = (wide ? BigInt.asUintN(64, a) : BigInt.asUintN(32, a)).toString(16);
-        if (conv === "X") s = s.toUpperCase();
-        if (flags.includes("#")) s = `0x${s}`;
-        break;
-      case "p":
-        s = `0x${BigInt.asUintN(64, a).toString(16)}`;
-        break;
-      case "c":
-        s = String.fromCharCode(Number(a & 0xffn));
-        break;
-      default: {
-        const lo = Number(BigInt.asIntN(32, a));
-        const hi = Number(BigInt.asIntN(32, a >> 32n));
-        try {
-          s = cString(mem, lo, hi, 4096, "%s argument");
-        } catch {
-          s = "(efault)";
+  return fmt.replace(
+    /%([-+ 0#]*)(\d*)(?:\.(\d+))?(hh|h|ll|l|z)?([diuxXpsc%])/g,
+    (_m, flags: string, width: string, _p, len, conv) => {
+      if (conv === "%") return "%";
+      const a = args[ai++] ?? 0n;
+      const wide = len === "l" || len === "ll" || len === "z";
+      let s: string;
+      switch (conv) {
+        case "d":
+        case "i":
+          s = (wide ? BigInt.asIntN(64, a) : BigInt.asIntN(32, a)).toString();
+          break;
+        case "u":
+          s = (wide ? BigInt.asUintN(64, a) : BigInt.asUintN(32, a)).toString();
+          break;
+        case "x":
+        case "X":
+          s = (wide ? BigInt.asUintN(64, a) : BigInt.asUintN(32, a)).toString(16);
+          if (conv === "X") s = s.toUpperCase();
+          if (flags.includes("#")) s = `0x${s}`;
+          break;
+        case "p":
+          s = `0x${BigInt.asUintN(64, a).toString(16)}`;
+          break;
+        case "c":
+          s = String.fromCharCode(Number(a & 0xffn));
+          break;
+        default: {
+          const lo = Number(BigInt.asIntN(32, a));
+          const hi = Number(BigInt.asIntN(32, a >> 32n));
+          try {
+            s = cString(mem, lo, hi, 4096, "%s argument");
+          } catch {
+            s = "(efault)";
+          }
         }
       }
-    }
-    const w = Number(width || 0);
-    if (s.length < w) s = flags.includes("-") ? s.padEnd(w) : s.padStart(w, flags.includes("0") && conv !== "s" ? "0" : " ");
-    return s;
-  });
+      const w = Number(width || 0);
+      if (s.length < w)
+        s = flags.includes("-")
+          ? s.padEnd(w)
+          : s.padStart(w, flags.includes("0") && conv !== "s" ? "0" : " ");
+      return s;
+    },
+  );
 }
 
 /** One trace_pipe line: `           <comm>-<pid>     [000] d..31  123.456789: bpf_trace_printk: <msg>`. */
@@ -124,7 +136,8 @@ export function coreHelpers(host: HelperHost): Map<number, NativeFn> {
     if (!m) throw new HelperFault(`${what}: r${i / 2 + 1} is not a map`);
     return m;
   };
-  const read = (lo: number, hi: number, len: number, what: string) => viewOf(mem, lo, hi, len, PERM_READ, what);
+  const read = (lo: number, hi: number, len: number, what: string) =>
+    viewOf(mem, lo, hi, len, PERM_READ, what);
   h.set(1, (A) => {
     const m = map(A, 0, "bpf_map_lookup_elem");
     ret(A, m.lookupAddr(read(A[2]!, A[3]!, m.spec.keySize, "bpf_map_lookup_elem key")));
@@ -208,12 +221,14 @@ export function coreHelpers(host: HelperHost): Map<number, NativeFn> {
     const size = A[2]! >>> 0;
     const dst = viewOf(mem, A[0]!, A[1]!, size, PERM_WRITE, "bpf_get_current_comm buf");
     dst.fill(0);
-    for (let i = 0; i < Math.min(info.comm.length, size - 1, 15); i++) dst[i] = info.comm.charCodeAt(i) & 0xff;
+    for (let i = 0; i < Math.min(info.comm.length, size - 1, 15); i++)
+      dst[i] = info.comm.charCodeAt(i) & 0xff;
     ret(A, 0);
   });
   h.set(25, (A) => {
     const m = map(A, 2, "bpf_perf_event_output");
-    if (!(m instanceof PerfEventMap)) throw new HelperFault("bpf_perf_event_output: r2 is not a perf event array");
+    if (!(m instanceof PerfEventMap))
+      throw new HelperFault("bpf_perf_event_output: r2 is not a perf event array");
     const size = A[8]! >>> 0;
     m.events.push(read(A[6]!, A[7]!, size, "bpf_perf_event_output data").slice());
     ret(A, 0);
@@ -237,8 +252,10 @@ export function coreHelpers(host: HelperHost): Map<number, NativeFn> {
   const commit = (discard: boolean) => (A: Int32Array) => {
     const addr = A[0]! >>> 0;
     const rb = host.ringOf(addr);
-    if (!rb || !rb.commit(addr, discard))
-      throw new HelperFault(`bpf_ringbuf_${discard ? "discard" : "submit"}: r1 is not a reserved ring buffer record`);
+    if (!rb?.commit(addr, discard))
+      throw new HelperFault(
+        `bpf_ringbuf_${discard ? "discard" : "submit"}: r1 is not a reserved ring buffer record`,
+      );
     ret(A, 0);
   };
   h.set(132, commit(false));
@@ -251,7 +268,8 @@ export function coreHelpers(host: HelperHost): Map<number, NativeFn> {
       return;
     }
     const pc = (A[2]! - CODE_BASE) / 8;
-    if (A[3] !== 0 || !Number.isInteger(pc) || pc < 0) throw new HelperFault("bpf_loop: r2 is not a callback");
+    if (A[3] !== 0 || !Number.isInteger(pc) || pc < 0)
+      throw new HelperFault("bpf_loop: r2 is not a callback");
     if (A[6] !== 0 || A[7] !== 0) {
       ret(A, -EINVAL);
       return;

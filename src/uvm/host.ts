@@ -1,12 +1,14 @@
+import { existsSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
+import type { ObjectSpec } from "../object/index.ts";
+import { paramNamesFromC } from "../object/param-names.ts";
 
 /**
  * Imports a user's kfunc/helper module. `.js`/`.mjs` load directly; `.ts` needs tsx, which is loaded on
  * demand (`tsx/esm/api`) when it is installed — otherwise the error says to compile the file or install tsx.
  */
 export async function loadModule(file: string): Promise<Record<string, unknown>> {
-  const { existsSync } = await import("node:fs");
   const { resolve } = await import("node:path");
   const abs = resolve(file);
   if (!existsSync(abs)) throw new UsageError(`module '${file}' does not exist`);
@@ -38,13 +40,33 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
 
 /** The host's kernel BTF for CO-RE (`/sys/kernel/btf/vmlinux`), or why it cannot be had. */
 export async function hostVmlinuxBtf(): Promise<{ btf: import("../btf/index.ts").Btf } | { reason: string }> {
-  const { existsSync, readFileSync } = await import("node:fs");
   const path = "/sys/kernel/btf/vmlinux";
-  if (!existsSync(path)) return { reason: `${path} does not exist (a kernel without CONFIG_DEBUG_INFO_BTF, or not Linux)` };
+  if (!existsSync(path))
+    return { reason: `${path} does not exist (a kernel without CONFIG_DEBUG_INFO_BTF, or not Linux)` };
   try {
     const { parseBtf } = await import("../btf/index.ts");
     return { btf: parseBtf(new Uint8Array(readFileSync(path)), { source: path }) };
   } catch (e) {
     return { reason: `${path}: ${(e as Error).message}` };
   }
+}
+
+/**
+ * Kfunc parameter names from the C source the object names in its line info (clang writes none into BTF for
+ * externs): what makes the `__sz` convention visible. Undefined when the source is not there.
+ */
+export function sourceParamNames(
+  spec: ObjectSpec,
+): ((kfunc: string, count: number) => string[] | undefined) | undefined {
+  const files = new Set<string>();
+  for (const infos of spec.btfExt?.lineInfo.values() ?? []) for (const l of infos) files.add(l.fileName);
+  const texts = [...files].filter((f) => f && existsSync(f)).map((f) => readFileSync(f, "utf8"));
+  if (texts.length === 0) return undefined;
+  return (name, count) => {
+    for (const t of texts) {
+      const names = paramNamesFromC(t, name, count);
+      if (names) return names;
+    }
+    return undefined;
+  };
 }

@@ -10,7 +10,7 @@ import { type Memory, PERM_READ } from "./memory.ts";
 /** A kfunc's value as TypeScript sees it: see docs/uvm.md for the calling convention. */
 export type KfuncArg = number | bigint | Uint8Array | null;
 /** A kfunc written in TypeScript. `never[]` parameters so any function with the right arity fits. */
-export type KfuncFn = (...args: never[]) => number | bigint | undefined | void;
+export type KfuncFn = (...args: never[]) => unknown;
 
 type ArgKind =
   | { k: "int"; bits: number; signed: boolean }
@@ -29,14 +29,20 @@ function classify(btf: Btf, typeId: number, what: string, proto: string): ArgKin
       const target = btf.resolve(t.type);
       let size: number | undefined;
       try {
-        size = target.kind === "VOID" || target.kind === "FUNC_PROTO" || target.kind === "FWD" ? undefined : btf.sizeof(t.type);
+        size =
+          target.kind === "VOID" || target.kind === "FUNC_PROTO" || target.kind === "FWD"
+            ? undefined
+            : btf.sizeof(t.type);
       } catch {
         size = undefined;
       }
       return { k: "ptr", size, szArg: undefined };
     }
     default:
-      throw new KfuncKitError("KFUNC", `${what} of '${proto}' is a ${t.kind}: the userspace runtime passes integers and pointers only`);
+      throw new KfuncKitError(
+        "KFUNC",
+        `${what} of '${proto}' is a ${t.kind}: the userspace runtime passes integers and pointers only`,
+      );
   }
 }
 
@@ -56,26 +62,38 @@ export function externPrototype(btf: Btf, ext: ExternSpec): string {
  * parameter when that one is named `<name>__sz`, else the pointee's size, else up to the end of its region),
  * NULL as null. The function returns number or bigint (or nothing: 0).
  */
-export function bindKfunc(btf: Btf, ext: ExternSpec, fn: KfuncFn, mem: Memory): NativeFn {
+export function bindKfunc(
+  btf: Btf,
+  ext: ExternSpec,
+  fn: KfuncFn,
+  mem: Memory,
+  paramNames?: (kfunc: string, count: number) => string[] | undefined,
+): NativeFn {
   const proto = externPrototype(btf, ext);
   const fp = btf.typeById(ext.typeId);
-  if (fp.kind !== "FUNC_PROTO") throw new KfuncKitError("KFUNC", `extern '${ext.name}' has no FUNC_PROTO in the object's BTF`);
+  if (fp.kind !== "FUNC_PROTO")
+    throw new KfuncKitError("KFUNC", `extern '${ext.name}' has no FUNC_PROTO in the object's BTF`);
   if (fp.params.some((p) => p.type === 0))
     throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': variadic prototype '${proto}' is not supported`);
   if (fp.params.length > 5)
-    throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': '${proto}' has ${fp.params.length} parameters; eBPF passes at most 5`);
-  if (typeof fn !== "function") throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': the binding is not a function`);
+    throw new KfuncKitError(
+      "KFUNC",
+      `kfunc '${ext.name}': '${proto}' has ${fp.params.length} parameters; eBPF passes at most 5`,
+    );
+  if (typeof fn !== "function")
+    throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': the binding is not a function`);
   if (fn.length !== fp.params.length)
     throw new KfuncKitError(
       "KFUNC",
       `kfunc '${ext.name}': the TypeScript function takes ${fn.length} argument(s), the prototype '${proto}' has ${fp.params.length}`,
       { hint: "declare one parameter per C parameter (see docs/uvm.md for the types)" },
     );
+  const names = fp.params.every((p) => p.name)
+    ? fp.params.map((p) => p.name)
+    : (paramNames?.(ext.essentialName, fp.params.length) ?? []);
   const kinds = fp.params.map((p, i) => classify(btf, p.type, `parameter ${i + 1}`, proto) as ArgKind);
-  fp.params.forEach((p, i) => {
-    const k = kinds[i]!;
-    const next = fp.params[i + 1];
-    if (k.k === "ptr" && next && next.name.endsWith("__sz") && kinds[i + 1]!.k === "int") k.szArg = i + 1;
+  kinds.forEach((k, i) => {
+    if (k.k === "ptr" && names[i + 1]?.endsWith("__sz") && kinds[i + 1]!.k === "int") k.szArg = i + 1;
   });
   const ret = classify(btf, fp.returnType, "the return type", proto);
   const args = kinds.map((k, i) => {
@@ -87,7 +105,8 @@ export function bindKfunc(btf: Btf, ext: ExternSpec, fn: KfuncFn, mem: Memory): 
       const sh = 32 - k.bits;
       return k.signed ? `((${lo} << ${sh}) >> ${sh})` : `(${lo} & ${(1 << k.bits) - 1})`;
     }
-    const len = k.szArg !== undefined ? `(A[${2 * k.szArg}] >>> 0)` : k.size !== undefined ? `${k.size}` : "-1";
+    const len =
+      k.szArg !== undefined ? `(A[${2 * k.szArg}] >>> 0)` : k.size !== undefined ? `${k.size}` : "-1";
     return `V(${lo}, ${hi}, ${len}, ${i + 1})`;
   });
   let back: string;

@@ -44,10 +44,19 @@ function u32(key: Uint8Array): number {
 export class ArrayMap extends UvmMap {
   readonly region: Region;
   readonly stride: number;
-  constructor(spec: MapSpec, index: number, mem: Memory, readonly readonlyProg = false) {
+  constructor(
+    spec: MapSpec,
+    index: number,
+    mem: Memory,
+    readonly readonlyProg = false,
+  ) {
     super(spec, index);
     this.stride = round8(spec.valueSize);
-    this.region = mem.alloc(`map '${spec.name}'`, this.stride * spec.maxEntries, readonlyProg ? PERM_READ : PERM_RW);
+    this.region = mem.alloc(
+      `map '${spec.name}'`,
+      this.stride * spec.maxEntries,
+      readonlyProg ? PERM_READ : PERM_RW,
+    );
     if (spec.data) this.region.bytes.set(spec.data.subarray(0, spec.valueSize));
   }
   /** The whole value area (for global data: the section's bytes, readable and writable from TS). */
@@ -109,7 +118,9 @@ export class HashMap extends UvmMap {
   }
   lookup(key: Uint8Array): Uint8Array | undefined {
     const e = this.slots.get(this.k(key));
-    return e ? this.region.bytes.subarray(e.slot * this.stride, e.slot * this.stride + this.spec.valueSize) : undefined;
+    return e
+      ? this.region.bytes.subarray(e.slot * this.stride, e.slot * this.stride + this.spec.valueSize)
+      : undefined;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     const k = this.k(key);
@@ -307,8 +318,12 @@ export function createMap(spec: MapSpec, index: number, mem: Memory): UvmMap {
     case MAP_TYPE.PROG_ARRAY:
       return new ProgArrayMap(spec, index);
     default:
-      throw new KfuncKitError("NOT_SUPPORTED", `map '${spec.name}': ${mapTypeName(spec.type.id)} is not supported by the userspace runtime`, {
-        hint: "supported: array, percpu array, hash, percpu/LRU hash, ring buffer, perf event array, prog array",
-      });
+      throw new KfuncKitError(
+        "NOT_SUPPORTED",
+        `map '${spec.name}': ${mapTypeName(spec.type.id)} is not supported by the userspace runtime`,
+        {
+          hint: "supported: array, percpu array, hash, percpu/LRU hash, ring buffer, perf event array, prog array",
+        },
+      );
   }
 }

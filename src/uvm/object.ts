@@ -10,12 +10,20 @@ import { OUT, toU64 } from "./alu.ts";
 import { type Code, decodeCode } from "./code.ts";
 import { DEFAULT_BUDGET, type Engine, type Env, type NativeFn } from "./engine.ts";
 import { HelperFault, TailCall, UvmFault } from "./fault.ts";
-import { coreHelpers, type HostInfo } from "./helpers.ts";
 import { helperName } from "./helper-names.ts";
+import { coreHelpers, type HostInfo } from "./helpers.ts";
 import { Interpreter } from "./interp.ts";
 import { compile } from "./jit.ts";
 import { bindKfunc, externPrototype, type KfuncFn } from "./kfuncs.ts";
-import { ArrayMap, createMap, MAP_HANDLE_BASE, mapFootprint, ProgArrayMap, RingBufMap, type UvmMap } from "./maps.ts";
+import {
+  ArrayMap,
+  createMap,
+  MAP_HANDLE_BASE,
+  mapFootprint,
+  ProgArrayMap,
+  RingBufMap,
+  type UvmMap,
+} from "./maps.ts";
 import { Memory, PERM_RW, type Region } from "./memory.ts";
 import { allocStacks, type EngineKind, MAX_FRAMES, STACK_SIZE } from "./raw.ts";
 
@@ -37,6 +45,11 @@ export interface UvmOptions {
   /** Largest ctx (default 4096 bytes) and packet (default 64 KiB) a run may pass. */
   maxCtx?: number | undefined;
   maxPacket?: number | undefined;
+  /**
+   * Kfunc parameter names when the object's BTF has none (clang writes none for externs): they make the
+   * `__sz` convention visible. host.ts's `sourceParamNames(spec)` reads them from the object's C source.
+   */
+  paramNames?: ((kfunc: string, count: number) => string[] | undefined) | undefined;
   /** Extra or replacement helpers by id, in the runtime's native convention (see engine.ts). */
   helpers?: Record<number, NativeFn> | undefined;
 }
@@ -126,7 +139,11 @@ export class UvmObject {
   ) {
     const maxCtx = options.maxCtx ?? 4096;
     const maxPacket = options.maxPacket ?? 65536;
-    let size = MAX_FRAMES * Memory.footprint(STACK_SIZE) + Memory.footprint(maxCtx) + Memory.footprint(maxPacket) + 4096;
+    let size =
+      MAX_FRAMES * Memory.footprint(STACK_SIZE) +
+      Memory.footprint(maxCtx) +
+      Memory.footprint(maxPacket) +
+      4096;
     for (const m of spec.maps) size += Memory.footprint(mapFootprint(m));
     this.memory = new Memory(size);
     this.stackTops = allocStacks(this.memory);
@@ -151,13 +168,19 @@ export class UvmObject {
       map: (lo, hi) => (hi === 0 ? this.mapList[(lo - MAP_HANDLE_BASE) / 16] : undefined),
       ringOf: (addr) => {
         for (const m of this.mapList)
-          if (m instanceof RingBufMap && addr >= m.region.addr && addr < m.region.addr + m.region.size) return m;
+          if (m instanceof RingBufMap && addr >= m.region.addr && addr < m.region.addr + m.region.size)
+            return m;
         return undefined;
       },
     });
     for (const [id, fn] of core) this.helpers[id] = fn;
     for (const [id, fn] of Object.entries(options.helpers ?? {})) this.helpers[Number(id)] = fn;
-    this.env = { mem: this.memory, helpers: this.helpers, kfuncs: this.kfuncTable, stackTops: this.stackTops };
+    this.env = {
+      mem: this.memory,
+      helpers: this.helpers,
+      kfuncs: this.kfuncTable,
+      stackTops: this.stackTops,
+    };
     for (const [name, fn] of Object.entries(options.kfuncs ?? {})) this.kfunc(name, fn);
   }
 
@@ -176,11 +199,14 @@ export class UvmObject {
     if (!ext) {
       const names = this.kfuncExterns.map((e) => e.name);
       throw new KfuncKitError("KFUNC", `${this.spec.source}: no kfunc extern named '${name}'`, {
-        hint: names.length ? `the object's kfuncs: ${names.join(", ")}` : "the object declares no `extern … __ksym` function",
+        hint: names.length
+          ? `the object's kfuncs: ${names.join(", ")}`
+          : "the object declares no `extern … __ksym` function",
       });
     }
-    if (!this.spec.btf) throw new KfuncKitError("KFUNC", `${this.spec.source}: kfuncs need the object's BTF (compile with -g)`);
-    this.kfuncImpls.set(ext.name, bindKfunc(this.spec.btf, ext, fn, this.memory));
+    if (!this.spec.btf)
+      throw new KfuncKitError("KFUNC", `${this.spec.source}: kfuncs need the object's BTF (compile with -g)`);
+    this.kfuncImpls.set(ext.name, bindKfunc(this.spec.btf, ext, fn, this.memory, this.options.paramNames));
     return this;
   }
 
@@ -195,9 +221,13 @@ export class UvmObject {
         });
       }
       if (ext.kind === "ksym" && !ext.weak)
-        throw new KfuncKitError("NOT_SUPPORTED", `${this.spec.source}: ksym '${ext.name}' (a kernel variable) does not exist in userspace`, {
-          hint: "declare it __weak to load without it (its address is then 0)",
-        });
+        throw new KfuncKitError(
+          "NOT_SUPPORTED",
+          `${this.spec.source}: ksym '${ext.name}' (a kernel variable) does not exist in userspace`,
+          {
+            hint: "declare it __weak to load without it (its address is then 0)",
+          },
+        );
     }
     this.spec.externs.forEach((ext, index) => {
       if (ext.kind !== "kfunc") return;
@@ -206,7 +236,9 @@ export class UvmObject {
       this.kfuncTable.push(
         impl ??
           (() => {
-            throw new HelperFault(`weak kfunc '${ext.name}' is not bound: guard the call with bpf_ksym_exists()`);
+            throw new HelperFault(
+              `weak kfunc '${ext.name}' is not bound: guard the call with bpf_ksym_exists()`,
+            );
           }),
       );
       this.kfuncIndex.set(ext.name, impl ? i : -1 - i);
@@ -242,7 +274,8 @@ export class UvmObject {
   data(section: string): ArrayMap {
     const m = this.spec.maps.find((x) => x.dataSection === section);
     const map = m && this.maps.get(m.name);
-    if (!(map instanceof ArrayMap)) throw new KfuncKitError("USAGE", `${this.spec.source}: no global data section '${section}'`);
+    if (!(map instanceof ArrayMap))
+      throw new KfuncKitError("USAGE", `${this.spec.source}: no global data section '${section}'`);
     return map;
   }
 
@@ -266,7 +299,8 @@ export class UvmObject {
     const bytes = new Uint8Array(p.instructions);
     const resolution = (ext: ExternSpec): ExternResolution => {
       const k = this.kfuncIndex.get(ext.name);
-      if (ext.kind === "kfunc" && k !== undefined && k >= 0) return { kind: "kfunc", btfId: k, fdArraySlot: 0, btfFd: 0 };
+      if (ext.kind === "kfunc" && k !== undefined && k >= 0)
+        return { kind: "kfunc", btfId: k, fdArraySlot: 0, btfFd: 0 };
       return { kind: "unresolved" };
     };
     applyRelocations(p, bytes, {
@@ -286,10 +320,15 @@ export class UvmObject {
     if (p.coreRelos.length > 0) {
       const btf = this.options.btf;
       if (!btf)
-        throw new KfuncKitError("NOT_SUPPORTED", `program '${p.name}': ${p.coreRelos.length} CO-RE relocation(s) need a target BTF and none was given`, {
-          hint: "pass --btf <file> (or the btf option); the host's /sys/kernel/btf/vmlinux is the default when it exists",
-        });
-      if (!this.spec.btf) throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
+        throw new KfuncKitError(
+          "NOT_SUPPORTED",
+          `program '${p.name}': ${p.coreRelos.length} CO-RE relocation(s) need a target BTF and none was given`,
+          {
+            hint: "pass --btf <file> (or the btf option); the host's /sys/kernel/btf/vmlinux is the default when it exists",
+          },
+        );
+      if (!this.spec.btf)
+        throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
       const cands = new CandidateCache({ vmlinux: btf, modules: () => [] });
       for (const r of p.coreRelos) applyCoreRelo(bytes, this.spec.btf, r, cands, p.section);
     }
@@ -304,7 +343,12 @@ export class UvmObject {
     const ins = new Insns(bytes);
     for (let i = 0; i < ins.count; i++) {
       const op = ins.code(i);
-      if (op === 0x85 && ins.src(i) === 0 && ins.imm(i) >= KFUNC_POISON_BASE && ins.imm(i) < KFUNC_POISON_BASE + 0x10000) {
+      if (
+        op === 0x85 &&
+        ins.src(i) === 0 &&
+        ins.imm(i) >= KFUNC_POISON_BASE &&
+        ins.imm(i) < KFUNC_POISON_BASE + 0x10000
+      ) {
         const ext = this.spec.externs[ins.imm(i) - KFUNC_POISON_BASE];
         const k = ext ? this.kfuncIndex.get(ext.name) : undefined;
         if (k !== undefined) {
@@ -320,7 +364,12 @@ export class UvmObject {
       else if (src === 2) {
         const map = this.mapList[ins.imm(i) - 1];
         if (!(map instanceof ArrayMap))
-          throw new UvmFault("bad-program", p.name, i, `lddw map value of '${map?.name}', which is not an array map`);
+          throw new UvmFault(
+            "bad-program",
+            p.name,
+            i,
+            `lddw map value of '${map?.name}', which is not an array map`,
+          );
         value = map.region.addr + ins.imm(i + 1);
       } else if (src === 3) value = KSYM_BASE + ins.imm(i) * 8;
       if (value !== undefined) {
@@ -354,7 +403,9 @@ export class UvmObject {
 
   /** @internal */
   compile(code: Code): Engine {
-    return (this.options.engine ?? "jit") === "jit" ? compile(code, this.env) : new Interpreter(code, this.env);
+    return (this.options.engine ?? "jit") === "jit"
+      ? compile(code, this.env)
+      : new Interpreter(code, this.env);
   }
 
   /** @internal */
@@ -363,9 +414,13 @@ export class UvmObject {
     const mem = this.memory;
     const fit = (r: Region, bytes: Uint8Array, what: string) => {
       if (bytes.byteLength > r.size)
-        throw new KfuncKitError("USAGE", `${what} of ${bytes.byteLength} bytes exceeds the runtime's ${r.size}`, {
-          hint: `raise the ${what === "ctx" ? "maxCtx" : "maxPacket"} option`,
-        });
+        throw new KfuncKitError(
+          "USAGE",
+          `${what} of ${bytes.byteLength} bytes exceeds the runtime's ${r.size}`,
+          {
+            hint: `raise the ${what === "ctx" ? "maxCtx" : "maxPacket"} option`,
+          },
+        );
       mem.perm.fill(0, r.off, r.off + r.size);
       r.bytes.fill(0);
       r.bytes.set(bytes);
@@ -375,7 +430,11 @@ export class UvmObject {
     const data = input.data;
     if (data) {
       fit(this.pktRegion, data, "packet");
-      const dv = new DataView(this.ctxRegion.bytes.buffer, this.ctxRegion.bytes.byteOffset, this.ctxRegion.size);
+      const dv = new DataView(
+        this.ctxRegion.bytes.buffer,
+        this.ctxRegion.bytes.byteOffset,
+        this.ctxRegion.size,
+      );
       const start = this.pktRegion.addr;
       const end = start + data.byteLength;
       // ctx->data / data_end are u32 fields; runtime addresses fit in 32 bits, so the program's loads
@@ -405,7 +464,8 @@ export class UvmObject {
         if (tail >= MAX_TAIL_CALLS)
           throw new UvmFault("tail-call", current.name, 0, `more than ${MAX_TAIL_CALLS} tail calls in a row`);
         const next = this.programs.get(e.program);
-        if (!next) throw new UvmFault("tail-call", current.name, 0, `tail call into unknown program '${e.program}'`);
+        if (!next)
+          throw new UvmFault("tail-call", current.name, 0, `tail call into unknown program '${e.program}'`);
         current = next;
         r1l = e.ctxLo;
         r1h = e.ctxHi;

@@ -133,14 +133,16 @@ async function runObject(
   const { parseObject } = await import("../../object/index.ts");
   const { UvmObject } = await import("../../uvm/object.ts");
   const { RingBufMap, PerfEventMap, ArrayMap, HashMap } = await import("../../uvm/maps.ts");
-  const { loadModule, hostVmlinuxBtf } = await import("../../uvm/host.ts");
+  const { loadModule, hostVmlinuxBtf, sourceParamNames } = await import("../../uvm/host.ts");
   let objPath = file;
   if (file.endsWith(".c")) {
     const { mkdtempSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join, basename } = await import("node:path");
     const { compileBpf } = await import("../../build/index.ts");
-    objPath = compileBpf(file, { output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`) });
+    objPath = compileBpf(file, {
+      output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`),
+    });
   }
   const spec = parseObject(await readInput(objPath, "object"), file);
   const name = opts.program ?? (spec.programs.length === 1 ? spec.programs[0]!.name : undefined);
@@ -161,9 +163,13 @@ async function runObject(
     } else {
       const host = await hostVmlinuxBtf();
       if ("reason" in host)
-        throw new KfuncKitError("NOT_SUPPORTED", `${file}: CO-RE relocations need a target BTF: ${host.reason}`, {
-          hint: "pass --btf <vmlinux BTF of the kernel the program is written for>",
-        });
+        throw new KfuncKitError(
+          "NOT_SUPPORTED",
+          `${file}: CO-RE relocations need a target BTF: ${host.reason}`,
+          {
+            hint: "pass --btf <vmlinux BTF of the kernel the program is written for>",
+          },
+        );
       btf = host.btf;
     }
   }
@@ -172,6 +178,7 @@ async function runObject(
     engine: run.engine,
     btf,
     budget: run.budget,
+    paramNames: sourceParamNames(spec),
     host: { printk: (l) => lines.push(l), comm: "kfunc" },
   });
   if (opts.kfuncs) {
@@ -180,7 +187,9 @@ async function runObject(
     for (const [k, v] of Object.entries(mod)) {
       if (k === "default" || typeof v !== "function") continue;
       if (!externs.has(k)) {
-        process.stderr.write(`kfunc: --kfuncs '${opts.kfuncs}': export '${k}' matches no kfunc extern of ${file} (ignored)\n`);
+        process.stderr.write(
+          `kfunc: --kfuncs '${opts.kfuncs}': export '${k}' matches no kfunc extern of ${file} (ignored)\n`,
+        );
         continue;
       }
       obj.kfunc(k, v as import("../../uvm/kfuncs.ts").KfuncFn);
@@ -211,7 +220,8 @@ async function runObject(
       const entries: { key: string; value: string }[] = [];
       for (const k of m.keys()) {
         const v = m.lookup(k);
-        if (v && (m instanceof HashMap || v.some((b) => b !== 0))) entries.push({ key: hex(k), value: hex(v) });
+        if (v && (m instanceof HashMap || v.some((b) => b !== 0)))
+          entries.push({ key: hex(k), value: hex(v) });
       }
       maps[mname] = entries;
     }
@@ -232,11 +242,12 @@ async function runObject(
     return;
   }
   for (const l of lines) process.stdout.write(`${l}\n`);
-  for (const [n, recs] of Object.entries(rings))
-    for (const r of recs) process.stdout.write(`${n}: ${r}\n`);
-  for (const [n, es] of Object.entries(maps)) for (const e of es) process.stdout.write(`map ${n}: ${e.key} = ${e.value}\n`);
+  for (const [n, recs] of Object.entries(rings)) for (const r of recs) process.stdout.write(`${n}: ${r}\n`);
+  for (const [n, es] of Object.entries(maps))
+    for (const e of es) process.stdout.write(`map ${n}: ${e.key} = ${e.value}\n`);
   process.stdout.write(`${name} (${ps.section}): r0 = ${result.r0} (0x${result.r0.toString(16)})\n`);
-  if (run.repeat > 1) process.stdout.write(`${run.repeat} runs, ${nsPerRun.toFixed(0)} ns per run (${run.engine})\n`);
+  if (run.repeat > 1)
+    process.stdout.write(`${run.repeat} runs, ${nsPerRun.toFixed(0)} ns per run (${run.engine})\n`);
 }
 
 async function loadHelpers(
