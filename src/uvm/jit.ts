@@ -83,15 +83,7 @@ class Generator {
     private readonly c: Code,
     private readonly env: Env,
   ) {
-    const e = new Set<number>([0]);
-    for (let pc = 0; pc < c.count; pc++) {
-      if (c.op[pc] === 0x85 && c.src[pc] === 1) e.add(pc + c.imm[pc]! + 1);
-      if (c.op[pc] === 0x18) {
-        if (c.src[pc] === 4) e.add(pc + c.imm[pc]! + 1);
-        pc++;
-      }
-    }
-    this.entries = [...e].sort((a, b) => a - b);
+    this.entries = functionEntries(c);
     this.cap = env.mem.capacity;
   }
 
@@ -123,42 +115,9 @@ class Generator {
     return out.join("\n");
   }
 
-  /** Instructions reachable from `entry` without following calls. */
-  private reach(entry: number): { pcs: number[]; leaders: Set<number> } {
-    const c = this.c;
-    const seen = new Uint8Array(c.count + 1);
-    const leaders = new Set<number>([entry]);
-    const work = [entry];
-    while (work.length) {
-      let pc = work.pop()!;
-      while (pc < c.count && !seen[pc]) {
-        seen[pc] = 1;
-        const op = c.op[pc]!;
-        const cls = op & 7;
-        if (op === 0x18) {
-          seen[pc + 1] = 1;
-          pc += 2;
-          continue;
-        }
-        if (op === 0x95) break;
-        if ((cls === 0x05 || cls === 0x06) && op !== 0x85 && op !== 0x8d) {
-          const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
-          leaders.add(t);
-          work.push(t);
-          if (op === 0x05 || op === 0x06) break;
-        }
-        pc++;
-      }
-      if (pc >= c.count) seen[c.count] = 1;
-    }
-    const pcs: number[] = [];
-    for (let pc = 0; pc <= c.count; pc++) if (seen[pc]) pcs.push(pc);
-    return { pcs, leaders };
-  }
-
   private fn(entry: number): string {
     const c = this.c;
-    const { pcs, leaders } = this.reach(entry);
+    const { pcs, leaders } = reachFrom(this.c, entry);
     const blockOf = new Map<number, number>();
     for (const pc of [...leaders].sort((a, b) => a - b)) blockOf.set(pc, blockOf.size);
     const lines: string[] = [
@@ -518,4 +477,49 @@ class Generator {
 
 function bswap32(x: string): string {
   return `(((${x} & 255) << 24) | ((${x} & 65280) << 8) | ((${x} >>> 8) & 65280) | (${x} >>> 24))`;
+}
+
+/** Instructions reachable from `entry` without following calls, and the jump targets among them (block leaders). */
+export function reachFrom(c: Code, entry: number): { pcs: number[]; leaders: Set<number> } {
+  const seen = new Uint8Array(c.count + 1);
+  const leaders = new Set<number>([entry]);
+  const work = [entry];
+  while (work.length) {
+    let pc = work.pop()!;
+    while (pc < c.count && !seen[pc]) {
+      seen[pc] = 1;
+      const op = c.op[pc]!;
+      const cls = op & 7;
+      if (op === 0x18) {
+        seen[pc + 1] = 1;
+        pc += 2;
+        continue;
+      }
+      if (op === 0x95) break;
+      if ((cls === 0x05 || cls === 0x06) && op !== 0x85 && op !== 0x8d) {
+        const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
+        leaders.add(t);
+        work.push(t);
+        if (op === 0x05 || op === 0x06) break;
+      }
+      pc++;
+    }
+    if (pc >= c.count) seen[c.count] = 1;
+  }
+  const pcs: number[] = [];
+  for (let pc = 0; pc <= c.count; pc++) if (seen[pc]) pcs.push(pc);
+  return { pcs, leaders };
+}
+
+/** Function entries: 0, every local-call target, every code address taken with lddw src=4. */
+export function functionEntries(c: Code): number[] {
+  const e = new Set<number>([0]);
+  for (let pc = 0; pc < c.count; pc++) {
+    if (c.op[pc] === 0x85 && c.src[pc] === 1) e.add(pc + c.imm[pc]! + 1);
+    if (c.op[pc] === 0x18) {
+      if (c.src[pc] === 4) e.add(pc + c.imm[pc]! + 1);
+      pc++;
+    }
+  }
+  return [...e].sort((a, b) => a - b);
 }

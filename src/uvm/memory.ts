@@ -6,13 +6,15 @@
  *
  * Addresses are `BASE + offset` and always below 2^31, so a valid pointer has hi = 0 and a non-negative lo.
  */
+import { WA, type WasmMemory } from "./wasm-api.ts";
+
 export const BASE = 0x100000;
 export const PERM_READ = 1;
 export const PERM_WRITE = 2;
 export const PERM_RW = 3;
 const GUARD = 16;
 /** The largest heap (bounds the address arithmetic in the bounds check; see jit.ts). */
-export const MAX_HEAP = 1 << 30;
+export const MAX_HEAP = 1 << 29;
 
 export interface Region {
   readonly name: string;
@@ -33,12 +35,24 @@ export class Memory {
   readonly regions: Region[] = [];
   private used = GUARD;
 
-  constructor(readonly capacity: number) {
+  /** The WebAssembly memory holding heap, permission bytes and the call scratch area (the Wasm JIT's). */
+  readonly wasm: WasmMemory;
+  /** Offset of the permission bytes in `wasm` (heap offset o's permission is at permBase + o). */
+  readonly permBase: number;
+  /** Offset of the 80-byte scratch area through which compiled code passes r1..r5 / r0 to helpers. */
+  readonly scratch: number;
+
+  constructor(capacity: number) {
     if (capacity > MAX_HEAP) throw new RangeError(`uvm: heap of ${capacity} bytes exceeds ${MAX_HEAP}`);
-    this.heap = new Uint8Array(capacity);
-    this.dv = new DataView(this.heap.buffer);
-    this.perm = new Uint8Array(capacity + 8);
+    this.capacity = (capacity + 7) & ~7;
+    this.permBase = this.capacity;
+    this.scratch = this.permBase + this.capacity + 16;
+    this.wasm = new WA.Memory({ initial: Math.ceil((this.scratch + 128) / 65536) });
+    this.heap = new Uint8Array(this.wasm.buffer, 0, this.capacity);
+    this.dv = new DataView(this.wasm.buffer, 0, this.capacity);
+    this.perm = new Uint8Array(this.wasm.buffer, this.permBase, this.capacity + 8);
   }
+  readonly capacity: number;
 
   /** Bytes a region of `size` needs in the heap (alignment and guard included): for sizing a Memory. */
   static footprint(size: number): number {

@@ -12,8 +12,6 @@ import { DEFAULT_BUDGET, type Engine, type Env, type NativeFn } from "./engine.t
 import { HelperFault, TailCall, UvmFault } from "./fault.ts";
 import { helperName } from "./helper-names.ts";
 import { coreHelpers, type HostInfo } from "./helpers.ts";
-import { Interpreter } from "./interp.ts";
-import { compile } from "./jit.ts";
 import { bindKfunc, externPrototype, type KfuncFn } from "./kfuncs.ts";
 import {
   ArrayMap,
@@ -25,14 +23,14 @@ import {
   type UvmMap,
 } from "./maps.ts";
 import { Memory, PERM_RW, type Region } from "./memory.ts";
-import { allocStacks, type EngineKind, MAX_FRAMES, STACK_SIZE } from "./raw.ts";
+import { allocStacks, createEngine, type EngineKind, MAX_FRAMES, STACK_SIZE } from "./raw.ts";
 
 /** bpf_ksym_exists() of a bound kfunc: a non-zero address outside the heap. */
 const KSYM_BASE = 0x58000000;
 const MAX_TAIL_CALLS = 33;
 
 export interface UvmOptions {
-  /** "jit" (default) or "interp". */
+  /** "jit" (WebAssembly, the default), "js" (JavaScript source) or "interp". */
   engine?: EngineKind | undefined;
   /** Target BTF for CO-RE relocations; a program with CO-RE relocations is refused without it. */
   btf?: Btf | undefined;
@@ -403,9 +401,7 @@ export class UvmObject {
 
   /** @internal */
   compile(code: Code): Engine {
-    return (this.options.engine ?? "jit") === "jit"
-      ? compile(code, this.env)
-      : new Interpreter(code, this.env);
+    return createEngine(this.options.engine ?? "jit", code, this.env);
   }
 
   /** @internal */

@@ -1,16 +1,24 @@
 import { fromBig, OUT, toU64 } from "./alu.ts";
-import { decodeCode } from "./code.ts";
+import { type Code, decodeCode } from "./code.ts";
 import type { Engine, Env, NativeFn } from "./engine.ts";
 import { DEFAULT_BUDGET } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { Interpreter } from "./interp.ts";
 import { compile } from "./jit.ts";
 import { Memory, PERM_RW } from "./memory.ts";
+import { compileWasm } from "./wasm.ts";
 
 export const STACK_SIZE = 512;
 export const MAX_FRAMES = 8;
 
-export type EngineKind = "jit" | "interp";
+/** "jit": eBPF → WebAssembly (the fastest); "js": eBPF → JavaScript source; "interp": the reference interpreter. */
+export type EngineKind = "jit" | "js" | "interp";
+
+export function createEngine(kind: EngineKind, code: Code, env: Env): Engine {
+  if (kind === "interp") return new Interpreter(code, env);
+  if (kind === "js") return compile(code, env);
+  return compileWasm(code, env);
+}
 
 /** A helper given from TypeScript: its argument registers arrive as bigint (u64); it returns r0. */
 export type BigHelper = (...args: bigint[]) => bigint | number | undefined | undefined;
@@ -98,7 +106,7 @@ export class RawVm {
     for (const [id, fn] of Object.entries(options.helpers ?? {})) helpers[Number(id)] = wrapBigHelper(fn);
     for (const [id, fn] of Object.entries(options.nativeHelpers ?? {})) helpers[Number(id)] = fn;
     const env: Env = { mem: this.memory, helpers, kfuncs: [], stackTops: tops };
-    this.engine = (options.engine ?? "jit") === "jit" ? compile(code, env) : new Interpreter(code, env);
+    this.engine = createEngine(options.engine ?? "jit", code, env);
     this.budget = options.budget ?? DEFAULT_BUDGET;
   }
 

@@ -22,7 +22,7 @@ function hexBytes(h: string): Uint8Array {
 }
 
 /** Runs every test in one engine and returns the names of the failures with what went wrong. */
-function runAll(engine: "jit" | "interp"): string[] {
+function runAll(engine: "jit" | "js" | "interp"): string[] {
   const failures: string[] = [];
   for (const c of cases) {
     try {
@@ -53,8 +53,9 @@ test("the suite is complete: 313 tests, and each .data file's result matches the
   }
 });
 
-for (const engine of ["interp", "jit"] as const) {
-  test(`all 313 conformance tests pass in the ${engine === "jit" ? "JIT" : "interpreter"}`, () => {
+const LABEL = { interp: "interpreter", jit: "WebAssembly JIT", js: "JavaScript JIT" };
+for (const engine of ["interp", "jit", "js"] as const) {
+  test(`all 313 conformance tests pass in the ${LABEL[engine]}`, () => {
     const failures = runAll(engine);
     assert.deepEqual(failures, [], `${failures.length} failures:\n${failures.join("\n")}`);
   });

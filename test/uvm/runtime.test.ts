@@ -33,7 +33,7 @@ function args(a: bigint, b = 0n, n = 0n, idx = 0n): Uint8Array {
   return new Uint8Array(v.buffer);
 }
 
-function load(engine: "jit" | "interp", extra: UvmOptions = {}): UvmObject {
+function load(engine: "jit" | "js" | "interp", extra: UvmOptions = {}): UvmObject {
   const s = spec();
   return new UvmObject(s, { engine, kfuncs, paramNames: sourceParamNames(s), ...extra }).load();
 }
@@ -48,7 +48,7 @@ function faultOf(fn: () => unknown): UvmFault {
   assert.fail("expected a fault");
 }
 
-for (const engine of ["jit", "interp"] as const) {
+for (const engine of ["jit", "js", "interp"] as const) {
   test(`${engine}: globals are array maps, .rodata read-only to the program, all readable and writable from TS`, () => {
     const o = load(engine);
     o.variable("data_counter").set([10, 0, 0, 0, 0, 0, 0, 0]);
