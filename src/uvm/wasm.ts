@@ -6,7 +6,7 @@ import { callError, fault, wildAccess } from "./faults.ts";
 import { functionEntries, reachFrom } from "./jit.ts";
 import { BASE, Memory } from "./memory.ts";
 import { STACK_SIZE } from "./raw.ts";
-import { WA, type WasmGlobal } from "./wasm-api.ts";
+import { WA } from "./wasm-api.ts";
 
 /**
  * The WebAssembly JIT: one Wasm function per eBPF function, registers as i64 locals, so 64-bit arithmetic
@@ -104,7 +104,9 @@ export function compileWasm(code: Code, env: Env): Engine {
   let cpc = 0;
   let fns: ((...a: bigint[]) => bigint)[] = [];
   const byPc = new Map<number, number>();
-  entries.forEach((e, i) => byPc.set(e, i));
+  entries.forEach((e, i) => {
+    byPc.set(e, i);
+  });
   const maxd = env.stackTops.length;
   const cb: CallBack = (pc, a) => {
     const i = byPc.get(pc);
@@ -192,15 +194,17 @@ function encodeModule(code: Code, env: Env, entries: number[]): number[] {
   const funcs = new Bytes().uleb(entries.length);
   for (let i = 0; i < entries.length; i++) funcs.uleb(2);
   const exps = new Bytes().uleb(entries.length);
-  entries.forEach((e, i) =>
+  entries.forEach((e, i) => {
     exps
       .str(`f${e}`)
       .u8(0x00)
-      .uleb(N_IMPORTED + i),
-  );
+      .uleb(N_IMPORTED + i);
+  });
   const codes = new Bytes().uleb(entries.length);
   const fnIndex = new Map<number, number>();
-  entries.forEach((e, i) => fnIndex.set(e, N_IMPORTED + i));
+  entries.forEach((e, i) => {
+    fnIndex.set(e, N_IMPORTED + i);
+  });
   for (const e of entries) {
     const body = new FnGen(code, env, e, fnIndex).body();
     codes.uleb(body.length).bytes(body);
