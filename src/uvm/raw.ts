@@ -1,4 +1,4 @@
-import { fromBig, OUT, toU64 } from "./alu.ts";
+import { OUT, toU64 } from "./alu.ts";
 import { type Code, decodeCode } from "./code.ts";
 import type { Engine, Env, NativeFn } from "./engine.ts";
 import { DEFAULT_BUDGET } from "./engine.ts";
@@ -23,26 +23,44 @@ export function createEngine(kind: EngineKind, code: Code, env: Env): Engine {
 /** A helper given from TypeScript: its argument registers arrive as bigint (u64); it returns r0. */
 export type BigHelper = (...args: bigint[]) => bigint | number | undefined | undefined;
 
-/** Wraps a bigint helper into the runtime's native convention; only as many registers as it declares. */
+/**
+ * Wraps a bigint helper into the runtime's native convention. The registers are read and r0 written through
+ * a BigUint64Array over the engine's argument array (one bigint per argument, no splitting or joining);
+ * only as many registers as the function declares are converted.
+ */
 export function wrapBigHelper(fn: BigHelper): NativeFn {
   const n = Math.min(fn.length, 5);
-  const ret = (A: Int32Array, r: bigint | number | undefined | undefined): void => {
-    const v = typeof r === "bigint" ? r : BigInt(Math.trunc(Number(r ?? 0)));
-    A[0] = fromBig(v);
-    A[1] = OUT[0]!;
+  let lastA: Int32Array | undefined;
+  let B: BigUint64Array<ArrayBufferLike> = new BigUint64Array(5);
+  const view = (A: Int32Array): BigUint64Array<ArrayBufferLike> => {
+    if (A !== lastA) {
+      lastA = A;
+      B = new BigUint64Array(A.buffer, A.byteOffset, 5);
+    }
+    return B;
+  };
+  const put = (B: BigUint64Array<ArrayBufferLike>, r: bigint | number | undefined): void => {
+    B[0] = typeof r === "bigint" ? r : BigInt(Math.trunc(Number(r ?? 0)));
   };
   switch (n) {
     case 0:
-      return (A) => ret(A, fn());
+      return (A) => put(view(A), fn());
     case 1:
-      return (A) => ret(A, fn(toU64(A[0]!, A[1]!)));
+      return (A) => {
+        const B = view(A);
+        put(B, fn(B[0]!));
+      };
     case 2:
-      return (A) => ret(A, fn(toU64(A[0]!, A[1]!), toU64(A[2]!, A[3]!)));
+      return (A) => {
+        const B = view(A);
+        put(B, fn(B[0]!, B[1]!));
+      };
     default:
       return (A) => {
+        const B = view(A);
         const args: bigint[] = [];
-        for (let i = 0; i < n; i++) args.push(toU64(A[2 * i]!, A[2 * i + 1]!));
-        ret(A, fn(...args));
+        for (let i = 0; i < n; i++) args.push(B[i]!);
+        put(B, fn(...args));
       };
   }
 }

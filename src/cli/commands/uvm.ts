@@ -14,6 +14,7 @@ interface RunCliOptions {
   helpers?: string;
   repeat?: string;
   interp?: boolean;
+  js?: boolean;
   json?: boolean;
   btf?: string;
   budget?: string;
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .option("-r, --repeat <n>", "run n times and report the time per run")
     .option("--budget <n>", "instructions one run may execute (default 10^9)")
     .option("--interp", "use the interpreter instead of the JIT")
+    .option("--js", "use the JavaScript-source JIT instead of the WebAssembly one")
     .option("--json", "print the result as JSON")
     .action(async (file: string, opts: RunCliOptions) => {
       await runCommand(file, opts);
@@ -49,7 +51,8 @@ export function register(program: Command): void {
     )
     .argument("[mem...]", "input memory as hex bytes")
     .option("--interp", "use the interpreter instead of the JIT")
-    .action(async (mem: string[], opts: { interp?: boolean }) => {
+    .option("--js", "use the JavaScript-source JIT instead of the WebAssembly one")
+    .action(async (mem: string[], opts: { interp?: boolean; js?: boolean }) => {
       await pluginCommand(mem, opts);
     });
 }
@@ -66,14 +69,14 @@ function parseHex(text: string, what: string): Uint8Array {
   return Uint8Array.from(Buffer.from(h, "hex"));
 }
 
-async function pluginCommand(mem: string[], opts: { interp?: boolean }): Promise<void> {
+async function pluginCommand(mem: string[], opts: { interp?: boolean; js?: boolean }): Promise<void> {
   const { RawVm, unwindHelper } = await import("../../uvm/raw.ts");
   const program = parseHex(await readStdin(), "program on stdin");
   const memory = parseHex(mem.join(" "), "memory argument");
   const vm = new RawVm(program, {
     mem: memory,
     nativeHelpers: { 5: unwindHelper },
-    engine: opts.interp ? "interp" : "jit",
+    engine: opts.interp ? "interp" : opts.js ? "js" : "jit",
     name: "plugin",
   });
   process.stdout.write(`${vm.run().toString(16)}\n`);
@@ -103,7 +106,7 @@ async function runCommand(file: string, opts: RunCliOptions): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const engine = opts.interp ? "interp" : "jit";
+  const engine = opts.interp ? "interp" : opts.js ? "js" : "jit";
   if (opts.raw) {
     if (opts.program || opts.kfuncs || opts.ctxIn || opts.dataIn)
       throw new UsageError("--raw takes --mem and --helpers, not --program/--kfuncs/--ctx-in/--data-in");
@@ -127,7 +130,7 @@ function hex(b: Uint8Array): string {
 async function runObject(
   file: string,
   opts: RunCliOptions,
-  run: { repeat: number; budget: number | undefined; engine: "jit" | "interp" },
+  run: { repeat: number; budget: number | undefined; engine: "jit" | "js" | "interp" },
 ): Promise<void> {
   const { UsageError, KfuncKitError } = await import("../../errors.ts");
   const { parseObject } = await import("../../object/index.ts");
