@@ -238,6 +238,14 @@ class FnGen {
     const c = this.c;
     const { pcs, leaders } = reachFrom(c, this.entry);
     for (const pc of [...leaders].sort((a, b) => a - b)) this.blockOf.set(pc, this.blockOf.size);
+    const loopLen = new Map<number, number>();
+    for (const pc of pcs) {
+      const op = c.op[pc];
+      if (pc >= c.count || op === undefined || op === 0x85 || op === 0x8d || op === 0x95) continue;
+      if ((op & 7) !== 0x05 && (op & 7) !== 0x06) continue;
+      const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
+      if (t <= pc) loopLen.set(t, Math.max(loopLen.get(t) ?? 0, pc - t + 1));
+    }
     this.nBlocks = this.blockOf.size;
     const o = this.o;
     // locals: r0, r6..r10, t, u (i64); o, blk (i32)
@@ -270,18 +278,20 @@ class FnGen {
       if (leaders.has(pc)) {
         o.u8(0x0b); // end of the block whose label leads here
         this.cur = this.blockOf.get(pc)!;
-        let n = 0;
-        for (let j = i; j < pcs.length && pcs[j]! < c.count; j++) {
-          if (j > i && (leaders.has(pcs[j]!) || pcs[j] !== pcs[j - 1]! + 1)) break;
-          n++;
+        // The budget is charged where loops close, not per block: at the function entry (its first block)
+        // and at each backward-jump target, the length of the longest loop back to it, per iteration.
+        let n = pc === this.entry ? 1 : (loopLen.get(pc) ?? 0);
+        if (pc === this.entry)
+          for (let j = i + 1; j < pcs.length && pcs[j] === pcs[j - 1]! + 1 && !leaders.has(pcs[j]!); j++) n++;
+        if (n > 0) {
+          // B -= n; if (B < 0) fault
+          o.u8(0x23).uleb(G_B).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_O).u8(0x24).uleb(G_B);
+          o.u8(0x20).uleb(L_O).u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
+          this.extra++;
+          this.trap(0, pc);
+          this.extra--;
+          o.u8(0x0b);
         }
-        // B -= n; if (B < 0) fault
-        o.u8(0x23).uleb(G_B).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_O).u8(0x24).uleb(G_B);
-        o.u8(0x20).uleb(L_O).u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
-        this.extra++;
-        this.trap(0, pc);
-        this.extra--;
-        o.u8(0x0b);
       } else if (!prevFalls) continue;
       prevFalls = this.insn(pc);
       if (c.op[pc] === 0x18) i++;

@@ -13,6 +13,7 @@ interface RunCliOptions {
   mem?: string;
   helpers?: string;
   repeat?: string;
+  warmup?: string;
   interp?: boolean;
   js?: boolean;
   json?: boolean;
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option("--mem <file>", "memory for --raw programs")
     .option("--helpers <file>", "a module whose default export maps helper ids to functions (--raw)")
     .option("-r, --repeat <n>", "run n times and report the time per run")
+    .option("--warmup <n>", "untimed runs before the timed ones (default 1; V8 tiers code up while it runs)")
     .option("--budget <n>", "instructions one run may execute (default 10^9)")
     .option("--interp", "use the interpreter instead of the JIT")
     .option("--js", "use the JavaScript-source JIT instead of the WebAssembly one")
@@ -100,8 +102,10 @@ async function runCommand(file: string, opts: RunCliOptions): Promise<void> {
   const { UsageError } = await import("../../errors.ts");
   let repeat: number;
   let budget: number | undefined;
+  let warmup = 1;
   try {
     repeat = positive(opts.repeat, "--repeat", 1);
+    if (opts.warmup !== undefined) warmup = opts.warmup === "0" ? 0 : positive(opts.warmup, "--warmup", 1);
     budget = opts.budget === undefined ? undefined : positive(opts.budget, "--budget", 1);
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -116,11 +120,11 @@ async function runCommand(file: string, opts: RunCliOptions): Promise<void> {
     const mem = opts.mem ? await readInput(opts.mem, "--mem file") : undefined;
     const helpers = opts.helpers ? await loadHelpers(opts.helpers, loadModule) : undefined;
     const vm = new RawVm(program, { mem, helpers, engine, budget, name: file });
-    const { r0, nsPerRun } = timeRuns(() => vm.run(), repeat);
+    const { r0, nsPerRun } = timeRuns(() => vm.run(), repeat, warmup);
     report(opts.json, r0, repeat, nsPerRun);
     return;
   }
-  await runObject(file, opts, { repeat, budget, engine });
+  await runObject(file, opts, { repeat, budget, engine, warmup });
 }
 
 function hex(b: Uint8Array): string {
@@ -130,7 +134,7 @@ function hex(b: Uint8Array): string {
 async function runObject(
   file: string,
   opts: RunCliOptions,
-  run: { repeat: number; budget: number | undefined; engine: "jit" | "js" | "interp" },
+  run: { repeat: number; budget: number | undefined; engine: "jit" | "js" | "interp"; warmup: number },
 ): Promise<void> {
   const { UsageError, KfuncKitError } = await import("../../errors.ts");
   const { parseObject } = await import("../../object/index.ts");
@@ -205,6 +209,7 @@ async function runObject(
   let result = prog.run({ ctx, data });
   let nsPerRun = 0;
   if (run.repeat > 1) {
+    for (let i = 1; i < run.warmup; i++) prog.run({ ctx, data });
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < run.repeat; i++) result = prog.run({ ctx, data });
     nsPerRun = Number(process.hrtime.bigint() - t0) / run.repeat;
@@ -271,14 +276,10 @@ async function loadHelpers(
   return out;
 }
 
-/** Runs once (the result), then `repeat` more times timed when repeat > 1. */
-export function timeRuns(fn: () => bigint, repeat: number): { r0: bigint; nsPerRun: number } {
-  let r0 = fn();
-  if (repeat === 1) {
-    const t0 = process.hrtime.bigint();
-    r0 = fn();
-    return { r0, nsPerRun: Number(process.hrtime.bigint() - t0) };
-  }
+/** `warmup` untimed runs (the first gives the result when there are any), then `repeat` timed ones. */
+export function timeRuns(fn: () => bigint, repeat: number, warmup = 1): { r0: bigint; nsPerRun: number } {
+  let r0 = 0n;
+  for (let i = 0; i < warmup; i++) r0 = fn();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < repeat; i++) r0 = fn();
   return { r0, nsPerRun: Number(process.hrtime.bigint() - t0) / repeat };
