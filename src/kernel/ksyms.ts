@@ -4,6 +4,7 @@ import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { KfuncKitError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
+import { supports } from "./features.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
@@ -27,6 +28,32 @@ export function kernelVersionCode(rel = release()): number {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
   if (!m) return 0;
   return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(255, Number(m[3] ?? 0));
+}
+
+/** The syscall-wrapper symbol prefix of this architecture (`__x64_sys_bpf` on x86-64), as libbpf's arch_specific_syscall_pfx. */
+function syscallPrefix(): string | undefined {
+  return (
+    { x64: "__x64_", arm64: "__arm64_", s390x: "__s390x_", arm: "sys_", riscv64: "__riscv_" } as Record<
+      string,
+      string
+    >
+  )[process.arch];
+}
+
+/**
+ * libbpf's probe-answered kconfig externs. LINUX_HAS_BPF_COOKIE: the kernel accepts bpf_get_attach_cookie.
+ * LINUX_HAS_SYSCALL_WRAPPER: syscalls are entered through arch-prefixed wrappers (`__x64_sys_bpf` in
+ * /proc/kallsyms); libbpf probes by creating a kprobe on it, which hosts without kprobes cannot, so the
+ * symbol table answers here. Undefined for every other name.
+ */
+function probedKconfig(name: string): bigint | undefined {
+  if (name === "LINUX_HAS_BPF_COOKIE") return supports("bpfCookie") ? 1n : 0n;
+  if (name === "LINUX_HAS_SYSCALL_WRAPPER") {
+    const pfx = syscallPrefix();
+    if (!pfx || !existsSync("/proc/kallsyms")) return 0n;
+    return kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
+  }
+  return undefined;
 }
 
 /** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
@@ -60,7 +87,8 @@ function writeInt(out: DataView, off: number, size: number, v: bigint): void {
 }
 
 /**
- * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works;
+ * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works, and
+ * LINUX_HAS_BPF_COOKIE / LINUX_HAS_SYSCALL_WRAPPER are answered by probing, as libbpf does;
  * other CONFIG_* come from the kernel config (y → 1, m → 2, n → 0, numbers, "strings" into char arrays).
  * A missing strong extern is an error; a missing weak one stays 0.
  */
@@ -70,6 +98,11 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
     if (e.kind !== "kconfig") continue;
     if (e.name === "LINUX_KERNEL_VERSION") {
       writeInt(view, e.offset, e.size, BigInt(kernelVersionCode()));
+      continue;
+    }
+    const probed = probedKconfig(e.name);
+    if (probed !== undefined) {
+      writeInt(view, e.offset, e.size, probed);
       continue;
     }
     const config = runningKconfig();
