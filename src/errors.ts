@@ -14,6 +14,7 @@ export type ErrorCode =
   | "KFUNC" // kfunc resolution / registration problems
   | "MODULE" // kernel module build or check failed
   | "VM" // QEMU runner problem
+  | "UVM" // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
   | "USAGE" // bad arguments or options (CLI exit code 2)
   | "ENVIRONMENT"; // a missing tool, package or permission on this machine
 
@@ -46,6 +47,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "KFUNC",
   "MODULE",
   "VM",
+  "UVM",
   "USAGE",
   "ENVIRONMENT",
 ]);

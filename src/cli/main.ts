@@ -12,6 +12,7 @@ import { register as module } from "./commands/module.ts";
 import { register as run } from "./commands/run.ts";
 import { register as testRun } from "./commands/test-run.ts";
 import { register as usdt } from "./commands/usdt.ts";
+import { register as uvm } from "./commands/uvm.ts";
 import { register as vm } from "./commands/vm.ts";
 
 /**
@@ -45,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, usdt, build, gen, module, vm, demo, doctor]) reg(program);
+  for (const reg of [inspect, btf, kfuncs, run, testRun, usdt, build, gen, module, vm, demo, doctor, uvm])
+    reg(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
