@@ -66,7 +66,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   const { UsageError } = await import("../../errors.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
-  const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
+  const { attachAll, describePerfEvent, isAutoAttachable, notAttachableReason, closeAll } = await import(
     "../../kernel/attach/index.ts"
   );
   const { createProgress } = await import("../progress.ts");
@@ -115,10 +115,13 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
       typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value,
     );
   }
+  // SEC("perf_event") has no auto-attach in libbpf; run samples the CPU clock on every CPU for it
   const toLoad =
     names.length > 0
       ? names
-      : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name);
+      : spec.programs
+          .filter((p) => p.autoload && (isAutoAttachable(p.section) || p.section === "perf_event"))
+          .map((p) => p.name);
   for (const p of spec.programs) {
     if (names.length === 0 && !toLoad.includes(p.name))
       progress.note(
@@ -152,6 +155,9 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
+    for (const p of coll.programs.values())
+      if (p.section === "perf_event")
+        progress.note(`perf_event program ${p.name}: sampling ${describePerfEvent()} (the default)`);
     links.push(...attachAll(coll.programs, toLoad).links);
     for (const l of links) {
       const via = l.info.probeVia ? `, ${l.info.probeVia}` : "";
