@@ -207,3 +207,66 @@ export async function ownChecks(paths: Record<string, string>): Promise<OwnCheck
     }),
   };
 }
+
+export interface BenchRow {
+  name: string;
+  libbpf: { loaded: boolean; loadMs: number[] };
+  kfunc: { loaded: boolean; loadMs: number[] };
+}
+
+/**
+ * The benchmark: `passes` passes over the corpus; in each, every object is loaded (open/parse + load, no
+ * attach) by the one libbpf process (`-L -i`, fed paths on stdin) and by this process, alternating which
+ * side goes first, so that both see the same machine load.
+ */
+export async function benchCorpus(input: {
+  objects: GuestInput["objects"];
+  loader: string;
+  passes: number;
+}): Promise<BenchRow[]> {
+  const { spawn } = await import("node:child_process");
+  const { createInterface } = await import("node:readline");
+  bootConfigForLibbpf();
+  const child = spawn(input.loader, ["-L", "-i"], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const libbpfLoad = async (path: string): Promise<{ loaded: boolean; ms: number }> => {
+    child.stdin!.write(`${path}\n`);
+    const next = await lines.next();
+    if (next.done) throw new Error("the libbpf loader exited");
+    const j = JSON.parse(next.value) as LibbpfLine;
+    return { loaded: j.loaded, ms: j.loadMs[0]! };
+  };
+  const kfuncLoad = async (path: string): Promise<{ loaded: boolean; ms: number }> => {
+    const t0 = performance.now();
+    try {
+      const coll = await loadCollection(parseObject(new Uint8Array(readFileSync(path)), path));
+      const ms = performance.now() - t0;
+      coll.close();
+      return { loaded: true, ms };
+    } catch {
+      return { loaded: false, ms: performance.now() - t0 };
+    }
+  };
+  const rows: BenchRow[] = input.objects.map((o) => ({
+    name: o.name,
+    libbpf: { loaded: true, loadMs: [] },
+    kfunc: { loaded: true, loadMs: [] },
+  }));
+  for (let pass = 0; pass < input.passes; pass++) {
+    for (const [i, o] of input.objects.entries()) {
+      const row = rows[i]!;
+      const sides: Array<["libbpf" | "kfunc", (p: string) => Promise<{ loaded: boolean; ms: number }>]> = [
+        ["libbpf", libbpfLoad],
+        ["kfunc", kfuncLoad],
+      ];
+      if ((pass + i) % 2) sides.reverse();
+      for (const [side, load] of sides) {
+        const r = await load(o.path);
+        row[side].loaded &&= r.loaded;
+        row[side].loadMs.push(r.ms);
+      }
+    }
+  }
+  child.stdin!.end();
+  return rows;
+}

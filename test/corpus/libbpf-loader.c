@@ -1,8 +1,10 @@
 // The libbpf side of the corpus comparison: for each object, open + load it with the system's libbpf
 // (libbpf-dev 1.1), then attach every auto-attachable program as a skeleton's attach would
 // (bpf_program__attach; -EOPNOTSUPP = no auto-attach for the section), and print one JSON line.
-//   libbpf-loader [-n REPEAT] obj.o...
-// With -n, each object is opened and loaded REPEAT times and every load time is printed (the benchmark).
+//   libbpf-loader [-n REPEAT] [-L] [-i] obj.o...
+// -n: each object is opened and loaded REPEAT times and every load time is printed; -L: load only, no
+// attach; -i: read object paths from stdin, one a line, answering each at once (the benchmark interleaves
+// libbpf's and kfunc-kit's loads through it, so both see the same machine load).
 // Plain libbpf: CONFIG_* externs come from /boot/config-$(uname -r) or /proc/config.gz, as for any libbpf
 // application (the guest script puts the guest kernel's own config at /boot/config-<release>).
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 static char last_warn[512];
+static int load_only;
 
 static int on_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -126,7 +129,7 @@ static void one(const char *path, int repeat)
 		json_str(last_warn[0] ? last_warn : strerror(-err));
 	}
 	printf(",\"programs\":[");
-	if (obj && !err) {
+	if (obj && !err && !load_only) {
 		bpf_object__for_each_program(prog, obj) {
 			struct bpf_link *link;
 			const char *why = NULL;
@@ -176,16 +179,26 @@ static void one(const char *path, int repeat)
 
 int main(int argc, char **argv)
 {
-	int i = 1, repeat = 1;
+	int i = 1, repeat = 1, interactive = 0;
+	char line[4096];
 
 	libbpf_set_print(on_print);
-	if (argc > 2 && strcmp(argv[1], "-n") == 0) {
-		repeat = atoi(argv[2]);
-		i = 3;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
+			repeat = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-L") == 0)
+			load_only = 1;
+		else if (strcmp(argv[i], "-i") == 0)
+			interactive = 1;
 	}
 	if (repeat < 1)
 		repeat = 1;
 	for (; i < argc; i++)
 		one(argv[i], repeat);
+	while (interactive && fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0])
+			one(line, repeat);
+	}
 	return 0;
 }

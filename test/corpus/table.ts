@@ -34,7 +34,7 @@ export function compareRows(rows: GuestRow[], known: KnownDifference[]): Verdict
     const k = known.find((x) => x.object === r.name);
     let note = problems.join("; ");
     if (!note && !r.libbpf.loaded)
-      note = `neither loads${r.kfunc.loaded ? " in libbpf (kfunc-kit does)" : ""}: libbpf: ${r.libbpf.error ?? "?"}`;
+      note = `${r.kfunc.loaded ? "libbpf does not load (kfunc-kit does)" : "neither loads"}: ${r.libbpf.error ?? "libbpf: ?"}`;
     else if (!note && r.kfunc.attachFailures.length)
       note = `both fail to attach: ${r.kfunc.attachFailures.map((f) => f.split(":")[0]).join(", ")}`;
     const status = problems.length === 0 ? "ok" : k ? "known" : "FAIL";
