@@ -97,6 +97,8 @@ console.log("RESULT " + JSON.stringify({ rows, own }));
           `kfunc-kit loads its own ${name} in the guest`,
         );
     assert.deepEqual(res.own.autoload, ["read_kconfig"], 'SEC("?…") programs are not loaded unless named');
+    // Linux 6.12 on x86-64 has bpf_get_attach_cookie (≥ 5.15) and enters syscalls through __x64_sys_* wrappers
+    assert.deepEqual(res.own.linuxHas, { cookie: 1, wrapper: 1 }, "LINUX_HAS_* answered in the guest");
     assert.deepEqual(
       res.own.kconfig,
       { syscall_on: 1, absent: 0, file: "/run/kfunc/kconfig" },

@@ -159,6 +159,7 @@ export interface OwnChecks {
   kptr: Record<string, unknown> | string;
   perfEventSamples: number | string;
   autoload: string[] | string;
+  linuxHas: Record<string, unknown> | string;
 }
 
 async function check<T>(fn: () => Promise<T>): Promise<T | string> {
@@ -204,6 +205,11 @@ export async function ownChecks(paths: Record<string, string>): Promise<OwnCheck
     autoload: await check(async () => {
       using coll = await load("load-autoload");
       return [...coll.programs.keys()];
+    }),
+    linuxHas: await check(async () => {
+      using coll = await load("load-autoload");
+      testRun(coll.program("read_kconfig"));
+      return { cookie: coll.variable("cookie").get(), wrapper: coll.variable("wrapper").get() };
     }),
   };
 }
