@@ -47,7 +47,7 @@ export function extractBpfObjects(bytes: Uint8Array): Uint8Array[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = buf.indexOf(magic, 1); at >= 0; at = buf.indexOf(magic, at + 4)) {
+  for (let at = buf.indexOf(magic); at >= 0; at = buf.indexOf(magic, at + 4)) {
     if (at + 64 > bytes.length) break;
     if (bytes[at + 4] !== 2 || bytes[at + 5] !== 1) continue; // ELFCLASS64, little-endian
     if (view.getUint16(at + 18, true) !== EM_BPF) continue;
