@@ -1,4 +1,4 @@
-/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
+/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values ($KFUNC_KIT_KCONFIG, /proc/config.gz, /boot/config-<release>). */
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
@@ -66,17 +66,42 @@ export function parseKconfig(text: string): Map<string, string> {
   return out;
 }
 
-let cachedConfig: Map<string, string> | null | undefined;
+/** The env var that names the kernel config file to read (kfunc-kit's VM sets it to the guest kernel's own). */
+export const KCONFIG_ENV = "KFUNC_KIT_KCONFIG";
 
-/** The running kernel's config, or null when neither /proc/config.gz nor /boot/config-<release> exists. */
-export function runningKconfig(): Map<string, string> | null {
-  if (cachedConfig !== undefined) return cachedConfig;
-  cachedConfig = null;
-  if (existsSync("/proc/config.gz"))
-    cachedConfig = parseKconfig(gunzipSync(readFileSync("/proc/config.gz")).toString("utf8"));
-  else if (existsSync(`/boot/config-${release()}`))
-    cachedConfig = parseKconfig(readFileSync(`/boot/config-${release()}`, "utf8"));
-  return cachedConfig;
+/** Where the running kernel's config is looked for, in order. */
+export function kconfigCandidates(rel = release()): string[] {
+  const named = process.env[KCONFIG_ENV];
+  return [...(named ? [named] : []), "/proc/config.gz", `/boot/config-${rel}`];
+}
+
+export interface KernelConfig {
+  values: Map<string, string>;
+  /** The file it was read from. */
+  file: string;
+}
+
+let cachedConfig: { key: string; config: KernelConfig | null } | undefined;
+
+/**
+ * The running kernel's config: the file `$KFUNC_KIT_KCONFIG` names (set inside kfunc-kit's VM to the booted
+ * Debian kernel's /boot/config-<release>), else /proc/config.gz, else /boot/config-<release>; gzip or plain
+ * text. Null when none exists.
+ */
+export function runningKconfig(): KernelConfig | null {
+  const candidates = kconfigCandidates();
+  const key = candidates.join("\0");
+  if (cachedConfig?.key === key) return cachedConfig.config;
+  let config: KernelConfig | null = null;
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const raw = readFileSync(file);
+    const text = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+    config = { values: parseKconfig(text), file };
+    break;
+  }
+  cachedConfig = { key, config };
+  return config;
 }
 
 function writeInt(out: DataView, off: number, size: number, v: bigint): void {
@@ -106,15 +131,19 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
       continue;
     }
     const config = runningKconfig();
-    const raw = config?.get(e.name);
+    const raw = config?.values.get(e.name);
     if (raw === undefined) {
       if (e.weak) continue;
       throw new KfuncKitError(
         "ENVIRONMENT",
         config
-          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config`
-          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from`,
-        { hint: "declare it __weak to default to 0 when the kernel does not have it" },
+          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config (${config.file})`
+          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from (looked for ${kconfigCandidates().join(", ")})`,
+        {
+          hint: config
+            ? "declare it __weak to default to 0 when the kernel does not have it"
+            : `declare it __weak to default to 0, or name the kernel's config file in $${KCONFIG_ENV}`,
+        },
       );
     }
     if (raw.startsWith('"')) {

@@ -21,7 +21,7 @@ import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mm
 import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
 import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
-import { GlobalData } from "./global-data.ts";
+import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 import { type KernelBtfs, type KernelModuleBtf, resolveKfunc, resolveTypedKsym } from "./kfunc-resolve.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
@@ -106,6 +106,7 @@ export class CollectionLoader {
   #externs = new Map<string, { resolution: ExternResolution; index: number }>();
   #fdArray = new FdArray();
   #cands: CandidateCache | undefined;
+  readonly #mmapDecisions = new Map<string, MmapDecision>();
   /** bpffs pins this load created: removed again if the load fails (a failed load leaves nothing behind). */
   readonly #newPins: string[] = [];
 
@@ -230,8 +231,7 @@ export class CollectionLoader {
       valueSize ||= 4;
     }
     let flags = m.flags;
-    if (m.dataSection && m.dataSection !== ".kconfig" && this.opts.mmapGlobals && supports("mmapableArray"))
-      flags |= BPF_F.MMAPABLE;
+    if (m.dataSection && this.#mmapOf(m).mmap) flags |= BPF_F.MMAPABLE;
     const base = {
       type: m.type.id,
       keySize,
@@ -274,6 +274,21 @@ export class CollectionLoader {
         },
       );
     }
+  }
+
+  /** Whether a global data map is created BPF_F_MMAPABLE and mmapped (libbpf's rule; see mmapDecision). */
+  #mmapOf(m: MapSpec): MmapDecision {
+    const section = m.dataSection!;
+    let d = this.#mmapDecisions.get(section);
+    if (!d) {
+      const ds = this.spec.dataSections.find((x) => x.name === section);
+      if (!this.opts.mmapGlobals) d = { mmap: false, reason: "mmapGlobals: false" };
+      else if (!supports("mmapableArray"))
+        d = { mmap: false, reason: "the kernel has no BPF_F_MMAPABLE (Linux < 5.5)" };
+      else d = mmapDecision(ds, this.spec.btf);
+      this.#mmapDecisions.set(section, d);
+    }
+    return d;
   }
 
   #createMap(m: MapSpec): void {
@@ -344,9 +359,11 @@ export class CollectionLoader {
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
     if (readonly) mapFreeze(map.fd);
-    let mapping: Mapping | undefined;
-    if (!readonly && this.opts.mmapGlobals && supports("mmapableArray")) mapping = this.#mmap(map);
-    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping)));
+    const decision = this.#mmapOf(m);
+    // read-only sections are read through lookups: the values are fixed at load, one copy is enough
+    const mapping = decision.mmap && !readonly ? this.#mmap(map) : undefined;
+    log.debug(`global data '${section}': ${mapping ? "mmapped" : "map lookup/update"} (${decision.reason})`);
+    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping, decision.reason)));
   }
 
   #mmap(map: BpfMap): Mapping {

@@ -197,7 +197,7 @@ function classify(ctx: ProgramContext, s: ElfSection, code: InsnView): RawRelo[]
     } else {
       throw new ObjectError(
         `${where(insn, sym.name)}: refers to section '${target.name}', which is not a map, global data or code section`,
-        { hint: "global variables must live in .data, .rodata, .bss, .data.* or .rodata.*" },
+        { hint: "global variables must live in .data, .rodata, .bss, .data.*, .rodata.* or .bss.*" },
       );
     }
   }

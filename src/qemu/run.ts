@@ -147,9 +147,17 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     // the guest file name is kfunc-kit's own: the user's name only appears quoted, in messages
     mods.push({ file: `${i}.ko`, hostPath: p, data });
   }
-  const script = runScript({ command: options.command, cwd, env: guestEnv(options), insmod: mods });
+  // the booted kernel's own config, for .kconfig externs (the guest sees the host's /boot, not the kernel's)
+  const kconfig = join(kernel.root, "boot", `config-${kernel.release}`);
+  const kconfigFiles = existsSync(kconfig) ? [{ name: "kfunc/kconfig", data: readFileSync(kconfig) }] : [];
+  const env = {
+    ...(kconfigFiles.length ? { KFUNC_KIT_KCONFIG: "/run/kfunc/kconfig" } : {}),
+    ...guestEnv(options),
+  };
+  const script = runScript({ command: options.command, cwd, env, insmod: mods });
   const extra = runArchive([
     { name: "kfunc/run.sh", data: enc.encode(script) },
+    ...kconfigFiles,
     { name: "kfunc/shares", data: enc.encode(shares.map((s) => `${s.tag} ${s.path}\n`).join("")) },
     ...mods.map((m) => ({ name: `kfunc/mods/${m.file}`, data: m.data })),
   ]);

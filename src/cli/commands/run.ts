@@ -70,7 +70,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   const { readBpfObject } = await import("../bpf-object.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
-  const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
+  const { attachAll, describePerfEvent, isAutoAttachable, notAttachableReason, closeAll } = await import(
     "../../kernel/attach/index.ts"
   );
   const { createProgress } = await import("../progress.ts");
@@ -148,7 +148,8 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     ...new Set([
       ...(names.length > 0
         ? names
-        : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name)),
+        : spec.programs.filter((p) => p.autoload && (isAutoAttachable(p.section) || p.section === "perf_event"))
+            .map((p) => p.name)),
       ...usdt.map((u) => u.program),
     ]),
   ];
@@ -189,6 +190,9 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
+    for (const p of coll.programs.values())
+      if (p.section === "perf_event")
+        progress.note(`perf_event program ${p.name}: sampling ${describePerfEvent()} (the default)`);
     const viaUsdt = new Set(usdt.map((u) => u.program));
     const others = toLoad.filter((n) => !viaUsdt.has(n));
     if (others.length)

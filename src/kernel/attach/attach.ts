@@ -7,6 +7,7 @@ import { NotSupportedError, UsageError } from "../../errors.ts";
 import type { Link } from "../links.ts";
 import { attachIter, type IterLink, type IterOptions } from "./iter.ts";
 import { attachKprobe, attachKprobeMulti, syscallFunction } from "./kprobe.ts";
+import { attachPerfEvent } from "./perf-event.ts";
 import { type AttachableProgram, splitSection } from "./program.ts";
 import { attachRawTracepoint, attachTpBtf, attachTrampoline } from "./raw-tp.ts";
 import { parseUprobeTarget } from "./symbols.ts";
@@ -17,7 +18,7 @@ import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
 export interface AttachOptions extends IterOptions {
   /** Overrides what the section names (required for a bare SEC("kprobe") or SEC("uprobe")). */
   target?: string;
-  /** uprobe: only this process. iter/task: only this process's threads. */
+  /** uprobe, perf_event: only this process. iter/task: only this process's threads. */
   pid?: number;
   /** Use PERF_EVENT_IOC_SET_BPF instead of a perf bpf_link. */
   forceIoctl?: boolean;
@@ -118,6 +119,12 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
     case "iter":
     case "iter.s":
       return attachIter(program, need("iterator"), options) satisfies IterLink;
+    case "perf_event":
+      // libbpf has no auto-attach here (the event is the caller's choice): the default samples CPU clock
+      return attachPerfEvent(program, {
+        ...(options.pid !== undefined ? { pid: options.pid } : {}),
+        ...(options.forceIoctl ? { forceIoctl: true } : {}),
+      });
     default:
       if (NO_ATTACH.has(prefix) || prefix.startsWith("xdp") || prefix.startsWith("cgroup")) {
         throw new NotSupportedError(
@@ -128,7 +135,7 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
         );
       }
       throw new UsageError(`program '${program.name}': unknown section '${program.section}' for attach`, {
-        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, usdt/, iter/",
+        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, usdt/, iter/, perf_event",
       });
   }
 }

@@ -20,6 +20,12 @@ export { type AttachOptions, attach } from "./attach.ts";
 export { type AttachAllResult, attachAll, isAutoAttachable, notAttachableReason } from "./attach-all.ts";
 export { attachIter, IterLink, type IterOptions } from "./iter.ts";
 export { attachKprobe, attachKprobeMulti, type KprobeOptions, parseKprobeTarget } from "./kprobe.ts";
+export {
+  attachPerfEvent,
+  DEFAULT_SAMPLE_FREQ,
+  describePerfEvent,
+  type PerfEventOptions,
+} from "./perf-event.ts";
 export { type AttachableProgram, programFd } from "./program.ts";
 export { attachRawTracepoint, attachTpBtf, attachTrampoline } from "./raw-tp.ts";
 export { parseUprobeTarget, resolveBinary, symbolFileOffset } from "./symbols.ts";
