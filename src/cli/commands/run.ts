@@ -148,7 +148,8 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     ...new Set([
       ...(names.length > 0
         ? names
-        : spec.programs.filter((p) => p.autoload && (isAutoAttachable(p.section) || p.section === "perf_event"))
+        : spec.programs
+            .filter((p) => p.autoload && (isAutoAttachable(p.section) || p.section === "perf_event"))
             .map((p) => p.name)),
       ...usdt.map((u) => u.program),
     ]),
