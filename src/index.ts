@@ -7,6 +7,7 @@ export * as build from "./build/index.ts";
 export * as elf from "./elf/index.ts";
 export * from "./errors.ts";
 export * as kernel from "./kernel/index.ts";
+export { type ExitHandlerOptions, installExitHandlers } from "./kernel/registry.ts";
 export { type Logger, type LogLevel, setLogger } from "./log.ts";
 export * as module from "./module/index.ts";
 export * as object from "./object/index.ts";

@@ -6,6 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { Fd } from "../../sys/fd.ts";
 import {
   addressOf,
@@ -42,24 +43,7 @@ export function parseKprobeTarget(target: string): { func: string; offset: numbe
 }
 
 let eventCounter = 0;
-
-/**
- * Links holding a tracefs probe event: closed on process exit at the latest, so that the event (which
- * cannot be removed while a perf event uses it) does not outlive the process.
- */
-const tracefsLinks = new Set<Link>();
-let exitHook = false;
-
-function trackLink(link: Link): Link {
-  tracefsLinks.add(link);
-  if (!exitHook) {
-    exitHook = true;
-    process.once("exit", () => {
-      for (const l of tracefsLinks) l.close();
-    });
-  }
-  return link;
-}
+const GROUP = "kfunc_kit";
 
 function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9_]/g, "_");
@@ -109,8 +93,10 @@ export function attachViaTracefs(
   }
   const eventsFile = `${root}/${probe}_events`;
   if (!existsSync(eventsFile)) throw noProbes(probe, info, undefined);
-  const group = "kfunc_kit";
-  const event = sanitize(`${info.kind}_${info.target}_${process.pid}_${eventCounter++}`).slice(0, 60);
+  const group = GROUP;
+  removeStaleEvents(eventsFile);
+  // the `_<pid>_<n>` tail is never truncated: removeStaleEvents() reads the owner from it
+  const event = `${sanitize(`${info.kind}_${info.target}`).slice(0, 40)}_${process.pid}_${eventCounter++}`;
   try {
     appendFileSync(eventsFile, `${retprobe ? "r" : "p"}:${group}/${event} ${location}\n`);
   } catch (e) {
@@ -126,11 +112,7 @@ export function attachViaTracefs(
       },
     );
   }
-  let link: Link | undefined;
-  const remove = () => {
-    if (link) tracefsLinks.delete(link);
-    appendFileSync(eventsFile, `-:${group}/${event}\n`);
-  };
+  const remove = () => appendFileSync(eventsFile, `-:${group}/${event}\n`);
   let fd: Fd;
   try {
     const id = tracepointId(group, event);
@@ -145,7 +127,9 @@ export function attachViaTracefs(
     remove();
     throw probeError(info.kind, info.program, info.target, e);
   }
-  link = attachToPerfEvent(
+  // the Link is in the process registry: closed (and the event removed) at exit, and on signals when
+  // installExitHandlers() was called
+  return attachToPerfEvent(
     programFd(program),
     fd,
     { ...info, probeVia: "tracefs" },
@@ -154,7 +138,32 @@ export function attachViaTracefs(
       cleanups: [remove],
     },
   );
-  return trackLink(link);
+}
+
+/**
+ * Removes our events left behind by processes that no longer exist (killed before they could clean up:
+ * SIGKILL, or a signal without installExitHandlers()). Event names end in `_<pid>_<n>`.
+ */
+export function removeStaleEvents(eventsFile: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(eventsFile, "utf8");
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const m of text.matchAll(new RegExp(`^[pr]\\d*:${GROUP}/(\\S+_(\\d+)_\\d+) `, "gm"))) {
+    const [, event, pid] = m;
+    if (Number(pid) === process.pid || existsSync(`/proc/${pid}`)) continue;
+    try {
+      appendFileSync(eventsFile, `-:${GROUP}/${event}\n`);
+      removed.push(event!);
+    } catch {
+      // still in use (a perf event of a process in another pid namespace): leave it
+    }
+  }
+  if (removed.length) log.info(`${eventsFile}: removed ${removed.length} stale event(s) of dead processes`);
+  return removed;
 }
 
 function noProbes(
