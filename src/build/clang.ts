@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError, KfuncKitError, ObjectError } from "../errors.ts";
 
 /** kfunc-kit's own eBPF headers (compat shims such as bpf_ksym_exists for libbpf < 1.2). */
 export const KFUNC_KIT_INCLUDE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "include");
@@ -42,7 +42,7 @@ export function compileBpf(source: string, options: CompileBpfOptions): string {
   const clang = options.clang ?? "clang";
   const r = spawnSync(clang, clangArgs(source, options), { encoding: "utf8" });
   if (r.error) {
-    throw new KfuncKitError("ENVIRONMENT", `cannot run ${clang}: ${r.error.message}`, {
+    throw new EnvironmentError(`cannot run ${clang}: ${r.error.message}`, {
       hint: "install clang: apt-get install clang (npm test / npm run demo install it when run as root)",
     });
   }
@@ -52,7 +52,7 @@ export function compileBpf(source: string, options: CompileBpfOptions): string {
       .filter((l) => /(error|warning|note):/.test(l) || l.startsWith(" "))
       .slice(0, 40)
       .join("\n");
-    throw new KfuncKitError("OBJECT", `compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
+    throw new ObjectError(`compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
       hint: compileHint(r.stderr),
     });
   }

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { ModuleError, UsageError } from "../errors.ts";
 import { compileBpf } from "./clang.ts";
 import { vmlinuxHeader } from "./vmlinux-h.ts";
 
@@ -98,7 +98,7 @@ function moduleHeaderDir(dir: string, release: string | undefined): { dir: strin
         hint: "name the kernel with --kernel, or pass the build dir itself",
       },
     );
-  throw new KfuncKitError("MODULE", `--module '${dir}': no *.kfuncs.h${release ? ` for ${release}` : ""}`, {
+  throw new ModuleError(`--module '${dir}': no *.kfuncs.h${release ? ` for ${release}` : ""}`, {
     hint: `build the module first: kfunc module build ${dir}${release ? " --kernel <the same kernel>" : ""}`,
   });
 }

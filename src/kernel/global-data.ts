@@ -4,7 +4,7 @@
  * otherwise reads/writes go through map lookup/update of element 0.
  */
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { SyscallError, UsageError } from "../errors.ts";
 import type { DataVariableSpec } from "../object/types.ts";
 import type { Mapping } from "../sys/mmap.ts";
 import { type BtfValue, bytesCodec, codecFor, type ValueCodec } from "./btf-codec.ts";
@@ -33,13 +33,16 @@ export class GlobalData {
   read(): Uint8Array {
     if (this.#bytes && this.mmapped) return this.#bytes;
     const v = this.map.lookupRaw(new Uint8Array(4));
-    if (!v) throw new KfuncKitError("SYSCALL", `global data '${this.section}': element 0 missing`);
+    if (!v)
+      throw new SyscallError(`map lookup (${this.map.name}, key 0)`, 2, "ENOENT", {
+        message: `global data '${this.section}': element 0 missing`,
+      });
     return v;
   }
 
   write(offset: number, data: Uint8Array): void {
     if (this.readonly)
-      throw new KfuncKitError("USAGE", `global data '${this.section}' is read-only after load`, {
+      throw new UsageError(`global data '${this.section}' is read-only after load`, {
         hint: "set .rodata variables on the spec before loading (setGlobal(spec, name, value))",
       });
     if (this.#bytes && this.mmapped) {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { type Btf, parseBtf } from "../btf/index.ts";
-import { KfuncKitError, SyscallError } from "../errors.ts";
+import { NotSupportedError, SyscallError } from "../errors.ts";
 import { log } from "../log.ts";
 import { btfInfo, fdById, getNextId } from "../sys/bpf-obj.ts";
 import type { Fd } from "../sys/fd.ts";
@@ -20,7 +20,7 @@ export function vmlinuxBtf(path = VMLINUX_BTF_PATH): Btf {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new KfuncKitError("NOT_SUPPORTED", `kernel BTF is missing at '${path}'`, {
+    throw new NotSupportedError("kernel BTF", "5.4", `kernel BTF is missing at '${path}'`, {
       cause: e,
       hint: "was the kernel built with CONFIG_DEBUG_INFO_BTF=y? (kfunc calls and CO-RE need it)",
     });

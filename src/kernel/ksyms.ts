@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
@@ -76,8 +76,7 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
     const raw = config?.get(e.name);
     if (raw === undefined) {
       if (e.weak) continue;
-      throw new KfuncKitError(
-        "ENVIRONMENT",
+      throw new EnvironmentError(
         config
           ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config`
           : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from`,

@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 
 import { release } from "node:os";
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError, SyscallError } from "../errors.ts";
+import { BtfError, KfuncError, ObjectError, SyscallError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
@@ -19,6 +19,7 @@ import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
+import { permissionEvidence } from "./capabilities.ts";
 import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
 import { GlobalData } from "./global-data.ts";
@@ -164,7 +165,7 @@ export class CollectionLoader {
     const wanted = this.opts.programs;
     for (const name of wanted ?? []) {
       if (!this.spec.programs.some((p) => p.name === name))
-        throw new KfuncKitError("USAGE", `${this.spec.source}: no program named '${name}'`, {
+        throw new UsageError(`${this.spec.source}: no program named '${name}'`, {
           hint: `programs in this object: ${this.spec.programs.map((p) => p.name).join(", ")}`,
         });
     }
@@ -204,14 +205,10 @@ export class CollectionLoader {
     } catch (e) {
       if (!(e instanceof BtfLoadFailure)) throw e;
       const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
-      throw new KfuncKitError(
-        "BTF",
-        `${this.spec.source}: load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`,
-        {
-          cause: e,
-          hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
-        },
-      );
+      throw new BtfError(this.spec.source, undefined, `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`, {
+        cause: e,
+        hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
+      });
     }
   }
 
@@ -258,11 +255,10 @@ export class CollectionLoader {
       return mapCreate(base);
     } catch (e) {
       if (!(e instanceof SyscallError)) throw e;
-      throw new KfuncKitError(
-        "SYSCALL",
+      throw SyscallError.wrap(
         `${this.spec.source}: map '${m.name}' (${m.type.name}): create: ${e.errnoName}`,
+        e,
         {
-          cause: e,
           ...(e.errnoName === "EINVAL" && m.type.id === BPF_MAP_TYPE.RINGBUF
             ? { hint: "ring buffer max_entries must be a power of 2 and a multiple of the page size" }
             : e.errnoName === "EPERM"
@@ -288,7 +284,7 @@ export class CollectionLoader {
           info.maxEntries !== m.maxEntries
         ) {
           fd.close();
-          throw new KfuncKitError("OBJECT", `map '${m.name}': pinned map at '${pinned}' is incompatible`, {
+          throw new ObjectError(`map '${m.name}': pinned map at '${pinned}' is incompatible`, {
             hint: `it has type ${info.type}, key ${info.keySize}, value ${info.valueSize}, max_entries ${info.maxEntries}; remove it (rm ${pinned}) or rename the map`,
           });
         }
@@ -369,11 +365,10 @@ export class CollectionLoader {
       const a = addrs.get(e.essentialName);
       if (a !== undefined) return { kind: "address", address: a };
       if (e.weak) return { kind: "unresolved" };
-      throw new KfuncKitError("KFUNC", `extern (ksym) '${e.name}': not found in /proc/kallsyms`);
+      throw new KfuncError(`extern (ksym) '${e.name}': not found in /proc/kallsyms`);
     }
     if (!btf)
-      throw new KfuncKitError(
-        "OBJECT",
+      throw new ObjectError(
         `${this.spec.source}: extern '${e.name}' needs the object's BTF (compile with -g)`,
       );
     const target =
@@ -415,8 +410,7 @@ export class CollectionLoader {
       name = `bpf_lsm_${target}`;
     else if (at === BPF_ATTACH_TYPE.TRACE_ITER) name = `bpf_iter_${target}`;
     if (!target)
-      throw new KfuncKitError(
-        "OBJECT",
+      throw new ObjectError(
         `program '${p.name}' (section '${p.section}'): no attach target in the section name`,
       );
     const k = this.kernel;
@@ -429,8 +423,7 @@ export class CollectionLoader {
       for (const t2 of m.btf.findAllByName(name, kind))
         if (t2.id >= m.btf.firstId) return { id: t2.id, objFd: m.fd };
     }
-    throw new KfuncKitError(
-      "OBJECT",
+    throw new ObjectError(
       `program '${p.name}' (section '${p.section}'): attach target '${name}' not found in kernel BTF`,
       {
         hint:
@@ -450,8 +443,7 @@ export class CollectionLoader {
     });
     const corePoison = new Map<number, string>();
     if (p.coreRelos.length > 0) {
-      if (!this.spec.btf)
-        throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
+      if (!this.spec.btf) throw new ObjectError(`${this.spec.source}: CO-RE relocations without BTF`);
       this.#cands ??= new CandidateCache(this.kernel);
       for (const r of p.coreRelos) {
         const res = applyCoreRelo(insns, this.spec.btf, r, this.#cands, p.section);
@@ -523,6 +515,7 @@ export class CollectionLoader {
         externNames: this.spec.externs.map((x) => x.name),
         corePoison,
         kernelRelease: release(),
+        permissions: permissionEvidence(),
       });
     }
   }
@@ -535,10 +528,7 @@ export class CollectionLoader {
         const target = v.kind === "program" ? this.programs.get(v.name) : this.maps.get(v.name);
         if (!target) {
           if (v.kind === "program" && this.opts.programs) continue;
-          throw new KfuncKitError(
-            "OBJECT",
-            `map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`,
-          );
+          throw new ObjectError(`map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`);
         }
         const key = new Uint8Array(4);
         new DataView(key.buffer).setUint32(0, v.index, true);

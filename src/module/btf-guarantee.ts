@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError, ModuleError } from "../errors.ts";
 import type { ModuleTarget } from "./target.ts";
 
 export interface BtfGuarantee {
@@ -96,7 +96,7 @@ async function findResolveBtfids(o: GuaranteeOptions): Promise<string> {
   });
   const p = k.headersDir ? join(k.headersDir, RESOLVE_BTFIDS) : undefined;
   if (p && executable(p)) return realpathSync(p);
-  throw new KfuncKitError("MODULE", `resolve_btfids: not found in ${DEFAULT_KERNEL}'s kbuild either`, {
+  throw new ModuleError(`resolve_btfids: not found in ${DEFAULT_KERNEL}'s kbuild either`, {
     hint: "build it from a kernel tree (make -C tools/bpf/resolve_btfids) and copy it into <kernel build dir>/tools/bpf/resolve_btfids/",
   });
 }
@@ -109,38 +109,32 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
 
   const pahole = paholeVersion();
   if (!pahole)
-    throw new KfuncKitError("ENVIRONMENT", "pahole: not found: kbuild needs it to generate module BTF", {
+    throw new EnvironmentError("pahole: not found: kbuild needs it to generate module BTF", {
       hint: "install it: apt-get install dwarves",
     });
 
   const config = join(dir, ".config");
   if (existsSync(config) && !/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(readFileSync(config, "utf8")))
-    throw new KfuncKitError(
-      "MODULE",
-      `kernel ${target.release}: CONFIG_DEBUG_INFO_BTF_MODULES is not set in ${config}`,
-      {
-        hint: "this kernel cannot carry module BTF, so module kfuncs cannot work on it: use a kernel built with CONFIG_DEBUG_INFO_BTF_MODULES=y (Debian's are)",
-      },
-    );
+    throw new ModuleError(`kernel ${target.release}: CONFIG_DEBUG_INFO_BTF_MODULES is not set in ${config}`, {
+      hint: "this kernel cannot carry module BTF, so module kfuncs cannot work on it: use a kernel built with CONFIG_DEBUG_INFO_BTF_MODULES=y (Debian's are)",
+    });
 
   const vmlinux = join(dir, "vmlinux");
   if (existsSync(vmlinux)) {
     if (!isBtfOrElf(vmlinux))
-      throw new KfuncKitError("MODULE", `${vmlinux}: neither raw BTF nor an ELF vmlinux`, {
+      throw new ModuleError(`${vmlinux}: neither raw BTF nor an ELF vmlinux`, {
         hint: `replace it with the target kernel's BTF (${target.btf ?? "its /sys/kernel/btf/vmlinux"})`,
       });
   } else {
     if (!target.btf)
-      throw new KfuncKitError(
-        "MODULE",
+      throw new ModuleError(
         `kernel ${target.release}: no vmlinux in ${dir} and no BTF of that kernel known`,
         {
           hint: `copy the target kernel's /sys/kernel/btf/vmlinux to ${vmlinux} (kbuild skips module BTF without it)`,
         },
       );
     if (!writable(dir))
-      throw new KfuncKitError(
-        "MODULE",
+      throw new ModuleError(
         `${dir}: no vmlinux, and the directory is not writable to put the kernel's BTF there`,
         {
           hint: `as root: cp ${target.btf} ${vmlinux}`,

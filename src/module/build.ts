@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join, resolve } from "node:path";
 import { parseBtf } from "../btf/index.ts";
 import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { type KfuncKitError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
 import { ensureModuleBtf } from "./btf-guarantee.ts";
 import { checkKernelModule, type ModuleKfunc } from "./check.ts";
@@ -78,8 +78,7 @@ function checkDefinitions(config: ModuleConfig): void {
     .filter((k) => !new RegExp(`\\b${k.name}\\s*\\(`).test(text))
     .map((k) => k.name);
   if (missing.length)
-    throw new KfuncKitError(
-      "MODULE",
+    throw new ModuleError(
       `${config.file}: kfunc${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")} not defined in ${config.sources.join(", ")}`,
       {
         hint: "define each kfunc as `__bpf_kfunc <type> name(…) { … }` between __bpf_kfunc_start_defs() and __bpf_kfunc_end_defs(), or fix the name in kfunc.json",
@@ -120,8 +119,7 @@ function buildFailure(dir: string, buildDir: string, target: ModuleTarget, build
   const shown = errors.slice(0, 12);
   const lines = errors.length ? shown.map((d) => formatDiagnostic(d)) : otherErrors(buildLog);
   if (errors.length > shown.length) lines.push(`… ${errors.length - shown.length} more errors`);
-  return new KfuncKitError(
-    "MODULE",
+  return new ModuleError(
     `module '${dir}': build for ${target.release} failed${lines.length ? `:\n  ${lines.join("\n  ")}` : ""}`,
     {
       hint:
@@ -140,12 +138,12 @@ function buildFailure(dir: string, buildDir: string, target: ModuleTarget, build
 export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): Promise<BuiltModule> {
   const dir = resolve(dirArg);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new KfuncKitError("MODULE", `module dir '${dirArg}': no such directory`, {
+    throw new ModuleError(`module dir '${dirArg}': no such directory`, {
       hint: "pass the directory holding kfunc.json (or a Kbuild/Makefile)",
     });
   const config = hasConfig(dir) ? loadModuleConfig(dir) : undefined;
   if (!config && !existsSync(join(dir, "Kbuild")) && !existsSync(join(dir, "Makefile")))
-    throw new KfuncKitError("MODULE", `module dir '${dir}': neither kfunc.json nor a Kbuild/Makefile`, {
+    throw new ModuleError(`module dir '${dir}': neither kfunc.json nor a Kbuild/Makefile`, {
       hint: "declare the kfuncs in kfunc.json (docs/modules.md), or add a Kbuild file with obj-m += <name>.o",
     });
   if (config) checkDefinitions(config);
@@ -192,8 +190,7 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
   const koName = config ? `${config.name}.ko` : kos[0];
   if (!koName || !kos.includes(koName)) {
     progress?.fail();
-    throw new KfuncKitError(
-      "MODULE",
+    throw new ModuleError(
       `module '${dir}': kbuild succeeded but produced no ${koName ?? ".ko"} in ${buildDir}`,
       {
         hint: "does the Kbuild/Makefile say obj-m += <name>.o?",

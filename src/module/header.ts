@@ -7,7 +7,7 @@
 import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
-import { KfuncKitError } from "../errors.ts";
+import { BtfError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
 
@@ -35,7 +35,7 @@ function kfuncsFromBtf(btf: Btf, names: string[] | undefined): KfuncEntry[] {
     return names.map((n) => {
       const f = funcs.find((t) => t.name === n);
       if (!f)
-        throw new KfuncKitError("BTF", `${btf.source}: no FUNC '${n}' in the module BTF`, {
+        throw new BtfError(btf.source, undefined, `no FUNC '${n}' in the module BTF`, {
           hint: "is the name right, and is the function non-static in the module?",
         });
       return { id: f.id, flags: undefined };
@@ -117,7 +117,7 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
     if (isElf(source)) {
       const ko = parseKernelModule(source, name ?? "<module>");
       if (!ko.btf)
-        throw new KfuncKitError("MODULE", `${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
+        throw new ModuleError(`${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
           hint: "rebuild it with `kfunc module build` (it guarantees module BTF)",
         });
       btf = parseBtf(ko.btf, { base, source: `${ko.source} .BTF` });

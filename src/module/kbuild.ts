@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { relative } from "node:path";
 import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 
 export interface KbuildResult {
   exitCode: number;
@@ -42,7 +42,7 @@ export function runKbuild(
     child.stderr.on("data", onData);
     child.on("error", (e) =>
       reject(
-        new KfuncKitError("ENVIRONMENT", `cannot run make: ${e.message}`, {
+        new EnvironmentError(`cannot run make: ${e.message}`, {
           cause: e,
           hint: "install the kernel module toolchain: apt-get install make gcc",
         }),

@@ -8,7 +8,7 @@ import { release as osRelease } from "node:os";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { ModuleError, UsageError } from "../errors.ts";
 import { type KernelVersion, parseRelease } from "./kernel-features.ts";
 
 export interface ModuleTarget {
@@ -57,7 +57,7 @@ export function hostCanLoadModules(): { ok: boolean; why: string } {
 function versionOf(release: string, where: string): KernelVersion {
   const v = parseRelease(release);
   if (!v)
-    throw new KfuncKitError("MODULE", `${where}: cannot read a kernel version from '${release}'`, {
+    throw new ModuleError(`${where}: cannot read a kernel version from '${release}'`, {
       hint: "pass a kernel build dir with include/config/kernel.release",
     });
   return v;
@@ -67,7 +67,7 @@ function hostTarget(spec: string, reason: string): ModuleTarget {
   const release = osRelease();
   const headersDir = `/lib/modules/${release}/build`;
   if (!existsSync(join(headersDir, "Makefile"))) {
-    throw new KfuncKitError("MODULE", `host kernel ${release}: no kernel headers at ${headersDir}`, {
+    throw new ModuleError(`host kernel ${release}: no kernel headers at ${headersDir}`, {
       hint: `install them (apt-get install linux-headers-${release}), or build for a QEMU kernel: --kernel debian:bookworm-backports`,
     });
   }
@@ -93,7 +93,7 @@ function pathTarget(spec: string): ModuleTarget {
   try {
     release = readFileSync(relFile, "utf8").trim();
   } catch {
-    throw new KfuncKitError("MODULE", `kernel build dir '${dir}': no include/config/kernel.release`, {
+    throw new ModuleError(`kernel build dir '${dir}': no include/config/kernel.release`, {
       hint: "is the tree configured and prepared (make modules_prepare)?",
     });
   }
@@ -118,7 +118,7 @@ async function debianTarget(spec: string, reason: string, o: ResolveTargetOption
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
   });
   if (!k.headersDir)
-    throw new KfuncKitError("MODULE", `kernel ${k.release} (${spec}): no kernel headers were unpacked`, {
+    throw new ModuleError(`kernel ${k.release} (${spec}): no kernel headers were unpacked`, {
       hint: "the Debian archive has no linux-headers package for this release; pick another: --kernel debian:bookworm-backports",
     });
   // The package version (6.1.192-2) is more precise than the release (6.1.0-41-amd64).

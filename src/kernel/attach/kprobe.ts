@@ -5,7 +5,7 @@
  * event removed again when the link closes. kprobe.multi: BPF_LINK_CREATE with a symbol list.
  */
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { Fd } from "../../sys/fd.ts";
 import {
@@ -100,11 +100,10 @@ export function attachViaTracefs(
   try {
     appendFileSync(eventsFile, `${retprobe ? "r" : "p"}:${group}/${event} ${location}\n`);
   } catch (e) {
-    throw new KfuncKitError(
-      "SYSCALL",
+    throw SyscallError.wrap(
       `${info.kind} '${info.program}' → ${info.target}: ${eventsFile}: cannot add probe`,
+      e,
       {
-        cause: e,
         hint:
           probe === "kprobe"
             ? `is '${info.target.split("+")[0]}' a traceable kernel function? (grep it in /proc/kallsyms)`
@@ -185,10 +184,11 @@ function probeError(kind: string, program: string, target: string, e: unknown): 
     e instanceof SyscallError && (e.errno === 2 || e.errno === 22)
       ? `is '${target.split("+")[0]}' a kernel function that can be probed? (grep it in /proc/kallsyms; inlined and notrace functions cannot)`
       : undefined;
-  return new KfuncKitError("SYSCALL", `${kind} '${program}' → ${target}: cannot create the probe`, {
-    cause: e,
-    ...(hint ? { hint } : {}),
-  });
+  return SyscallError.wrap(
+    `${kind} '${program}' → ${target}: cannot create the probe`,
+    e,
+    hint ? { hint } : {},
+  );
 }
 
 /** ksyscall/<name>: a kprobe on the architecture's syscall entry (__x64_sys_<name>). */
@@ -244,7 +244,7 @@ export function attachKprobeMulti(program: AttachableProgram, pattern: string, r
         },
       );
     }
-    throw new KfuncKitError("SYSCALL", `${kind} '${program.name}' → ${pattern}: attach failed`, { cause: e });
+    throw SyscallError.wrap(`${kind} '${program.name}' → ${pattern}: attach failed`, e);
   }
 }
 

@@ -48,9 +48,10 @@ export function attachToPerfEvent(
       e instanceof SyscallError && e.errno === 22
         ? "does the program type match the event (a tracepoint/ program on a tracepoint, kprobe/ on a kprobe)?"
         : undefined;
-    throw new KfuncKitError("SYSCALL", `${info.kind} '${info.program}' → ${info.target}: attach failed`, {
-      cause: e,
-      ...(hint ? { hint } : {}),
-    });
+    throw SyscallError.wrap(
+      `${info.kind} '${info.program}' → ${info.target}: attach failed`,
+      e,
+      hint ? { hint } : {},
+    );
   }
 }
