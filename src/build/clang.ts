@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EnvironmentError, KfuncKitError, ObjectError } from "../errors.ts";
+import { EnvironmentError, ObjectError } from "../errors.ts";
 
 /** kfunc-kit's own eBPF headers (compat shims such as bpf_ksym_exists for libbpf < 1.2). */
 export const KFUNC_KIT_INCLUDE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "include");

@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
 import type { Fd } from "../sys/fd.ts";

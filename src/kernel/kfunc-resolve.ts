@@ -3,7 +3,7 @@
  * bpf_object__resolve_ksym_func_btf_id / find_ksym_btf_id). Pure: vmlinux and module BTFs are arguments.
  */
 import type { Btf, BtfType } from "../btf/index.ts";
-import { KfuncError, KfuncKitError } from "../errors.ts";
+import { KfuncError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
 
 export interface KernelModuleBtf {

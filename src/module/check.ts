@@ -7,7 +7,7 @@
 
 import { cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
-import { KfuncKitError, ModuleError } from "../errors.ts";
+import { ModuleError } from "../errors.ts";
 import type { KernelModuleSpec } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
 

@@ -2,7 +2,7 @@
  * Attaching a program to an open perf event (tracepoint, kprobe, uprobe): BPF_LINK_CREATE with
  * BPF_PERF_EVENT (Linux ≥ 5.15), else PERF_EVENT_IOC_SET_BPF + PERF_EVENT_IOC_ENABLE.
  */
-import { KfuncKitError, SyscallError } from "../../errors.ts";
+import { SyscallError } from "../../errors.ts";
 import { Fd } from "../../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../../sys/ioctl.ts";
 import { Link, type LinkInfo } from "../links.ts";

@@ -1,5 +1,5 @@
 /** uprobe/uretprobe: perf_event_open on the uprobe PMU (config1 = path, config2 = file offset). */
-import { KfuncKitError, SyscallError } from "../../errors.ts";
+import { SyscallError } from "../../errors.ts";
 import type { Fd } from "../../sys/fd.ts";
 import {
   cString,
