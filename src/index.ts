@@ -11,4 +11,5 @@ export { type ExitHandlerOptions, installExitHandlers } from "./kernel/registry.
 export { type Logger, type LogLevel, setLogger } from "./log.ts";
 export * as module from "./module/index.ts";
 export * as object from "./object/index.ts";
+export { type Progress, silentProgress } from "./progress.ts";
 export * as qemu from "./qemu/index.ts";

@@ -5,8 +5,8 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { ModuleError, UsageError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { compileBpf } from "./clang.ts";
 import { vmlinuxHeader } from "./vmlinux-h.ts";
 

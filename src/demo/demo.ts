@@ -8,8 +8,8 @@ import { release as osRelease } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileBpf } from "../build/clang.ts";
-import type { Progress } from "../cli/progress.ts";
 import { NotSupportedError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import type { DemoSummary } from "./guest.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");

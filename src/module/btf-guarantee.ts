@@ -16,8 +16,8 @@ import {
   realpathSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { EnvironmentError, ModuleError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import type { ModuleTarget } from "./target.ts";
 
 export interface BtfGuarantee {

@@ -7,9 +7,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseBtf } from "../btf/index.ts";
-import type { Progress } from "../cli/progress.ts";
 import { type KfuncKitError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
+import type { Progress } from "../progress.ts";
 import { ensureModuleBtf } from "./btf-guarantee.ts";
 import { checkKernelModule, type ModuleKfunc } from "./check.ts";
 import { generateModule } from "./codegen.ts";

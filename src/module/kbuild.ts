@@ -4,8 +4,8 @@
  */
 import { spawn } from "node:child_process";
 import { relative } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { EnvironmentError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 
 export interface KbuildResult {
   exitCode: number;

@@ -7,8 +7,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { release as osRelease } from "node:os";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { Progress } from "../cli/progress.ts";
 import { ModuleError, UsageError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { type KernelVersion, parseRelease } from "./kernel-features.ts";
 
 export interface ModuleTarget {
