@@ -9,7 +9,9 @@ import { log } from "../log.ts";
 import { btfInfo, fdById, getNextId } from "../sys/bpf-obj.ts";
 import type { Fd } from "../sys/fd.ts";
 
-export const VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux";
+import { VMLINUX_BTF_PATH } from "./host.ts";
+
+export { VMLINUX_BTF_PATH };
 
 let vmlinux: Btf | undefined;
 

@@ -1,9 +1,10 @@
 /** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { release } from "node:os";
-import { gunzipSync } from "node:zlib";
 import { EnvironmentError } from "../errors.ts";
+import { parseKernelVersion, versionCode } from "../kernel-version.ts";
 import type { ExternSpec } from "../object/types.ts";
+import { hostKernelConfig } from "./host.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
@@ -24,9 +25,8 @@ export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
 
 /** LINUX_VERSION_CODE of a release string ("6.18.44-fc" → 6<<16 | 18<<8 | 44). */
 export function kernelVersionCode(rel = release()): number {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
-  if (!m) return 0;
-  return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(255, Number(m[3] ?? 0));
+  const v = parseKernelVersion(rel);
+  return v ? versionCode(v) : 0;
 }
 
 /** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
@@ -44,11 +44,8 @@ let cachedConfig: Map<string, string> | null | undefined;
 /** The running kernel's config, or null when neither /proc/config.gz nor /boot/config-<release> exists. */
 export function runningKconfig(): Map<string, string> | null {
   if (cachedConfig !== undefined) return cachedConfig;
-  cachedConfig = null;
-  if (existsSync("/proc/config.gz"))
-    cachedConfig = parseKconfig(gunzipSync(readFileSync("/proc/config.gz")).toString("utf8"));
-  else if (existsSync(`/boot/config-${release()}`))
-    cachedConfig = parseKconfig(readFileSync(`/boot/config-${release()}`, "utf8"));
+  const config = hostKernelConfig();
+  cachedConfig = config ? parseKconfig(config.text) : null;
   return cachedConfig;
 }
 
