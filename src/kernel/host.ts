@@ -35,3 +35,47 @@ export function hostCanLoadModules(): { ok: boolean; why: string } {
     return { ok: false, why: `CONFIG_MODULES is not set in ${config.source}` };
   return { ok: true, why: "/proc/modules exists" };
 }
+
+export const KALLSYMS_PATH = "/proc/kallsyms";
+
+export interface Kallsym {
+  name: string;
+  /** nm-style type letter: T/t text, D/d data, … */
+  type: string;
+  /** Hex address as printed (all zeros when kptr_restrict hides addresses). */
+  address: string;
+  /** The module for module symbols (`[name]` in the file), else undefined. */
+  module: string | undefined;
+}
+
+/** The text of /proc/kallsyms, or undefined when it cannot be read. */
+export function kallsymsText(path = KALLSYMS_PATH): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The one /proc/kallsyms parser: `<address> <type> <name>[\t[<module>]]` per line. */
+export function* parseKallsyms(text: string): Generator<Kallsym> {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const a = text.indexOf(" ", start);
+    const b = a < 0 || a >= end ? -1 : text.indexOf(" ", a + 1);
+    if (b >= 0 && b < end) {
+      // the rest of the line only: an indexOf over the whole text would be quadratic
+      const rest = text.slice(b + 1, end);
+      const tab = rest.indexOf("\t");
+      yield {
+        name: tab < 0 ? rest : rest.slice(0, tab),
+        type: text.slice(a + 1, b),
+        address: text.slice(start, a),
+        module: tab < 0 ? undefined : /\[([^\]]+)\]/.exec(rest.slice(tab))?.[1],
+      };
+    }
+    start = end + 1;
+  }
+}

@@ -4,22 +4,15 @@ import { release } from "node:os";
 import { EnvironmentError } from "../errors.ts";
 import { parseKernelVersion, versionCode } from "../kernel-version.ts";
 import type { ExternSpec } from "../object/types.ts";
-import { hostKernelConfig } from "./host.ts";
+import { hostKernelConfig, KALLSYMS_PATH, parseKallsyms } from "./host.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (names.size === 0) return out;
-  const text = readFileSync("/proc/kallsyms", "utf8");
-  for (const line of text.split("\n")) {
-    const a = line.indexOf(" ");
-    const b = line.indexOf(" ", a + 1);
-    if (a < 0 || b < 0) continue;
-    let end = line.indexOf("\t", b + 1);
-    if (end < 0) end = line.length;
-    const name = line.slice(b + 1, end);
-    if (names.has(name) && !out.has(name)) out.set(name, BigInt(`0x${line.slice(0, a)}`));
-  }
+  const text = readFileSync(KALLSYMS_PATH, "utf8");
+  for (const s of parseKallsyms(text))
+    if (names.has(s.name) && !out.has(s.name)) out.set(s.name, BigInt(`0x${s.address}`));
   return out;
 }
 

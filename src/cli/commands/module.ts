@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 
 interface BuildOpts {
   kernel?: string;
@@ -69,7 +70,7 @@ export function register(program: Command): void {
     .action(async (ko: string, opts: HeaderOpts) => {
       const { readFileSync, writeFileSync, existsSync } = await import("node:fs");
       const { UsageError } = await import("../../errors.ts");
-      const base = opts.base ?? "/sys/kernel/btf/vmlinux";
+      const base = opts.base ?? VMLINUX_BTF_PATH;
       for (const [f, what] of [
         [ko, "module"],
         [base, "base BTF"],

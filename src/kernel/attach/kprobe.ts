@@ -18,6 +18,7 @@ import {
   retprobeBit,
   withPinned,
 } from "../../sys/perf.ts";
+import { kallsymsText, parseKallsyms } from "../host.ts";
 import { Link } from "../links.ts";
 import { ATTACH, BPF_F_KPROBE_MULTI_RETURN, linkCreate, u64Array } from "./attrs.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
@@ -193,17 +194,12 @@ function probeError(kind: string, program: string, target: string, e: unknown): 
 
 /** ksyscall/<name>: a kprobe on the architecture's syscall entry (__x64_sys_<name>). */
 export function syscallFunction(name: string): string {
-  const kallsyms = safeRead("/proc/kallsyms");
-  if (kallsyms?.includes(` __x64_sys_${name}\n`)) return `__x64_sys_${name}`;
-  return kallsyms?.includes(` sys_${name}\n`) ? `sys_${name}` : `__x64_sys_${name}`;
-}
-
-function safeRead(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
+  let plain = false;
+  for (const s of parseKallsyms(kallsymsText() ?? "")) {
+    if (s.name === `__x64_sys_${name}`) return s.name;
+    if (s.name === `sys_${name}`) plain = true;
   }
+  return plain ? `sys_${name}` : `__x64_sys_${name}`;
 }
 
 /**
@@ -251,7 +247,6 @@ export function attachKprobeMulti(program: AttachableProgram, pattern: string, r
 function resolveMultiPattern(pattern: string): string[] {
   const parts = pattern.split(",").filter(Boolean);
   if (!parts.some((p) => /[*?]/.test(p))) return parts;
-  const kallsyms = safeRead("/proc/kallsyms") ?? "";
   const res = parts.map(
     (p) =>
       new RegExp(
@@ -262,11 +257,9 @@ function resolveMultiPattern(pattern: string): string[] {
       ),
   );
   const out = new Set<string>();
-  for (const line of kallsyms.split("\n")) {
-    const f = line.split(" ");
-    if (f.length < 3 || (f[1] !== "t" && f[1] !== "T")) continue;
-    const name = f[2]!;
-    if (res.some((r) => r.test(name))) out.add(name);
+  for (const s of parseKallsyms(kallsymsText() ?? "")) {
+    if (s.type !== "t" && s.type !== "T") continue;
+    if (res.some((r) => r.test(s.name))) out.add(s.name);
   }
   return [...out];
 }
