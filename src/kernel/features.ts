@@ -37,6 +37,11 @@ const MIN_KERNEL: Record<Feature, string> = {
   kfuncCall: "5.13",
 };
 
+/** The first kernel with `feature` ("major.minor"), for skip and error messages. */
+export function featureMinKernel(feature: Feature): string {
+  return MIN_KERNEL[feature];
+}
+
 const DESCRIPTION: Record<Feature, string> = {
   btf: "BTF",
   btfFunc: "BTF FUNC/FUNC_PROTO",

@@ -215,14 +215,7 @@ export class CollectionLoader {
   // ---- maps ------------------------------------------------------------------------------------
 
   #create(m: MapSpec, innerMapFd: number | undefined): Fd {
-    let maxEntries = m.maxEntries;
-    let keySize = m.keySize;
-    let valueSize = m.valueSize;
-    if (m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
-      if (maxEntries === 0) maxEntries = possibleCpus();
-      keySize ||= 4;
-      valueSize ||= 4;
-    }
+    const { keySize, valueSize, maxEntries } = createdShape(m);
     let flags = m.flags;
     if (m.dataSection && m.dataSection !== ".kconfig" && this.opts.mmapGlobals && supports("mmapableArray"))
       flags |= BPF_F.MMAPABLE;
@@ -277,11 +270,12 @@ export class CollectionLoader {
       fd = objGet(pinned, `map '${m.name}'`);
       if (fd) {
         const info = mapInfo(fd.value);
+        const want = createdShape(m);
         if (
           info.type !== m.type.id ||
-          info.keySize !== m.keySize ||
-          info.valueSize !== m.valueSize ||
-          info.maxEntries !== m.maxEntries
+          info.keySize !== want.keySize ||
+          info.valueSize !== want.valueSize ||
+          info.maxEntries !== want.maxEntries
         ) {
           fd.close();
           throw new ObjectError(`map '${m.name}': pinned map at '${pinned}' is incompatible`, {
@@ -312,9 +306,8 @@ export class CollectionLoader {
       new BpfMap(fd, {
         name: m.name,
         type: m.type.id,
-        keySize: m.keySize,
-        valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // what the kernel has, not the spec: a PERF_EVENT_ARRAY's 0 becomes the CPU count
+        ...createdShape(m),
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,
@@ -538,4 +531,15 @@ export class CollectionLoader {
       }
     }
   }
+}
+
+/** Key size, value size and max_entries as created (libbpf's defaults for PERF_EVENT_ARRAY). */
+function createdShape(m: MapSpec): { keySize: number; valueSize: number; maxEntries: number } {
+  if (m.type.id !== BPF_MAP_TYPE.PERF_EVENT_ARRAY)
+    return { keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries };
+  return {
+    keySize: m.keySize || 4,
+    valueSize: m.valueSize || 4,
+    maxEntries: m.maxEntries || possibleCpus(),
+  };
 }
