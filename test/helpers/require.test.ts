@@ -5,7 +5,11 @@ import { requireKernel, rootSkip } from "./require.ts";
 
 function fakeContext(): { t: TestContext; skipped: () => string | undefined } {
   let reason: string | undefined;
-  const t = { skip: (r?: string) => void (reason = r ?? "") } as unknown as TestContext;
+  const t = {
+    skip: (r?: string) => {
+      reason = r ?? "";
+    },
+  } as unknown as TestContext;
   return { t, skipped: () => reason };
 }
 
