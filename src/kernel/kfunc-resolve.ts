@@ -1,5 +1,5 @@
 /**
- * kfunc and ksym lookup in kernel BTF (/work/shared/notes/kfunc-facts.md, libbpf
+ * kfunc and ksym lookup in kernel BTF (kernel Documentation/bpf/kfuncs.rst, libbpf
  * bpf_object__resolve_ksym_func_btf_id / find_ksym_btf_id). Pure: vmlinux and module BTFs are arguments.
  */
 import type { Btf, BtfType } from "../btf/index.ts";

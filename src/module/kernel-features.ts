@@ -1,6 +1,6 @@
 /**
  * What a module's kfunc registration may ask of a kernel version: KF_* flags and program-type hooks,
- * each with the first kernel that has it (sources: /work/shared/notes/kfunc-facts.md, kernel
+ * each with the first kernel that has it (sources: kernel Documentation/bpf/kfuncs.rst,
  * `include/linux/btf.h` and `kernel/bpf/btf.c` `bpf_prog_type_to_kfunc_hook`).
  */
 
