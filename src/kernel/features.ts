@@ -24,7 +24,8 @@ export type Feature =
   | "btfTypeTag"
   | "btfEnum64"
   | "mmapableArray"
-  | "kfuncCall";
+  | "kfuncCall"
+  | "bpfCookie";
 
 const MIN_KERNEL: Record<Feature, string> = {
   btf: "4.18",
@@ -37,6 +38,7 @@ const MIN_KERNEL: Record<Feature, string> = {
   btfEnum64: "6.0",
   mmapableArray: "5.5",
   kfuncCall: "5.13",
+  bpfCookie: "5.15",
 };
 
 /** The first kernel with `feature` ("major.minor"), for skip and error messages. */
@@ -55,6 +57,7 @@ const DESCRIPTION: Record<Feature, string> = {
   btfEnum64: "BTF ENUM64",
   mmapableArray: "mmapable array maps (BPF_F_MMAPABLE)",
   kfuncCall: "kfunc calls from eBPF programs",
+  bpfCookie: "BPF cookies (bpf_get_attach_cookie)",
 };
 
 // The probes are tiny objects made with kfunc-kit's own encoders and loaded through the src/sys wrappers
@@ -144,6 +147,15 @@ function probeKfuncCall(): Fd {
   }).fd;
 }
 
+/** libbpf's probe_kern_bpf_cookie: a tracepoint program calling bpf_get_attach_cookie (helper 174). */
+function probeBpfCookie(): Fd {
+  const insns = new Uint8Array(16);
+  insns[0] = 0x85; // call
+  new DataView(insns.buffer).setInt32(4, 174, true);
+  insns[8] = 0x95; // exit
+  return progLoad({ type: BPF_PROG_TYPE.TRACEPOINT, insns, license: "GPL", name: "kk_probe" }).fd;
+}
+
 function run(feature: Feature): void {
   const btf = BTF_PROBES[feature];
   if (btf) {
@@ -162,6 +174,10 @@ function run(feature: Feature): void {
         }),
       feature,
     );
+    return;
+  }
+  if (feature === "bpfCookie") {
+    conclusive(probeBpfCookie, feature);
     return;
   }
   conclusive(probeKfuncCall, feature);

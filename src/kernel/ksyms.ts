@@ -1,9 +1,10 @@
 /** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { EnvironmentError } from "../errors.ts";
 import { parseKernelVersion, versionCode } from "../kernel-version.ts";
 import type { ExternSpec } from "../object/types.ts";
+import { supports } from "./features.ts";
 import { hostKernelConfig, KALLSYMS_PATH, parseKallsyms } from "./host.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
@@ -20,6 +21,32 @@ export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
 export function kernelVersionCode(rel = release()): number {
   const v = parseKernelVersion(rel);
   return v ? versionCode(v) : 0;
+}
+
+/** The syscall-wrapper symbol prefix of this architecture (`__x64_sys_bpf` on x86-64), as libbpf's arch_specific_syscall_pfx. */
+function syscallPrefix(): string | undefined {
+  return (
+    { x64: "__x64_", arm64: "__arm64_", s390x: "__s390x_", arm: "sys_", riscv64: "__riscv_" } as Record<
+      string,
+      string
+    >
+  )[process.arch];
+}
+
+/**
+ * libbpf's probe-answered kconfig externs. LINUX_HAS_BPF_COOKIE: the kernel accepts bpf_get_attach_cookie.
+ * LINUX_HAS_SYSCALL_WRAPPER: syscalls are entered through arch-prefixed wrappers (`__x64_sys_bpf` in
+ * /proc/kallsyms); libbpf probes by creating a kprobe on it, which hosts without kprobes cannot, so the
+ * symbol table answers here. Undefined for every other name.
+ */
+function probedKconfig(name: string): bigint | undefined {
+  if (name === "LINUX_HAS_BPF_COOKIE") return supports("bpfCookie") ? 1n : 0n;
+  if (name === "LINUX_HAS_SYSCALL_WRAPPER") {
+    const pfx = syscallPrefix();
+    if (!pfx || !existsSync(KALLSYMS_PATH)) return 0n;
+    return kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
+  }
+  return undefined;
 }
 
 /** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
@@ -50,7 +77,8 @@ function writeInt(out: DataView, off: number, size: number, v: bigint): void {
 }
 
 /**
- * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works;
+ * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works, and
+ * LINUX_HAS_BPF_COOKIE / LINUX_HAS_SYSCALL_WRAPPER are answered by probing, as libbpf does;
  * other CONFIG_* come from the kernel config (y → 1, m → 2, n → 0, numbers, "strings" into char arrays).
  * A missing strong extern is an error; a missing weak one stays 0.
  */
@@ -60,6 +88,11 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
     if (e.kind !== "kconfig") continue;
     if (e.name === "LINUX_KERNEL_VERSION") {
       writeInt(view, e.offset, e.size, BigInt(kernelVersionCode()));
+      continue;
+    }
+    const probed = probedKconfig(e.name);
+    if (probed !== undefined) {
+      writeInt(view, e.offset, e.size, probed);
       continue;
     }
     const config = runningKconfig();

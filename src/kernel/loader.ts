@@ -169,7 +169,9 @@ export class CollectionLoader {
           hint: `programs in this object: ${this.spec.programs.map((p) => p.name).join(", ")}`,
         });
     }
-    for (const p of this.spec.programs) if (!wanted || wanted.includes(p.name)) this.#loadProgram(p);
+    // libbpf's autoload: programs named in `programs` are loaded whatever their flag; otherwise the flag decides.
+    for (const p of this.spec.programs)
+      if (wanted ? wanted.includes(p.name) : p.autoload) this.#loadProgram(p);
     this.#initialValues();
     this.#modules?.close();
     this.#modules = undefined;
@@ -520,7 +522,8 @@ export class CollectionLoader {
       for (const v of m.initialValues) {
         const target = v.kind === "program" ? this.programs.get(v.name) : this.maps.get(v.name);
         if (!target) {
-          if (v.kind === "program" && this.opts.programs) continue;
+          // A prog-array slot naming a program that was not loaded (not asked for, or autoload off) stays empty.
+          if (v.kind === "program" && this.spec.programs.some((p) => p.name === v.name)) continue;
           throw new ObjectError(`map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`);
         }
         const key = new Uint8Array(4);

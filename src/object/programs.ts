@@ -18,7 +18,7 @@ import {
   setInsnImm,
   setInsnSrcReg,
 } from "./insn.ts";
-import { knownSectionPrefixes, matchSection } from "./sections.ts";
+import { knownSectionPrefixes, matchSection, stripAutoloadMark } from "./sections.ts";
 import type {
   CoreReloSpec,
   DataSectionSpec,
@@ -350,9 +350,11 @@ function link(
   const btfFuncId =
     funcInfo.find((f) => f.insnIndex === 0)?.typeId ?? ctx.btf?.findByName(main.name, "FUNC")?.id ?? 0;
   const def = match.def;
+  const { section, autoload } = stripAutoloadMark(main.section.name);
   return {
     name: main.name,
-    section: main.section.name,
+    section,
+    autoload,
     type: progType(def.progType),
     expectedAttachType: def.hasAttachType ? attachType(def.attachType) : undefined,
     attachTarget: match.attachTarget,

@@ -40,8 +40,13 @@ export interface ObjectSpec {
 export interface ProgramSpec {
   /** The FUNC symbol name (`handle_kprobe`). */
   name: string;
-  /** ELF section name (`kprobe/do_unlinkat`). */
+  /** ELF section name (`kprobe/do_unlinkat`), without the leading `?` of an autoload-off section. */
   section: string;
+  /**
+   * Loaded by default. `SEC("?…")` sets it false (libbpf's autoload): such a program is loaded only when
+   * named in `loadCollection(spec, { programs })` or after `setAutoload(spec, name, true)`.
+   */
+  autoload: boolean;
   /** BPF_PROG_TYPE_* */
   type: UapiValue;
   /** BPF_* attach type, undefined when the program type has none (kprobe, tracepoint, xdp…). */

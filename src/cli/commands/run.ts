@@ -116,10 +116,14 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     );
   }
   const toLoad =
-    names.length > 0 ? names : spec.programs.filter((p) => isAutoAttachable(p.section)).map((p) => p.name);
+    names.length > 0
+      ? names
+      : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name);
   for (const p of spec.programs) {
     if (names.length === 0 && !toLoad.includes(p.name))
-      progress.note(`skipping ${p.name} (${p.section}): ${notAttachableReason(p.section)}`);
+      progress.note(
+        `skipping ${p.name} (${p.section}): ${p.autoload ? notAttachableReason(p.section) : 'autoload off (SEC("?…")): name it with --program'}`,
+      );
   }
   if (toLoad.length === 0) {
     throw new UsageError(`${obj}: no program to attach`, {
