@@ -7,7 +7,7 @@
  * `read`/`write` take a DataView over the whole of `bytes` (hot paths keep one per buffer);
  * `decode`/`encode` make it.
  */
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type { Btf } from "./btf.ts";
 import {
   type FieldShape,
@@ -50,10 +50,10 @@ function fail(what: string, expected: string, got: unknown): never {
     typeof got === "bigint" ? `${got}n` : typeof got === "string" ? JSON.stringify(got) : String(got);
   const message = `${what}: expected ${expected}, got ${typeof got} ${shown}`.slice(0, 300);
   if (typeof got === "number" && expected.includes("bigint"))
-    throw new KfuncKitError("USAGE", message, {
+    throw new UsageError(message, {
       hint: `64-bit integers and pointers are bigint: write ${Number.isInteger(got) ? `${got}n` : "BigInt(x)"}`,
     });
-  throw new KfuncKitError("USAGE", message);
+  throw new UsageError(message);
 }
 
 const utf8d = new TextDecoder();

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { EnvironmentError, ObjectError, UsageError } from "../errors.ts";
 
 /** kfunc-kit's own eBPF headers (compat shims such as bpf_ksym_exists for libbpf < 1.2). */
 export const KFUNC_KIT_INCLUDE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "include");
@@ -65,7 +65,7 @@ export function compileBpf(source: string, options: CompileBpfOptions): string {
   rmSync(options.output, { force: true });
   const r = spawnSync(clang, clangArgs(source, options), { encoding: "utf8" });
   if (r.error) {
-    throw new KfuncKitError("ENVIRONMENT", `cannot run ${clang}: ${r.error.message}`, {
+    throw new EnvironmentError(`cannot run ${clang}: ${r.error.message}`, {
       hint: "install clang: apt-get install clang (npm test / npm run demo install it when run as root)",
     });
   }
@@ -75,19 +75,15 @@ export function compileBpf(source: string, options: CompileBpfOptions): string {
       .filter((l) => /(error|warning|note):/.test(l) || l.startsWith(" "))
       .slice(0, 40)
       .join("\n");
-    throw new KfuncKitError("OBJECT", `compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
+    throw new ObjectError(`compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
       hint: compileHint(r.stderr),
     });
   }
   const after = existsSync(options.output) ? statSync(options.output) : undefined;
   if (!after?.isFile() || after.size === 0)
-    throw new KfuncKitError(
-      "OBJECT",
-      `compiling ${source}: ${clang} exited 0 but wrote no object ${options.output}`,
-      {
-        hint: `run it by hand to see why: ${clang} ${clangArgs(source, options).join(" ")}`,
-      },
-    );
+    throw new ObjectError(`compiling ${source}: ${clang} exited 0 but wrote no object ${options.output}`, {
+      hint: `run it by hand to see why: ${clang} ${clangArgs(source, options).join(" ")}`,
+    });
   return options.output;
 }
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { dumpC } from "../btf/c-printer.ts";
 import { parseBtf } from "../btf/index.ts";
 import { parseElf } from "../elf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { BtfError } from "../errors.ts";
 import { ensureWritableDir } from "../qemu/cache.ts";
 
 export interface VmlinuxHeader {
@@ -22,7 +22,7 @@ export interface VmlinuxHeader {
 function elfBtf(bytes: Uint8Array, source: string): Uint8Array {
   const sec = parseElf(bytes, source).section(".BTF");
   if (!sec)
-    throw new KfuncKitError("BTF", `${source}: an ELF file without a .BTF section`, {
+    throw new BtfError(source, undefined, "an ELF file without a .BTF section", {
       hint: "pass the kernel's raw BTF (/sys/kernel/btf/vmlinux) or a vmlinux built with CONFIG_DEBUG_INFO_BTF=y",
     });
   return sec.data;
@@ -34,7 +34,7 @@ export function readKernelBtf(path: string): Uint8Array {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new KfuncKitError("BTF", `kernel BTF '${path}': cannot read it`, {
+    throw new BtfError(`kernel BTF '${path}'`, undefined, "cannot read it", {
       cause: e,
       hint: "is the kernel built with CONFIG_DEBUG_INFO_BTF=y? pass --kernel debian:bookworm-backports to use a QEMU kernel's",
     });

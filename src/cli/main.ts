@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { formatError, isKfuncKitError } from "../errors.ts";
 import { explainFsError } from "../files.ts";
+import { installExitHandlers } from "../kernel/registry.ts";
 import { register as btf } from "./commands/btf.ts";
 import { register as build } from "./commands/build.ts";
 import { register as demo } from "./commands/demo.ts";
@@ -40,6 +41,9 @@ function userFsError(e: unknown): unknown {
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export async function main(argv: string[]): Promise<number> {
   exitQuietlyOnClosedStdout();
+  // Ctrl-C/SIGTERM detach and remove tracefs probes before the process dies (verbs with their own
+  // handlers, like `run`, take over the signal while they run)
+  installExitHandlers();
   const program = new Command("kfunc")
     .description("Define, build, load and test custom eBPF kfuncs")
     .version("0.1.0")

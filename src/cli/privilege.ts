@@ -3,7 +3,7 @@
  * bpf(2) call (a feature probe) fails with a bare EPERM that names neither the cause nor the fix.
  */
 import { readFileSync } from "node:fs";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
@@ -51,8 +51,7 @@ export function requireBpfPrivilege(verb: string, o: { network?: boolean } = {})
   const unprivilegedBpf = readOr("/proc/sys/kernel/unprivileged_bpf_disabled", "1").trim() === "0";
   const missing = missingBpfPrivilege(effectiveCaps(), { ...o, unprivilegedBpf });
   if (!missing) return;
-  throw new KfuncKitError(
-    "ENVIRONMENT",
+  throw new EnvironmentError(
     `kfunc ${verb}: loading eBPF programs needs root, or CAP_BPF + CAP_PERFMON${o.network ? " + CAP_NET_ADMIN (xdp/tc programs)" : ""}; this process lacks ${missing}`,
     {
       hint: `run it as root (sudo kfunc ${verb} …), or give the process those capabilities (e.g. setpriv --ambient-caps, or setcap on the node binary)`,

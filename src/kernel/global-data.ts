@@ -5,7 +5,7 @@
  */
 import type { Btf } from "../btf/index.ts";
 import { BTF_VAR_STATIC } from "../btf/types.ts";
-import { KfuncKitError } from "../errors.ts";
+import { SyscallError, UsageError } from "../errors.ts";
 import type { DataSectionSpec, DataVariableSpec } from "../object/types.ts";
 import type { Mapping } from "../sys/mmap.ts";
 import { type BtfValue, bytesCodec, codecFor, type ValueCodec } from "./btf-codec.ts";
@@ -130,13 +130,16 @@ export class GlobalData {
   read(): Uint8Array {
     if (this.#bytes && this.mmapped) return this.#bytes;
     const v = this.map.lookupRaw(new Uint8Array(4));
-    if (!v) throw new KfuncKitError("SYSCALL", `global data '${this.section}': element 0 missing`);
+    if (!v)
+      throw new SyscallError(`map lookup (${this.map.name}, key 0)`, 2, "ENOENT", {
+        message: `global data '${this.section}': element 0 missing`,
+      });
     return v;
   }
 
   write(offset: number, data: Uint8Array): void {
     if (this.readonly)
-      throw new KfuncKitError("USAGE", `global data '${this.section}' is read-only after load`, {
+      throw new UsageError(`global data '${this.section}' is read-only after load`, {
         hint: "set .rodata variables on the spec before loading (setGlobal(spec, name, value))",
       });
     if (this.#bytes && this.mmapped) {
@@ -194,10 +197,7 @@ export class Variable {
   /** Writes the variable's bytes (`size` of them) as they are. */
   setRaw(bytes: Uint8Array): void {
     if (bytes.byteLength !== this.size)
-      throw new KfuncKitError(
-        "USAGE",
-        `variable '${this.name}': ${bytes.byteLength} bytes, expected ${this.size}`,
-      );
+      throw new UsageError(`variable '${this.name}': ${bytes.byteLength} bytes, expected ${this.size}`);
     this.#data.write(this.offset, bytes);
   }
 }

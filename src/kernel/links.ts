@@ -1,10 +1,12 @@
 /**
  * `Link`: an attached program. It owns the fds that keep the attachment alive (a bpf link fd, a perf event
  * fd, or both) and any cleanup (a tracefs kprobe event to delete). `close()` detaches: it closes the fds in
- * reverse order of creation and runs the cleanups; it is idempotent and never throws.
+ * reverse order of creation and runs the cleanups; it is idempotent and never throws. Open links are in the
+ * process registry (registry.ts), which closes them at exit and, with installExitHandlers(), on signals.
  */
 import { log } from "../log.ts";
 import type { Fd } from "../sys/fd.ts";
+import { track, untrack } from "./registry.ts";
 
 export type LinkKind =
   | "tracepoint"
@@ -50,6 +52,7 @@ export class Link implements Disposable {
     this.info = info;
     this.#fds = fds;
     this.#cleanups = cleanups;
+    track(this);
   }
 
   get kind(): LinkKind {
@@ -75,6 +78,7 @@ export class Link implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    untrack(this);
     for (let i = this.#fds.length - 1; i >= 0; i--) this.#fds[i]!.close();
     for (const c of this.#cleanups) {
       try {

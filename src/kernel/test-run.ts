@@ -5,7 +5,7 @@
  * and syscall programs take only a context (`ctxIn`), no repeat, and a syscall program's context is
  * copied back (returned as `ctxOut`).
  */
-import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
+import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
 import { BPF_CMD, bpf } from "../sys/bpf.ts";
 import { encodeTestRun, testRunResult } from "../sys/bpf-prog.ts";
 
@@ -210,8 +210,7 @@ export function testRun(program: TestRunProgram, options: TestRunOptions = {}): 
 }
 
 function explain(program: TestRunProgram, options: TestRunOptions, e: unknown): KfuncKitError {
-  if (!(e instanceof SyscallError))
-    return new KfuncKitError("SYSCALL", `test-run '${program.name}' failed`, { cause: e });
+  if (!(e instanceof SyscallError)) return SyscallError.wrap(`test-run '${program.name}' failed`, e);
   if (e.errno === 524 || e.errno === 95) {
     return new NotSupportedError(
       `BPF_PROG_TEST_RUN for program type ${program.type}`,
@@ -240,8 +239,5 @@ function explain(program: TestRunProgram, options: TestRunOptions, e: unknown): 
       testRunUnsupported(program.type, program.expectedAttachType) ??
       "the kernel could not read or write an input/output buffer (too small for what the program touches?)";
   if (e.errno === 4) hint = "a signal interrupted the repeated runs (a profiler's SIGPROF?); run it again";
-  return new KfuncKitError("SYSCALL", `test-run '${program.name}' failed`, {
-    cause: e,
-    ...(hint ? { hint } : {}),
-  });
+  return SyscallError.wrap(`test-run '${program.name}' failed`, e, hint ? { hint } : {});
 }

@@ -17,9 +17,9 @@ import {
   realpathSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { parseElf } from "../elf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError, ModuleError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import type { ModuleTarget } from "./target.ts";
 
 export interface BtfGuarantee {
@@ -127,7 +127,7 @@ async function findResolveBtfids(o: GuaranteeOptions): Promise<string> {
   });
   const p = k.headersDir ? join(k.headersDir, RESOLVE_BTFIDS) : undefined;
   if (p && executable(p)) return realpathSync(p);
-  throw new KfuncKitError("MODULE", `resolve_btfids: not found in ${DEFAULT_KERNEL}'s kbuild either`, {
+  throw new ModuleError(`resolve_btfids: not found in ${DEFAULT_KERNEL}'s kbuild either`, {
     hint: "build it from a kernel tree (make -C tools/bpf/resolve_btfids) and copy it into <kernel build dir>/tools/bpf/resolve_btfids/",
   });
 }
@@ -140,28 +140,24 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
 
   const pahole = paholeVersion();
   if (!pahole)
-    throw new KfuncKitError("ENVIRONMENT", "pahole: not found: kbuild needs it to generate module BTF", {
+    throw new EnvironmentError("pahole: not found: kbuild needs it to generate module BTF", {
       hint: "install it: apt-get install dwarves",
     });
 
   const config = join(dir, ".config");
   if (existsSync(config) && !/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(readFileSync(config, "utf8")))
-    throw new KfuncKitError(
-      "MODULE",
-      `kernel ${target.release}: CONFIG_DEBUG_INFO_BTF_MODULES is not set in ${config}`,
-      {
-        hint: "this kernel cannot carry module BTF, so module kfuncs cannot work on it: use a kernel built with CONFIG_DEBUG_INFO_BTF_MODULES=y (Debian's are)",
-      },
-    );
+    throw new ModuleError(`kernel ${target.release}: CONFIG_DEBUG_INFO_BTF_MODULES is not set in ${config}`, {
+      hint: "this kernel cannot carry module BTF, so module kfuncs cannot work on it: use a kernel built with CONFIG_DEBUG_INFO_BTF_MODULES=y (Debian's are)",
+    });
 
   const vmlinux = join(dir, "vmlinux");
   if (target.btf && !existsSync(target.btf))
-    throw new KfuncKitError("MODULE", `kernel ${target.release}: its BTF ${target.btf} is missing`, {
+    throw new ModuleError(`kernel ${target.release}: its BTF ${target.btf} is missing`, {
       hint: `the kernel cache is damaged: remove ${dirname(target.btf)} and prepare it again (kfunc vm prepare --kernel ${target.spec})`,
     });
   if (existsSync(vmlinux)) {
     if (!isBtfOrElf(vmlinux))
-      throw new KfuncKitError("MODULE", `${vmlinux}: neither raw BTF nor an ELF vmlinux`, {
+      throw new ModuleError(`${vmlinux}: neither raw BTF nor an ELF vmlinux`, {
         hint: `replace it with the target kernel's BTF (${target.btf ?? "its /sys/kernel/btf/vmlinux"})`,
       });
     const stale = target.btf ? notTargetBtf(vmlinux, target.btf) : undefined;
@@ -171,24 +167,21 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
         copyFileSync(target.btf, vmlinux);
         actions.push(`replaced ${vmlinux} (${stale.why}) with the kernel's BTF ${target.btf}`);
       } else
-        throw new KfuncKitError(
-          "MODULE",
+        throw new ModuleError(
           `${vmlinux} is not the BTF of the target kernel ${target.release} (${stale.why}): module BTF built on it would name the wrong kernel types`,
           { hint: `replace it: cp ${target.btf} ${vmlinux}` },
         );
     }
   } else {
     if (!target.btf)
-      throw new KfuncKitError(
-        "MODULE",
+      throw new ModuleError(
         `kernel ${target.release}: no vmlinux in ${dir} and no BTF of that kernel known`,
         {
           hint: `copy the target kernel's /sys/kernel/btf/vmlinux to ${vmlinux} (kbuild skips module BTF without it)`,
         },
       );
     if (!writable(dir))
-      throw new KfuncKitError(
-        "MODULE",
+      throw new ModuleError(
         `${dir}: no vmlinux, and the directory is not writable to put the kernel's BTF there`,
         {
           hint: `as root: cp ${target.btf} ${vmlinux}`,
@@ -197,7 +190,7 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
     try {
       copyFileSync(target.btf, vmlinux);
     } catch (e) {
-      throw new KfuncKitError("MODULE", `cannot copy the kernel's BTF ${target.btf} to ${vmlinux}`, {
+      throw new ModuleError(`cannot copy the kernel's BTF ${target.btf} to ${vmlinux}`, {
         cause: e,
         hint: `as root: cp ${target.btf} ${vmlinux}`,
       });

@@ -7,7 +7,7 @@
 
 import { cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { ModuleError } from "../errors.ts";
 import type { KernelModuleSpec } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
 
@@ -47,7 +47,7 @@ const RESOLVE_BTFIDS_MISSING =
   /resolve_btfids: (?:not found|command not found|No such file)|resolve_btfids.*No such file/;
 
 function fail(source: string, what: string, hint: string): never {
-  throw new KfuncKitError("MODULE", `${source}: ${what}`, { hint });
+  throw new ModuleError(`${source}: ${what}`, { hint });
 }
 
 function missingBtfCause(o: KoCheckOptions): { cause: string; hint: string } {
@@ -96,7 +96,7 @@ export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCh
   try {
     btf = parseBtf(ko.btf, { base: o.base, source: `${source} .BTF` });
   } catch (e) {
-    throw new KfuncKitError("MODULE", `${source}: module BTF does not parse on the target's vmlinux BTF`, {
+    throw new ModuleError(`${source}: module BTF does not parse on the target's vmlinux BTF`, {
       cause: e,
       hint: "was it built against another kernel's vmlinux? rebuild with --kernel naming the kernel you load it into",
     });

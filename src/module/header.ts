@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
-import { KfuncKitError } from "../errors.ts";
+import { BtfError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
 import { defaultCacheDir } from "../qemu/cache.ts";
 import { flagNames } from "./kernel-features.ts";
@@ -58,8 +58,7 @@ export function moduleHeaderBase(
       path: cached,
       note: `${file} was built for Linux ${built}, not this host's ${host}: using that kernel's BTF ${cached}`,
     };
-  throw new KfuncKitError(
-    "MODULE",
+  throw new ModuleError(
     `${file}: built for Linux ${built} (vermagic), but the default base is this host's BTF (Linux ${host}): its kfunc ids would name the wrong functions`,
     {
       hint: `pass --base <the vmlinux BTF of ${built}>, or fetch that kernel: kfunc vm prepare --kernel debian:${built}`,
@@ -82,7 +81,7 @@ function kfuncsFromBtf(btf: Btf, names: string[] | undefined): KfuncEntry[] {
     return names.map((n) => {
       const f = funcs.find((t) => t.name === n);
       if (!f)
-        throw new KfuncKitError("BTF", `${btf.source}: no FUNC '${n}' in the module BTF`, {
+        throw new BtfError(btf.source, undefined, `no FUNC '${n}' in the module BTF`, {
           hint: "is the name right, and is the function non-static in the module?",
         });
       return { id: f.id, flags: undefined };
@@ -164,20 +163,16 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
     if (isElf(source)) {
       const ko = parseKernelModule(source, o.source ?? name ?? "<module>");
       if (!ko.btf)
-        throw new KfuncKitError("MODULE", `${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
+        throw new ModuleError(`${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
           hint: "rebuild it with `kfunc module build` (it guarantees module BTF)",
         });
       try {
         btf = parseBtf(ko.btf, { base, source: `${ko.source} .BTF` });
       } catch (e) {
-        throw new KfuncKitError(
-          "MODULE",
-          `${ko.source}: the module's BTF does not fit base '${base.source}'`,
-          {
-            cause: e,
-            hint: "pass --base with the vmlinux BTF of the kernel the module was built for",
-          },
-        );
+        throw new ModuleError(`${ko.source}: the module's BTF does not fit base '${base.source}'`, {
+          cause: e,
+          hint: "pass --base with the vmlinux BTF of the kernel the module was built for",
+        });
       }
       name ??= ko.name;
       const parsed = btf;

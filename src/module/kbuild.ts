@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 
 export interface KbuildResult {
   exitCode: number;
@@ -80,7 +80,7 @@ export function runKbuild(
     child.stderr.on("data", onData);
     child.on("error", (e) =>
       reject(
-        new KfuncKitError("ENVIRONMENT", `cannot run make: ${e.message}`, {
+        new EnvironmentError(`cannot run make: ${e.message}`, {
           cause: e,
           hint: "install the kernel module toolchain: apt-get install make gcc",
         }),

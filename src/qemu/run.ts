@@ -10,9 +10,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
+import type { Progress } from "../progress.ts";
 import { chooseAccel } from "./accel.ts";
 import { defaultCacheDir, ensureWritableDir } from "./cache.ts";
 import { missingTool } from "./exec.ts";

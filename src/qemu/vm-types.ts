@@ -1,5 +1,5 @@
-import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import type { Accel } from "./qemu.ts";
 import type { PreparedKernel } from "./types.ts";
 

@@ -1,7 +1,7 @@
 /** Generating a skeleton next to (or for) an object file, and `--check`ing a checked-in one. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { type GeneratedSkeleton, type GenerateSkeletonOptions, generateSkeleton } from "./generate.ts";
 
 export interface SkeletonFileOptions {
@@ -66,7 +66,7 @@ export function writeSkeleton(object: string, o: SkeletonFileOptions = {}): Skel
       writeFileSync(dts, gen.ts);
     } else writeFileSync(main, gen.ts);
   } catch (e) {
-    throw new KfuncKitError("USAGE", `cannot write the skeleton ${main}: ${(e as Error).message}`, {
+    throw new UsageError(`cannot write the skeleton ${main}: ${(e as Error).message}`, {
       cause: e,
       hint: "check that the directory exists and is writable, or pass -o <file>",
     });

@@ -9,7 +9,7 @@ import { cDeclaration, cFuncPrototype } from "../btf/c-decl.ts";
 import type { Btf } from "../btf/index.ts";
 import { TsDeclPrinter } from "../btf/ts-decl.ts";
 import { shapeOf, shapeOfSize } from "../btf/value-shape.ts";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionKind, MapSpec, ObjectSpec } from "../object/types.ts";
 
@@ -117,7 +117,7 @@ function recordTypes(
   for (const [map, type] of Object.entries(options)) {
     const m = spec.maps.find((x) => x.name === map);
     if (!m)
-      throw new KfuncKitError("USAGE", `${spec.source}: --record ${map}=${type}: no map named '${map}'`, {
+      throw new UsageError(`${spec.source}: --record ${map}=${type}: no map named '${map}'`, {
         hint: `maps: ${
           spec.maps
             .filter((x) => !x.dataSection)
@@ -126,22 +126,14 @@ function recordTypes(
         }`,
       });
     if (m.type.name !== RINGBUF && m.type.name !== PERF)
-      throw new KfuncKitError(
-        "USAGE",
-        `${spec.source}: --record ${map}=${type}: '${map}' is a ${m.type.name}`,
-        {
-          hint: "record types are for BPF_MAP_TYPE_RINGBUF and BPF_MAP_TYPE_PERF_EVENT_ARRAY maps",
-        },
-      );
+      throw new UsageError(`${spec.source}: --record ${map}=${type}: '${map}' is a ${m.type.name}`, {
+        hint: "record types are for BPF_MAP_TYPE_RINGBUF and BPF_MAP_TYPE_PERF_EVENT_ARRAY maps",
+      });
     const id = btf ? findRecordType(btf, type) : undefined;
     if (id === undefined)
-      throw new KfuncKitError(
-        "USAGE",
-        `${spec.source}: --record ${map}=${type}: no type '${type}' in the object's BTF`,
-        {
-          hint: "a type only used inside functions is not in BTF: anchor it with KFUNC_KIT_RECORD(map, struct …) (include/kfunc_kit.h) or a global `struct event *unused_event;`",
-        },
-      );
+      throw new UsageError(`${spec.source}: --record ${map}=${type}: no type '${type}' in the object's BTF`, {
+        hint: "a type only used inside functions is not in BTF: anchor it with KFUNC_KIT_RECORD(map, struct …) (include/kfunc_kit.h) or a global `struct event *unused_event;`",
+      });
     ids[map] = id;
     found[map] = { type, from: "option" };
   }
@@ -161,8 +153,7 @@ function recordTypes(
         hidden.push(v.name);
         const map = v.name.slice(RECORD_ANCHOR_PREFIX.length);
         if (!streams.some((m) => m.name === map))
-          throw new KfuncKitError(
-            "USAGE",
+          throw new UsageError(
             `${spec.source}: KFUNC_KIT_RECORD(${map}, …): no ring or perf buffer map named '${map}'`,
             {
               hint: `ring/perf buffer maps: ${streams.map((m) => m.name).join(", ") || "(none)"}`,

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Btf } from "../btf/index.ts";
 import { type TypedCodec, typedCodecFor, typedSizeCodec } from "../btf/value-codec.ts";
-import { isKfuncKitError, KfuncKitError, type KfuncKitErrorOptions } from "../errors.ts";
+import { isKfuncKitError, KfuncKitError, type KfuncKitErrorOptions, UsageError } from "../errors.ts";
 import { attachAll } from "../kernel/attach/attach-all.ts";
 import { type Collection, type LoadOptions, loadCollection } from "../kernel/collection.ts";
 import { closeAll, type Link } from "../kernel/links.ts";
@@ -97,10 +97,7 @@ export class SkeletonMap<K, V> {
     ops.value.fill(0);
     if (this.#percpu) {
       if (!Array.isArray(value) || value.length !== this.#percpu)
-        throw new KfuncKitError(
-          "USAGE",
-          `per-CPU map '${this.name}': expected an array of ${this.#percpu} values`,
-        );
+        throw new UsageError(`per-CPU map '${this.name}': expected an array of ${this.#percpu} values`);
       for (let cpu = 0; cpu < this.#percpu; cpu++)
         this.#value.write(value[cpu], this.#valueView, ops.value, cpu * this.#stride);
     } else this.#value.write(value, this.#valueView, ops.value, 0);
@@ -163,13 +160,9 @@ export class SkeletonRingBuffer<T> {
 
   #decoder(): TypedCodec {
     if (!this.#codec)
-      throw new KfuncKitError(
-        "USAGE",
-        `ring buffer '${this.map.name}': the skeleton has no record type for it`,
-        {
-          hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-        },
-      );
+      throw new UsageError(`ring buffer '${this.map.name}': the skeleton has no record type for it`, {
+        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
+      });
     return this.#codec;
   }
 
@@ -257,13 +250,9 @@ export class SkeletonPerfBuffer<T> {
 
   #decoder(): TypedCodec {
     if (!this.#codec)
-      throw new KfuncKitError(
-        "USAGE",
-        `perf buffer '${this.map.name}': the skeleton has no record type for it`,
-        {
-          hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-        },
-      );
+      throw new UsageError(`perf buffer '${this.map.name}': the skeleton has no record type for it`, {
+        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
+      });
     return this.#codec;
   }
 
@@ -365,13 +354,9 @@ function specGlobals(
             if (map?.data && map.data !== ds.bytes) map.data.set(buf, v.offset);
           }
         : () => {
-            throw new KfuncKitError(
-              "USAGE",
-              `${spec.source}: '${v.name}' (${ds.name}) is set by the loader`,
-              {
-                hint: "kconfig values come from the running kernel's config at load",
-              },
-            );
+            throw new UsageError(`${spec.source}: '${v.name}' (${ds.name}) is set by the loader`, {
+              hint: "kconfig values come from the running kernel's config at load",
+            });
           },
     });
   }
@@ -395,7 +380,7 @@ function loadedGlobals(
       get: () => c.decode(variable.getRaw(), 0),
       set: (value: unknown) => {
         if (variable.readonly)
-          throw new KfuncKitError("USAGE", `${spec.source}: '${v.name}' is read-only after load`, {
+          throw new UsageError(`${spec.source}: '${v.name}' is read-only after load`, {
             hint: "set .rodata variables on the skeleton returned by open(), before load()",
           });
         const buf = variable.getRaw();
@@ -459,14 +444,10 @@ export function readSkeletonObject(url: URL, descriptor: SkeletonDescriptor): Ui
   try {
     bytes = new Uint8Array(readFileSync(url));
   } catch (e) {
-    throw new KfuncKitError(
-      "USAGE",
-      `skeleton '${descriptor.name}': cannot read its object ${url.pathname}`,
-      {
-        cause: e,
-        hint: "build the object first (kfunc build), or regenerate the skeleton with --embed",
-      },
-    );
+    throw new UsageError(`skeleton '${descriptor.name}': cannot read its object ${url.pathname}`, {
+      cause: e,
+      hint: "build the object first (kfunc build), or regenerate the skeleton with --embed",
+    });
   }
   checkObject(bytes, descriptor, url.pathname);
   return bytes;
@@ -475,13 +456,9 @@ export function readSkeletonObject(url: URL, descriptor: SkeletonDescriptor): Ui
 function checkObject(bytes: Uint8Array, d: SkeletonDescriptor, source: string): void {
   const sum = createHash("sha256").update(bytes).digest("hex");
   if (sum !== d.sha256)
-    throw new KfuncKitError(
-      "USAGE",
-      `skeleton '${d.name}': ${source} is not the object it was generated from`,
-      {
-        hint: `regenerate it: kfunc gen skeleton ${source} …`,
-      },
-    );
+    throw new UsageError(`skeleton '${d.name}': ${source} is not the object it was generated from`, {
+      hint: `regenerate it: kfunc gen skeleton ${source} …`,
+    });
 }
 
 /** Decodes the embedded object (base64). */

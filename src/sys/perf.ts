@@ -3,13 +3,12 @@
  * PMUs, and the sysfs lookups that dynamic PMUs (kprobe, uprobe) need.
  */
 import { readFileSync } from "node:fs";
-import koffi from "koffi";
 import { Fd } from "./fd.ts";
-import { lastErrno, libc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
+import { koffi, lastErrno, libcFunc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
 
-const syscallPerf = libc.func(
-  "long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)",
-) as (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number;
+const syscallPerf = libcFunc<
+  (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number
+>("long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)");
 
 export const PERF_TYPE = {
   HARDWARE: 0,
@@ -130,12 +129,14 @@ export function withPinned<T>(objects: object[], fn: () => T): T {
 
 /** Address of a buffer's first byte (the buffer must be off-heap: created from an ArrayBuffer). */
 export function addressOf(bytes: Uint8Array): bigint {
-  return koffi.address(bytes);
+  return koffi().address(bytes);
 }
 
-const mountFn = libc.func(
+const mountFn = libcFunc<
+  (source: string, target: string, fstype: string, flags: number, data: null) => number
+>(
   "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)",
-) as (source: string, target: string, fstype: string, flags: number, data: null) => number;
+);
 
 /** mount -t tracefs nodev <target> (tracepoint ids, kprobe_events and trace_pipe live in tracefs). */
 export function mountTracefs(target: string): void {

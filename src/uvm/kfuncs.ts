@@ -1,6 +1,6 @@
 import type { Btf, BtfType } from "../btf/index.ts";
 import { BTF_INT_SIGNED, cFuncPrototype } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { KfuncError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
 import * as alu from "./alu.ts";
 import type { NativeFn } from "./engine.ts";
@@ -39,8 +39,7 @@ function classify(btf: Btf, typeId: number, what: string, proto: string): ArgKin
       return { k: "ptr", size, szArg: undefined };
     }
     default:
-      throw new KfuncKitError(
-        "KFUNC",
+      throw new KfuncError(
         `${what} of '${proto}' is a ${t.kind}: the userspace runtime passes integers and pointers only`,
       );
   }
@@ -72,19 +71,16 @@ export function bindKfunc(
   const proto = externPrototype(btf, ext);
   const fp = btf.typeById(ext.typeId);
   if (fp.kind !== "FUNC_PROTO")
-    throw new KfuncKitError("KFUNC", `extern '${ext.name}' has no FUNC_PROTO in the object's BTF`);
+    throw new KfuncError(`extern '${ext.name}' has no FUNC_PROTO in the object's BTF`);
   if (fp.params.some((p) => p.type === 0))
-    throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': variadic prototype '${proto}' is not supported`);
+    throw new KfuncError(`kfunc '${ext.name}': variadic prototype '${proto}' is not supported`);
   if (fp.params.length > 5)
-    throw new KfuncKitError(
-      "KFUNC",
+    throw new KfuncError(
       `kfunc '${ext.name}': '${proto}' has ${fp.params.length} parameters; eBPF passes at most 5`,
     );
-  if (typeof fn !== "function")
-    throw new KfuncKitError("KFUNC", `kfunc '${ext.name}': the binding is not a function`);
+  if (typeof fn !== "function") throw new KfuncError(`kfunc '${ext.name}': the binding is not a function`);
   if (fn.length !== fp.params.length)
-    throw new KfuncKitError(
-      "KFUNC",
+    throw new KfuncError(
       `kfunc '${ext.name}': the TypeScript function takes ${fn.length} argument(s), the prototype '${proto}' has ${fp.params.length}`,
       { hint: "declare one parameter per C parameter (see docs/uvm.md for the types)" },
     );

@@ -1,4 +1,4 @@
-import { KfuncKitError } from "../errors.ts";
+import { NotSupportedError } from "../errors.ts";
 import type { MapSpec } from "../object/types.ts";
 import { MAP_TYPE, mapTypeName } from "../object/uapi.ts";
 import { type Memory, PERM_READ, PERM_RW, type Region } from "./memory.ts";
@@ -318,8 +318,9 @@ export function createMap(spec: MapSpec, index: number, mem: Memory): UvmMap {
     case MAP_TYPE.PROG_ARRAY:
       return new ProgArrayMap(spec, index);
     default:
-      throw new KfuncKitError(
-        "NOT_SUPPORTED",
+      throw new NotSupportedError(
+        "the userspace runtime",
+        undefined,
         `map '${spec.name}': ${mapTypeName(spec.type.id)} is not supported by the userspace runtime`,
         {
           hint: "supported: array, percpu array, hash, percpu/LRU hash, ring buffer, perf event array, prog array",

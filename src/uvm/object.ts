@@ -1,5 +1,5 @@
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
 import { applyCoreRelo, CandidateCache } from "../kernel/core.ts";
 import { Insns } from "../kernel/insn.ts";
 import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../kernel/relocate.ts";
@@ -192,18 +192,18 @@ export class UvmObject {
    * prototype). Must come before load().
    */
   kfunc(name: string, fn: KfuncFn): this {
-    if (this.loaded) throw new KfuncKitError("KFUNC", `kfunc '${name}': bind kfuncs before load()`);
+    if (this.loaded) throw new KfuncError(`kfunc '${name}': bind kfuncs before load()`);
     const ext = this.kfuncExterns.find((e) => e.name === name || e.essentialName === name);
     if (!ext) {
       const names = this.kfuncExterns.map((e) => e.name);
-      throw new KfuncKitError("KFUNC", `${this.spec.source}: no kfunc extern named '${name}'`, {
+      throw new KfuncError(`${this.spec.source}: no kfunc extern named '${name}'`, {
         hint: names.length
           ? `the object's kfuncs: ${names.join(", ")}`
           : "the object declares no `extern … __ksym` function",
       });
     }
     if (!this.spec.btf)
-      throw new KfuncKitError("KFUNC", `${this.spec.source}: kfuncs need the object's BTF (compile with -g)`);
+      throw new KfuncError(`${this.spec.source}: kfuncs need the object's BTF (compile with -g)`);
     this.kfuncImpls.set(ext.name, bindKfunc(this.spec.btf, ext, fn, this.memory, this.options.paramNames));
     return this;
   }
@@ -214,13 +214,14 @@ export class UvmObject {
     for (const ext of this.spec.externs) {
       if (ext.kind === "kfunc" && !this.kfuncImpls.has(ext.name) && !ext.weak) {
         const proto = this.spec.btf ? externPrototype(this.spec.btf, ext) : ext.name;
-        throw new KfuncKitError("KFUNC", `${this.spec.source}: kfunc '${ext.name}' has no implementation`, {
+        throw new KfuncError(`${this.spec.source}: kfunc '${ext.name}' has no implementation`, {
           hint: `bind it with kfunc("${ext.name}", fn) or --kfuncs <module exporting ${ext.name}>; prototype: ${proto}`,
         });
       }
       if (ext.kind === "ksym" && !ext.weak)
-        throw new KfuncKitError(
-          "NOT_SUPPORTED",
+        throw new NotSupportedError(
+          "the userspace runtime",
+          undefined,
           `${this.spec.source}: ksym '${ext.name}' (a kernel variable) does not exist in userspace`,
           {
             hint: "declare it __weak to load without it (its address is then 0)",
@@ -256,7 +257,7 @@ export class UvmObject {
     if (!this.loaded) this.load();
     const p = this.programs.get(name);
     if (!p)
-      throw new KfuncKitError("USAGE", `${this.spec.source}: no program named '${name}'`, {
+      throw new UsageError(`${this.spec.source}: no program named '${name}'`, {
         hint: `programs: ${this.spec.programs.map((x) => `${x.name} (${x.section})`).join(", ") || "(none)"}`,
       });
     return p;
@@ -264,7 +265,7 @@ export class UvmObject {
 
   map(name: string): UvmMap {
     const m = this.maps.get(name);
-    if (!m) throw new KfuncKitError("USAGE", `${this.spec.source}: no map named '${name}'`);
+    if (!m) throw new UsageError(`${this.spec.source}: no map named '${name}'`);
     return m;
   }
 
@@ -273,7 +274,7 @@ export class UvmObject {
     const m = this.spec.maps.find((x) => x.dataSection === section);
     const map = m && this.maps.get(m.name);
     if (!(map instanceof ArrayMap))
-      throw new KfuncKitError("USAGE", `${this.spec.source}: no global data section '${section}'`);
+      throw new UsageError(`${this.spec.source}: no global data section '${section}'`);
     return map;
   }
 
@@ -283,7 +284,7 @@ export class UvmObject {
       const v = ds.variables.find((x) => x.name === name);
       if (v) return this.data(ds.name).bytes.subarray(v.offset, v.offset + v.size);
     }
-    throw new KfuncKitError("USAGE", `${this.spec.source}: no global variable '${name}'`);
+    throw new UsageError(`${this.spec.source}: no global variable '${name}'`);
   }
 
   private lineOf(p: ProgramSpec): (pc: number) => string | undefined {
@@ -318,15 +319,15 @@ export class UvmObject {
     if (p.coreRelos.length > 0) {
       const btf = this.options.btf;
       if (!btf)
-        throw new KfuncKitError(
-          "NOT_SUPPORTED",
+        throw new NotSupportedError(
+          "the userspace runtime",
+          undefined,
           `program '${p.name}': ${p.coreRelos.length} CO-RE relocation(s) need a target BTF and none was given`,
           {
             hint: "pass --btf <file> (or the btf option); the host's /sys/kernel/btf/vmlinux is the default when it exists",
           },
         );
-      if (!this.spec.btf)
-        throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
+      if (!this.spec.btf) throw new ObjectError(`${this.spec.source}: CO-RE relocations without BTF`);
       const cands = new CandidateCache({ vmlinux: btf, modules: () => [] });
       for (const r of p.coreRelos) applyCoreRelo(bytes, this.spec.btf, r, cands, p.section);
     }
@@ -410,13 +411,9 @@ export class UvmObject {
     const mem = this.memory;
     const fit = (r: Region, bytes: Uint8Array, what: string) => {
       if (bytes.byteLength > r.size)
-        throw new KfuncKitError(
-          "USAGE",
-          `${what} of ${bytes.byteLength} bytes exceeds the runtime's ${r.size}`,
-          {
-            hint: `raise the ${what === "ctx" ? "maxCtx" : "maxPacket"} option`,
-          },
-        );
+        throw new UsageError(`${what} of ${bytes.byteLength} bytes exceeds the runtime's ${r.size}`, {
+          hint: `raise the ${what === "ctx" ? "maxCtx" : "maxPacket"} option`,
+        });
       mem.perm.fill(0, r.off, r.off + r.size);
       r.bytes.fill(0);
       r.bytes.set(bytes);

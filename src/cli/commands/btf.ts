@@ -3,8 +3,9 @@ import type { Command } from "commander";
 import type { Btf } from "../../btf/index.ts";
 import { BtfError, UsageError } from "../../errors.ts";
 import { readInputFile } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 
-const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 const SYSFS_BTF = "/sys/kernel/btf/";
 const EM_BPF = 247;
 const FORMATS = ["c", "raw", "json"] as const;

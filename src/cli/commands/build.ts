@@ -20,7 +20,10 @@ export function register(program: Command): void {
     )
     .argument("<source>", "the eBPF C file (prog.bpf.c)")
     .option("-o, --output <file>", "the object to write (default: prog.bpf.o next to the source)")
-    .option("--kernel <kernel>", "host (default) | debian:<suite|release> | <kernel build dir> | <BTF file>")
+    .option(
+      "--kernel <kernel>",
+      "host | debian:<suite|release> | <kernel build dir> | <BTF file> (default: the host; with --module, the kernel `kfunc module build` picks by default)",
+    )
     .option(
       "--module <dir>",
       "a kfunc module dir (built with kfunc module build) whose kfuncs.h to use; repeatable",

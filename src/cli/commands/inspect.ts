@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { Btf } from "../../btf/index.ts";
 import { readInputFile, readInputText } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 import { printJson } from "../json.ts";
 
-const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 const EM_BPF = 247;
 
 export function register(program: Command): void {

@@ -2,10 +2,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 import { readInputFile } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 import { printJson } from "../json.ts";
 
 const SYSFS_BTF = "/sys/kernel/btf";
-const VMLINUX_BTF = `${SYSFS_BTF}/vmlinux`;
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 
 const NO_TAGS =
   "this kernel's BTF has no bpf_kfunc decl tags: kfuncs are only tagged since Linux 6.11 built with pahole >= 1.27";

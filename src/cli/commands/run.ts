@@ -170,8 +170,8 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   requireBpfPrivilege("run");
   const { checkPinRoot } = await import("../pin-root.ts");
   const pinPath = checkPinRoot(spec, opts.pinRoot);
-  // our handlers go in before anything is loaded, so the loader's exit-time closer (which only
-  // installs itself when nobody handles the signals) leaves detaching and the map dump to us
+  // while these handlers are installed, the CLI's exit handlers (registry.ts) leave detaching and the
+  // map dump to us
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once("SIGINT", stop);

@@ -136,7 +136,7 @@ async function runObject(
   opts: RunCliOptions,
   run: { repeat: number; budget: number | undefined; engine: "jit" | "js" | "interp"; warmup: number },
 ): Promise<void> {
-  const { UsageError, KfuncKitError } = await import("../../errors.ts");
+  const { UsageError, KfuncKitError, NotSupportedError } = await import("../../errors.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { UvmObject } = await import("../../uvm/object.ts");
   const { RingBufMap, PerfEventMap, ArrayMap, HashMap } = await import("../../uvm/maps.ts");
@@ -170,8 +170,9 @@ async function runObject(
     } else {
       const host = await hostVmlinuxBtf();
       if ("reason" in host)
-        throw new KfuncKitError(
-          "NOT_SUPPORTED",
+        throw new NotSupportedError(
+          "the userspace runtime",
+          undefined,
           `${file}: CO-RE relocations need a target BTF: ${host.reason}`,
           {
             hint: "pass --btf <vmlinux BTF of the kernel the program is written for>",

@@ -4,7 +4,7 @@
  * `attachPerfEvent`: a SEC("perf_event") program on a sampling event per CPU, as libbpf's
  * bpf_program__attach_perf_event is used by profile/runqlen/llcstat.
  */
-import { KfuncKitError, SyscallError, UsageError } from "../../errors.ts";
+import { type KfuncKitError, SyscallError, UsageError } from "../../errors.ts";
 import { Fd } from "../../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../../sys/ioctl.ts";
 import { encodePerfEventAttr, PERF_COUNT_SW, PERF_TYPE, perfEventOpen } from "../../sys/perf.ts";
@@ -47,8 +47,7 @@ function attachError(e: unknown, info: Omit<LinkInfo, "mechanism">): KfuncKitErr
     e instanceof SyscallError && e.errno === 22
       ? "does the program type match the event (a tracepoint/ program on a tracepoint, kprobe/ on a kprobe, perf_event on a sampling event)?"
       : undefined;
-  return new KfuncKitError("SYSCALL", `${info.kind} '${info.program}' → ${info.target}: attach failed`, {
-    cause: e,
+  return SyscallError.wrap(`${info.kind} '${info.program}' → ${info.target}: attach failed`, e, {
     ...(hint ? { hint } : {}),
   });
 }
@@ -161,11 +160,10 @@ export function attachPerfEvent(program: AttachableProgram, options: PerfEventOp
   } catch (e) {
     for (const f of fds.reverse()) f.close();
     if (e instanceof SyscallError && e.call.startsWith("perf_event_open") && e.errnoName === "ENOENT")
-      throw new KfuncKitError(
-        "SYSCALL",
+      throw SyscallError.wrap(
         `perf_event '${program.name}' → ${info.target}: this kernel or CPU has no such event`,
+        e,
         {
-          cause: e,
           hint: "hardware events are often missing in VMs; the software CPU clock (the default) always exists",
         },
       );

@@ -19,7 +19,7 @@ import {
   segmentAt,
   stapsdtNotes,
 } from "../../elf/index.ts";
-import { ElfError, KfuncKitError, UsageError } from "../../errors.ts";
+import { ElfError, UsageError } from "../../errors.ts";
 import { resolveBinary } from "./symbols.ts";
 
 export interface UsdtProbe extends StapsdtNote {
@@ -186,7 +186,7 @@ export function loadBias(
     const m = mine.find((x) => x.offset <= s.offset && s.offset < x.offset + (x.end - x.start));
     if (m) return m.start - m.offset - (s.vaddr - s.offset);
   }
-  throw new KfuncKitError("USAGE", `process ${pid} does not have '${binary.path}' mapped executable`, {
+  throw new UsageError(`process ${pid} does not have '${binary.path}' mapped executable`, {
     hint: `is ${pid} running this binary or using this library? see: grep ${binary.path.split("/").pop()} /proc/${pid}/maps`,
   });
 }

@@ -6,7 +6,7 @@
  * Pure: strings and layouts in, bytes out. x86-64 only (the operand syntax and pt_regs are per-arch).
  */
 import type { Btf, BtfStruct } from "../../btf/index.ts";
-import { KfuncKitError, type KfuncKitErrorOptions } from "../../errors.ts";
+import { KfuncKitError, type KfuncKitErrorOptions, ObjectError } from "../../errors.ts";
 
 /** enum __bpf_usdt_arg_type */
 export const USDT_ARG = { CONST: 0, REG: 1, REG_DEREF: 2, SIB: 3 } as const;
@@ -258,7 +258,7 @@ function memberField(btf: Btf, s: BtfStruct, name: string): LayoutField | undefi
  */
 export function usdtSpecLayoutFromBtf(btf: Btf, valueTypeId: number, source: string): UsdtSpecLayout {
   const bad = (what: string): never => {
-    throw new KfuncKitError("OBJECT", `${source}: map '__bpf_usdt_specs': ${what}`, {
+    throw new ObjectError(`${source}: map '__bpf_usdt_specs': ${what}`, {
       hint: "declare the USDT maps by including <bpf/usdt.bpf.h>, not by hand",
     });
   };

@@ -8,7 +8,14 @@
  * through /proc/<pid>/mem. Everything the attach did is undone by the one Link it returns.
  */
 import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
-import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import {
+  EnvironmentError,
+  type KfuncKitError,
+  NotSupportedError,
+  ObjectError,
+  SyscallError,
+  UsageError,
+} from "../../errors.ts";
 import { BPF_UPDATE } from "../../sys/constants.ts";
 import { ERRNO } from "../../sys/errno.ts";
 import { Fd } from "../../sys/fd.ts";
@@ -107,8 +114,7 @@ function managerFor(maps: UsdtMaps): UsdtManager {
   const layout =
     m.btf && m.valueTypeId ? usdtSpecLayoutFromBtf(m.btf, m.valueTypeId, m.name) : LIBBPF_USDT_SPEC_LAYOUT;
   if (layout.size !== m.valueSize)
-    throw new KfuncKitError(
-      "OBJECT",
+    throw new ObjectError(
       `map '${m.name}': values are ${m.valueSize} bytes, but struct __bpf_usdt_spec is ${layout.size}`,
       { hint: USDT_HINT },
     );
@@ -231,8 +237,7 @@ export function bumpSemaphore(pid: number, address: number, delta: number, what:
 
 function semaphoreError(pid: number, address: number, what: string, e: unknown): KfuncKitError {
   const code = (e as { code?: string }).code ?? "error";
-  return new KfuncKitError(
-    "ENVIRONMENT",
+  return new EnvironmentError(
     `${what}: cannot write the semaphore at 0x${address.toString(16)} in process ${pid}: ${code}`,
     {
       cause: e,
@@ -329,11 +334,9 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
         if (man.free.length) specId = man.free.pop()!;
         else {
           if (man.next >= maps.specs.maxEntries)
-            throw new KfuncKitError(
-              "USAGE",
-              `${what}: map '${SPECS_MAP}' is full (${maps.specs.maxEntries} specs)`,
-              { hint: "define BPF_USDT_MAX_SPEC_CNT larger before including <bpf/usdt.bpf.h>" },
-            );
+            throw new UsageError(`${what}: map '${SPECS_MAP}' is full (${maps.specs.maxEntries} specs)`, {
+              hint: "define BPF_USDT_MAX_SPEC_CNT larger before including <bpf/usdt.bpf.h>",
+            });
           specId = man.next++;
         }
         ids.set(s.key, specId);
@@ -345,8 +348,7 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
           maps.ipToSpecId.updateRaw(i64(s.absIp), u32(specId), BPF_UPDATE.NOEXIST);
         } catch (e) {
           if (e instanceof SyscallError && e.errno === ERRNO.EEXIST)
-            throw new KfuncKitError(
-              "USAGE",
+            throw new UsageError(
               `${what}: call site 0x${s.absIp.toString(16)} is already attached by this object (IP collision in '${IP_MAP}')`,
               {
                 cause: e,
@@ -374,8 +376,7 @@ export function attachUsdt(program: AttachableProgram, target: UsdtTarget, optio
           perfEventOpen(attr, pid, pid === -1 ? 0 : -1, `uprobe ${site}`),
         );
       } catch (e) {
-        throw new KfuncKitError("SYSCALL", `${what}: call site #${i} (${site}): cannot create the uprobe`, {
-          cause: e,
+        throw SyscallError.wrap(`${what}: call site #${i} (${site}): cannot create the uprobe`, e, {
           ...(e instanceof SyscallError && e.errno === ERRNO.EINVAL && semaOff
             ? {
                 hint: "another uprobe at this site uses a different semaphore offset (ref_ctr_offset mismatch)?",
@@ -441,8 +442,7 @@ function attachSite(
     } catch (e) {
       const fallback = e instanceof SyscallError && [ERRNO.EINVAL, 95, 524].includes(e.errno);
       if (cookie !== undefined || !fallback)
-        throw new KfuncKitError("SYSCALL", `${what}: attach failed`, {
-          cause: e,
+        throw SyscallError.wrap(`${what}: attach failed`, e, {
           ...(e instanceof SyscallError && e.errno === ERRNO.EINVAL
             ? { hint: 'is the program a SEC("usdt") (kprobe-type) program?' }
             : {}),
@@ -453,7 +453,7 @@ function attachSite(
     ioctl(perf.value, PERF_EVENT_IOC.SET_BPF, progFd);
     ioctl(perf.value, PERF_EVENT_IOC.ENABLE, 0);
   } catch (e) {
-    throw new KfuncKitError("SYSCALL", `${what}: attach failed`, { cause: e });
+    throw SyscallError.wrap(`${what}: attach failed`, e);
   }
   return "perf_event_ioctl";
 }
