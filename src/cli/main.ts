@@ -1,26 +1,34 @@
-import { Command, CommanderError } from "commander";
-import { formatError, isKfuncKitError } from "../errors.ts";
-import { register as btf } from "./commands/btf.ts";
-import { register as build } from "./commands/build.ts";
-import { register as demo } from "./commands/demo.ts";
-import { register as doctor } from "./commands/doctor.ts";
-import { register as inspect } from "./commands/inspect.ts";
-import { register as kfuncs } from "./commands/kfuncs.ts";
-import { register as module } from "./commands/module.ts";
-import { register as run } from "./commands/run.ts";
-import { register as testRun } from "./commands/test-run.ts";
-import { register as vm } from "./commands/vm.ts";
+import type { Command } from "commander";
+
+const VERSION = "0.1.0";
+
+/** The verb modules `argv` needs: its verb's, or all (help, errors: commander lists or suggests them). */
+function verbsFor(
+  VERBS: Array<[string, () => Promise<{ register: (program: Command) => void }>]>,
+  argv: string[],
+): Array<() => Promise<{ register: (program: Command) => void }>> {
+  const verb = argv.find((a) => !a.startsWith("-"));
+  const known = VERBS.find(([name]) => name === verb);
+  return known ? [known[1]] : VERBS.map(([, load]) => load);
+}
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export async function main(argv: string[]): Promise<number> {
+  // `kfunc --version` answers before commander and the verbs are even read (what commander would print)
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  // commander, the error helpers and every verb live in one module (one bundle file: dist/cli/bundle/verbs.js)
+  const { Command, CommanderError, VERBS, formatError, isKfuncKitError } = await import("./verbs.ts");
   const program = new Command("kfunc")
     .description("Define, build, load and test custom eBPF kfuncs")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor]) reg(program);
   try {
+    for (const mod of await Promise.all(verbsFor(VERBS, argv).map((load) => load()))) mod.register(program);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
