@@ -257,7 +257,30 @@ export class BpfMap extends KernelObject {
     return this.#valueCodec;
   }
 
+  /** Set when keys are 4-byte integers (u32/s32/enum, or no BTF): a number key is written directly. */
+  #u32Key: DataView | null | undefined;
+
+  #u32KeyView(): DataView | null {
+    if (this.#u32Key !== undefined) return this.#u32Key;
+    let plain = this.keySize === 4;
+    if (plain && this.btf && this.keyTypeId) {
+      const t = this.btf.resolve(this.keyTypeId);
+      plain = (t.kind === "INT" || t.kind === "ENUM") && this.btf.sizeof(this.keyTypeId) === 4;
+    }
+    const key = this.ops.key;
+    this.#u32Key = plain ? new DataView(key.buffer, key.byteOffset, 4) : null;
+    return this.#u32Key;
+  }
+
   #encodeKey(key: MapKey): void {
+    // the hot case (array indexes, u32 hash keys): what the int codec does, minus its dispatch
+    if (typeof key === "number" && Number.isInteger(key)) {
+      const v = this.#u32Key === undefined ? this.#u32KeyView() : this.#u32Key;
+      if (v) {
+        v.setUint32(0, key >>> 0, true);
+        return;
+      }
+    }
     const ops = this.ops;
     const c = this.keyCodec;
     // Scalar keys overwrite every byte; structs may leave padding, which must be zero for hash maps.
