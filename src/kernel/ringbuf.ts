@@ -240,6 +240,7 @@ export class RingBuffer implements Disposable {
   #batch: Batch | undefined;
   #record: RecordView | undefined;
   #cursor: RingCursor | undefined;
+  #loopCursor: RingCursor | undefined;
   #closed = false;
 
   constructor(map: RingBufferMap, options: RingBufferOptions = {}) {
@@ -329,7 +330,16 @@ export class RingBuffer implements Disposable {
   consume(cb: RecordCallback): number {
     const buf = this.#data.buffer;
     const base = this.#data.byteOffset;
-    return this.consumeRaw((_d, off, len) => cb(new Uint8Array(buf, base + off, len)));
+    const c = this.#ownCursor();
+    let count = 0;
+    while (c.next()) {
+      count++;
+      if (cb(new Uint8Array(buf, base + c.offset, c.length)) === false) {
+        c.release();
+        break;
+      }
+    }
+    return count;
   }
 
   /**
@@ -349,11 +359,25 @@ export class RingBuffer implements Disposable {
   consumeView(cb: (record: RecordView) => unknown): number {
     this.#record ??= new RecordView(this.#data);
     const rec = this.#record;
-    return this.consumeRaw((_d, off, len) => {
-      rec.offset = off;
-      rec.length = len;
-      return cb(rec);
-    });
+    const c = this.#ownCursor();
+    let count = 0;
+    while (c.next()) {
+      count++;
+      rec.offset = c.offset;
+      rec.length = c.length;
+      if (cb(rec) === false) {
+        c.release();
+        break;
+      }
+    }
+    return count;
+  }
+
+  /** A cursor for consume/consumeView, apart from the one cursor() hands out (a callback may use that). */
+  #ownCursor(): RingCursor {
+    this.#check();
+    this.#loopCursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    return this.#loopCursor.reset();
   }
 
   /**
