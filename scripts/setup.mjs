@@ -25,6 +25,8 @@ export const DEBIAN_PACKAGES = [
   "zstd", // 6.12 kernel images
   "xz-utils", // 6.1 kernel images and .ko.xz modules
   "bc",
+  "systemtap-sdt-dev", // <sys/sdt.h>: the USDT probes of the usdt tests' C program
+  "clang-19", // the kptr global-data fixture (clang 14's BTF drops __kptr type tags)
 ];
 
 function log(msg) {

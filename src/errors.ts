@@ -14,6 +14,7 @@ export type ErrorCode =
   | "KFUNC" // kfunc resolution / registration problems
   | "MODULE" // kernel module build or check failed
   | "VM" // QEMU runner problem
+  | "UVM" // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
   | "USAGE" // bad arguments or options (CLI exit code 2)
   | "ENVIRONMENT"; // a missing tool, package or permission on this machine
 
@@ -46,6 +47,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "KFUNC",
   "MODULE",
   "VM",
+  "UVM",
   "USAGE",
   "ENVIRONMENT",
 ]);
@@ -189,4 +191,30 @@ export function formatError(e: unknown): string {
   }
   if (isKfuncKitError(e) && e.hint) lines.push(`  hint: ${e.hint}`);
   return lines.join("\n");
+}
+
+/** What went wrong with a user's file (see src/files.ts). */
+export type FileProblem =
+  | "missing"
+  | "missing-dir"
+  | "directory"
+  | "special"
+  | "too-large"
+  | "permission"
+  | "io";
+
+/**
+ * A user's file cannot be read or written: `path` names it, the hint names the fix. A missing file is a
+ * usage error (exit code 2); the rest are failures of the environment (exit code 1).
+ */
+export class FileError extends KfuncKitError {
+  override readonly name = "FileError";
+  constructor(
+    readonly problem: FileProblem,
+    readonly path: string,
+    message: string,
+    options: KfuncKitErrorOptions = {},
+  ) {
+    super(problem === "missing" ? "USAGE" : "ENVIRONMENT", message, options);
+  }
 }

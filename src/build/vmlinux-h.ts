@@ -3,12 +3,13 @@
  * the BTF's hash: `<cache>/vmlinux-h/<sha256-16>/vmlinux.h`. Returns the directory to pass as -I.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpC } from "../btf/c-printer.ts";
 import { parseBtf } from "../btf/index.ts";
 import { parseElf } from "../elf/index.ts";
 import { KfuncKitError } from "../errors.ts";
+import { ensureWritableDir } from "../qemu/cache.ts";
 
 export interface VmlinuxHeader {
   /** Directory holding vmlinux.h. */
@@ -50,7 +51,7 @@ export function vmlinuxHeader(btfPath: string, cacheDir: string): VmlinuxHeader 
   const dir = join(cacheDir, "vmlinux-h", key);
   const header = join(dir, "vmlinux.h");
   if (existsSync(header)) return { dir, header, fresh: false };
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   const text = dumpC(parseBtf(btf, { source: btfPath }));
   const tmp = `${header}.tmp-${process.pid}`;
   writeFileSync(tmp, text);

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 
 export { Command, CommanderError } from "commander";
 export { formatError, isKfuncKitError } from "../errors.ts";
+export { explainFsError } from "../files.ts";
 
 export type Register = (program: Command) => void;
 
@@ -16,9 +17,12 @@ export const VERBS: Array<[string, () => Promise<{ register: Register }>]> = [
   ["kfuncs", () => import("./commands/kfuncs.ts")],
   ["run", () => import("./commands/run.ts")],
   ["test-run", () => import("./commands/test-run.ts")],
+  ["usdt", () => import("./commands/usdt.ts")],
   ["build", () => import("./commands/build.ts")],
+  ["gen", () => import("./commands/gen.ts")],
   ["module", () => import("./commands/module.ts")],
   ["vm", () => import("./commands/vm.ts")],
   ["demo", () => import("./commands/demo.ts")],
   ["doctor", () => import("./commands/doctor.ts")],
+  ["uvm", () => import("./commands/uvm.ts")],
 ];

@@ -21,6 +21,13 @@ import { track, untrack } from "./registry.ts";
 
 export type { LoadOptions } from "./loader.ts";
 
+const owners = new WeakMap<object, Collection>();
+
+/** The Collection a loaded program belongs to (USDT attach finds the object's `__bpf_usdt_*` maps through it). */
+export function collectionOf(program: object): Collection | undefined {
+  return owners.get(program);
+}
+
 export class Collection implements Disposable {
   readonly source: string;
   readonly programs: ReadonlyMap<string, Program>;
@@ -52,6 +59,7 @@ export class Collection implements Disposable {
         if (v.name && !vars.has(v.name)) vars.set(v.name, new Variable(v, g, spec.btf));
     }
     this.variables = vars;
+    for (const p of programs.values()) owners.set(p, this);
     track(this);
   }
 

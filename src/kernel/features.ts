@@ -23,7 +23,8 @@ export type Feature =
   | "btfTypeTag"
   | "btfEnum64"
   | "mmapableArray"
-  | "kfuncCall";
+  | "kfuncCall"
+  | "bpfCookie";
 
 const MIN_KERNEL: Record<Feature, string> = {
   btf: "4.18",
@@ -36,6 +37,7 @@ const MIN_KERNEL: Record<Feature, string> = {
   btfEnum64: "6.0",
   mmapableArray: "5.5",
   kfuncCall: "5.13",
+  bpfCookie: "5.15",
 };
 
 const DESCRIPTION: Record<Feature, string> = {
@@ -49,6 +51,7 @@ const DESCRIPTION: Record<Feature, string> = {
   btfEnum64: "BTF ENUM64",
   mmapableArray: "mmapable array maps (BPF_F_MMAPABLE)",
   kfuncCall: "kfunc calls from eBPF programs",
+  bpfCookie: "BPF cookies (bpf_get_attach_cookie)",
 };
 
 /** Raw little-endian BTF from type words and a string table ("\0int\0x\0…"). */
@@ -128,6 +131,17 @@ function probeKfuncCall(): number {
   return bpfRaw(BPF_CMD.PROG_LOAD, a.bytes);
 }
 
+/** libbpf's probe_kern_bpf_cookie: a tracepoint program calling bpf_get_attach_cookie (helper 174). */
+function probeBpfCookie(): number {
+  const insns = new Uint8Array(16);
+  insns[0] = 0x85; // call
+  new DataView(insns.buffer).setInt32(4, 174, true);
+  insns[8] = 0x95; // exit
+  const license = new TextEncoder().encode("GPL\0");
+  const a = new Attr(72).u32(0, BPF_PROG_TYPE.TRACEPOINT).u32(4, 2).ptr(8, insns).ptr(16, license);
+  return bpfRaw(BPF_CMD.PROG_LOAD, a.bytes);
+}
+
 function run(feature: Feature): void {
   const btf = BTF_PROBES[feature];
   if (btf) {
@@ -137,6 +151,10 @@ function run(feature: Feature): void {
   if (feature === "mmapableArray") {
     const a = new Attr(48).u32(0, BPF_MAP_TYPE.ARRAY).u32(4, 4).u32(8, 8).u32(12, 1).u32(16, BPF_F.MMAPABLE);
     conclusive(bpfRaw(BPF_CMD.MAP_CREATE, a.bytes), feature);
+    return;
+  }
+  if (feature === "bpfCookie") {
+    conclusive(probeBpfCookie(), feature);
     return;
   }
   conclusive(probeKfuncCall(), feature);

@@ -1,9 +1,10 @@
-/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
+/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values ($KFUNC_KIT_KCONFIG, /proc/config.gz, /boot/config-<release>). */
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { KfuncKitError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
+import { supports } from "./features.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
@@ -29,6 +30,32 @@ export function kernelVersionCode(rel = release()): number {
   return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(255, Number(m[3] ?? 0));
 }
 
+/** The syscall-wrapper symbol prefix of this architecture (`__x64_sys_bpf` on x86-64), as libbpf's arch_specific_syscall_pfx. */
+function syscallPrefix(): string | undefined {
+  return (
+    { x64: "__x64_", arm64: "__arm64_", s390x: "__s390x_", arm: "sys_", riscv64: "__riscv_" } as Record<
+      string,
+      string
+    >
+  )[process.arch];
+}
+
+/**
+ * libbpf's probe-answered kconfig externs. LINUX_HAS_BPF_COOKIE: the kernel accepts bpf_get_attach_cookie.
+ * LINUX_HAS_SYSCALL_WRAPPER: syscalls are entered through arch-prefixed wrappers (`__x64_sys_bpf` in
+ * /proc/kallsyms); libbpf probes by creating a kprobe on it, which hosts without kprobes cannot, so the
+ * symbol table answers here. Undefined for every other name.
+ */
+function probedKconfig(name: string): bigint | undefined {
+  if (name === "LINUX_HAS_BPF_COOKIE") return supports("bpfCookie") ? 1n : 0n;
+  if (name === "LINUX_HAS_SYSCALL_WRAPPER") {
+    const pfx = syscallPrefix();
+    if (!pfx || !existsSync("/proc/kallsyms")) return 0n;
+    return kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
+  }
+  return undefined;
+}
+
 /** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
 export function parseKconfig(text: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -39,17 +66,42 @@ export function parseKconfig(text: string): Map<string, string> {
   return out;
 }
 
-let cachedConfig: Map<string, string> | null | undefined;
+/** The env var that names the kernel config file to read (kfunc-kit's VM sets it to the guest kernel's own). */
+export const KCONFIG_ENV = "KFUNC_KIT_KCONFIG";
 
-/** The running kernel's config, or null when neither /proc/config.gz nor /boot/config-<release> exists. */
-export function runningKconfig(): Map<string, string> | null {
-  if (cachedConfig !== undefined) return cachedConfig;
-  cachedConfig = null;
-  if (existsSync("/proc/config.gz"))
-    cachedConfig = parseKconfig(gunzipSync(readFileSync("/proc/config.gz")).toString("utf8"));
-  else if (existsSync(`/boot/config-${release()}`))
-    cachedConfig = parseKconfig(readFileSync(`/boot/config-${release()}`, "utf8"));
-  return cachedConfig;
+/** Where the running kernel's config is looked for, in order. */
+export function kconfigCandidates(rel = release()): string[] {
+  const named = process.env[KCONFIG_ENV];
+  return [...(named ? [named] : []), "/proc/config.gz", `/boot/config-${rel}`];
+}
+
+export interface KernelConfig {
+  values: Map<string, string>;
+  /** The file it was read from. */
+  file: string;
+}
+
+let cachedConfig: { key: string; config: KernelConfig | null } | undefined;
+
+/**
+ * The running kernel's config: the file `$KFUNC_KIT_KCONFIG` names (set inside kfunc-kit's VM to the booted
+ * Debian kernel's /boot/config-<release>), else /proc/config.gz, else /boot/config-<release>; gzip or plain
+ * text. Null when none exists.
+ */
+export function runningKconfig(): KernelConfig | null {
+  const candidates = kconfigCandidates();
+  const key = candidates.join("\0");
+  if (cachedConfig?.key === key) return cachedConfig.config;
+  let config: KernelConfig | null = null;
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const raw = readFileSync(file);
+    const text = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+    config = { values: parseKconfig(text), file };
+    break;
+  }
+  cachedConfig = { key, config };
+  return config;
 }
 
 function writeInt(out: DataView, off: number, size: number, v: bigint): void {
@@ -60,7 +112,8 @@ function writeInt(out: DataView, off: number, size: number, v: bigint): void {
 }
 
 /**
- * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works;
+ * Fills the `.kconfig` section bytes for the object's kconfig externs. LINUX_KERNEL_VERSION always works, and
+ * LINUX_HAS_BPF_COOKIE / LINUX_HAS_SYSCALL_WRAPPER are answered by probing, as libbpf does;
  * other CONFIG_* come from the kernel config (y → 1, m → 2, n → 0, numbers, "strings" into char arrays).
  * A missing strong extern is an error; a missing weak one stays 0.
  */
@@ -72,16 +125,25 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
       writeInt(view, e.offset, e.size, BigInt(kernelVersionCode()));
       continue;
     }
+    const probed = probedKconfig(e.name);
+    if (probed !== undefined) {
+      writeInt(view, e.offset, e.size, probed);
+      continue;
+    }
     const config = runningKconfig();
-    const raw = config?.get(e.name);
+    const raw = config?.values.get(e.name);
     if (raw === undefined) {
       if (e.weak) continue;
       throw new KfuncKitError(
         "ENVIRONMENT",
         config
-          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config`
-          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from`,
-        { hint: "declare it __weak to default to 0 when the kernel does not have it" },
+          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config (${config.file})`
+          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from (looked for ${kconfigCandidates().join(", ")})`,
+        {
+          hint: config
+            ? "declare it __weak to default to 0 when the kernel does not have it"
+            : `declare it __weak to default to 0, or name the kernel's config file in $${KCONFIG_ENV}`,
+        },
       );
     }
     if (raw.startsWith('"')) {

@@ -20,6 +20,7 @@ export type LinkKind =
   | "kretprobe.multi"
   | "uprobe"
   | "uretprobe"
+  | "usdt"
   | "iter"
   | "perf_event";
 
@@ -35,6 +36,8 @@ export interface LinkInfo {
   mechanism: LinkMechanism;
   /** kprobe/uprobe: "pmu" (perf_event_open on the dynamic PMU) or "tracefs" (kprobe_events fallback). */
   probeVia?: "pmu" | "tracefs";
+  /** usdt: how many call sites (one uprobe each) the link holds. */
+  sites?: number;
 }
 
 export class Link implements Disposable {

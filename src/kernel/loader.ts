@@ -21,7 +21,7 @@ import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mm
 import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
 import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
-import { GlobalData } from "./global-data.ts";
+import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 import { type KernelBtfs, type KernelModuleBtf, resolveKfunc, resolveTypedKsym } from "./kfunc-resolve.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
@@ -106,6 +106,7 @@ export class CollectionLoader {
   #externs = new Map<string, { resolution: ExternResolution; index: number }>();
   #fdArray = new FdArray();
   #cands: CandidateCache | undefined;
+  readonly #mmapDecisions = new Map<string, MmapDecision>();
   /** bpffs pins this load created: removed again if the load fails (a failed load leaves nothing behind). */
   readonly #newPins: string[] = [];
 
@@ -168,7 +169,9 @@ export class CollectionLoader {
           hint: `programs in this object: ${this.spec.programs.map((p) => p.name).join(", ")}`,
         });
     }
-    for (const p of this.spec.programs) if (!wanted || wanted.includes(p.name)) this.#loadProgram(p);
+    // libbpf's autoload: programs named in `programs` are loaded whatever their flag; otherwise the flag decides.
+    for (const p of this.spec.programs)
+      if (wanted ? wanted.includes(p.name) : p.autoload) this.#loadProgram(p);
     this.#initialValues();
     this.#modules?.close();
     this.#modules = undefined;
@@ -198,6 +201,7 @@ export class CollectionLoader {
       layouts,
       this.spec.externs,
       this.opts.btfFeatures ?? btfFeatures(),
+      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
     );
     try {
       this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
@@ -227,8 +231,7 @@ export class CollectionLoader {
       valueSize ||= 4;
     }
     let flags = m.flags;
-    if (m.dataSection && m.dataSection !== ".kconfig" && this.opts.mmapGlobals && supports("mmapableArray"))
-      flags |= BPF_F.MMAPABLE;
+    if (m.dataSection && this.#mmapOf(m).mmap) flags |= BPF_F.MMAPABLE;
     const base = {
       type: m.type.id,
       keySize,
@@ -271,6 +274,21 @@ export class CollectionLoader {
         },
       );
     }
+  }
+
+  /** Whether a global data map is created BPF_F_MMAPABLE and mmapped (libbpf's rule; see mmapDecision). */
+  #mmapOf(m: MapSpec): MmapDecision {
+    const section = m.dataSection!;
+    let d = this.#mmapDecisions.get(section);
+    if (!d) {
+      const ds = this.spec.dataSections.find((x) => x.name === section);
+      if (!this.opts.mmapGlobals) d = { mmap: false, reason: "mmapGlobals: false" };
+      else if (!supports("mmapableArray"))
+        d = { mmap: false, reason: "the kernel has no BPF_F_MMAPABLE (Linux < 5.5)" };
+      else d = mmapDecision(ds, this.spec.btf);
+      this.#mmapDecisions.set(section, d);
+    }
+    return d;
   }
 
   #createMap(m: MapSpec): void {
@@ -318,7 +336,9 @@ export class CollectionLoader {
         type: m.type.id,
         keySize: m.keySize,
         valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // what #create gave the kernel: a perf event array without max_entries gets one slot per CPU
+        maxEntries:
+          m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY && m.maxEntries === 0 ? possibleCpus() : m.maxEntries,
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,
@@ -339,9 +359,11 @@ export class CollectionLoader {
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
     if (readonly) mapFreeze(map.fd);
-    let mapping: Mapping | undefined;
-    if (!readonly && this.opts.mmapGlobals && supports("mmapableArray")) mapping = this.#mmap(map);
-    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping)));
+    const decision = this.#mmapOf(m);
+    // read-only sections are read through lookups: the values are fixed at load, one copy is enough
+    const mapping = decision.mmap && !readonly ? this.#mmap(map) : undefined;
+    log.debug(`global data '${section}': ${mapping ? "mmapped" : "map lookup/update"} (${decision.reason})`);
+    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping, decision.reason)));
   }
 
   #mmap(map: BpfMap): Mapping {
@@ -534,7 +556,8 @@ export class CollectionLoader {
       for (const v of m.initialValues) {
         const target = v.kind === "program" ? this.programs.get(v.name) : this.maps.get(v.name);
         if (!target) {
-          if (v.kind === "program" && this.opts.programs) continue;
+          // A prog-array slot naming a program that was not loaded (not asked for, or autoload off) stays empty.
+          if (v.kind === "program" && this.spec.programs.some((p) => p.name === v.name)) continue;
           throw new KfuncKitError(
             "OBJECT",
             `map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`,

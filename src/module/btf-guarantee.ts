@@ -5,6 +5,7 @@
  * a 6.12 kbuild's, which works for 6.1 too).
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   accessSync,
   constants,
@@ -17,6 +18,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Progress } from "../cli/progress.ts";
+import { parseElf } from "../elf/index.ts";
 import { KfuncKitError } from "../errors.ts";
 import type { ModuleTarget } from "./target.ts";
 
@@ -40,6 +42,35 @@ function isBtfOrElf(path: string): boolean {
   const b = readFileSync(path).subarray(0, 4);
   const elf = b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
   return elf || (b[0] === BTF_MAGIC_LE[0] && b[1] === BTF_MAGIC_LE[1]) || (b[0] === 0xeb && b[1] === 0x9f);
+}
+
+/** The raw BTF of a raw BTF file or an ELF vmlinux (its .BTF section); undefined when there is none. */
+function rawBtf(path: string): { bytes: Uint8Array | undefined; elf: boolean } {
+  const b = new Uint8Array(readFileSync(path));
+  const elf = b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+  if (!elf) return { bytes: b, elf };
+  try {
+    return { bytes: parseElf(b, path).section(".BTF")?.data, elf };
+  } catch {
+    return { bytes: undefined, elf };
+  }
+}
+
+/**
+ * Why the kbuild dir's `vmlinux` is not the target kernel's BTF, or undefined when it is (same bytes).
+ * Another kernel's BTF would make pahole encode module BTF on the wrong base; a truncated one makes it fail.
+ */
+export function notTargetBtf(vmlinux: string, targetBtf: string): { why: string; elf: boolean } | undefined {
+  if (realpathSync(vmlinux) === realpathSync(targetBtf)) return undefined;
+  const have = rawBtf(vmlinux);
+  const want = rawBtf(targetBtf).bytes;
+  if (!want || !have.bytes) return have.bytes ? undefined : { why: "it has no .BTF section", elf: have.elf };
+  if (Buffer.from(have.bytes).equals(Buffer.from(want))) return undefined;
+  const sum = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").slice(0, 12);
+  return {
+    why: `its BTF (${have.bytes.byteLength} bytes, sha256 ${sum(have.bytes)}) differs from the target's (${want.byteLength} bytes, sha256 ${sum(want)})${have.bytes.byteLength < want.byteLength && Buffer.from(want.subarray(0, have.bytes.byteLength)).equals(Buffer.from(have.bytes)) ? ": truncated" : ""}`,
+    elf: have.elf,
+  };
 }
 
 export function paholeVersion(): string | undefined {
@@ -124,11 +155,28 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
     );
 
   const vmlinux = join(dir, "vmlinux");
+  if (target.btf && !existsSync(target.btf))
+    throw new KfuncKitError("MODULE", `kernel ${target.release}: its BTF ${target.btf} is missing`, {
+      hint: `the kernel cache is damaged: remove ${dirname(target.btf)} and prepare it again (kfunc vm prepare --kernel ${target.spec})`,
+    });
   if (existsSync(vmlinux)) {
     if (!isBtfOrElf(vmlinux))
       throw new KfuncKitError("MODULE", `${vmlinux}: neither raw BTF nor an ELF vmlinux`, {
         hint: `replace it with the target kernel's BTF (${target.btf ?? "its /sys/kernel/btf/vmlinux"})`,
       });
+    const stale = target.btf ? notTargetBtf(vmlinux, target.btf) : undefined;
+    if (stale && target.btf) {
+      // raw BTF in a kbuild dir is a copy (ours, or a user's): replace a stale or corrupt one with the target's
+      if (!stale.elf && writable(dir)) {
+        copyFileSync(target.btf, vmlinux);
+        actions.push(`replaced ${vmlinux} (${stale.why}) with the kernel's BTF ${target.btf}`);
+      } else
+        throw new KfuncKitError(
+          "MODULE",
+          `${vmlinux} is not the BTF of the target kernel ${target.release} (${stale.why}): module BTF built on it would name the wrong kernel types`,
+          { hint: `replace it: cp ${target.btf} ${vmlinux}` },
+        );
+    }
   } else {
     if (!target.btf)
       throw new KfuncKitError(
@@ -146,7 +194,14 @@ export async function ensureModuleBtf(target: ModuleTarget, o: GuaranteeOptions 
           hint: `as root: cp ${target.btf} ${vmlinux}`,
         },
       );
-    copyFileSync(target.btf, vmlinux);
+    try {
+      copyFileSync(target.btf, vmlinux);
+    } catch (e) {
+      throw new KfuncKitError("MODULE", `cannot copy the kernel's BTF ${target.btf} to ${vmlinux}`, {
+        cause: e,
+        hint: `as root: cp ${target.btf} ${vmlinux}`,
+      });
+    }
     actions.push(`copied the kernel's BTF ${target.btf} to ${vmlinux}`);
   }
 

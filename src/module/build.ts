@@ -15,7 +15,7 @@ import { checkKernelModule, type ModuleKfunc } from "./check.ts";
 import { generateModule } from "./codegen.ts";
 import { hasConfig, loadModuleConfig, type ModuleConfig } from "./config.ts";
 import { generateKfuncHeader } from "./header.ts";
-import { formatDiagnostic, otherErrors, parseDiagnostics, runKbuild } from "./kbuild.ts";
+import { formatDiagnostic, otherErrors, parseDiagnostics, runKbuild, shellQuote } from "./kbuild.ts";
 import { type ModuleTarget, resolveTarget } from "./target.ts";
 
 export interface BuildModuleOptions {
@@ -74,6 +74,15 @@ function copySources(dir: string, buildDir: string, config: ModuleConfig | undef
 /** Every configured kfunc must be defined in the sources: catch a typo before kbuild does. */
 function checkDefinitions(config: ModuleConfig): void {
   const text = config.sources.map((s) => readFileSync(join(config.dir, s), "utf8")).join("\n");
+  const inlined = config.kfuncs
+    .filter((k) => new RegExp(`\\bstatic\\b[^;{}()]*\\b${k.name}\\s*\\(`).test(text))
+    .map((k) => k.name);
+  if (inlined.length)
+    throw new KfuncKitError(
+      "MODULE",
+      `${config.file}: kfunc${inlined.length > 1 ? "s" : ""} ${inlined.map((m) => `'${m}'`).join(", ")} defined static (inline) in ${config.sources.join(", ")}: a static function is inlined or kept local, so it has no BTF id and cannot be a kfunc`,
+      { hint: "define each kfunc as a global `__bpf_kfunc <type> name(…)` (no static, no inline)" },
+    );
   const missing = config.kfuncs
     .filter((k) => !new RegExp(`\\b${k.name}\\s*\\(`).test(text))
     .map((k) => k.name);
@@ -114,8 +123,14 @@ function idiomHint(messages: string[], target: ModuleTarget): string | undefined
   );
 }
 
-function buildFailure(dir: string, buildDir: string, target: ModuleTarget, buildLog: string): KfuncKitError {
-  const diags = parseDiagnostics(buildLog, { [buildDir]: dir });
+function buildFailure(
+  dir: string,
+  buildDir: string,
+  target: ModuleTarget,
+  buildLog: string,
+  makeDir: string,
+): KfuncKitError {
+  const diags = parseDiagnostics(buildLog, { [buildDir]: dir, [makeDir]: dir });
   const errors = diags.filter((d) => d.severity === "error");
   const shown = errors.slice(0, 12);
   const lines = errors.length ? shown.map((d) => formatDiagnostic(d)) : otherErrors(buildLog);
@@ -131,7 +146,7 @@ function buildFailure(dir: string, buildDir: string, target: ModuleTarget, build
         ) ??
         (errors.length
           ? `fix the errors above (a kernel header mismatch? the target is Linux ${target.release})`
-          : `see the build log: make -C ${target.headersDir} M=${buildDir} modules`),
+          : `see the build log: make -C ${shellQuote(target.headersDir)} M=${shellQuote(makeDir)} modules`),
     },
   );
 }
@@ -183,9 +198,9 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
   const kb = await runKbuild(target.headersDir, buildDir, { progress });
   if (kb.exitCode !== 0) {
     progress?.fail();
-    throw buildFailure(dir, buildDir, target, kb.log);
+    throw buildFailure(dir, buildDir, target, kb.log, kb.makeDir);
   }
-  for (const d of parseDiagnostics(kb.log, { [buildDir]: dir }))
+  for (const d of parseDiagnostics(kb.log, { [buildDir]: dir, [kb.makeDir]: dir }))
     if (d.severity === "warning") warnings.push(formatDiagnostic(d));
 
   const kos = readdirSync(buildDir).filter((f) => f.endsWith(".ko"));

@@ -187,8 +187,19 @@ function registrationSource(config: ModuleConfig, target: TargetKernel, setName:
   return out.join("\n");
 }
 
-function cString(s: string): string {
-  return JSON.stringify(s);
+/**
+ * A C string literal for any text: `\\`, `"` and `?` (trigraphs such as `??/`) escaped, control characters
+ * as 3-digit octal (never `\\u`, which gcc rejects below U+00A0), the rest as UTF-8 as it is.
+ */
+export function cString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === "\\" || ch === '"' || ch === "?") out += `\\${ch}`;
+    else if (c < 0x20 || c === 0x7f) out += `\\${c.toString(8).padStart(3, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
 }
 
 function kbuildFile(config: ModuleConfig, target: TargetKernel): string {

@@ -118,6 +118,15 @@ function optionalString(file: string, obj: Record<string, unknown>, key: string)
   const v = obj[key];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v === "") fail(file, key, "must be a non-empty string", `"${key}": "…"`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  const ctl = /[\u0000-\u001f\u007f]/.exec(v);
+  if (ctl)
+    fail(
+      file,
+      key,
+      `contains the control character U+${ctl[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`,
+      "use plain one-line text (it becomes a C string in the module's .modinfo)",
+    );
   return v;
 }
 

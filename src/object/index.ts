@@ -1,3 +1,4 @@
+export { setAutoload } from "./autoload.ts";
 export { cloneDataSectionSpec, cloneMapSpec, cloneObjectSpec, cloneProgramSpec } from "./clone.ts";
 export { essentialName } from "./externs.ts";
 export { INSN_SIZE } from "./insn.ts";
@@ -9,6 +10,7 @@ export {
   SECTION_DEFS,
   type SectionDef,
   type SectionMatch,
+  stripAutoloadMark,
 } from "./sections.ts";
 export type * from "./types.ts";
 export * from "./uapi.ts";

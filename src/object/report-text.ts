@@ -11,7 +11,8 @@ export function formatObjectReport(r: ObjectReport): string {
   for (const p of r.programs) {
     const attach = p.expectedAttachType ? ` ${p.expectedAttachType}` : "";
     out.push(
-      `  ${p.name}  SEC("${p.section}")  ${p.type}${attach}${p.sleepable ? " sleepable" : ""}`,
+      `  ${p.name}  SEC("${p.autoload ? "" : "?"}${p.section}")  ${p.type}${attach}${p.sleepable ? " sleepable" : ""}` +
+        (p.autoload ? "" : "  (autoload off: loaded only when named)"),
       `    attach target: ${p.attachTarget ?? "-"}; ${p.instructions} instructions` +
         (p.subprograms.length ? `; subprograms: ${p.subprograms.join(", ")}` : "") +
         (p.kfuncCalls.length ? `; calls kfuncs: ${p.kfuncCalls.join(", ")}` : "") +

@@ -15,6 +15,8 @@ export interface ObjectReport {
   programs: Array<{
     name: string;
     section: string;
+    /** false for `SEC("?…")` programs. */
+    autoload: boolean;
     type: string;
     expectedAttachType: string | undefined;
     attachTarget: string | undefined;
@@ -101,6 +103,7 @@ export function objectReport(spec: ObjectSpec, paramNames?: ParamNameSource): Ob
     programs: spec.programs.map((p) => ({
       name: p.name,
       section: p.section,
+      autoload: p.autoload,
       type: p.type.name,
       expectedAttachType: p.expectedAttachType?.name,
       attachTarget: p.attachTarget,

@@ -148,8 +148,19 @@ export interface SectionMatch {
   attachTarget: string | undefined;
 }
 
-/** libbpf's find_sec_def + the attach target. Undefined when no entry matches. */
-export function matchSection(section: string): SectionMatch | undefined {
+/**
+ * A leading `?` (`SEC("?tc")`) turns autoload off, as in libbpf: the program is loaded only when asked for.
+ * The rest of the name is the section as libbpf keeps it.
+ */
+export function stripAutoloadMark(section: string): { section: string; autoload: boolean } {
+  return section.startsWith("?")
+    ? { section: section.slice(1), autoload: false }
+    : { section, autoload: true };
+}
+
+/** libbpf's find_sec_def + the attach target (a leading `?` is ignored). Undefined when no entry matches. */
+export function matchSection(name: string): SectionMatch | undefined {
+  const section = stripAutoloadMark(name).section;
   for (const d of SECTION_DEFS) {
     const p = d.pattern;
     if (p.endsWith("/")) {

@@ -40,8 +40,13 @@ export interface ObjectSpec {
 export interface ProgramSpec {
   /** The FUNC symbol name (`handle_kprobe`). */
   name: string;
-  /** ELF section name (`kprobe/do_unlinkat`). */
+  /** ELF section name (`kprobe/do_unlinkat`), without the leading `?` of an autoload-off section. */
   section: string;
+  /**
+   * Loaded by default. `SEC("?…")` sets it false (libbpf's autoload): such a program is loaded only when
+   * named in `loadCollection(spec, { programs })` or after `setAutoload(spec, name, true)`.
+   */
+  autoload: boolean;
   /** BPF_PROG_TYPE_* */
   type: UapiValue;
   /** BPF_* attach type, undefined when the program type has none (kprobe, tracepoint, xdp…). */
@@ -76,6 +81,11 @@ export interface SubprogramSpec {
   section: string;
   insnIndex: number;
   insnCount: number;
+  /**
+   * A global `__hidden` (hidden/internal visibility) function: the loader marks its BTF FUNC static, so the
+   * verifier checks it in its caller's context, as libbpf does (usdt.bpf.h's bpf_usdt_arg() needs this).
+   */
+  hidden?: boolean;
 }
 
 /** What a relocated instruction refers to. Names refer to `maps`, `dataSections`, `externs`, `subprograms`. */

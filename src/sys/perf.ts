@@ -25,6 +25,7 @@ export const PERF_ATTR_SIZE = 136;
 
 /** Bits of the attr flags word (offset 40). */
 const FLAG_DISABLED = 1n << 0n;
+const FLAG_FREQ = 1n << 10n;
 const FLAG_WATERMARK = 1n << 14n;
 
 export interface PerfEventAttrOptions {
@@ -35,6 +36,8 @@ export interface PerfEventAttrOptions {
   /** config2: kprobe_addr / probe_offset. */
   config2?: bigint;
   samplePeriod?: number;
+  /** Samples per second instead of a period (sets the `freq` bit; shares the field with samplePeriod). */
+  sampleFreq?: number;
   sampleType?: number;
   disabled?: boolean;
   /** Wake the reader after this many events (or bytes with `watermark`). */
@@ -49,11 +52,12 @@ export function encodePerfEventAttr(o: PerfEventAttrOptions): Uint8Array {
   v.setUint32(0, o.type, true);
   v.setUint32(4, PERF_ATTR_SIZE, true);
   v.setBigUint64(8, BigInt(o.config ?? 0), true);
-  v.setBigUint64(16, BigInt(o.samplePeriod ?? 0), true);
+  v.setBigUint64(16, BigInt(o.sampleFreq ?? o.samplePeriod ?? 0), true);
   v.setBigUint64(24, BigInt(o.sampleType ?? 0), true);
   let flags = 0n;
   if (o.disabled) flags |= FLAG_DISABLED;
   if (o.watermark) flags |= FLAG_WATERMARK;
+  if (o.sampleFreq !== undefined) flags |= FLAG_FREQ;
   v.setBigUint64(40, flags, true);
   v.setUint32(48, o.wakeupEvents ?? 0, true);
   v.setBigUint64(56, o.config1 ?? 0n, true);

@@ -27,6 +27,8 @@ export interface CompileFixtureOptions {
   includeDirs?: string[];
   /** Extra clang arguments. */
   extraArgs?: string[];
+  /** The compiler (default `clang`; e.g. `/usr/bin/clang-19` where clang 14's BTF falls short). */
+  clang?: string;
 }
 
 /** Resolves a fixture name ("obj-maps", "obj-maps.bpf.c") or a path to an absolute source path. */
@@ -62,12 +64,13 @@ export function compileFixture(nameOrPath: string, options: CompileFixtureOption
     extraArgs: options.extraArgs ?? [],
   };
   h.update(JSON.stringify(clangArgs("SRC", opts)));
+  if (options.clang) h.update(`\0clang=${options.clang}`);
   const key = h.digest("hex").slice(0, 16);
   mkdirSync(FIXTURE_CACHE, { recursive: true });
   const out = join(FIXTURE_CACHE, `${basename(source).replace(/\.c$/, "")}-${key}.o`);
   if (existsSync(out)) return out;
   const tmp = `${out}.${process.pid}.tmp`;
-  compileBpf(source, { ...opts, output: tmp });
+  compileBpf(source, { ...opts, output: tmp, ...(options.clang ? { clang: options.clang } : {}) });
   renameSync(tmp, out); // atomic: concurrent test processes never see a half-written object
   return out;
 }
