@@ -19,7 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "out");
 mkdirSync(out, { recursive: true });
 const N = Number(process.argv[2] ?? 500_000);
-const ROUNDS = Number(process.argv[3] ?? 9);
+const ROUNDS = Number(process.argv[3] ?? 15);
 
 const obj = compileBpf(join(here, "c", "ringbuf-producer.bpf.c"), {
   output: join(out, "ringbuf-producer.bpf.o"),
@@ -32,7 +32,22 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-async function ours(rounds: number, raw: boolean): Promise<number[]> {
+/** The cursor loop as a consumer would write it: its own function, locals only. */
+function drainCursor(rb: RingBuffer, sum0: number): { sum: number; count: number } {
+  let sum = sum0;
+  let count = 0;
+  for (const c = rb.cursor(); c.next(); ) {
+    const d = c.data;
+    const o = c.offset;
+    sum = (sum + (d[o + 8]! | (d[o + 9]! << 8))) & 0x3fffffff;
+    count++;
+  }
+  return { sum, count };
+}
+
+type Mode = "raw" | "batch" | "cursor" | "view" | "consume";
+
+async function ours(rounds: number, mode: Mode): Promise<number[]> {
   using coll = await loadObjectFile(obj);
   using rb = new RingBuffer(coll.map("rb"));
   const prog = coll.program("produce");
@@ -45,9 +60,28 @@ async function ours(rounds: number, raw: boolean): Promise<number[]> {
     const t0 = process.hrtime.bigint();
     // the callback reads the record's value field (u64 at offset 8; two bytes are enough for a checksum,
     // kept below 2^30 so it stays a small integer instead of allocating a heap number per record)
-    if (raw)
+    if (mode === "raw")
       rb.consumeRaw((d, o) => {
         sum = (sum + (d[o + 8]! | (d[o + 9]! << 8))) & 0x3fffffff;
+        count++;
+      });
+    else if (mode === "batch")
+      rb.consumeBatch((b) => {
+        const d = b.data;
+        const offs = b.offsets;
+        for (let j = 0; j < b.count; j++) {
+          const o = offs[j]!;
+          sum = (sum + (d[o + 8]! | (d[o + 9]! << 8))) & 0x3fffffff;
+        }
+        count += b.count;
+      });
+    else if (mode === "cursor") {
+      const r = drainCursor(rb, sum);
+      sum = r.sum;
+      count = r.count;
+    } else if (mode === "view")
+      rb.consumeView((r) => {
+        sum = (sum + r.u16(8)) & 0x3fffffff;
         count++;
       });
     else
@@ -76,24 +110,29 @@ function libbpf(rounds: number): number[] {
 }
 
 // warm-up (JIT, page faults of a fresh mapping), then alternate
-await ours(2, true);
-await ours(2, false);
+const modes: Mode[] = ["raw", "batch", "cursor", "view", "consume"];
+for (const m of modes) await ours(2, m);
 libbpf(2);
-const raw: number[] = [];
-const views: number[] = [];
-const c: number[] = [];
+const rates = new Map<Mode | "libbpf", number[]>([...modes, "libbpf" as const].map((m) => [m, []]));
+const per = Math.ceil(ROUNDS / 3);
 for (let i = 0; i < 3; i++) {
-  raw.push(...(await ours(Math.ceil(ROUNDS / 3), true)));
-  c.push(...libbpf(Math.ceil(ROUNDS / 3)));
-  views.push(...(await ours(Math.ceil(ROUNDS / 3), false)));
+  for (const m of modes) {
+    rates.get(m)!.push(...(await ours(per, m)));
+    if (m === "batch") rates.get("libbpf")!.push(...libbpf(per));
+  }
 }
-const mr = median(raw);
-const mv = median(views);
-const ml = median(c);
+const ml = median(rates.get("libbpf")!);
 const fmt = (x: number) => `${(x / 1e6).toFixed(1).padStart(5)} M records/s`;
+const row = (label: string, m: Mode, note: string) => {
+  const r = median(rates.get(m)!);
+  return `  ${label.padEnd(36)}: ${fmt(r)}  ${(r / ml).toFixed(2)}× libbpf ${note}\n`;
+};
 process.stdout.write(
-  `ring buffer consume, ${N} × 16-byte records per round, ${raw.length} rounds each (medians)\n` +
-    `  kfunc-kit RingBuffer.consumeRaw : ${fmt(mr)}  ${(mr / ml).toFixed(2)}× libbpf (target ≥ 0.8×)\n` +
-    `  kfunc-kit RingBuffer.consume    : ${fmt(mv)}  ${(mv / ml).toFixed(2)}× libbpf (a Uint8Array view per record)\n` +
-    `  libbpf ring_buffer__consume     : ${fmt(ml)}\n`,
+  `ring buffer consume, ${N} × 16-byte records per round, ${rates.get("raw")!.length} rounds each (medians)\n` +
+    row("kfunc-kit RingBuffer.cursor", "cursor", "(target ≥ 1.0×; no callback, no object)") +
+    row("kfunc-kit RingBuffer.consumeBatch", "batch", "(one callback per batch of ≤ 4096)") +
+    row("kfunc-kit RingBuffer.consumeRaw", "raw", "(target ≥ 1.0×; one callback per record)") +
+    row("kfunc-kit RingBuffer.consumeView", "view", "(target ≥ 0.5×; one reused RecordView)") +
+    row("kfunc-kit RingBuffer.consume", "consume", "(a Uint8Array view per record)") +
+    `  ${"libbpf ring_buffer__consume".padEnd(36)}: ${fmt(ml)}\n`,
 );

@@ -1,10 +1,25 @@
 #!/usr/bin/env node
-// The `kfunc` command: runs the compiled CLI (npm test / npm run demo / npm run build make dist/).
-import { existsSync } from "node:fs";
+// The `kfunc` command: runs the compiled CLI (npm test / npm run demo / npm run build make dist/): the
+// bundle (dist/cli/bundle/) when it is there and not older than the compiled modules, else dist/cli/main.js.
+import { statSync } from "node:fs";
+import module from "node:module";
 
+// Node ≥ 22.1 keeps compiled code in an on-disk cache between runs; Node 20 has no such API.
+module.enableCompileCache?.();
+
+const mtime = (url) => {
+  try {
+    return statSync(url).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+const bundle = new URL("../dist/cli/bundle/kfunc.js", import.meta.url);
 const main = new URL("../dist/cli/main.js", import.meta.url);
-if (!existsSync(main)) {
+const mainTime = mtime(main);
+if (mainTime < 0) {
   process.stderr.write("kfunc: the CLI is not built yet; run `npm run setup` (or `npm run build`) first\n");
   process.exit(1);
 }
-await import(main.href);
+const useBundle = !process.env.KFUNC_KIT_NO_BUNDLE && mtime(bundle) >= mainTime;
+await import((useBundle ? bundle : main).href);

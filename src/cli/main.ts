@@ -1,20 +1,18 @@
-import { Command, CommanderError } from "commander";
-import { formatError, isKfuncKitError } from "../errors.ts";
-import { explainFsError } from "../files.ts";
-import { installExitHandlers } from "../kernel/registry.ts";
-import { register as btf } from "./commands/btf.ts";
-import { register as build } from "./commands/build.ts";
-import { register as demo } from "./commands/demo.ts";
-import { register as doctor } from "./commands/doctor.ts";
-import { register as gen } from "./commands/gen.ts";
-import { register as inspect } from "./commands/inspect.ts";
-import { register as kfuncs } from "./commands/kfuncs.ts";
-import { register as module } from "./commands/module.ts";
-import { register as run } from "./commands/run.ts";
-import { register as testRun } from "./commands/test-run.ts";
-import { register as usdt } from "./commands/usdt.ts";
-import { register as uvm } from "./commands/uvm.ts";
-import { register as vm } from "./commands/vm.ts";
+import type { Command } from "commander";
+
+const VERSION = "0.1.0";
+
+type Verbs = Array<[string, () => Promise<{ register: (program: Command) => void }>]>;
+
+/** The verb modules `argv` needs: its verb's, or all (help, errors: commander lists or suggests them). */
+function verbsFor(
+  VERBS: Verbs,
+  argv: string[],
+): Array<() => Promise<{ register: (program: Command) => void }>> {
+  const verb = argv.find((a) => !a.startsWith("-"));
+  const known = VERBS.find(([name]) => name === verb);
+  return known ? [known[1]] : VERBS.map(([, load]) => load);
+}
 
 /**
  * `kfunc … | head`: the reader went away. That ends every verb quietly, with the shell's SIGPIPE status
@@ -31,7 +29,10 @@ function exitQuietlyOnClosedStdout(): void {
 }
 
 /** A Node file-system error that escaped a verb, named as the user's file problem it is. */
-function userFsError(e: unknown): unknown {
+function userFsError(
+  e: unknown,
+  explainFsError: (e: unknown, path: string, what: string, writing: boolean) => unknown,
+): unknown {
   const path = (e as { path?: unknown } | undefined)?.path;
   const syscall = String((e as { syscall?: unknown } | undefined)?.syscall ?? "");
   if (typeof path !== "string") return e;
@@ -40,23 +41,37 @@ function userFsError(e: unknown): unknown {
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export async function main(argv: string[]): Promise<number> {
+  // `kfunc --version` answers before commander and the verbs are even read (what commander would print)
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   exitQuietlyOnClosedStdout();
+  // commander, the error helpers and every verb live in one module (one bundle file: dist/cli/bundle/verbs.js)
+  const {
+    Command,
+    CommanderError,
+    VERBS,
+    explainFsError,
+    formatError,
+    installExitHandlers,
+    isKfuncKitError,
+  } = await import("./verbs.ts");
   // Ctrl-C/SIGTERM detach and remove tracefs probes before the process dies (verbs with their own
   // handlers, like `run`, take over the signal while they run)
   installExitHandlers();
   const program = new Command("kfunc")
     .description("Define, build, load and test custom eBPF kfuncs")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, usdt, build, gen, module, vm, demo, doctor, uvm])
-    reg(program);
   try {
+    for (const mod of await Promise.all(verbsFor(VERBS, argv).map((load) => load()))) mod.register(program);
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (thrown) {
-    const e = userFsError(thrown);
+    const e = userFsError(thrown, explainFsError);
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0)
         return 0;

@@ -39,8 +39,10 @@ export interface DemoResult {
 function guestCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith(".js")) {
-    const bundle = join(dirname(here), "guest.bundle.js");
-    return [process.execPath, existsSync(bundle) ? bundle : join(dirname(here), "guest.js")];
+    // from ROOT, not dirname(here): this code may run inside the CLI bundle (dist/cli/kfunc.bundle.js)
+    const dir = join(ROOT, "dist", "demo");
+    const bundle = join(dir, "guest.bundle.js");
+    return [process.execPath, existsSync(bundle) ? bundle : join(dir, "guest.js")];
   }
   return [process.execPath, "--import", "tsx", join(dirname(here), "guest.ts")];
 }

@@ -12,6 +12,7 @@ import { RelocationError } from "../errors.ts";
 import type { CoreReloSpec } from "../object/types.ts";
 import { Insns } from "./insn.ts";
 import { typesCompatible } from "./kfunc-resolve.ts";
+import { vmlinuxTypesByName } from "./vmlinux-ids.ts";
 
 export const CORE_POISON_IMM = 0xbad2310;
 
@@ -273,8 +274,10 @@ export class CandidateCache {
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const collect = (btf: Btf, own: boolean) =>
-      btf
-        .findAllByName(name, lt.kind)
+      (btf === this.targets.vmlinux
+        ? vmlinuxTypesByName(btf, name, lt.kind)
+        : btf.findAllByName(name, lt.kind)
+      )
         .filter((t) => !own || t.id >= btf.firstId)
         .map((t) => ({ btf, id: t.id }));
     let out: { btf: Btf; id: number }[] = [];

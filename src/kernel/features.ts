@@ -11,6 +11,7 @@ import { progLoad } from "../sys/bpf-prog.ts";
 import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
 import { ERRNO, errnoName } from "../sys/errno.ts";
 import type { Fd } from "../sys/fd.ts";
+import { bootCacheGet, bootCacheSet } from "./boot-cache.ts";
 import type { BtfFeatureSet } from "./btf-sanitize.ts";
 import { vmlinuxBtf } from "./kernel-btf.ts";
 
@@ -190,11 +191,26 @@ export function checkFeature(feature: Feature): void {
   const hit = cache.get(feature);
   if (hit === true) return;
   if (hit) throw hit;
+  // conclusive answers are kept for the rest of the boot (boot-cache.ts): a fresh process skips the probe
+  const booted = bootCacheGet(`feature:${feature}`);
+  if (booted === true) {
+    cache.set(feature, true);
+    return;
+  }
+  if (booted === false) {
+    const e = new NotSupportedError(DESCRIPTION[feature], MIN_KERNEL[feature]);
+    cache.set(feature, e);
+    throw e;
+  }
   try {
     run(feature);
     cache.set(feature, true);
+    bootCacheSet(`feature:${feature}`, true);
   } catch (e) {
-    if (e instanceof NotSupportedError) cache.set(feature, e);
+    if (e instanceof NotSupportedError) {
+      cache.set(feature, e);
+      bootCacheSet(`feature:${feature}`, false);
+    }
     throw e;
   }
 }

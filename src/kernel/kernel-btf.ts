@@ -15,6 +15,11 @@ export { VMLINUX_BTF_PATH };
 
 let vmlinux: Btf | undefined;
 
+/** True when `btf` is the running kernel's vmlinux BTF as parsed by {@link vmlinuxBtf}. */
+export function isRunningVmlinux(btf: Btf): boolean {
+  return btf === vmlinux;
+}
+
 /** vmlinux BTF of the running kernel (cached). */
 export function vmlinuxBtf(path = VMLINUX_BTF_PATH): Btf {
   if (vmlinux && path === VMLINUX_BTF_PATH) return vmlinux;

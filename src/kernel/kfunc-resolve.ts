@@ -5,6 +5,7 @@
 import type { Btf, BtfType } from "../btf/index.ts";
 import { KfuncError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
+import { vmlinuxTypesByName } from "./vmlinux-ids.ts";
 
 export interface KernelModuleBtf {
   name: string;
@@ -81,7 +82,7 @@ function findOwn(btf: Btf, name: string, kind: "FUNC" | "VAR"): BtfType | undefi
 
 /** Finds a FUNC (kfunc) or VAR (typed ksym) by name: vmlinux first, then the first module that has it. */
 export function findKsym(kernel: KernelBtfs, name: string, kind: "FUNC" | "VAR"): KsymTarget | undefined {
-  const v = kernel.vmlinux.findByName(name, kind);
+  const v = vmlinuxTypesByName(kernel.vmlinux, name, kind)[0];
   if (v) return { btf: kernel.vmlinux, id: v.id, module: undefined };
   for (const m of kernel.modules()) {
     const t = findOwn(m.btf, name, kind);

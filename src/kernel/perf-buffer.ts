@@ -44,6 +44,9 @@ export interface PerfBufferOptions {
 /** `data` is a zero-copy view valid only during the call. Return false to stop. */
 export type SampleCallback = (cpu: number, data: Uint8Array) => unknown;
 
+/** The sample is `data[offset .. offset + length)`, valid only during the call. Return false to stop. */
+export type RawSampleCallback = (cpu: number, data: Uint8Array, offset: number, length: number) => unknown;
+
 interface CpuRing {
   cpu: number;
   fd: Fd;
@@ -70,6 +73,7 @@ export class PerfBuffer implements Disposable {
   readonly #epoll: Epoll;
   readonly #dataSize: number;
   #scratch = new Uint8Array(256);
+  #scratchView = new DataView(this.#scratch.buffer);
   #lost = 0;
   #closed = false;
 
@@ -147,86 +151,115 @@ export class PerfBuffer implements Disposable {
     return this.#rings.map((r) => r.cpu);
   }
 
-  #readRing(r: CpuRing, cb: SampleCallback): { count: number; stop: boolean } {
+  #stop = false;
+
+  /**
+   * Reads one CPU's ring from tail to head: `cb(cpu, data, offset, length)` per sample (a sample that wraps
+   * the ring's end is copied to a scratch buffer: then `data` is that buffer). Sets #stop when cb returns
+   * false; the tail moves past what was read once the loop ends.
+   */
+  #readRing(r: CpuRing, cb: RawSampleCallback): number {
     const ctl = r.ctl;
     const head = Atomics.load(ctl, DATA_HEAD / 4) + Atomics.load(ctl, DATA_HEAD / 4 + 1) * 0x1_0000_0000;
     let tail = ctl[DATA_TAIL / 4]! + ctl[DATA_TAIL / 4 + 1]! * 0x1_0000_0000;
-    const mask = this.#dataSize - 1;
+    const dataSize = this.#dataSize;
+    const mask = dataSize - 1;
+    const data = r.data;
     let count = 0;
-    let stop = false;
-    while (tail < head && !stop) {
-      const off = tail % this.#dataSize;
-      let rec: Uint8Array;
-      let v: DataView;
-      let base: number;
+    this.#stop = false;
+    while (tail < head) {
+      const off = (tail % dataSize) | 0;
       // header fields may straddle the end: read them bytewise through the mask
-      const size = r.data[(off + 6) & mask]! | (r.data[(off + 7) & mask]! << 8);
-      const type = r.data[off]! | (r.data[(off + 1) & mask]! << 8);
+      const size = data[(off + 6) & mask]! | (data[(off + 7) & mask]! << 8);
+      const type = data[off]! | (data[(off + 1) & mask]! << 8);
       if (size === 0) break;
-      if (off + size <= this.#dataSize) {
-        rec = r.data;
-        v = r.view;
-        base = off;
-      } else {
-        if (this.#scratch.byteLength < size) this.#scratch = new Uint8Array(size * 2);
-        const first = this.#dataSize - off;
-        this.#scratch.set(r.data.subarray(off), 0);
-        this.#scratch.set(r.data.subarray(0, size - first), first);
+      let rec = data;
+      let v = r.view;
+      let base = off;
+      if (off + size > dataSize) {
+        if (this.#scratch.byteLength < size) {
+          this.#scratch = new Uint8Array(size * 2);
+          this.#scratchView = new DataView(this.#scratch.buffer);
+        }
+        const first = dataSize - off;
+        this.#scratch.set(data.subarray(off), 0);
+        this.#scratch.set(data.subarray(0, size - first), first);
         rec = this.#scratch;
-        v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+        v = this.#scratchView;
         base = 0;
       }
-      if (type === PERF_RECORD_SAMPLE) {
-        const n = v.getUint32(base + 8, true);
-        count++;
-        stop = cb(r.cpu, rec.subarray(base + 12, base + 12 + n)) === false;
-      } else if (type === PERF_RECORD_LOST) {
-        this.#lost += Number(v.getBigUint64(base + 16, true));
-      }
       tail += size;
+      if (type === PERF_RECORD_SAMPLE) {
+        count++;
+        if (cb(r.cpu, rec, base + 12, v.getUint32(base + 8, true)) === false) {
+          this.#stop = true;
+          break;
+        }
+      } else if (type === PERF_RECORD_LOST) {
+        this.#lost += v.getUint32(base + 16, true) + v.getUint32(base + 20, true) * 0x1_0000_0000;
+      }
     }
     Atomics.store(ctl, DATA_TAIL / 4, tail >>> 0);
     Atomics.store(ctl, DATA_TAIL / 4 + 1, Math.floor(tail / 0x1_0000_0000));
-    return { count, stop };
+    return count;
   }
 
-  /** Reads every ring once without waiting. */
-  consume(cb: SampleCallback): number {
+  /**
+   * The allocation-free path: `cb(cpu, data, offset, length)` per sample, where the sample is
+   * `data[offset .. offset + length)` (the CPU's ring, or a scratch copy for a sample that wraps), valid only
+   * during the call. Return false to stop. Returns the number of samples.
+   */
+  consumeRaw(cb: RawSampleCallback): number {
     this.#check();
     let total = 0;
     for (const r of this.#rings) {
-      const { count, stop } = this.#readRing(r, cb);
-      total += count;
-      if (stop) break;
+      total += this.#readRing(r, cb);
+      if (this.#stop) break;
     }
     return total;
+  }
+
+  /** Reads every ring once without waiting; `cb` gets a zero-copy view per sample. */
+  consume(cb: SampleCallback): number {
+    return this.consumeRaw((cpu, d, off, len) => cb(cpu, new Uint8Array(d.buffer, d.byteOffset + off, len)));
   }
 
   /** Waits up to timeoutMs for any CPU's ring, then reads the ready ones. Blocks the thread. */
   poll(timeoutMs: number, cb: SampleCallback): number {
     this.#check();
     const ready = this.#epoll.wait(timeoutMs);
+    const raw: RawSampleCallback = (cpu, d, off, len) =>
+      cb(cpu, new Uint8Array(d.buffer, d.byteOffset + off, len));
     let total = 0;
     for (const ev of ready) {
-      const { count, stop } = this.#readRing(this.#rings[ev.tag]!, cb);
-      total += count;
-      if (stop) break;
+      total += this.#readRing(this.#rings[ev.tag]!, raw);
+      if (this.#stop) break;
     }
     return total;
   }
 
-  /** Async iteration over samples ({cpu, data}: data is a view valid until the next one is requested). */
+  /**
+   * Async iteration over samples ({cpu, data}: a copy of the sample). Sleeps in epoll_wait on a worker
+   * thread until a ring has data (no timer); ends when `signal` aborts or the buffer is closed. `pollMs`
+   * bounds one wait (default: none).
+   */
   async *samples(
     options: { signal?: AbortSignal; pollMs?: number } = {},
   ): AsyncGenerator<{ cpu: number; data: Uint8Array }> {
-    const pollMs = options.pollMs ?? 100;
-    while (!this.#closed && !options.signal?.aborted) {
-      const batch: Array<{ cpu: number; data: Uint8Array }> = [];
-      this.consume((cpu, data) => {
-        batch.push({ cpu, data: data.slice() });
-      });
-      for (const s of batch) yield s;
-      if (batch.length === 0) await this.#epoll.waitAsync(pollMs);
+    const signal = options.signal;
+    const onAbort = () => this.#epoll.wake();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      while (!this.#closed && !signal?.aborted) {
+        const batch: Array<{ cpu: number; data: Uint8Array }> = [];
+        this.consumeRaw((cpu, d, off, len) => {
+          batch.push({ cpu, data: d.slice(off, off + len) });
+        });
+        for (const s of batch) yield s;
+        if (batch.length === 0 && !this.#closed) await this.#epoll.waitAsync(options.pollMs ?? -1);
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 

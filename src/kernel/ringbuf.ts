@@ -34,6 +34,196 @@ export interface RingBufferOptions {
 /** Called per record: `data` is a zero-copy view, valid only during the call. Return false to stop. */
 export type RecordCallback = (data: Uint8Array) => unknown;
 
+/**
+ * One batch of committed records, handed to {@link RingBuffer.consumeBatch}: record `i` is
+ * `data[offsets[i] .. offsets[i] + lengths[i])` (the data area is mapped twice, so a record that wraps is
+ * contiguous). The object and its arrays are reused: valid only during the callback.
+ */
+export interface RecordBatch {
+  /** The whole data area (2 × size bytes). */
+  readonly data: Uint8Array;
+  /** A DataView over the same bytes (offsets are the same). */
+  readonly view: DataView;
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
+  /** Records in this batch (entries past it are stale). */
+  readonly count: number;
+}
+
+/**
+ * The record {@link RingBuffer.consumeView} is at: one object, moved from record to record (no allocation per
+ * record). `offset`/`length` locate it in `data`; the accessors read fields at a byte offset inside it.
+ */
+export class RecordView {
+  readonly data: Uint8Array;
+  readonly view: DataView;
+  offset = 0;
+  length = 0;
+
+  constructor(data: Uint8Array) {
+    this.data = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  u8(at: number): number {
+    return this.data[this.offset + at]!;
+  }
+  u16(at: number): number {
+    return this.view.getUint16(this.offset + at, true);
+  }
+  u32(at: number): number {
+    return this.view.getUint32(this.offset + at, true);
+  }
+  i32(at: number): number {
+    return this.view.getInt32(this.offset + at, true);
+  }
+  u64(at: number): bigint {
+    return this.view.getBigUint64(this.offset + at, true);
+  }
+  /** A u64 as a number (exact below 2^53). */
+  u64n(at: number): number {
+    return (
+      this.view.getUint32(this.offset + at, true) +
+      this.view.getUint32(this.offset + at + 4, true) * 0x1_0000_0000
+    );
+  }
+  /** A zero-copy view of the record, valid as long as the record is. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.data.buffer, this.data.byteOffset + this.offset, this.length);
+  }
+  /** A copy of the record, to keep. */
+  copy(): Uint8Array {
+    return this.data.slice(this.offset, this.offset + this.length);
+  }
+}
+
+const BATCH_MAX = 4096;
+
+/**
+ * A reading position in a ring buffer, moved record by record with {@link next}: the fastest consumer (no
+ * callback, no object per record). After `next()` returns true, the record is `data[offset .. offset +
+ * length)`, valid until the next call. The consumer position is published as it goes and when `next()`
+ * returns false; after leaving the loop early, call {@link release} or the records after the last
+ * published position are handed out again by the next cursor.
+ */
+export class RingCursor {
+  /** The whole data area (mapped twice, so a record that wraps is contiguous). */
+  readonly data: Uint8Array;
+  /** A DataView over `data` (same offsets). */
+  readonly view: DataView;
+  /** Where the current record's bytes start in `data`. */
+  offset = 0;
+  length = 0;
+  readonly #lens: Int32Array;
+  readonly #cons: Uint32Array;
+  readonly #prod: Uint32Array;
+  readonly #mask: number;
+  #base = 0;
+  #start = 0;
+  #done = 0;
+  #limit = 0;
+  #sincePublish = 0;
+  #busy = false;
+
+  /** @internal created by {@link RingBuffer.cursor} */
+  constructor(data: Uint8Array, lens: Int32Array, cons: Uint32Array, prod: Uint32Array, mask: number) {
+    this.data = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.#lens = lens;
+    this.#cons = cons;
+    this.#prod = prod;
+    this.#mask = mask;
+  }
+
+  /** Starts at the consumer position (what {@link RingBuffer.cursor} does). */
+  reset(): this {
+    this.#base = this.#cons[0]! + this.#cons[1]! * 0x1_0000_0000;
+    this.#start = (this.#base % (this.#mask + 1)) | 0;
+    this.#done = 0;
+    this.#limit = 0;
+    this.#sincePublish = 0;
+    this.#busy = false;
+    return this;
+  }
+
+  /** True when the last `next()` stopped at a record the producer has reserved but not committed yet. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Moves to the next committed record; false when there is none (everything read is then released). */
+  next(): boolean {
+    const lens = this.#lens;
+    for (;;) {
+      if (this.#done >= this.#limit && !this.#refill()) return false;
+      const off = (this.#start + this.#done) & this.#mask;
+      // The header is written last by the producer (release); reading it before the record's bytes is all
+      // x86-64 needs (loads are not reordered with loads, and V8 keeps loads in program order here).
+      const len = lens[off >> 2]!;
+      if (len & BUSY_BIT) {
+        this.#busy = true;
+        this.release();
+        return false;
+      }
+      this.#done += ((len & 0x3fffffff) + 15) & ~7;
+      if (len & DISCARD_BIT) continue;
+      this.offset = off + HDR_SZ;
+      this.length = len & 0x3fffffff;
+      if (++this.#sincePublish === 64) this.#publish(this.#done - (((len & 0x3fffffff) + 15) & ~7));
+      return true;
+    }
+  }
+
+  /** Releases everything read so far, the current record included. */
+  release(): void {
+    this.#publish(this.#done);
+  }
+
+  #publish(done: number): void {
+    this.#sincePublish = 0;
+    const pos = this.#base + done;
+    // plain stores, low word first (x86-64 stores are not reordered with earlier loads: a release store);
+    // a torn read by the kernel sees an older, smaller position, which only under-reports free space
+    this.#cons[0] = pos >>> 0;
+    this.#cons[1] = Math.floor(pos / 0x1_0000_0000);
+  }
+
+  #refill(): boolean {
+    this.release();
+    const prod = Atomics.load(this.#prod, 0) + Atomics.load(this.#prod, 1) * 0x1_0000_0000;
+    const avail = prod - this.#base;
+    if (avail <= this.#done) return false;
+    if (this.#done >= 0x3fffffff) {
+      // keep the small-integer arithmetic: restart from the published position
+      this.reset();
+      return this.#refill();
+    }
+    this.#limit = Math.min(avail, 0x3fffffff) | 0;
+    return true;
+  }
+}
+
+interface Batch {
+  data: Uint8Array;
+  view: DataView;
+  offsets: Int32Array;
+  lengths: Int32Array;
+  /** Bytes from the batch's start position to the end of record i (its consumer position). */
+  ends: Int32Array;
+  count: number;
+}
+
+function newBatch(data: Uint8Array): Batch {
+  return {
+    data,
+    view: new DataView(data.buffer, data.byteOffset, data.byteLength),
+    offsets: new Int32Array(BATCH_MAX),
+    lengths: new Int32Array(BATCH_MAX),
+    ends: new Int32Array(BATCH_MAX),
+    count: 0,
+  };
+}
+
 export class RingBuffer implements Disposable {
   readonly map: RingBufferMap;
   readonly #consumer: Mapping;
@@ -47,6 +237,10 @@ export class RingBuffer implements Disposable {
   readonly #lens: Int32Array;
   readonly #mask: number;
   readonly #decode: ((b: Uint8Array) => BtfValue) | undefined;
+  #batch: Batch | undefined;
+  #record: RecordView | undefined;
+  #cursor: RingCursor | undefined;
+  #loopCursor: RingCursor | undefined;
   #closed = false;
 
   constructor(map: RingBufferMap, options: RingBufferOptions = {}) {
@@ -129,38 +323,130 @@ export class RingBuffer implements Disposable {
 
   /**
    * Consumes every committed record without waiting; `cb` gets a zero-copy view. Returns the number of
-   * records handed to `cb`. Stops early when `cb` returns false.
+   * records handed to `cb`. Stops early when `cb` returns false. For rates that matter, use
+   * {@link consumeBatch} or {@link consumeView}, which allocate nothing per record.
    */
   consume(cb: RecordCallback): number {
-    this.#check();
-    let cons = this.#consumerPos();
+    const buf = this.#data.buffer;
+    const base = this.#data.byteOffset;
+    const c = this.#ownCursor();
     let count = 0;
-    const lens = this.#lens;
-    const data = this.#data;
-    for (;;) {
-      let progressed = false;
-      const prod = this.#producerPos();
-      while (cons < prod) {
-        const off = cons & this.#mask;
-        const len = Atomics.load(lens, off >>> 2);
-        if (len & BUSY_BIT) {
-          this.#storeConsumer(cons);
-          return count;
-        }
-        progressed = true;
-        const n = len & 0x3fffffff;
-        cons += (n + HDR_SZ + 7) & ~7;
-        if ((len & DISCARD_BIT) === 0) {
-          count++;
-          const stop = cb(data.subarray(off + HDR_SZ, off + HDR_SZ + n)) === false;
-          this.#storeConsumer(cons);
-          if (stop) return count;
-        } else {
-          this.#storeConsumer(cons);
-        }
+    while (c.next()) {
+      count++;
+      if (cb(new Uint8Array(buf, base + c.offset, c.length)) === false) {
+        c.release();
+        break;
       }
-      if (!progressed) return count;
     }
+    return count;
+  }
+
+  /**
+   * The reused {@link RingCursor} of this ring buffer, at the consumer position:
+   * `for (const c = rb.cursor(); c.next(); ) use(c.data, c.offset, c.length)`.
+   */
+  cursor(): RingCursor {
+    this.#check();
+    this.#cursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    return this.#cursor.reset();
+  }
+
+  /**
+   * Like {@link consume}, but `cb` always gets the same {@link RecordView}, moved to each record in turn: no
+   * object per record. The view is valid only during the call.
+   */
+  consumeView(cb: (record: RecordView) => unknown): number {
+    this.#record ??= new RecordView(this.#data);
+    const rec = this.#record;
+    const c = this.#ownCursor();
+    let count = 0;
+    while (c.next()) {
+      count++;
+      rec.offset = c.offset;
+      rec.length = c.length;
+      if (cb(rec) === false) {
+        c.release();
+        break;
+      }
+    }
+    return count;
+  }
+
+  /** A cursor for consume/consumeView, apart from the one cursor() hands out (a callback may use that). */
+  #ownCursor(): RingCursor {
+    this.#check();
+    this.#loopCursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    return this.#loopCursor.reset();
+  }
+
+  /**
+   * Hands out every committed record in batches of up to `max` (default 4096): one call per batch with the
+   * records' offsets and lengths in reused arrays. The consumer position moves past a batch only after
+   * `cb` returns, so every record of the batch stays intact during the call. Returns the number of
+   * records; stops after a batch for which `cb` returns false.
+   */
+  consumeBatch(cb: (batch: RecordBatch) => unknown, max = BATCH_MAX): number {
+    this.#check();
+    const cap = Math.max(1, Math.min(max, BATCH_MAX));
+    let total = 0;
+    this.#batch ??= newBatch(this.#data);
+    const b = this.#batch;
+    for (;;) {
+      const base = this.#consumerPos();
+      const done = this.#fill(b, base, cap);
+      const n = b.count;
+      if (n > 0) {
+        total += n;
+        const stop = cb(b) === false;
+        b.count = 0;
+        this.#storeConsumer(base + done);
+        if (stop) return total;
+      } else if (done > 0) {
+        this.#storeConsumer(base + done);
+      }
+      if (this.#busy || done === 0) return total;
+    }
+  }
+
+  #busy = false;
+
+  /**
+   * Collects up to `cap` committed records from consumer position `base` into the batch; returns the bytes
+   * they (and discarded records among them) take. Sets #busy when it stopped at an uncommitted record.
+   * Does not move the consumer position.
+   */
+  #fill(b: Batch, base: number, cap: number): number {
+    const avail = Math.min(this.#producerPos() - base, 0x3fffffff) | 0;
+    this.#busy = false;
+    b.count = 0;
+    if (avail <= 0) return 0;
+    const lens = this.#lens;
+    const mask = this.#mask;
+    const offsets = b.offsets;
+    const lengths = b.lengths;
+    const ends = b.ends;
+    const start = (base % (mask + 1)) | 0;
+    let done = 0;
+    let n = 0;
+    while (done < avail && n < cap) {
+      const off = (start + done) & mask;
+      // The header is written last by the producer (release); reading it before the record's bytes is all
+      // x86-64 needs (loads are not reordered with loads; V8 does not move loads across the calls below).
+      const len = lens[off >> 2]!;
+      if (len & BUSY_BIT) {
+        this.#busy = true;
+        break;
+      }
+      done += ((len & 0x3fffffff) + 15) & ~7;
+      if ((len & DISCARD_BIT) === 0) {
+        offsets[n] = off + HDR_SZ;
+        lengths[n] = len & 0x3fffffff;
+        ends[n] = done;
+        n++;
+      }
+    }
+    b.count = n;
+    return done;
   }
 
   /**
@@ -177,8 +463,8 @@ export class RingBuffer implements Disposable {
     const data = this.#data;
     const mask = this.#mask;
     // small integers in the loop: where in the ring (`start + done` masked) and how far we got
-    const start = base % (mask + 1);
-    let limit = Math.min(avail, 0x3fffffff);
+    const start = (base % (mask + 1)) | 0;
+    let limit = Math.min(avail, 0x3fffffff) | 0;
     let done = 0;
     let count = 0;
     for (;;) {
@@ -202,7 +488,7 @@ export class RingBuffer implements Disposable {
       this.#storeConsumer(base + done);
       const more = this.#producerPos() - base;
       if (more <= done || done >= 0x3fffffff) return count;
-      limit = Math.min(more, 0x3fffffff);
+      limit = Math.min(more, 0x3fffffff) | 0;
     }
   }
 
@@ -214,29 +500,78 @@ export class RingBuffer implements Disposable {
   }
 
   /**
-   * Async iteration over records (zero-copy views, each valid until the next one is requested). Waits on a
-   * worker thread; ends when `signal` aborts or the ring buffer is closed.
+   * Async iteration over batches of records ({@link RecordBatch}, reused: valid until the next one is
+   * requested). Sleeps in epoll_wait on a worker thread until the kernel signals data (no timer, no
+   * spinning); ends when `signal` aborts or the ring buffer is closed. `pollMs` bounds one wait (default:
+   * none; the abort or close wakes it).
+   */
+  async *batches(
+    options: { signal?: AbortSignal; pollMs?: number; max?: number } = {},
+  ): AsyncGenerator<RecordBatch> {
+    const cap = Math.max(1, Math.min(options.max ?? BATCH_MAX, BATCH_MAX));
+    const signal = options.signal;
+    const onAbort = () => this.#epoll.wake();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const b = newBatch(this.#data);
+    try {
+      while (!this.#closed && !signal?.aborted) {
+        const base = this.#consumerPos();
+        const done = this.#fill(b, base, cap);
+        if (b.count > 0) {
+          try {
+            yield b;
+          } finally {
+            b.count = 0;
+            if (!this.#closed) this.#storeConsumer(base + done);
+          }
+          continue;
+        }
+        if (done > 0) this.#storeConsumer(base + done);
+        await this.#idle(options.pollMs);
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Waits for the kernel to signal data (or a wake-up from close/abort). */
+  async #idle(pollMs: number | undefined): Promise<void> {
+    // a reserved, uncommitted record: epoll reports the ring readable at once, so give the producer a
+    // moment instead of spinning on it
+    if (this.#busy) await new Promise((r) => setTimeout(r, 1));
+    else if (!this.#closed) await this.#epoll.waitAsync(pollMs ?? -1);
+  }
+
+  /**
+   * Async iteration over records (zero-copy views, each valid until the next one is requested). Waits like
+   * {@link batches}; ends when `signal` aborts or the ring buffer is closed.
    */
   async *records(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<Uint8Array> {
-    const pollMs = options.pollMs ?? 100;
-    while (!this.#closed && !options.signal?.aborted) {
-      let cons = this.#consumerPos();
-      const prod = this.#producerPos();
-      if (cons >= prod) {
-        await this.#epoll.waitAsync(pollMs);
-        continue;
+    const signal = options.signal;
+    const onAbort = () => this.#epoll.wake();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const buf = this.#data.buffer;
+    const byteOffset = this.#data.byteOffset;
+    const b = newBatch(this.#data);
+    try {
+      while (!this.#closed && !signal?.aborted) {
+        const base = this.#consumerPos();
+        const done = this.#fill(b, base, BATCH_MAX);
+        const n = b.count;
+        for (let i = 0; i < n; i++) {
+          try {
+            yield new Uint8Array(buf, byteOffset + b.offsets[i]!, b.lengths[i]!);
+          } finally {
+            // the caller is done with record i (next record, break or return): release it
+            if (!this.#closed) this.#storeConsumer(base + (i === n - 1 ? done : b.ends[i]!));
+          }
+          if (this.#closed || signal?.aborted) return;
+        }
+        if (done > 0 && !this.#closed) this.#storeConsumer(base + done);
+        if (n === 0) await this.#idle(options.pollMs);
       }
-      while (cons < prod && !this.#closed) {
-        const off = cons & this.#mask;
-        const len = Atomics.load(this.#lens, off >>> 2);
-        if (len & BUSY_BIT) break;
-        const n = len & 0x3fffffff;
-        cons += (n + HDR_SZ + 7) & ~7;
-        if ((len & DISCARD_BIT) === 0) yield this.#data.subarray(off + HDR_SZ, off + HDR_SZ + n);
-        if (this.#closed) return;
-        this.#storeConsumer(cons);
-      }
-      if (cons < prod) await this.#epoll.waitAsync(Math.min(pollMs, 5)); // a busy record: let it commit
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -264,7 +599,7 @@ export class RingBuffer implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#epoll.close();
+    this.#epoll.close(); // wakes an async iterator sleeping in epoll_wait
     this.#producer.close();
     this.#consumer.close();
   }

@@ -24,3 +24,19 @@ export function bpfAt(cmd: number, addr: number, size: number): number {
   const r = syscallAddr()(SYS_BPF, cmd, addr, size);
   return r < 0 ? -lastErrno() : r;
 }
+
+type AsyncSyscall = {
+  async: (nr: number, cmd: number, attr: number, size: number, cb: (err: unknown, r: number) => void) => void;
+};
+
+/**
+ * bpf(cmd, attr at `addr`, size) on koffi's worker thread, for commands that block (a long test run);
+ * resolves with the result, or -1 on failure (errno does not cross threads reliably).
+ */
+export function bpfAtAsync(cmd: number, addr: number, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    (syscallAddr as unknown as AsyncSyscall).async(SYS_BPF, cmd, addr, size, (err, r) =>
+      err ? reject(err) : resolve(r),
+    );
+  });
+}

@@ -149,3 +149,141 @@ export function mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boole
   if (r < 0) throw new SyscallError("BPF_MAP_LOOKUP_ELEM", -r, errnoName(-r));
   return true;
 }
+
+/** The `batch` member of union bpf_attr: in_batch, out_batch, keys, values, count, map_fd, elem_flags, flags. */
+const BATCH_ATTR = 56;
+
+/** Why a map cannot use BPF_MAP_*_BATCH, from the errno of the first batch call; undefined if it can. */
+export function batchUnsupported(errno: number): string | undefined {
+  if (errno === ERRNO.EINVAL)
+    return "the kernel refused BPF_MAP_*_BATCH with EINVAL (kernels before 5.6 do not have it)";
+  if (errno === ERRNO.ENOTSUPP || errno === ERRNO.EOPNOTSUPP)
+    return `this map type has no batch operations (${errnoName(errno)})`;
+  return undefined;
+}
+
+/**
+ * Batch element operations for one map (BPF_MAP_LOOKUP_BATCH / UPDATE_BATCH / DELETE_BATCH): owns off-heap
+ * key and value arrays for `capacity` elements and the batch cursor, so a whole map is read in a few calls.
+ * `valueSize` is the user-space value size (per-CPU maps: all CPUs' values).
+ */
+export class MapBatchOps {
+  readonly keySize: number;
+  readonly valueSize: number;
+  #capacity = 0;
+  keys: Uint8Array = offHeap(1);
+  values: Uint8Array = offHeap(1);
+  readonly #fd: number;
+  readonly #what: string;
+  /** Opaque cursor: the kernel writes out_batch, the next call passes it as in_batch. */
+  readonly #inBatch: Uint8Array;
+  readonly #outBatch: Uint8Array;
+  readonly #attr = offHeap(BATCH_ATTR);
+  readonly #attrAddr = addressNumber(this.#attr);
+  readonly #view = new DataView(this.#attr.buffer);
+  #started = false;
+  #ended = false;
+
+  constructor(fd: number, keySize: number, valueSize: number, what: string, capacity = 1024) {
+    this.#fd = fd;
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.#what = what;
+    // hash maps keep a u32 bucket index in the cursor, arrays a key
+    this.#inBatch = offHeap(Math.max(keySize, 8));
+    this.#outBatch = offHeap(Math.max(keySize, 8));
+    this.#resize(capacity);
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  #resize(capacity: number): void {
+    this.#capacity = capacity;
+    this.keys = offHeap(Math.max(capacity * this.keySize, 1));
+    this.values = offHeap(Math.max(capacity * this.valueSize, 1));
+  }
+
+  #encode(inBatch: boolean, count: number, elemFlags: number): void {
+    const v = this.#view;
+    v.setBigUint64(0, inBatch ? BigInt(addressNumber(this.#inBatch)) : 0n, true);
+    v.setBigUint64(8, BigInt(addressNumber(this.#outBatch)), true);
+    v.setBigUint64(16, BigInt(addressNumber(this.keys)), true);
+    v.setBigUint64(24, BigInt(addressNumber(this.values)), true);
+    v.setUint32(32, count, true);
+    v.setUint32(36, this.#fd, true);
+    v.setBigUint64(40, BigInt(elemFlags), true);
+    v.setBigUint64(48, 0n, true);
+  }
+
+  /** Starts a new pass over the map (the next {@link lookupNext} reads from the beginning). */
+  rewind(): void {
+    this.#started = false;
+    this.#ended = false;
+  }
+
+  /**
+   * Reads the next batch of elements into `keys`/`values`; returns how many (0 when the pass is over).
+   * A bucket larger than the arrays (ENOSPC) grows them and retries. Returns -errno for a first call the
+   * kernel refuses with EINVAL/ENOTSUPP/EOPNOTSUPP (see {@link batchUnsupported}); throws otherwise.
+   */
+  lookupNext(): number {
+    if (this.#ended) return 0;
+    for (;;) {
+      this.#encode(this.#started, this.#capacity, 0);
+      const r = bpfAt(BPF_CMD.MAP_LOOKUP_BATCH, this.#attrAddr, BATCH_ATTR);
+      const n = this.#view.getUint32(32, true);
+      if (r === -ERRNO.ENOSPC && n === 0 && this.#capacity < 1 << 20) {
+        this.#resize(this.#capacity * 4);
+        continue;
+      }
+      if (r < 0 && r !== -ERRNO.ENOENT) {
+        if (!this.#started && batchUnsupported(-r)) return r;
+        throw new SyscallError(`${this.#what}: BPF_MAP_LOOKUP_BATCH`, -r, errnoName(-r));
+      }
+      // ENOENT: the end of the map; `count` still says how many elements this last call returned
+      if (r === -ERRNO.ENOENT) this.#ended = true;
+      this.#started = true;
+      this.#inBatch.set(this.#outBatch);
+      return n;
+    }
+  }
+
+  /** Writes `count` elements from `keys`/`values` (BPF_MAP_UPDATE_BATCH); returns how many the kernel took. */
+  update(count: number, elemFlags = 0): number {
+    this.#ensure(count);
+    this.#encode(false, count, elemFlags);
+    const r = bpfAt(BPF_CMD.MAP_UPDATE_BATCH, this.#attrAddr, BATCH_ATTR);
+    if (r < 0) return this.#fail("BPF_MAP_UPDATE_BATCH", r);
+    return this.#view.getUint32(32, true);
+  }
+
+  /** Deletes the `count` keys in `keys` (BPF_MAP_DELETE_BATCH); returns how many were deleted. */
+  delete(count: number): number {
+    this.#ensure(count);
+    this.#encode(false, count, 0);
+    const r = bpfAt(BPF_CMD.MAP_DELETE_BATCH, this.#attrAddr, BATCH_ATTR);
+    if (r < 0) return this.#fail("BPF_MAP_DELETE_BATCH", r);
+    return this.#view.getUint32(32, true);
+  }
+
+  /** Makes room for `count` elements (contents are not kept). */
+  ensure(count: number): void {
+    this.#ensure(count);
+  }
+
+  #ensure(count: number): void {
+    if (count > this.#capacity) this.#resize(count);
+  }
+
+  #fail(call: string, r: number): never {
+    const done = this.#view.getUint32(32, true);
+    const why = -r === ERRNO.EINVAL ? undefined : batchUnsupported(-r);
+    throw new SyscallError(
+      `${this.#what}: ${call}${why ? ` (${why})` : ""} after ${done} element(s)`,
+      -r,
+      errnoName(-r),
+    );
+  }
+}

@@ -272,22 +272,31 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
 function dumpMaps(coll: import("../../kernel/collection.ts").Collection, json: boolean): void {
   const STREAMS = new Set([4, 27, 3, 12, 13]); // perf event array, ringbuf, prog array, maps of maps
   const out: Record<string, Array<{ key: BtfValue; value: BtfValue }>> = {};
+  /** Maps read one element per syscall because BPF_MAP_LOOKUP_BATCH is missing: why. */
+  const elementwise: Record<string, string> = {};
   for (const [name, m] of coll.maps) {
     if (STREAMS.has(m.type) || m.keySize === 0 || name.startsWith(".")) continue;
     const entries: Array<{ key: BtfValue; value: BtfValue }> = [];
     for (const [key, value] of m.entries()) entries.push({ key, value });
     out[name] = entries;
+    if (m.batchFallback) elementwise[name] = m.batchFallback;
   }
   const globals: Record<string, BtfValue> = {};
   for (const [name, v] of coll.variables) if (!v.section.startsWith(".rodata")) globals[name] = v.get();
   if (json) {
-    emitJson({ type: "maps", maps: out, globals });
+    emitJson({
+      type: "maps",
+      maps: out,
+      globals,
+      ...(Object.keys(elementwise).length ? { elementwise } : {}),
+    });
     return;
   }
   for (const [name, value] of Object.entries(globals))
     process.stdout.write(`global ${name} = ${show(value)}\n`);
   for (const [name, entries] of Object.entries(out)) {
-    process.stdout.write(`map ${name} (${entries.length} entr${entries.length === 1 ? "y" : "ies"})\n`);
+    const how = elementwise[name] ? `, read element by element: ${elementwise[name]}` : "";
+    process.stdout.write(`map ${name} (${entries.length} entr${entries.length === 1 ? "y" : "ies"}${how})\n`);
     for (const e of entries) process.stdout.write(`  ${show(e.key)} → ${show(e.value)}\n`);
   }
 }
