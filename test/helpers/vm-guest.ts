@@ -17,6 +17,7 @@ export function runGuestScript<T>(
   kernel: string,
   script: string,
   object: string,
+  vmArgs: string[] = [],
 ): T | undefined {
   const unavailable = kernelUnavailable(kernel);
   if (unavailable) {
@@ -33,7 +34,7 @@ export function runGuestScript<T>(
       process.execPath,
       [
         ...["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), "vm", "run", "--kernel", kernel],
-        ...["--timeout", "600", "--share", dir, "--share", dirname(object)],
+        ...["--timeout", "600", "--share", dir, "--share", dirname(object), ...vmArgs],
         // the bundle's koffi (node_modules): the clone may live under the guest's own /tmp
         ...["--share", REPO_ROOT],
         ...["--", process.execPath, bundleGuestScript(file)],
