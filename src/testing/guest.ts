@@ -1,0 +1,59 @@
+/**
+ * The `kfunc test` runner that runs inside the VM (prebuilt into dist/testing/guest.bundle.js) or on the
+ * host: `node guest.bundle.js <plan.json>`. Runs every test of every object in the plan in this one
+ * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
+ * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
+ */
+import { readFileSync } from "node:fs";
+import { formatError, isKfuncKitError } from "../errors.ts";
+import { emitResult } from "../qemu/result-channel.ts";
+import { kernelFacts, runObjectTests } from "./execute.ts";
+import type { GuestPlan } from "./types.ts";
+
+async function main(): Promise<number> {
+  const planFile = process.argv[2];
+  if (!planFile) {
+    process.stderr.write("usage: guest.js <plan.json>\n");
+    return 2;
+  }
+  const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
+  const kernel = kernelFacts();
+  emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
+  const filter = plan.filter ? new RegExp(plan.filter) : undefined;
+  let count = 0;
+  for (const f of plan.files) {
+    try {
+      await runObjectTests(
+        f.object,
+        f.file,
+        {
+          filter,
+          onStart: (tc, title) => emitResult({ type: "start", file: f.file, program: tc.program, title }),
+          onResult: (r) => {
+            count++;
+            emitResult({ type: "test", ...r });
+          },
+        },
+        kernel,
+      );
+    } catch (e) {
+      emitResult({
+        type: "file-error",
+        file: f.file,
+        message: isKfuncKitError(e) ? formatError(e) : String(e),
+      });
+    }
+  }
+  emitResult({ type: "done", count });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`kfunc test (guest): ${formatError(e)}\n`);
+    process.exitCode = 1;
+  },
+);
