@@ -7,7 +7,9 @@ import { register as doctor } from "./commands/doctor.ts";
 import { register as inspect } from "./commands/inspect.ts";
 import { register as kfuncs } from "./commands/kfuncs.ts";
 import { register as module } from "./commands/module.ts";
+import { register as newModule } from "./commands/new.ts";
 import { register as run } from "./commands/run.ts";
+import { register as test } from "./commands/test.ts";
 import { register as testRun } from "./commands/test-run.ts";
 import { register as vm } from "./commands/vm.ts";
 
@@ -19,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor]) reg(program);
+  for (const reg of [inspect, btf, kfuncs, run, testRun, build, module, vm, demo, doctor, test, newModule])
+    reg(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
