@@ -95,7 +95,8 @@ export interface CompileTestOptions {
 export function compileTest(source: string, o: CompileTestOptions): { object: string; cached: boolean } {
   if (source.endsWith(".o")) return { object: resolve(source), cached: true };
   const vm = vmlinuxHeader(o.kernelBtf, o.cacheDir);
-  const includeDirs = [dirname(resolve(source)), vm.dir, ...o.moduleDirs];
+  // include/testing last: a selftests program's `#include "bpf_misc.h"` gets our copy unless it brings its own
+  const includeDirs = [dirname(resolve(source)), vm.dir, ...o.moduleDirs, join(KFUNC_KIT_INCLUDE, "testing")];
   const h = createHash("sha256")
     .update(`test-obj-v1\0${o.clang ?? "clang"}\0`)
     .update(readFileSync(source));
