@@ -145,7 +145,6 @@ async function runOne(
       // libbpf: log level 0 asks for no log, and retries with level 1 when the load fails
       logLevel: logLevel || 1,
       alwaysLog: logLevel > 0,
-      logSize: 1 << 20,
     });
     log = coll
       .program(tc.program)

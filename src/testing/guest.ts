@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
+import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests } from "./execute.ts";
 import type { GuestPlan } from "./types.ts";
@@ -18,6 +19,8 @@ async function main(): Promise<number> {
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
   const kernel = kernelFacts();
+  // once per run, not in the first test's time: the kernel's BTF (parsed lazily, cached)
+  vmlinuxBtf().findByName("task_struct");
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
   let count = 0;
