@@ -11,3 +11,4 @@ export { type Logger, type LogLevel, setLogger } from "./log.ts";
 export * as module from "./module/index.ts";
 export * as object from "./object/index.ts";
 export * as qemu from "./qemu/index.ts";
+export * as testing from "./testing/index.ts";
