@@ -1,5 +1,5 @@
 /**
- * `kfunc test` in QEMU (3 boots): the kfunc-zoo suite, the deliberate-failure suite, a selftests-style file
+ * `kfunc test` in QEMU (3 boots): the kfunc-zoo and seed suites, the deliberate-failure suite, a selftests-style file
  * and a test that panics the guest on 6.12, with 6.1's column failing at the module build (the zoo
  * registers KPROBE kfuncs, which 6.1 cannot); `kfunc new` + `kfunc test` passing on 6.1 and 6.12 with
  * JUnit output; Ctrl-C during a run stops QEMU and prints the partial report.
@@ -14,6 +14,7 @@ import { junit, matrix, runTests, type TestRunResults } from "../../src/testing/
 import { FIXTURES_DIR, REPO_ROOT } from "../helpers/index.ts";
 
 const ZOO = join(REPO_ROOT, "examples", "kfunc-zoo");
+const SEED = join(REPO_ROOT, "examples", "seed");
 const DIR = join(FIXTURES_DIR, "testing");
 const OLD = "debian:bookworm";
 const NEW = "debian:bookworm-backports";
@@ -24,11 +25,12 @@ before(async () => {
   r = await runTests({
     paths: [
       ZOO,
+      SEED,
       join(DIR, "suite.test.bpf.c"),
       join(DIR, "selftests_style.test.bpf.c"),
       join(DIR, "crashmod"),
     ],
-    modules: [ZOO, join(DIR, "crashmod")],
+    modules: [ZOO, SEED, join(DIR, "crashmod")],
     kernels: [OLD, NEW],
   });
 });
@@ -42,6 +44,19 @@ test("6.12: every kfunc-zoo test passes (retvals, refusals with their __msg, a C
   const zoo = col(NEW).tests.filter((t) => t.file.endsWith("zoo.test.bpf.c"));
   assert.equal(zoo.length, 12, zoo.map((t) => `${t.status} ${t.title}`).join("\n"));
   for (const t of zoo) assert.equal(t.status, "pass", `${t.title}: ${JSON.stringify(t)}`);
+});
+
+test("6.12: the seed module's tests pass (a kprobe may call its kfunc, other program types are refused)", () => {
+  const seed = col(NEW).tests.filter((t) => t.file.endsWith("seed.test.bpf.c"));
+  assert.deepEqual(
+    seed.map((t) => [t.program, t.status]),
+    [
+      ["kprobe_calls_it", "pass"],
+      ["syscall_may_not_call", "pass"],
+      ["pointer_for_a_scalar", "pass"],
+    ],
+    JSON.stringify(seed),
+  );
 });
 
 test("6.12: the deliberate failures are reported as exactly those failures in the VM", () => {
