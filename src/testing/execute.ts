@@ -102,6 +102,36 @@ function sourceOf(e: VerifierError): string | undefined {
   return s ? `${s.file}:${s.line}: ${s.text}` : undefined;
 }
 
+/**
+ * Keeps only the maps the loaded programs use (by relocation, and the maps those maps hold): a test loads
+ * one program, and creating and closing every map of the object for it is most of the kernel's work.
+ */
+function pruneMaps(s: ObjectSpec, programs: string[]): void {
+  const maps = new Set<string>();
+  const sections = new Set<string>();
+  for (const p of s.programs) {
+    if (!programs.includes(p.name)) continue;
+    for (const r of p.relocations) {
+      if (r.kind === "map") maps.add(r.map);
+      else if (r.kind === "data") sections.add(r.section);
+      else if (r.kind === "kconfig") sections.add(".kconfig");
+    }
+  }
+  const keep = (m: ObjectSpec["maps"][number]) =>
+    maps.has(m.name) || (m.dataSection !== undefined && sections.has(m.dataSection));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const m of s.maps)
+      if (keep(m))
+        for (const v of m.initialValues)
+          if (v.kind === "map" && !maps.has(v.name)) {
+            maps.add(v.name);
+            grew = true;
+          }
+  }
+  s.maps = s.maps.filter(keep);
+}
+
 interface RunOptions {
   kernel: KernelFacts;
   /** The object's `__auxiliary` programs (loaded with every test). */
@@ -137,11 +167,13 @@ async function runOne(
   const prog = s.programs.find((p) => p.name === tc.program)!;
   prog.flags = ((prog.flags | testingFlags(k) | tc.flagsSet) & ~tc.flagsClear) >>> 0;
   const logLevel = tc.logLevel;
+  const programs = [tc.program, ...o.auxiliary.filter((a) => a !== tc.program)];
+  pruneMaps(s, programs);
   let coll: Awaited<ReturnType<typeof loadCollection>> | undefined;
   let log: string[] = [];
   try {
     coll = await loadCollection(s, {
-      programs: [tc.program, ...o.auxiliary.filter((a) => a !== tc.program)],
+      programs,
       // libbpf: log level 0 asks for no log, and retries with level 1 when the load fails
       logLevel: logLevel || 1,
       alwaysLog: logLevel > 0,
