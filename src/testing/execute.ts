@@ -270,8 +270,15 @@ async function runOne(
         };
     }
     if (tc.printk.length) {
-      const lines = readTraceBuffer().map((l) => l.message.trim());
-      const pf = matchInOrder(lines.join("\n"), tc.printk);
+      // the lines are normally there at once; give a loaded machine up to a second before calling it missing
+      let lines: string[] = [];
+      let pf: ReturnType<typeof matchInOrder>;
+      for (let waited = 0; ; waited += 50) {
+        lines = readTraceBuffer().map((l) => l.message.trim());
+        pf = matchInOrder(lines.join("\n"), tc.printk);
+        if (!pf || waited >= 1000) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       if (pf)
         return {
           status: "fail",
@@ -279,7 +286,9 @@ async function runOne(
           failure: {
             kind: "printk",
             expected: `a bpf_printk line with ${describePattern(pf.pattern)}`,
-            got: lines.length ? `trace_pipe had:\n${lines.slice(-8).join("\n")}` : "no bpf_printk output",
+            got: lines.length
+              ? `the trace buffer had:\n${lines.slice(-8).join("\n")}`
+              : "no bpf_printk output",
           },
         };
     }

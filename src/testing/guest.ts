@@ -4,12 +4,12 @@
  * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
  * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
  */
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests } from "./execute.ts";
-import type { GuestPlan } from "./types.ts";
+import { type GuestPlan, KMSG_TAG } from "./types.ts";
 
 async function main(): Promise<number> {
   const planFile = process.argv[2];
@@ -23,6 +23,12 @@ async function main(): Promise<number> {
   vmlinuxBtf().findByName("task_struct");
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
+  // In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
+  // panic can lose the last records still in the serial pipeline, the console keeps what happened.
+  const kmsg = plan.kmsg ? openSync("/dev/kmsg", "w") : undefined;
+  const note = (what: string, rec: Record<string, unknown>) => {
+    if (kmsg !== undefined) writeSync(kmsg, `<3>${KMSG_TAG}${what} ${JSON.stringify(rec)}\n`);
+  };
   let count = 0;
   for (const f of plan.files) {
     try {
@@ -31,8 +37,18 @@ async function main(): Promise<number> {
         f.file,
         {
           filter,
-          onStart: (tc, title) => emitResult({ type: "start", file: f.file, program: tc.program, title }),
+          onStart: (tc, title) => {
+            emitResult({ type: "start", file: f.file, program: tc.program, title });
+            note("start", { file: f.file, program: tc.program, title });
+          },
           onResult: (r) => {
+            note("result", {
+              file: r.file,
+              program: r.program,
+              title: r.title,
+              status: r.status,
+              durationMs: r.durationMs,
+            });
             count++;
             emitResult({ type: "test", ...r });
           },

@@ -24,6 +24,7 @@ import type {
   TestRunResults,
   TestRunSummary,
 } from "./types.ts";
+import { KMSG_TAG } from "./types.ts";
 
 export interface RunTestsOptions {
   /** Test files or dirs (default: the current directory). */
@@ -284,6 +285,7 @@ async function runKernel(
     const plan: GuestPlan = {
       files: objects.map((x, i) => ({ file: x.file, object: staged[i]! })),
       ...(o.filter !== undefined ? { filter: o.filter } : {}),
+      ...(onHost ? {} : { kmsg: true }),
     };
     const planFile = join(runDir, "plan.json");
     writeFileSync(planFile, JSON.stringify(plan));
@@ -333,7 +335,36 @@ async function runKernel(
           });
         }
     };
-    const charge = (what: string, consoleTail: string) => {
+    /** After a crash: the verdicts and the last start the console has, which the serial pipeline may have lost. */
+    const recoverFromConsole = (consoleText: string) => {
+      let last: typeof running;
+      for (const m of consoleText.matchAll(new RegExp(`${KMSG_TAG}(start|result) (\\{.*\\})\\s*$`, "gm"))) {
+        let rec: TestOutcome;
+        try {
+          rec = JSON.parse(m[2]!) as TestOutcome;
+        } catch {
+          continue;
+        }
+        const key = `${rec.file}\0${rec.title}`;
+        if (m[1] === "start")
+          last = done.has(key) ? undefined : { file: rec.file, program: rec.program, title: rec.title };
+        else {
+          last = undefined;
+          if (done.has(key)) continue;
+          done.add(key);
+          push({
+            ...rec,
+            ...(rec.status === "pass"
+              ? {}
+              : { reason: "the details were lost when the guest crashed (verdict from the kernel log)" }),
+          });
+        }
+      }
+      if (last) running = last;
+      else if (running && done.has(`${running.file}\0${running.title}`)) running = undefined;
+    };
+    const charge = (what: string, consoleTail: string, consoleText = "") => {
+      if (consoleText) recoverFromConsole(consoleText);
       if (running) {
         done.add(`${running.file}\0${running.title}`);
         push({

@@ -44,8 +44,12 @@ export interface GuestPlan {
   files: { file: string; object: string }[];
   /** Only tests whose title matches (a RegExp source). */
   filter?: string;
-  /** The tests' names in this file the host expects (for "not run" after a crash). */
+  /** Also note each start and verdict in the kernel log (VM runs: the console survives a panic). */
+  kmsg?: boolean;
 }
+
+/** Prefix of the runner's kernel-log lines (`kfunc-test: start {…}`, `kfunc-test: result {…}`). */
+export const KMSG_TAG = "kfunc-test: ";
 
 export interface KernelColumn {
   /** The spec asked for (`debian:bookworm`). */
