@@ -3,6 +3,7 @@
  * each prefixed by {@link RESULT_MARKER}; the host splits the stream into records and the remaining text
  * (what a person should see). Used by `kfunc demo` and `kfunc test`; works the same on the host.
  */
+import { StringDecoder } from "node:string_decoder";
 
 export const RESULT_MARKER = "KFUNC_RESULT ";
 
@@ -28,6 +29,8 @@ export function resultSplitter<T = Record<string, unknown>>(
   onText: (text: string) => void,
 ): { push(chunk: string | Buffer): void; flush(): void } {
   let pending = "";
+  // a multi-byte UTF-8 character may be split across chunks
+  const decoder = new StringDecoder("utf8");
   const line = (l: string, nl: string) => {
     if (!l.startsWith(RESULT_MARKER)) return onText(l + nl);
     let rec: T;
@@ -40,12 +43,13 @@ export function resultSplitter<T = Record<string, unknown>>(
   };
   return {
     push(chunk) {
-      pending += chunk.toString();
+      pending += typeof chunk === "string" ? chunk : decoder.write(chunk);
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const l of lines) line(l, "\n");
     },
     flush() {
+      pending += decoder.end();
       if (pending) line(pending, "");
       pending = "";
     },

@@ -53,9 +53,12 @@ test("the result channel: records split from text, also across chunk boundaries"
     },
   );
   s.push('hello\nKFUNC_RESULT {"type":"a",');
-  s.push('"n":1}\nworld\nKFUNC_RESULT {"type":"b"}');
+  const rest = Buffer.from('"n":1,"t":"1 + … + 8"}\nworld\nKFUNC_RESULT {"type":"b"}');
+  const cut = rest.indexOf("…") + 1; // inside the 3-byte character
+  s.push(rest.subarray(0, cut));
+  s.push(rest.subarray(cut));
   s.flush();
-  assert.deepEqual(recs, [{ type: "a", n: 1 }, { type: "b" }]);
+  assert.deepEqual(recs, [{ type: "a", n: 1, t: "1 + … + 8" }, { type: "b" }]);
   assert.equal(text, "hello\nworld\n");
   assert.deepEqual(parseResults('x\nKFUNC_RESULT {"type":"c"}\n'), [{ type: "c" }]);
 });
