@@ -17,4 +17,13 @@
 })
 #endif
 
+/*
+ * The record type of a ring/perf buffer map, for `kfunc gen skeleton`: KFUNC_KIT_RECORD(events, struct event);
+ * at file scope. It declares a global pointer (left out of the skeleton's .bss) whose type puts the struct
+ * in the object's BTF even when only functions use it.
+ */
+#ifndef KFUNC_KIT_RECORD
+#define KFUNC_KIT_RECORD(map, type) type *__kfunc_kit_record_##map __attribute__((unused))
+#endif
+
 #endif

@@ -2,7 +2,7 @@
 // One set-up step for `npm test` and `npm run demo`: npm dependencies, the Debian packages kfunc-kit
 // drives (when root on Debian/Ubuntu), and the compiled CLI in dist/. Quiet when nothing is missing.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,6 +25,8 @@ export const DEBIAN_PACKAGES = [
   "zstd", // 6.12 kernel images
   "xz-utils", // 6.1 kernel images and .ko.xz modules
   "bc",
+  "systemtap-sdt-dev", // <sys/sdt.h>: the USDT probes of the usdt tests' C program
+  "clang-19", // the kptr global-data fixture (clang 14's BTF drops __kptr type tags)
 ];
 
 function log(msg) {
@@ -87,10 +89,16 @@ function newestMtime(dir) {
   return newest;
 }
 
-function buildDist() {
+/** Compiles src/ into dist/ when it is out of date (`force`: always; `clean`: from an empty dist/). */
+function buildDist({ force = false, clean = false } = {}) {
+  if (clean) rmSync(join(root, "dist"), { recursive: true, force: true });
   const info = join(root, "dist", ".tsbuildinfo");
   const built = existsSync(info) ? statSync(info).mtimeMs : 0;
-  if (built >= newestMtime(join(root, "src")) && built >= statSync(join(root, "tsconfig.json")).mtimeMs)
+  if (
+    !force &&
+    built >= newestMtime(join(root, "src")) &&
+    built >= statSync(join(root, "tsconfig.json")).mtimeMs
+  )
     return;
   log("compiling TypeScript (dist/)");
   try {
@@ -144,7 +152,13 @@ function bundleOne(dir) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // `--build` (npm run build, prepack): only compile; `--clean`: from an empty dist/, so nothing stale ships
+  const args = process.argv.slice(2);
   try {
+    if (args.includes("--build")) {
+      buildDist({ force: true, clean: args.includes("--clean") });
+      process.exit(0);
+    }
     npmDeps();
     debianDeps();
     buildDist();

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "KFUNC" // kfunc resolution / registration problems
   | "MODULE" // kernel module build or check failed
   | "VM" // QEMU runner problem
+  | "UVM" // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
   | "USAGE" // bad arguments or options (CLI exit code 2)
   | "ENVIRONMENT"; // a missing tool, package or permission on this machine
 
@@ -46,6 +47,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "KFUNC",
   "MODULE",
   "VM",
+  "UVM",
   "USAGE",
   "ENVIRONMENT",
 ]);
@@ -104,17 +106,83 @@ export class RelocationError extends KfuncKitError {
   }
 }
 
-/** A syscall failed. `errnoName` is symbolic (EPERM), which is what users search for. */
+export interface SyscallErrorOptions extends KfuncKitErrorOptions {
+  /** Replaces the default message `<call>: <ERRNO> (<text>)` (used when a step wraps a failed call). */
+  message?: string;
+}
+
+/**
+ * A syscall failed. `errnoName` is symbolic (EPERM), which is what users search for. A step that wraps a
+ * failed call (`kprobe 'p' → f: cannot create the probe`) uses {@link SyscallError.wrap}, so errno stays on
+ * the outer error instead of one `.cause` down.
+ */
 export class SyscallError extends KfuncKitError {
   override readonly name = "SyscallError";
   constructor(
     readonly call: string,
     readonly errno: number,
     readonly errnoName: string,
-    options: KfuncKitErrorOptions = {},
+    options: SyscallErrorOptions = {},
   ) {
-    super("SYSCALL", `${call}: ${errnoName}${errnoDescription(errno)}`, options);
+    super("SYSCALL", options.message ?? `${call}: ${errnoName}${errnoDescription(errno)}`, options);
   }
+
+  /**
+   * `message` for a step that failed because of `cause`: a SyscallError carrying the errno found in the
+   * cause chain (ours, or a Node fs error's), else a SYSCALL-coded error without one.
+   */
+  static wrap(
+    message: string,
+    cause: unknown,
+    options: Omit<KfuncKitErrorOptions, "cause"> = {},
+  ): KfuncKitError {
+    const inner = findCause(cause, SyscallError);
+    if (inner)
+      return new SyscallError(inner.call, inner.errno, inner.errnoName, { ...options, message, cause });
+    const node = nodeErrno(cause);
+    if (node) return new SyscallError(node.call, node.errno, node.name, { ...options, message, cause });
+    return new KfuncKitError("SYSCALL", message, { ...options, cause });
+  }
+}
+
+/** A Node system error (fs, child_process): `{ errno: -13, code: "EACCES", syscall: "open" }`. */
+function nodeErrno(e: unknown): { errno: number; name: string; call: string } | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const { errno, code, syscall } = e as NodeLikeError;
+  if (typeof errno !== "number" || typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  return { errno: Math.abs(errno), name: code, call: typeof syscall === "string" ? syscall : "syscall" };
+}
+
+interface NodeLikeError {
+  errno?: unknown;
+  code?: unknown;
+  syscall?: unknown;
+}
+
+/** The first error in `e`'s cause chain (e included) that is an instance of `type`. */
+export function findCause<T extends Error>(
+  e: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: any constructor signature
+  type: abstract new (...args: any[]) => T,
+): T | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur instanceof Error && depth < 16; depth++) {
+    if (cur instanceof type) return cur;
+    cur = cur.cause;
+  }
+  return undefined;
+}
+
+/** The errno (positive, e.g. 1 for EPERM) behind `e`: from a SyscallError or a Node system error in its cause chain. */
+export function errnoOf(e: unknown): number | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur instanceof Error && depth < 16; depth++) {
+    if (cur instanceof SyscallError) return cur.errno;
+    const node = nodeErrno(cur);
+    if (node) return node.errno;
+    cur = cur.cause;
+  }
+  return undefined;
 }
 
 export class VerifierError extends KfuncKitError {
@@ -151,6 +219,48 @@ export class UsageError extends KfuncKitError {
     super("USAGE", message, options);
   }
 }
+
+/** A kfunc that cannot be resolved, registered or called as declared. */
+export class KfuncError extends KfuncKitError {
+  override readonly name = "KfuncError";
+  constructor(message: string, options: KfuncKitErrorOptions = {}) {
+    super("KFUNC", message, options);
+  }
+}
+
+/** A kernel module that cannot be configured, built, checked or loaded. */
+export class ModuleError extends KfuncKitError {
+  override readonly name = "ModuleError";
+  constructor(message: string, options: KfuncKitErrorOptions = {}) {
+    super("MODULE", message, options);
+  }
+}
+
+/** Something missing on this machine: a tool, a package, a permission, a file system. */
+export class EnvironmentError extends KfuncKitError {
+  override readonly name = "EnvironmentError";
+  constructor(message: string, options: KfuncKitErrorOptions = {}) {
+    super("ENVIRONMENT", message, options);
+  }
+}
+
+/**
+ * The codes with a class of their own: construct the class, never `new KfuncKitError(code, …)` (a test
+ * enforces it), so that `instanceof` and the code always agree. VM errors are `VmError` (src/qemu).
+ */
+export const TYPED_ERROR_CODES: readonly ErrorCode[] = [
+  "ELF",
+  "BTF",
+  "OBJECT",
+  "RELOCATION",
+  "SYSCALL",
+  "VERIFIER",
+  "NOT_SUPPORTED",
+  "KFUNC",
+  "MODULE",
+  "USAGE",
+  "ENVIRONMENT",
+];
 
 const ERRNO_TEXT: Record<number, string> = {
   1: "operation not permitted",
@@ -189,4 +299,30 @@ export function formatError(e: unknown): string {
   }
   if (isKfuncKitError(e) && e.hint) lines.push(`  hint: ${e.hint}`);
   return lines.join("\n");
+}
+
+/** What went wrong with a user's file (see src/files.ts). */
+export type FileProblem =
+  | "missing"
+  | "missing-dir"
+  | "directory"
+  | "special"
+  | "too-large"
+  | "permission"
+  | "io";
+
+/**
+ * A user's file cannot be read or written: `path` names it, the hint names the fix. A missing file is a
+ * usage error (exit code 2); the rest are failures of the environment (exit code 1).
+ */
+export class FileError extends KfuncKitError {
+  override readonly name = "FileError";
+  constructor(
+    readonly problem: FileProblem,
+    readonly path: string,
+    message: string,
+    options: KfuncKitErrorOptions = {},
+  ) {
+    super(problem === "missing" ? "USAGE" : "ENVIRONMENT", message, options);
+  }
 }

@@ -2,8 +2,9 @@
  * C declarator syntax for BTF types: the inside-out part of C (`int (*fn[4])(void *)`, `char *const p`,
  * `struct { int a; } x`), ported from libbpf's `btf_dump_emit_type_decl`/`btf_dump_emit_type_chain`.
  *
- * `CWriter` is shared with the C printer (c-printer.ts), which overrides the naming hooks to make
- * duplicate names unique the way bpftool does (`foo___2`).
+ * `CWriter` feeds single declarations (module headers, inspect reports). The whole-BTF printer
+ * (c-printer.ts, vmlinux.h) is a second port of the same btf_dump logic, not built on this one; merging
+ * them is open (docs/architecture.md, "Not done yet").
  */
 import { BtfError } from "../errors.ts";
 import { alignOfOrZero, isPacked, POINTER_SIZE, sizeOfOrZero, type TypeSource } from "./layout.ts";

@@ -32,5 +32,16 @@ export {
 export { BTF_MAGIC, type BtfHeader, parseBtfHeader } from "./header.ts";
 export { findKfuncs, hasKfuncTags, type KfuncInfo } from "./kfuncs.ts";
 export { MAX_TYPE_DEPTH, POINTER_SIZE } from "./layout.ts";
+export { TS_RESERVED, type TsDeclOptions, TsDeclPrinter, type TsEnumConst, UniqueNames } from "./ts-decl.ts";
 export * from "./types.ts";
+export { codecOfShape, type TypedCodec, typedCodecFor, typedSizeCodec } from "./value-codec.ts";
+export {
+  type FieldShape,
+  isCharType,
+  MAX_TUPLE,
+  shapeOf,
+  shapeOfSize,
+  type TypedArrayName,
+  type ValueShape,
+} from "./value-shape.ts";
 export { type EncodeBtfOptions, encodeBtf } from "./writer.ts";

@@ -4,10 +4,10 @@
  * Compiler diagnostics come back as a KfuncKitError with file:line lines.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError, ObjectError, UsageError } from "../errors.ts";
 
 /** kfunc-kit's own eBPF headers (compat shims such as bpf_ksym_exists for libbpf < 1.2). */
 export const KFUNC_KIT_INCLUDE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "include");
@@ -40,9 +40,32 @@ export function clangArgs(source: string, options: CompileBpfOptions): string[] 
 /** Compiles one eBPF C file; throws with the compiler's diagnostics on failure. */
 export function compileBpf(source: string, options: CompileBpfOptions): string {
   const clang = options.clang ?? "clang";
+  // clang takes anything that is not C (a .o, a directory) as linker input for -c, and exits 0 having
+  // written nothing: only C sources go in
+  let st: ReturnType<typeof statSync> | undefined;
+  try {
+    st = statSync(source);
+  } catch {
+    st = undefined;
+  }
+  if (!st) throw new UsageError(`eBPF source '${source}' does not exist`, { hint: "check the path" });
+  if (st.isDirectory())
+    throw new UsageError(`eBPF source '${source}' is a directory`, {
+      hint: "name the C file inside it (kfunc build <dir>/prog.bpf.c)",
+    });
+  if (!source.endsWith(".c"))
+    throw new UsageError(`eBPF source '${source}' is not a C file (.c)`, {
+      hint: "kfunc build compiles eBPF C (prog.bpf.c); to look at a built object use kfunc inspect",
+    });
+  if (existsSync(options.output) && statSync(options.output).isDirectory())
+    throw new UsageError(`output '${options.output}' is a directory`, {
+      hint: "name the object file (-o <dir>/prog.bpf.o)",
+    });
+  // a stale object from an earlier build must not pass for this one
+  rmSync(options.output, { force: true });
   const r = spawnSync(clang, clangArgs(source, options), { encoding: "utf8" });
   if (r.error) {
-    throw new KfuncKitError("ENVIRONMENT", `cannot run ${clang}: ${r.error.message}`, {
+    throw new EnvironmentError(`cannot run ${clang}: ${r.error.message}`, {
       hint: "install clang: apt-get install clang (npm test / npm run demo install it when run as root)",
     });
   }
@@ -52,10 +75,15 @@ export function compileBpf(source: string, options: CompileBpfOptions): string {
       .filter((l) => /(error|warning|note):/.test(l) || l.startsWith(" "))
       .slice(0, 40)
       .join("\n");
-    throw new KfuncKitError("OBJECT", `compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
+    throw new ObjectError(`compiling ${source} failed:\n${diag || r.stderr.trim()}`, {
       hint: compileHint(r.stderr),
     });
   }
+  const after = existsSync(options.output) ? statSync(options.output) : undefined;
+  if (!after?.isFile() || after.size === 0)
+    throw new ObjectError(`compiling ${source}: ${clang} exited 0 but wrote no object ${options.output}`, {
+      hint: `run it by hand to see why: ${clang} ${clangArgs(source, options).join(" ")}`,
+    });
   return options.output;
 }
 

@@ -3,17 +3,20 @@
  * kfunc program needs — vmlinux.h printed from that kernel's BTF (cached), libbpf's headers, kfunc-kit's
  * include/kfunc_kit.h, and the `<module>.kfuncs.h` prototype header of each module it calls.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { ModuleError, UsageError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { compileBpf } from "./clang.ts";
 import { vmlinuxHeader } from "./vmlinux-h.ts";
 
 export interface BuildProgramOptions {
   /** Output object (default: `<source minus .c>.o`, so `prog.bpf.c` → `prog.bpf.o`). */
   output?: string | undefined;
-  /** `host` (default), `debian:<suite|release>`, a kernel build dir, or a BTF / ELF vmlinux file. */
+  /**
+   * `host`, `debian:<suite|release>`, a kernel build dir, or a BTF / ELF vmlinux file. Default: the host,
+   * or with `modules` the kernel `kfunc module build` defaults to (src/qemu/resolve.ts).
+   */
   kernel?: string | undefined;
   /** Module dirs (their `build/<release>/*.kfuncs.h`) or dirs holding a `*.kfuncs.h`. */
   modules?: string[] | undefined;
@@ -38,39 +41,35 @@ export interface BuiltProgram {
 interface KernelBtf {
   btf: string;
   release: string | undefined;
+  reason: string;
+  defaulted: boolean;
 }
 
+/**
+ * The target kernel's BTF through the one resolver (src/qemu/resolve.ts). With modules to call, the
+ * default is the one `kfunc module build` uses (the kernel the modules were built for).
+ */
 async function kernelBtf(spec: string | undefined, o: BuildProgramOptions): Promise<KernelBtf> {
-  if (spec === undefined || spec === "host") {
-    const { release } = await import("node:os");
-    return { btf: "/sys/kernel/btf/vmlinux", release: release() };
-  }
-  if (spec === "debian" || spec.startsWith("debian:")) {
-    const { prepareKernel } = await import("../qemu/index.ts");
-    const k = await prepareKernel(spec, {
-      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
-      ...(o.progress ? { progress: o.progress } : {}),
-    });
-    return { btf: k.btf, release: k.release };
-  }
-  if (existsSync(spec) && statSync(spec).isDirectory()) {
-    const v = join(spec, "vmlinux");
-    if (!existsSync(v))
+  const { resolveKernel } = await import("../qemu/resolve.ts");
+  const k = await resolveKernel(spec, {
+    needs: (o.modules?.length ?? 0) > 0 ? "modules" : "btf",
+    progress: o.progress,
+    cacheDir: o.cacheDir,
+  });
+  if (!k.btf) {
+    if (k.kind === "build-dir")
       throw new UsageError(
-        `--kernel '${spec}': a kernel build dir without vmlinux (no BTF to print vmlinux.h from)`,
-        {
-          hint: "put the kernel's BTF there as vmlinux, or pass the BTF file itself",
-        },
+        `--kernel '${k.spec}': a kernel build dir without vmlinux (no BTF to print vmlinux.h from)`,
+        { hint: "put the kernel's BTF there as vmlinux, or pass the BTF file itself" },
       );
-    return { btf: v, release: undefined };
+    throw new UsageError(
+      `--kernel '${k.spec}': kernel ${k.release ?? ""} has no BTF to print vmlinux.h from`,
+      {
+        hint: "is the kernel built with CONFIG_DEBUG_INFO_BTF=y? pass --kernel debian:bookworm-backports to use a QEMU kernel's",
+      },
+    );
   }
-  if (existsSync(spec)) return { btf: spec, release: undefined };
-  throw new UsageError(
-    `--kernel '${spec}': not host, debian:<suite|release>, a kernel build dir or a BTF file`,
-    {
-      hint: "e.g. --kernel debian:bookworm-backports",
-    },
-  );
+  return { btf: k.btf, release: k.release, reason: k.reason, defaulted: k.defaulted };
 }
 
 function headersIn(dir: string): string[] {
@@ -98,7 +97,7 @@ function moduleHeaderDir(dir: string, release: string | undefined): { dir: strin
         hint: "name the kernel with --kernel, or pass the build dir itself",
       },
     );
-  throw new KfuncKitError("MODULE", `--module '${dir}': no *.kfuncs.h${release ? ` for ${release}` : ""}`, {
+  throw new ModuleError(`--module '${dir}': no *.kfuncs.h${release ? ` for ${release}` : ""}`, {
     hint: `build the module first: kfunc module build ${dir}${release ? " --kernel <the same kernel>" : ""}`,
   });
 }
@@ -113,6 +112,7 @@ export async function buildProgram(source: string, o: BuildProgramOptions = {}):
     throw new UsageError(`eBPF source '${source}' does not exist`, { hint: "check the path" });
   const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
   const k = await kernelBtf(o.kernel, o);
+  if (k.defaulted) o.progress?.note(`kernel: ${k.reason}`);
   o.progress?.step("vmlinux.h for the target kernel");
   let vm: ReturnType<typeof vmlinuxHeader>;
   try {

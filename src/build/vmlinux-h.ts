@@ -3,12 +3,13 @@
  * the BTF's hash: `<cache>/vmlinux-h/<sha256-16>/vmlinux.h`. Returns the directory to pass as -I.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpC } from "../btf/c-printer.ts";
 import { parseBtf } from "../btf/index.ts";
 import { parseElf } from "../elf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { BtfError } from "../errors.ts";
+import { ensureWritableDir } from "../qemu/cache.ts";
 
 export interface VmlinuxHeader {
   /** Directory holding vmlinux.h. */
@@ -21,7 +22,7 @@ export interface VmlinuxHeader {
 function elfBtf(bytes: Uint8Array, source: string): Uint8Array {
   const sec = parseElf(bytes, source).section(".BTF");
   if (!sec)
-    throw new KfuncKitError("BTF", `${source}: an ELF file without a .BTF section`, {
+    throw new BtfError(source, undefined, "an ELF file without a .BTF section", {
       hint: "pass the kernel's raw BTF (/sys/kernel/btf/vmlinux) or a vmlinux built with CONFIG_DEBUG_INFO_BTF=y",
     });
   return sec.data;
@@ -33,7 +34,7 @@ export function readKernelBtf(path: string): Uint8Array {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new KfuncKitError("BTF", `kernel BTF '${path}': cannot read it`, {
+    throw new BtfError(`kernel BTF '${path}'`, undefined, "cannot read it", {
       cause: e,
       hint: "is the kernel built with CONFIG_DEBUG_INFO_BTF=y? pass --kernel debian:bookworm-backports to use a QEMU kernel's",
     });
@@ -50,7 +51,7 @@ export function vmlinuxHeader(btfPath: string, cacheDir: string): VmlinuxHeader 
   const dir = join(cacheDir, "vmlinux-h", key);
   const header = join(dir, "vmlinux.h");
   if (existsSync(header)) return { dir, header, fresh: false };
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   const text = dumpC(parseBtf(btf, { source: btfPath }));
   const tmp = `${header}.tmp-${process.pid}`;
   writeFileSync(tmp, text);

@@ -1,24 +1,14 @@
 import ora, { type Ora } from "ora";
+import { type Progress, silentProgress } from "../progress.ts";
 
-export interface Progress {
-  /** Starts (or restarts) a step with a title. */
-  step(title: string): void;
-  /** Updates the current step's detail text (e.g. "42 MB of 122 MB"). */
-  detail(text: string): void;
-  succeed(text?: string): void;
-  fail(text?: string): void;
-  /** Leaves a plain line above the spinner. */
-  note(text: string): void;
-}
+export type { Progress };
 
 /**
  * Progress for long steps (downloads, builds, VM boots): a spinner on a terminal, plain lines on stderr
  * otherwise, nothing with `quiet` (used by --json).
  */
 export function createProgress(options: { quiet?: boolean } = {}): Progress {
-  if (options.quiet) {
-    return { step() {}, detail() {}, succeed() {}, fail() {}, note() {} };
-  }
+  if (options.quiet) return silentProgress;
   if (!process.stderr.isTTY) {
     let current = "";
     return {

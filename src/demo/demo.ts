@@ -8,8 +8,8 @@ import { release as osRelease } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileBpf } from "../build/clang.ts";
-import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { NotSupportedError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { parseResults, resultSplitter } from "../qemu/result-channel.ts";
 import type { DemoSummary } from "./guest.ts";
 
@@ -87,9 +87,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   if (onHost) {
     const why = await hostLimitation();
     if (why)
-      throw new KfuncKitError("NOT_SUPPORTED", `kfunc demo --kernel host: ${why}`, {
-        hint: "run it in a VM instead: `kfunc demo` boots Debian's 6.12 kernel under QEMU with your files",
-      });
+      throw new NotSupportedError(
+        "the reference scenario on the host",
+        undefined,
+        `kfunc demo --kernel host: ${why}`,
+        {
+          hint: "run it in a VM instead: `kfunc demo` boots Debian's 6.12 kernel under QEMU with your files",
+        },
+      );
   }
 
   const { prepareKernel, runInVm, DEFAULT_KERNEL } = await import("../qemu/index.ts");
@@ -105,8 +110,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     prepared &&
     (prepared.version.major < 6 || (prepared.version.major === 6 && prepared.version.minor < 10))
   )
-    throw new KfuncKitError(
-      "NOT_SUPPORTED",
+    throw new NotSupportedError(
+      "module kfuncs from kprobe programs",
+      "6.10",
       `kfunc demo --kernel ${spec}: Linux ${prepared.release} is older than 6.10, where register_btf_kfunc_id_set(BPF_PROG_TYPE_KPROBE, …) returns -EINVAL: the reference scenario's kprobe program cannot call a module kfunc there`,
       {
         hint: "run it on the default kernel (kfunc demo); on 6.1 register the kfunc for TRACING and call it from fentry or tp_btf — kfunc.json does that (docs/modules.md, examples/kfunc-zoo)",

@@ -1,1 +1,3 @@
 export * from "./elf.ts";
+export * from "./notes.ts";
+export * from "./segments.ts";

@@ -9,7 +9,7 @@
  */
 import type { Btf, BtfType } from "../btf/index.ts";
 import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 
 export type BtfValue = number | bigint | boolean | string | Uint8Array | BtfValue[] | BtfObject;
 export interface BtfObject {
@@ -37,7 +37,7 @@ function toBigInt(v: BtfValue, what: string): bigint {
   if (typeof v === "bigint") return v;
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
   if (typeof v === "boolean") return v ? 1n : 0n;
-  throw new KfuncKitError("USAGE", `${what}: expected an integer, got ${typeof v} ${String(v)}`);
+  throw new UsageError(`${what}: expected an integer, got ${typeof v} ${String(v)}`);
 }
 
 /** Raw bytes codec (no BTF, or a type kfunc-kit does not decode). */
@@ -47,7 +47,7 @@ export function bytesCodec(size: number): ValueCodec {
     decode: (b, o = 0) => new Uint8Array(b.subarray(o, o + size)),
     encode(v, out, o = 0) {
       if (!(v instanceof Uint8Array) || v.byteLength !== size)
-        throw new KfuncKitError("USAGE", `expected a Uint8Array of ${size} bytes`);
+        throw new UsageError(`expected a Uint8Array of ${size} bytes`);
       out.set(v, o);
     },
   };
@@ -266,7 +266,7 @@ function build(btf: Btf, id: number): ValueCodec {
           return a;
         },
         encode(v, out, o = 0) {
-          if (!Array.isArray(v)) throw new KfuncKitError("USAGE", `array '${t.name}': expected an array`);
+          if (!Array.isArray(v)) throw new UsageError(`array '${t.name}': expected an array`);
           for (let i = 0; i < Math.min(v.length, t.nelems); i++) elem.encode(v[i]!, out, o + i * stride);
         },
       };
@@ -285,7 +285,7 @@ function build(btf: Btf, id: number): ValueCodec {
         },
         encode(v, out, o = 0) {
           if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array)
-            throw new KfuncKitError("USAGE", `struct '${t.name}': expected an object`);
+            throw new UsageError(`struct '${t.name}': expected an object`);
           const obj = v as BtfObject;
           for (const f of fields) {
             const fv = obj[f.name];

@@ -136,8 +136,14 @@ export function sanitizeBtf(
   sections: SectionLayout[],
   externs: ExternSpec[],
   features: BtfFeatureSet = ALL_BTF_FEATURES,
+  staticFuncs: ReadonlySet<string> = new Set(),
 ): Uint8Array {
   const raw = new RawBtf(bytes, source);
+  // libbpf's mark_btf_static: hidden global subprograms are verified like static ones
+  if (staticFuncs.size > 0)
+    for (let id = 1; id <= raw.count; id++)
+      if (raw.kind(id) === K.FUNC && raw.vlen(id) === 1 && staticFuncs.has(raw.name(id)))
+        raw.setInfo(id, K.FUNC, 0);
   const layouts = new Map(sections.map((s) => [s.name, s]));
   const kconfig = externs.filter((e) => e.kind === "kconfig");
   if (kconfig.length > 0 && !layouts.has(".kconfig")) {

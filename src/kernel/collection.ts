@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
 import type { Fd } from "../sys/fd.ts";
@@ -20,6 +20,13 @@ import type { Program } from "./program.ts";
 import { track, untrack } from "./registry.ts";
 
 export type { LoadOptions } from "./loader.ts";
+
+const owners = new WeakMap<object, Collection>();
+
+/** The Collection a loaded program belongs to (USDT attach finds the object's `__bpf_usdt_*` maps through it). */
+export function collectionOf(program: object): Collection | undefined {
+  return owners.get(program);
+}
 
 export class Collection implements Disposable {
   readonly source: string;
@@ -52,6 +59,7 @@ export class Collection implements Disposable {
         if (v.name && !vars.has(v.name)) vars.set(v.name, new Variable(v, g, spec.btf));
     }
     this.variables = vars;
+    for (const p of programs.values()) owners.set(p, this);
     track(this);
   }
 
@@ -59,7 +67,7 @@ export class Collection implements Disposable {
   program(name: string): Program {
     const p = this.programs.get(name);
     if (!p)
-      throw new KfuncKitError("USAGE", `${this.source}: no program named '${name}'`, {
+      throw new UsageError(`${this.source}: no program named '${name}'`, {
         hint: `programs: ${[...this.programs.keys()].join(", ") || "(none)"}`,
       });
     return p;
@@ -68,7 +76,7 @@ export class Collection implements Disposable {
   map(name: string): BpfMap {
     const m = this.maps.get(name);
     if (!m)
-      throw new KfuncKitError("USAGE", `${this.source}: no map named '${name}'`, {
+      throw new UsageError(`${this.source}: no map named '${name}'`, {
         hint: `maps: ${[...this.maps.keys()].join(", ") || "(none)"}`,
       });
     return m;
@@ -77,7 +85,7 @@ export class Collection implements Disposable {
   variable(name: string): Variable {
     const v = this.variables.get(name);
     if (!v)
-      throw new KfuncKitError("USAGE", `${this.source}: no global variable named '${name}'`, {
+      throw new UsageError(`${this.source}: no global variable named '${name}'`, {
         hint: `variables: ${[...this.variables.keys()].join(", ") || "(none)"}`,
       });
     return v;
@@ -139,7 +147,7 @@ function findVariable(spec: ObjectSpec, name: string): { ds: DataSectionSpec; v:
   const known = spec.dataSections.flatMap((d) =>
     d.kind === "kconfig" ? [] : d.variables.map((v) => v.name),
   );
-  throw new KfuncKitError("USAGE", `${spec.source}: no global variable named '${name}'`, {
+  throw new UsageError(`${spec.source}: no global variable named '${name}'`, {
     hint: `variables: ${known.join(", ") || "(none)"}`,
   });
 }

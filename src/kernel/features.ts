@@ -3,12 +3,14 @@
  * NotSupportedError (with the minimum kernel) when the kernel conclusively refuses, and throws anything
  * else when the probe itself failed (inconclusive). `supports(f)` maps the first two to a boolean.
  */
-import { NotSupportedError, SyscallError } from "../errors.ts";
-import { Attr } from "../sys/attr.ts";
-import { BPF_CMD, bpfRaw } from "../sys/bpf.ts";
+import { type BtfType, encodeBtf } from "../btf/index.ts";
+import { errnoOf, NotSupportedError, SyscallError } from "../errors.ts";
+import { mapCreate } from "../sys/bpf-map.ts";
+import { btfLoad } from "../sys/bpf-obj.ts";
+import { progLoad } from "../sys/bpf-prog.ts";
 import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
 import { ERRNO, errnoName } from "../sys/errno.ts";
-import { closeFd } from "../sys/libc.ts";
+import type { Fd } from "../sys/fd.ts";
 import type { BtfFeatureSet } from "./btf-sanitize.ts";
 import { vmlinuxBtf } from "./kernel-btf.ts";
 
@@ -39,6 +41,11 @@ const MIN_KERNEL: Record<Feature, string> = {
   bpfCookie: "5.15",
 };
 
+/** The first kernel with `feature` ("major.minor"), for skip and error messages. */
+export function featureMinKernel(feature: Feature): string {
+  return MIN_KERNEL[feature];
+}
+
 const DESCRIPTION: Record<Feature, string> = {
   btf: "BTF",
   btfFunc: "BTF FUNC/FUNC_PROTO",
@@ -53,110 +60,127 @@ const DESCRIPTION: Record<Feature, string> = {
   bpfCookie: "BPF cookies (bpf_get_attach_cookie)",
 };
 
-/** Raw little-endian BTF from type words and a string table ("\0int\0x\0…"). */
-export function rawBtf(types: number[], strings: string): Uint8Array {
-  const str = new TextEncoder().encode(strings);
-  const out = new Uint8Array(24 + types.length * 4 + str.length);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, 0xeb9f, true);
-  v.setUint8(2, 1);
-  v.setUint32(4, 24, true);
-  v.setUint32(12, types.length * 4, true);
-  v.setUint32(16, types.length * 4, true);
-  v.setUint32(20, str.length, true);
-  types.forEach((w, i) => {
-    v.setUint32(24 + i * 4, w >>> 0, true);
-  });
-  out.set(str, 24 + types.length * 4);
-  return out;
-}
-
-const INT = (name: number) => [name, 1 << 24, 4, 32];
-const info = (kind: number, vlen = 0, kflag = 0) => ((kflag << 31) | (kind << 24) | vlen) >>> 0;
-
-// Strings: 1 "int", 5 "x", 7 "f", 9 ".data", 15 "tag"
-const STRS = "\0int\0x\0f\0.data\0tag\0";
-const BTF_PROBES: Partial<Record<Feature, number[]>> = {
-  btf: [...INT(1)],
-  btfFunc: [...INT(1), 0, info(13), 0, 7, info(12, 0), 2],
-  btfFuncGlobal: [...INT(1), 0, info(13), 0, 7, info(12, 1), 2],
-  btfDatasec: [...INT(1), 5, info(14), 1, 0, 9, info(15, 1), 4, 2, 0, 4],
-  btfFloat: [7, info(16), 4],
-  btfDeclTag: [...INT(1), 5, info(14), 1, 0, 15, info(17), 2, 0xffffffff],
-  btfTypeTag: [...INT(1), 15, info(18), 1, 0, info(2), 2],
-  btfEnum64: [1, info(19, 1, 0), 8, 5, 0, 1],
+// The probes are tiny objects made with kfunc-kit's own encoders and loaded through the src/sys wrappers
+// (btfLoad, mapCreate, progLoad): no attr layout or BTF record is written out by hand here.
+const int = (id: number): BtfType => ({
+  id,
+  kind: "INT",
+  name: "int",
+  size: 4,
+  encoding: 0,
+  bitOffset: 0,
+  bits: 32,
+});
+const BTF_PROBES: Partial<Record<Feature, BtfType[]>> = {
+  btf: [int(1)],
+  btfFunc: [
+    int(1),
+    { id: 2, kind: "FUNC_PROTO", name: "", returnType: 0, params: [] },
+    { id: 3, kind: "FUNC", name: "f", type: 2, linkage: 0 },
+  ],
+  btfFuncGlobal: [
+    int(1),
+    { id: 2, kind: "FUNC_PROTO", name: "", returnType: 0, params: [] },
+    { id: 3, kind: "FUNC", name: "f", type: 2, linkage: 1 },
+  ],
+  btfDatasec: [
+    int(1),
+    { id: 2, kind: "VAR", name: "x", type: 1, linkage: 0 },
+    { id: 3, kind: "DATASEC", name: ".data", size: 4, vars: [{ type: 2, offset: 0, size: 4 }] },
+  ],
+  btfFloat: [{ id: 1, kind: "FLOAT", name: "f", size: 4 }],
+  btfDeclTag: [
+    int(1),
+    { id: 2, kind: "VAR", name: "x", type: 1, linkage: 0 },
+    { id: 3, kind: "DECL_TAG", name: "tag", type: 2, componentIdx: -1 },
+  ],
+  btfTypeTag: [
+    int(1),
+    { id: 2, kind: "TYPE_TAG", name: "tag", type: 1 },
+    { id: 3, kind: "PTR", name: "", type: 2 },
+  ],
+  btfEnum64: [
+    { id: 1, kind: "ENUM64", name: "int", size: 8, signed: false, values: [{ name: "x", value: 1n << 32n }] },
+  ],
 };
 
-function tryBtf(bytes: Uint8Array): number {
-  const attr = new Attr(32).ptr(0, bytes).u32(16, bytes.byteLength);
-  return bpfRaw(BPF_CMD.BTF_LOAD, attr.bytes);
-}
-
-function conclusive(r: number, feature: Feature): void {
-  if (r >= 0) {
-    closeFd(r);
-    return;
+/** Runs a probe that creates an fd: closes it (supported), or classifies the failure. */
+function conclusive(create: () => Fd, feature: Feature): void {
+  try {
+    create().close();
+  } catch (e) {
+    if (e instanceof NotSupportedError) throw e;
+    const errno = errnoOf(e);
+    if (errno === undefined) throw e;
+    if (
+      errno === ERRNO.EINVAL ||
+      errno === ERRNO.E2BIG ||
+      errno === ERRNO.ENOTSUPP ||
+      errno === ERRNO.EOPNOTSUPP
+    )
+      throw new NotSupportedError(DESCRIPTION[feature], MIN_KERNEL[feature], undefined, { cause: e });
+    throw SyscallError.wrap(`probe ${DESCRIPTION[feature]}: ${errnoName(errno)}`, e);
   }
-  const errno = -r;
-  if (
-    errno === ERRNO.EINVAL ||
-    errno === ERRNO.E2BIG ||
-    errno === ERRNO.ENOTSUPP ||
-    errno === ERRNO.EOPNOTSUPP
-  )
-    throw new NotSupportedError(DESCRIPTION[feature], MIN_KERNEL[feature]);
-  throw new SyscallError(`probe ${DESCRIPTION[feature]}`, errno, errnoName(errno));
 }
 
-function probeKfuncCall(): number {
+function probeKfuncCall(): Fd {
   const btf = vmlinuxBtf();
   const lock = btf.findByName("bpf_rcu_read_lock", "FUNC");
   const unlock = btf.findByName("bpf_rcu_read_unlock", "FUNC");
   if (!lock || !unlock) throw new NotSupportedError(DESCRIPTION.kfuncCall, MIN_KERNEL.kfuncCall);
+  // call lock; call unlock; r0 = 0; exit (a kfunc call is BPF_CALL with src_reg 2 and the BTF id)
   const insns = new Uint8Array(32);
   const v = new DataView(insns.buffer);
-  const call = (i: number, id: number) => {
+  for (const [i, id] of [lock.id, unlock.id].entries()) {
     insns[i * 8] = 0x85;
     insns[i * 8 + 1] = 2 << 4;
     v.setInt32(i * 8 + 4, id, true);
-  };
-  call(0, lock.id);
-  call(1, unlock.id);
-  insns[16] = 0xb7; // r0 = 0
-  insns[24] = 0x95; // exit
-  const license = new TextEncoder().encode("GPL\0");
-  const a = new Attr(72).u32(0, BPF_PROG_TYPE.SYSCALL).u32(4, 4).ptr(8, insns).ptr(16, license);
-  a.u32(44, BPF_PROG_F.SLEEPABLE);
-  return bpfRaw(BPF_CMD.PROG_LOAD, a.bytes);
+  }
+  insns[16] = 0xb7;
+  insns[24] = 0x95;
+  return progLoad({
+    type: BPF_PROG_TYPE.SYSCALL,
+    insns,
+    license: "GPL",
+    name: "kk_probe",
+    flags: BPF_PROG_F.SLEEPABLE,
+  }).fd;
 }
 
 /** libbpf's probe_kern_bpf_cookie: a tracepoint program calling bpf_get_attach_cookie (helper 174). */
-function probeBpfCookie(): number {
+function probeBpfCookie(): Fd {
   const insns = new Uint8Array(16);
   insns[0] = 0x85; // call
   new DataView(insns.buffer).setInt32(4, 174, true);
   insns[8] = 0x95; // exit
-  const license = new TextEncoder().encode("GPL\0");
-  const a = new Attr(72).u32(0, BPF_PROG_TYPE.TRACEPOINT).u32(4, 2).ptr(8, insns).ptr(16, license);
-  return bpfRaw(BPF_CMD.PROG_LOAD, a.bytes);
+  return progLoad({ type: BPF_PROG_TYPE.TRACEPOINT, insns, license: "GPL", name: "kk_probe" }).fd;
 }
 
 function run(feature: Feature): void {
   const btf = BTF_PROBES[feature];
   if (btf) {
-    conclusive(tryBtf(rawBtf(btf, STRS)), feature);
+    conclusive(() => btfLoad(encodeBtf(btf), `probe ${feature}`), feature);
     return;
   }
   if (feature === "mmapableArray") {
-    const a = new Attr(48).u32(0, BPF_MAP_TYPE.ARRAY).u32(4, 4).u32(8, 8).u32(12, 1).u32(16, BPF_F.MMAPABLE);
-    conclusive(bpfRaw(BPF_CMD.MAP_CREATE, a.bytes), feature);
+    conclusive(
+      () =>
+        mapCreate({
+          type: BPF_MAP_TYPE.ARRAY,
+          keySize: 4,
+          valueSize: 8,
+          maxEntries: 1,
+          flags: BPF_F.MMAPABLE,
+        }),
+      feature,
+    );
     return;
   }
   if (feature === "bpfCookie") {
-    conclusive(probeBpfCookie(), feature);
+    conclusive(probeBpfCookie, feature);
     return;
   }
-  conclusive(probeKfuncCall(), feature);
+  conclusive(probeKfuncCall, feature);
 }
 
 const cache = new Map<Feature, NotSupportedError | true>();

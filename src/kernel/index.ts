@@ -15,5 +15,10 @@ export { loadModuleBtfs, type ModuleBtf, ModuleBtfSet, vmlinuxBtf } from "./kern
 export { KernelObject } from "./kernel-object.ts";
 export { BpfMap, type BpfMapProps, type MapKey } from "./map.ts";
 export { Program, type ProgramProps } from "./program.ts";
-export { liveObjectCount } from "./registry.ts";
+export {
+  closeAllLive,
+  type ExitHandlerOptions,
+  installExitHandlers,
+  liveObjectCount,
+} from "./registry.ts";
 export { formatVerifierLog, type SourceLine, sourceLineFor } from "./verifier-error.ts";

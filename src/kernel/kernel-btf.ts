@@ -4,12 +4,14 @@
  */
 import { readFileSync } from "node:fs";
 import { type Btf, parseBtf } from "../btf/index.ts";
-import { KfuncKitError, SyscallError } from "../errors.ts";
+import { NotSupportedError, SyscallError } from "../errors.ts";
 import { log } from "../log.ts";
 import { btfInfo, fdById, getNextId } from "../sys/bpf-obj.ts";
 import type { Fd } from "../sys/fd.ts";
 
-export const VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux";
+import { VMLINUX_BTF_PATH } from "./host.ts";
+
+export { VMLINUX_BTF_PATH };
 
 let vmlinux: Btf | undefined;
 
@@ -20,7 +22,7 @@ export function vmlinuxBtf(path = VMLINUX_BTF_PATH): Btf {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new KfuncKitError("NOT_SUPPORTED", `kernel BTF is missing at '${path}'`, {
+    throw new NotSupportedError("kernel BTF", "5.4", `kernel BTF is missing at '${path}'`, {
       cause: e,
       hint: "was the kernel built with CONFIG_DEBUG_INFO_BTF=y? (kfunc calls and CO-RE need it)",
     });

@@ -1,9 +1,9 @@
 /**
- * kfunc and ksym lookup in kernel BTF (/work/shared/notes/kfunc-facts.md, libbpf
+ * kfunc and ksym lookup in kernel BTF (kernel Documentation/bpf/kfuncs.rst, libbpf
  * bpf_object__resolve_ksym_func_btf_id / find_ksym_btf_id). Pure: vmlinux and module BTFs are arguments.
  */
 import type { Btf, BtfType } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { KfuncError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
 
 export interface KernelModuleBtf {
@@ -98,7 +98,7 @@ export function resolveKfunc(ext: ExternSpec, objBtf: Btf, kernel: KernelBtfs): 
   const target = findKsym(kernel, ext.essentialName, "FUNC");
   if (!target) {
     if (ext.weak) return undefined;
-    throw new KfuncKitError("KFUNC", `extern (func ksym) '${ext.name}': not found in kernel or module BTFs`, {
+    throw new KfuncError(`extern (func ksym) '${ext.name}': not found in kernel or module BTFs`, {
       hint:
         "is the module that defines it loaded, and was it built with BTF? (`kfunc module build` checks it; " +
         "`kfunc kfuncs` lists what this kernel exports)",
@@ -109,8 +109,7 @@ export function resolveKfunc(ext: ExternSpec, objBtf: Btf, kernel: KernelBtfs): 
   if (!typesCompatible(objBtf, ext.typeId, target.btf, func.type)) {
     if (ext.weak) return undefined;
     const where = target.module ? `module '${target.module.name}'` : "vmlinux";
-    throw new KfuncKitError(
-      "KFUNC",
+    throw new KfuncError(
       `extern (func ksym) '${ext.name}': func_proto [${ext.typeId}] incompatible with ${where} [${func.type}]`,
       { hint: "declare the extern with the kernel's exact prototype (`kfunc kfuncs` prints it)" },
     );
@@ -123,14 +122,14 @@ export function resolveTypedKsym(ext: ExternSpec, objBtf: Btf, kernel: KernelBtf
   const target = findKsym(kernel, ext.essentialName, "VAR");
   if (!target) {
     if (ext.weak) return undefined;
-    throw new KfuncKitError("KFUNC", `extern (var ksym) '${ext.name}': not found in kernel BTF`, {
+    throw new KfuncError(`extern (var ksym) '${ext.name}': not found in kernel BTF`, {
       hint: "is the symbol a per-CPU or global variable of this kernel? (only those have BTF VARs)",
     });
   }
   const v = target.btf.typeById(target.id);
   if (v.kind === "VAR" && !typesCompatible(objBtf, ext.typeId, target.btf, v.type)) {
     if (ext.weak) return undefined;
-    throw new KfuncKitError("KFUNC", `extern (var ksym) '${ext.name}': incompatible types with the kernel's`);
+    throw new KfuncError(`extern (var ksym) '${ext.name}': incompatible types with the kernel's`);
   }
   return target;
 }

@@ -1,33 +1,27 @@
-/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values (/proc/config.gz, /boot/config-<release>). */
+/** Untyped ksym addresses (/proc/kallsyms) and `.kconfig` values ($KFUNC_KIT_KCONFIG, /proc/config.gz, /boot/config-<release>). */
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
+import { parseKernelVersion, versionCode } from "../kernel-version.ts";
 import type { ExternSpec } from "../object/types.ts";
 import { supports } from "./features.ts";
+import { KALLSYMS_PATH, parseKallsyms } from "./host.ts";
 
 /** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (names.size === 0) return out;
-  const text = readFileSync("/proc/kallsyms", "utf8");
-  for (const line of text.split("\n")) {
-    const a = line.indexOf(" ");
-    const b = line.indexOf(" ", a + 1);
-    if (a < 0 || b < 0) continue;
-    let end = line.indexOf("\t", b + 1);
-    if (end < 0) end = line.length;
-    const name = line.slice(b + 1, end);
-    if (names.has(name) && !out.has(name)) out.set(name, BigInt(`0x${line.slice(0, a)}`));
-  }
+  const text = readFileSync(KALLSYMS_PATH, "utf8");
+  for (const s of parseKallsyms(text))
+    if (names.has(s.name) && !out.has(s.name)) out.set(s.name, BigInt(`0x${s.address}`));
   return out;
 }
 
 /** LINUX_VERSION_CODE of a release string ("6.18.44-fc" → 6<<16 | 18<<8 | 44). */
 export function kernelVersionCode(rel = release()): number {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
-  if (!m) return 0;
-  return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(255, Number(m[3] ?? 0));
+  const v = parseKernelVersion(rel);
+  return v ? versionCode(v) : 0;
 }
 
 /** The syscall-wrapper symbol prefix of this architecture (`__x64_sys_bpf` on x86-64), as libbpf's arch_specific_syscall_pfx. */
@@ -50,7 +44,7 @@ function probedKconfig(name: string): bigint | undefined {
   if (name === "LINUX_HAS_BPF_COOKIE") return supports("bpfCookie") ? 1n : 0n;
   if (name === "LINUX_HAS_SYSCALL_WRAPPER") {
     const pfx = syscallPrefix();
-    if (!pfx || !existsSync("/proc/kallsyms")) return 0n;
+    if (!pfx || !existsSync(KALLSYMS_PATH)) return 0n;
     return kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
   }
   return undefined;
@@ -66,17 +60,42 @@ export function parseKconfig(text: string): Map<string, string> {
   return out;
 }
 
-let cachedConfig: Map<string, string> | null | undefined;
+/** The env var that names the kernel config file to read (kfunc-kit's VM sets it to the guest kernel's own). */
+export const KCONFIG_ENV = "KFUNC_KIT_KCONFIG";
 
-/** The running kernel's config, or null when neither /proc/config.gz nor /boot/config-<release> exists. */
-export function runningKconfig(): Map<string, string> | null {
-  if (cachedConfig !== undefined) return cachedConfig;
-  cachedConfig = null;
-  if (existsSync("/proc/config.gz"))
-    cachedConfig = parseKconfig(gunzipSync(readFileSync("/proc/config.gz")).toString("utf8"));
-  else if (existsSync(`/boot/config-${release()}`))
-    cachedConfig = parseKconfig(readFileSync(`/boot/config-${release()}`, "utf8"));
-  return cachedConfig;
+/** Where the running kernel's config is looked for, in order. */
+export function kconfigCandidates(rel = release()): string[] {
+  const named = process.env[KCONFIG_ENV];
+  return [...(named ? [named] : []), "/proc/config.gz", `/boot/config-${rel}`];
+}
+
+export interface KernelConfig {
+  values: Map<string, string>;
+  /** The file it was read from. */
+  file: string;
+}
+
+let cachedConfig: { key: string; config: KernelConfig | null } | undefined;
+
+/**
+ * The running kernel's config: the file `$KFUNC_KIT_KCONFIG` names (set inside kfunc-kit's VM to the booted
+ * Debian kernel's /boot/config-<release>), else /proc/config.gz, else /boot/config-<release>; gzip or plain
+ * text. Null when none exists.
+ */
+export function runningKconfig(): KernelConfig | null {
+  const candidates = kconfigCandidates();
+  const key = candidates.join("\0");
+  if (cachedConfig?.key === key) return cachedConfig.config;
+  let config: KernelConfig | null = null;
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const raw = readFileSync(file);
+    const text = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+    config = { values: parseKconfig(text), file };
+    break;
+  }
+  cachedConfig = { key, config };
+  return config;
 }
 
 function writeInt(out: DataView, off: number, size: number, v: bigint): void {
@@ -106,15 +125,18 @@ export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: st
       continue;
     }
     const config = runningKconfig();
-    const raw = config?.get(e.name);
+    const raw = config?.values.get(e.name);
     if (raw === undefined) {
       if (e.weak) continue;
-      throw new KfuncKitError(
-        "ENVIRONMENT",
+      throw new EnvironmentError(
         config
-          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config`
-          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from`,
-        { hint: "declare it __weak to default to 0 when the kernel does not have it" },
+          ? `${source}: extern (kconfig) '${e.name}': not set in the running kernel's config (${config.file})`
+          : `${source}: extern (kconfig) '${e.name}': no kernel config to read it from (looked for ${kconfigCandidates().join(", ")})`,
+        {
+          hint: config
+            ? "declare it __weak to default to 0 when the kernel does not have it"
+            : `declare it __weak to default to 0, or name the kernel's config file in $${KCONFIG_ENV}`,
+        },
       );
     }
     if (raw.startsWith('"')) {

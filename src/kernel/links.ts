@@ -1,10 +1,12 @@
 /**
  * `Link`: an attached program. It owns the fds that keep the attachment alive (a bpf link fd, a perf event
  * fd, or both) and any cleanup (a tracefs kprobe event to delete). `close()` detaches: it closes the fds in
- * reverse order of creation and runs the cleanups; it is idempotent and never throws.
+ * reverse order of creation and runs the cleanups; it is idempotent and never throws. Open links are in the
+ * process registry (registry.ts), which closes them at exit and, with installExitHandlers(), on signals.
  */
 import { log } from "../log.ts";
 import type { Fd } from "../sys/fd.ts";
+import { track, untrack } from "./registry.ts";
 
 export type LinkKind =
   | "tracepoint"
@@ -20,6 +22,7 @@ export type LinkKind =
   | "kretprobe.multi"
   | "uprobe"
   | "uretprobe"
+  | "usdt"
   | "iter"
   | "perf_event";
 
@@ -35,6 +38,8 @@ export interface LinkInfo {
   mechanism: LinkMechanism;
   /** kprobe/uprobe: "pmu" (perf_event_open on the dynamic PMU) or "tracefs" (kprobe_events fallback). */
   probeVia?: "pmu" | "tracefs";
+  /** usdt: how many call sites (one uprobe each) the link holds. */
+  sites?: number;
 }
 
 export class Link implements Disposable {
@@ -47,6 +52,7 @@ export class Link implements Disposable {
     this.info = info;
     this.#fds = fds;
     this.#cleanups = cleanups;
+    track(this);
   }
 
   get kind(): LinkKind {
@@ -72,6 +78,7 @@ export class Link implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    untrack(this);
     for (let i = this.#fds.length - 1; i >= 0; i--) this.#fds[i]!.close();
     for (const c of this.#cleanups) {
       try {

@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 
 import { release } from "node:os";
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError, SyscallError } from "../errors.ts";
+import { BtfError, KfuncError, ObjectError, SyscallError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
@@ -19,9 +19,10 @@ import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
+import { permissionEvidence } from "./capabilities.ts";
 import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
-import { GlobalData } from "./global-data.ts";
+import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 import { type KernelBtfs, type KernelModuleBtf, resolveKfunc, resolveTypedKsym } from "./kfunc-resolve.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
@@ -106,6 +107,7 @@ export class CollectionLoader {
   #externs = new Map<string, { resolution: ExternResolution; index: number }>();
   #fdArray = new FdArray();
   #cands: CandidateCache | undefined;
+  readonly #mmapDecisions = new Map<string, MmapDecision>();
   /** bpffs pins this load created: removed again if the load fails (a failed load leaves nothing behind). */
   readonly #newPins: string[] = [];
 
@@ -164,7 +166,7 @@ export class CollectionLoader {
     const wanted = this.opts.programs;
     for (const name of wanted ?? []) {
       if (!this.spec.programs.some((p) => p.name === name))
-        throw new KfuncKitError("USAGE", `${this.spec.source}: no program named '${name}'`, {
+        throw new UsageError(`${this.spec.source}: no program named '${name}'`, {
           hint: `programs in this object: ${this.spec.programs.map((p) => p.name).join(", ")}`,
         });
     }
@@ -200,37 +202,26 @@ export class CollectionLoader {
       layouts,
       this.spec.externs,
       this.opts.btfFeatures ?? btfFeatures(),
+      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
     );
     try {
       this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
     } catch (e) {
       if (!(e instanceof BtfLoadFailure)) throw e;
       const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
-      throw new KfuncKitError(
-        "BTF",
-        `${this.spec.source}: load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`,
-        {
-          cause: e,
-          hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
-        },
-      );
+      throw new BtfError(this.spec.source, undefined, `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`, {
+        cause: e,
+        hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
+      });
     }
   }
 
   // ---- maps ------------------------------------------------------------------------------------
 
   #create(m: MapSpec, innerMapFd: number | undefined): Fd {
-    let maxEntries = m.maxEntries;
-    let keySize = m.keySize;
-    let valueSize = m.valueSize;
-    if (m.type.id === BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
-      if (maxEntries === 0) maxEntries = possibleCpus();
-      keySize ||= 4;
-      valueSize ||= 4;
-    }
+    const { keySize, valueSize, maxEntries } = createdShape(m);
     let flags = m.flags;
-    if (m.dataSection && m.dataSection !== ".kconfig" && this.opts.mmapGlobals && supports("mmapableArray"))
-      flags |= BPF_F.MMAPABLE;
+    if (m.dataSection && this.#mmapOf(m).mmap) flags |= BPF_F.MMAPABLE;
     const base = {
       type: m.type.id,
       keySize,
@@ -260,11 +251,10 @@ export class CollectionLoader {
       return mapCreate(base);
     } catch (e) {
       if (!(e instanceof SyscallError)) throw e;
-      throw new KfuncKitError(
-        "SYSCALL",
+      throw SyscallError.wrap(
         `${this.spec.source}: map '${m.name}' (${m.type.name}): create: ${e.errnoName}`,
+        e,
         {
-          cause: e,
           ...(e.errnoName === "EINVAL" && m.type.id === BPF_MAP_TYPE.RINGBUF
             ? { hint: "ring buffer max_entries must be a power of 2 and a multiple of the page size" }
             : e.errnoName === "EPERM"
@@ -275,6 +265,21 @@ export class CollectionLoader {
     }
   }
 
+  /** Whether a global data map is created BPF_F_MMAPABLE and mmapped (libbpf's rule; see mmapDecision). */
+  #mmapOf(m: MapSpec): MmapDecision {
+    const section = m.dataSection!;
+    let d = this.#mmapDecisions.get(section);
+    if (!d) {
+      const ds = this.spec.dataSections.find((x) => x.name === section);
+      if (!this.opts.mmapGlobals) d = { mmap: false, reason: "mmapGlobals: false" };
+      else if (!supports("mmapableArray"))
+        d = { mmap: false, reason: "the kernel has no BPF_F_MMAPABLE (Linux < 5.5)" };
+      else d = mmapDecision(ds, this.spec.btf);
+      this.#mmapDecisions.set(section, d);
+    }
+    return d;
+  }
+
   #createMap(m: MapSpec): void {
     let pinned: string | undefined;
     let fd: Fd | undefined;
@@ -283,14 +288,15 @@ export class CollectionLoader {
       fd = objGet(pinned, `map '${m.name}'`);
       if (fd) {
         const info = mapInfo(fd.value);
+        const want = createdShape(m);
         if (
           info.type !== m.type.id ||
-          info.keySize !== m.keySize ||
-          info.valueSize !== m.valueSize ||
-          info.maxEntries !== m.maxEntries
+          info.keySize !== want.keySize ||
+          info.valueSize !== want.valueSize ||
+          info.maxEntries !== want.maxEntries
         ) {
           fd.close();
-          throw new KfuncKitError("OBJECT", `map '${m.name}': pinned map at '${pinned}' is incompatible`, {
+          throw new ObjectError(`map '${m.name}': pinned map at '${pinned}' is incompatible`, {
             hint: `it has type ${info.type}, key ${info.keySize}, value ${info.valueSize}, max_entries ${info.maxEntries}; remove it (rm ${pinned}) or rename the map`,
           });
         }
@@ -318,9 +324,8 @@ export class CollectionLoader {
       new BpfMap(fd, {
         name: m.name,
         type: m.type.id,
-        keySize: m.keySize,
-        valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
+        // what the kernel has, not the spec: a PERF_EVENT_ARRAY's 0 becomes the CPU count
+        ...createdShape(m),
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,
@@ -341,9 +346,11 @@ export class CollectionLoader {
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
     if (readonly) mapFreeze(map.fd);
-    let mapping: Mapping | undefined;
-    if (!readonly && this.opts.mmapGlobals && supports("mmapableArray")) mapping = this.#mmap(map);
-    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping)));
+    const decision = this.#mmapOf(m);
+    // read-only sections are read through lookups: the values are fixed at load, one copy is enough
+    const mapping = decision.mmap && !readonly ? this.#mmap(map) : undefined;
+    log.debug(`global data '${section}': ${mapping ? "mmapped" : "map lookup/update"} (${decision.reason})`);
+    this.globals.set(section, this.#own(new GlobalData(section, map, readonly, mapping, decision.reason)));
   }
 
   #mmap(map: BpfMap): Mapping {
@@ -371,11 +378,10 @@ export class CollectionLoader {
       const a = addrs.get(e.essentialName);
       if (a !== undefined) return { kind: "address", address: a };
       if (e.weak) return { kind: "unresolved" };
-      throw new KfuncKitError("KFUNC", `extern (ksym) '${e.name}': not found in /proc/kallsyms`);
+      throw new KfuncError(`extern (ksym) '${e.name}': not found in /proc/kallsyms`);
     }
     if (!btf)
-      throw new KfuncKitError(
-        "OBJECT",
+      throw new ObjectError(
         `${this.spec.source}: extern '${e.name}' needs the object's BTF (compile with -g)`,
       );
     const target =
@@ -417,8 +423,7 @@ export class CollectionLoader {
       name = `bpf_lsm_${target}`;
     else if (at === BPF_ATTACH_TYPE.TRACE_ITER) name = `bpf_iter_${target}`;
     if (!target)
-      throw new KfuncKitError(
-        "OBJECT",
+      throw new ObjectError(
         `program '${p.name}' (section '${p.section}'): no attach target in the section name`,
       );
     const k = this.kernel;
@@ -431,8 +436,7 @@ export class CollectionLoader {
       for (const t2 of m.btf.findAllByName(name, kind))
         if (t2.id >= m.btf.firstId) return { id: t2.id, objFd: m.fd };
     }
-    throw new KfuncKitError(
-      "OBJECT",
+    throw new ObjectError(
       `program '${p.name}' (section '${p.section}'): attach target '${name}' not found in kernel BTF`,
       {
         hint:
@@ -452,8 +456,7 @@ export class CollectionLoader {
     });
     const corePoison = new Map<number, string>();
     if (p.coreRelos.length > 0) {
-      if (!this.spec.btf)
-        throw new KfuncKitError("OBJECT", `${this.spec.source}: CO-RE relocations without BTF`);
+      if (!this.spec.btf) throw new ObjectError(`${this.spec.source}: CO-RE relocations without BTF`);
       this.#cands ??= new CandidateCache(this.kernel);
       for (const r of p.coreRelos) {
         const res = applyCoreRelo(insns, this.spec.btf, r, this.#cands, p.section);
@@ -525,6 +528,7 @@ export class CollectionLoader {
         externNames: this.spec.externs.map((x) => x.name),
         corePoison,
         kernelRelease: release(),
+        permissions: permissionEvidence(),
       });
     }
   }
@@ -538,10 +542,7 @@ export class CollectionLoader {
         if (!target) {
           // A prog-array slot naming a program that was not loaded (not asked for, or autoload off) stays empty.
           if (v.kind === "program" && this.spec.programs.some((p) => p.name === v.name)) continue;
-          throw new KfuncKitError(
-            "OBJECT",
-            `map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`,
-          );
+          throw new ObjectError(`map '${m.name}': slot ${v.index} refers to unknown ${v.kind} '${v.name}'`);
         }
         const key = new Uint8Array(4);
         new DataView(key.buffer).setUint32(0, v.index, true);
@@ -551,4 +552,15 @@ export class CollectionLoader {
       }
     }
   }
+}
+
+/** Key size, value size and max_entries as created (libbpf's defaults for PERF_EVENT_ARRAY). */
+function createdShape(m: MapSpec): { keySize: number; valueSize: number; maxEntries: number } {
+  if (m.type.id !== BPF_MAP_TYPE.PERF_EVENT_ARRAY)
+    return { keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries };
+  return {
+    keySize: m.keySize || 4,
+    valueSize: m.valueSize || 4,
+    maxEntries: m.maxEntries || possibleCpus(),
+  };
 }

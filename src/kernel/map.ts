@@ -1,6 +1,6 @@
 /** A created eBPF map: owns its fd; raw (Uint8Array) and typed (BTF-decoded) element access. */
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { MapElemOps, mapFreeze } from "../sys/bpf-map.ts";
 import { type MapInfo, mapInfo } from "../sys/bpf-obj.ts";
 import { BPF_MAP_TYPE, mapTypeName } from "../sys/constants.ts";
@@ -89,10 +89,7 @@ export class BpfMap extends KernelObject {
 
   #setKey(key: Uint8Array): void {
     if (key.byteLength !== this.keySize)
-      throw new KfuncKitError(
-        "USAGE",
-        `map '${this.name}': key is ${key.byteLength} bytes, expected ${this.keySize}`,
-      );
+      throw new UsageError(`map '${this.name}': key is ${key.byteLength} bytes, expected ${this.keySize}`);
     this.ops.key.set(key);
   }
 
@@ -105,8 +102,7 @@ export class BpfMap extends KernelObject {
   updateRaw(key: Uint8Array, value: Uint8Array, flags = 0): void {
     this.#setKey(key);
     if (value.byteLength !== this.userValueSize)
-      throw new KfuncKitError(
-        "USAGE",
+      throw new UsageError(
         `map '${this.name}': value is ${value.byteLength} bytes, expected ${this.userValueSize}`,
       );
     this.ops.value.set(value);

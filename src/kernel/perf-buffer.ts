@@ -5,7 +5,7 @@
  * sample that wraps the ring's end is copied into a scratch buffer); PERF_RECORD_LOST counts are summed.
  */
 import { readFileSync } from "node:fs";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { bpfRaw } from "../sys/bpf.ts";
 import { mapUpdate } from "../sys/bpf-map.ts";
 import { Epoll } from "../sys/epoll.ts";
@@ -75,17 +75,13 @@ export class PerfBuffer implements Disposable {
 
   constructor(map: PerfBufferMap, options: PerfBufferOptions = {}) {
     if (map.type !== undefined && map.type !== PERF_EVENT_ARRAY) {
-      throw new KfuncKitError(
-        "USAGE",
-        `map '${map.name}' is not a BPF_MAP_TYPE_PERF_EVENT_ARRAY (type ${map.type})`,
-        {
-          hint: "for BPF_MAP_TYPE_RINGBUF use RingBuffer",
-        },
-      );
+      throw new UsageError(`map '${map.name}' is not a BPF_MAP_TYPE_PERF_EVENT_ARRAY (type ${map.type})`, {
+        hint: "for BPF_MAP_TYPE_RINGBUF use RingBuffer",
+      });
     }
     const pages = options.pagesPerCpu ?? 8;
     if (pages <= 0 || (pages & (pages - 1)) !== 0) {
-      throw new KfuncKitError("USAGE", `perf buffer '${map.name}': pagesPerCpu ${pages} is not a power of 2`);
+      throw new UsageError(`perf buffer '${map.name}': pagesPerCpu ${pages} is not a power of 2`);
     }
     this.map = map;
     const page = pageSize();
@@ -101,13 +97,9 @@ export class PerfBuffer implements Disposable {
       });
       for (const cpu of onlineCpuList()) {
         if (cpu >= map.maxEntries) {
-          throw new KfuncKitError(
-            "USAGE",
-            `perf buffer '${map.name}': max_entries ${map.maxEntries} < CPU ${cpu + 1}`,
-            {
-              hint: "leave max_entries unset (the loader sizes it to the CPU count)",
-            },
-          );
+          throw new UsageError(`perf buffer '${map.name}': max_entries ${map.maxEntries} < CPU ${cpu + 1}`, {
+            hint: "leave max_entries unset (the loader sizes it to the CPU count)",
+          });
         }
         const fd = perfEventOpen(attr, -1, cpu, `bpf output, CPU ${cpu}`);
         let m: Mapping;

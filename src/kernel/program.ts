@@ -33,6 +33,7 @@ export class Program extends KernelObject implements ProgramProps {
   readonly attachBtfObjId: number;
   readonly sleepable: boolean;
   readonly verifierLog: string;
+  readonly #dependents = new Set<{ close(): void }>();
 
   /** Takes ownership of `fd`. */
   constructor(fd: Fd, props: ProgramProps) {
@@ -55,6 +56,21 @@ export class Program extends KernelObject implements ProgramProps {
 
   get attachTypeName(): string {
     return attachTypeName(this.expectedAttachType);
+  }
+
+  /**
+   * Registers something that must not outlive this program (a perf_event link: the kernel keeps the program
+   * alive through it): `close()` closes it first. Returns the function that unregisters it.
+   */
+  addDependent(d: { close(): void }): () => void {
+    this.#dependents.add(d);
+    return () => this.#dependents.delete(d);
+  }
+
+  override close(): void {
+    for (const d of [...this.#dependents].reverse()) d.close();
+    this.#dependents.clear();
+    super.close();
   }
 
   /** Kernel-side info: id, tag, run counts (BPF_OBJ_GET_INFO_BY_FD). */

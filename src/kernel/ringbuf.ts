@@ -6,7 +6,7 @@
  * BUSY bit is set is not committed yet, so consumption stops there until the next wake-up.
  */
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { Epoll } from "../sys/epoll.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import { type BtfValue, codecFor } from "./btf-codec.ts";
@@ -51,14 +51,13 @@ export class RingBuffer implements Disposable {
 
   constructor(map: RingBufferMap, options: RingBufferOptions = {}) {
     if (map.type !== undefined && map.type !== RINGBUF_MAP_TYPE) {
-      throw new KfuncKitError("USAGE", `map '${map.name}' is not a BPF_MAP_TYPE_RINGBUF (type ${map.type})`, {
+      throw new UsageError(`map '${map.name}' is not a BPF_MAP_TYPE_RINGBUF (type ${map.type})`, {
         hint: "declare it with __uint(type, BPF_MAP_TYPE_RINGBUF); for BPF_MAP_TYPE_PERF_EVENT_ARRAY use PerfBuffer",
       });
     }
     const size = map.maxEntries;
     if (size <= 0 || (size & (size - 1)) !== 0 || size % pageSize() !== 0) {
-      throw new KfuncKitError(
-        "USAGE",
+      throw new UsageError(
         `ring buffer '${map.name}': max_entries ${size} is not a power-of-2 multiple of the page size`,
       );
     }
@@ -92,7 +91,7 @@ export class RingBuffer implements Disposable {
     this.#lens = new Int32Array(this.#producer.buffer, page, (2 * size) / 4);
     const btf = options.btf ?? map.btf;
     if (options.typeId !== undefined) {
-      if (!btf) throw new KfuncKitError("USAGE", `ring buffer '${map.name}': a record type needs BTF`);
+      if (!btf) throw new UsageError(`ring buffer '${map.name}': a record type needs BTF`);
       const codec = codecFor(btf, options.typeId);
       this.#decode = (b) => codec.decode(b, 0);
     }
@@ -245,7 +244,7 @@ export class RingBuffer implements Disposable {
   async *values(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<BtfValue> {
     const decode = this.#decode;
     if (!decode) {
-      throw new KfuncKitError("USAGE", `ring buffer '${this.map.name}': no record type given`, {
+      throw new UsageError(`ring buffer '${this.map.name}': no record type given`, {
         hint: "open it with { typeId } (the BTF id of the record struct), or iterate records()",
       });
     }
@@ -254,8 +253,7 @@ export class RingBuffer implements Disposable {
 
   /** Decodes one record with the record type given at open. */
   decode(record: Uint8Array): BtfValue {
-    if (!this.#decode)
-      throw new KfuncKitError("USAGE", `ring buffer '${this.map.name}': no record type given`);
+    if (!this.#decode) throw new UsageError(`ring buffer '${this.map.name}': no record type given`);
     return this.#decode(record);
   }
 

@@ -5,7 +5,7 @@
  * and syscall programs take only a context (`ctxIn`), no repeat, and a syscall program's context is
  * copied back (returned as `ctxOut`).
  */
-import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
+import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
 import { BPF_CMD, bpf } from "../sys/bpf.ts";
 import { encodeTestRun, testRunResult } from "../sys/bpf-prog.ts";
 
@@ -14,6 +14,8 @@ export interface TestRunProgram {
   readonly fd: number | { readonly value: number };
   /** BPF_PROG_TYPE_*. */
   readonly type: number;
+  /** BPF_* attach type (tells fentry, which can be test-run, from tp_btf, which cannot). */
+  readonly expectedAttachType?: number;
 }
 
 export interface TestRunOptions {
@@ -52,6 +54,78 @@ const T = {
 const CTX_ONLY = new Set([T.RAW_TRACEPOINT, T.SYSCALL, T.TRACING]);
 const BPF_F_TEST_RUN_ON_CPU = 1 << 0;
 
+/** Program types with a test_run in the kernel (net/bpf/test_run.c, kernel/bpf/syscall.c). */
+const TEST_RUNNABLE = new Set([1, 3, 4, 6, 8, 10, 11, 12, 17, 19, 22, 26, 27, 30, 31, 32]);
+/** BPF_PROG_TYPE_TRACING test-runs only fentry (24), fexit (25) and fmod_ret (26). */
+const TRACING_RUNNABLE = new Set([24, 25, 26]);
+const TYPE_NAMES: Record<number, string> = {
+  2: "kprobe",
+  5: "tracepoint",
+  7: "perf_event",
+  9: "cgroup_sock",
+  13: "sock_ops",
+  14: "sk_skb",
+  15: "cgroup_device",
+  16: "sk_msg",
+  18: "cgroup_sock_addr",
+  21: "lirc_mode2",
+  23: "cgroup_sysctl",
+  25: "cgroup_sockopt",
+  28: "ext (freplace)",
+  29: "lsm",
+};
+
+/** sizeof(struct xdp_md): the context of an XDP test run. */
+export const XDP_MD_SIZE = 24;
+/** A syscall program's context is at most U16_MAX bytes (bpf_prog_test_run_syscall). */
+export const SYSCALL_CTX_MAX = 65535;
+/** Packet data of skb programs must fit one page with the kernel's headroom and skb_shared_info. */
+/** sizeof(struct __sk_buff) (6.1 … 6.18): the context of skb test runs. */
+const SK_BUFF_SIZE = 192;
+export const SKB_DATA_MAX = 4096 - 64 - 320;
+
+/**
+ * Why the kernel cannot test-run this program, or undefined when it can. Checked before the syscall:
+ * the kernel's own answer for these is a bare EFAULT, ENOTSUPP or EINVAL.
+ */
+export function testRunUnsupported(type: number, expectedAttachType?: number): string | undefined {
+  if (type === T.TRACING && expectedAttachType !== undefined && !TRACING_RUNNABLE.has(expectedAttachType))
+    return expectedAttachType === 23
+      ? "tp_btf programs cannot be test-run (the kernel test-runs only fentry/fexit/fmod_ret of the tracing type)"
+      : "this tracing program (iter or another attach type) cannot be test-run; only fentry/fexit/fmod_ret can";
+  if (!TEST_RUNNABLE.has(type))
+    return `${TYPE_NAMES[type] ?? `program type ${type}`} programs cannot be test-run (the kernel has no BPF_PROG_TEST_RUN for them)`;
+  return undefined;
+}
+
+/** Input sizes the kernel refuses, checked before the syscall so the message can say what it needs. */
+function checkSizes(program: TestRunProgram, o: TestRunOptions): void {
+  const name = program.name;
+  const ctx = o.ctxIn?.byteLength;
+  if (program.type === T.XDP && ctx !== undefined && ctx !== XDP_MD_SIZE)
+    throw new UsageError(
+      `test-run '${name}': an XDP context is a struct xdp_md of ${XDP_MD_SIZE} bytes; ctxIn has ${ctx}`,
+      {
+        hint: `pass ${XDP_MD_SIZE} bytes (data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex), or no context`,
+      },
+    );
+  if (program.type === T.SYSCALL && ctx !== undefined && ctx > SYSCALL_CTX_MAX)
+    throw new UsageError(
+      `test-run '${name}': a syscall program's context is at most ${SYSCALL_CTX_MAX} bytes; ctxIn has ${ctx}`,
+      { hint: "pass the program's argument struct, no more" },
+    );
+  const data = o.dataIn?.byteLength;
+  if (
+    data !== undefined &&
+    data > SKB_DATA_MAX &&
+    (program.type === T.SCHED_CLS || program.type === T.SCHED_ACT || program.type === T.SOCKET_FILTER)
+  )
+    throw new UsageError(
+      `test-run '${name}': packet data of ${data} bytes is more than an skb test run takes (${SKB_DATA_MAX} bytes: one page minus headroom)`,
+      { hint: `pass at most ${SKB_DATA_MAX} bytes` },
+    );
+}
+
 /** A fresh off-heap copy (pointer fields need memory that does not move). */
 function pinned(src: Uint8Array | undefined, size = src?.byteLength ?? 0): Uint8Array {
   const b = new Uint8Array(new ArrayBuffer(Math.max(size, 1)), 0, size);
@@ -61,6 +135,27 @@ function pinned(src: Uint8Array | undefined, size = src?.byteLength ?? 0): Uint8
 
 export function testRun(program: TestRunProgram, options: TestRunOptions = {}): TestRunResult {
   const fd = typeof program.fd === "number" ? program.fd : program.fd.value;
+  const unsupported = testRunUnsupported(program.type, program.expectedAttachType);
+  if (unsupported)
+    throw new NotSupportedError(
+      `BPF_PROG_TEST_RUN for program type ${program.type}`,
+      undefined,
+      `test-run '${program.name}': ${unsupported}`,
+      {
+        hint: `attach it instead: kfunc run <obj.o> --program ${program.name}`,
+      },
+    );
+  if (
+    options.repeat !== undefined &&
+    (!Number.isInteger(options.repeat) || options.repeat < 0 || options.repeat > 2 ** 32 - 1)
+  )
+    throw new UsageError(
+      `test-run '${program.name}': repeat ${options.repeat} does not fit the kernel's u32 repeat count`,
+      {
+        hint: `use 1 … ${2 ** 32 - 1}`,
+      },
+    );
+  checkSizes(program, options);
   const ctxOnly = CTX_ONLY.has(program.type);
   if (ctxOnly && options.dataIn) {
     throw new UsageError(
@@ -75,7 +170,17 @@ export function testRun(program: TestRunProgram, options: TestRunOptions = {}): 
   const dataIn = options.dataIn ? pinned(options.dataIn) : undefined;
   const dataOut = dataIn ? pinned(undefined, options.dataSizeOut ?? dataIn.byteLength + 256) : undefined;
   const ctxIn = options.ctxIn ? pinned(options.ctxIn) : undefined;
-  const ctxOut = ctxIn && !ctxOnly ? pinned(undefined, options.ctxSizeOut ?? ctxIn.byteLength) : undefined;
+  // the kernel copies its whole context struct back and fails with ENOSPC when there is less room
+  const ctxRoom =
+    program.type === T.XDP
+      ? XDP_MD_SIZE
+      : program.type === T.SCHED_CLS || program.type === T.SCHED_ACT || program.type === T.SOCKET_FILTER
+        ? SK_BUFF_SIZE
+        : 0;
+  const ctxOut =
+    ctxIn && !ctxOnly
+      ? pinned(undefined, options.ctxSizeOut ?? Math.max(ctxIn.byteLength, ctxRoom))
+      : undefined;
   const attr = encodeTestRun({
     progFd: fd,
     dataIn,
@@ -105,8 +210,7 @@ export function testRun(program: TestRunProgram, options: TestRunOptions = {}): 
 }
 
 function explain(program: TestRunProgram, options: TestRunOptions, e: unknown): KfuncKitError {
-  if (!(e instanceof SyscallError))
-    return new KfuncKitError("SYSCALL", `test-run '${program.name}' failed`, { cause: e });
+  if (!(e instanceof SyscallError)) return SyscallError.wrap(`test-run '${program.name}' failed`, e);
   if (e.errno === 524 || e.errno === 95) {
     return new NotSupportedError(
       `BPF_PROG_TEST_RUN for program type ${program.type}`,
@@ -124,12 +228,16 @@ function explain(program: TestRunProgram, options: TestRunOptions, e: unknown): 
     else if (program.type === T.RAW_TRACEPOINT)
       hint = "a raw_tp test run needs a context (--ctx-in) of the tracepoint's args (u64 each)";
     else if (program.type === T.SYSCALL)
-      hint = "syscall programs take only a context (--ctx-in), and must be sleepable";
+      hint = `a syscall program's context (--ctx-in) must hold everything the program reads (its argument struct) and at most ${SYSCALL_CTX_MAX} bytes; it has ${options.ctxIn?.byteLength ?? 0}`;
   }
-  if (e.errno === 28) hint = "the output did not fit: pass a larger dataSizeOut / ctxSizeOut";
+  if (e.errno === 28)
+    hint = `the output did not fit the room given (data ${options.dataSizeOut ?? "input + 256"} bytes, context ${options.ctxSizeOut ?? "its struct size"}): pass larger dataSizeOut / ctxSizeOut`;
+  if (e.errno === 12 || e.errno === 7)
+    hint = `packet data of ${options.dataIn?.byteLength ?? 0} bytes is more than the kernel takes for this program type (XDP: about 64 KiB with frags, one page without; skb programs: ${SKB_DATA_MAX} bytes)`;
+  if (e.errno === 14)
+    hint =
+      testRunUnsupported(program.type, program.expectedAttachType) ??
+      "the kernel could not read or write an input/output buffer (too small for what the program touches?)";
   if (e.errno === 4) hint = "a signal interrupted the repeated runs (a profiler's SIGPROF?); run it again";
-  return new KfuncKitError("SYSCALL", `test-run '${program.name}' failed`, {
-    cause: e,
-    ...(hint ? { hint } : {}),
-  });
+  return SyscallError.wrap(`test-run '${program.name}' failed`, e, hint ? { hint } : {});
 }

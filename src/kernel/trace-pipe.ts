@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 import { tracefsRoot } from "./attach/tracefs.ts";
 
 export interface TraceLine {
@@ -63,7 +63,7 @@ export async function* tracePipe(options: TracePipeOptions = {}): AsyncGenerator
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    throw new KfuncKitError("ENVIRONMENT", `trace_pipe: cannot open ${path}`, {
+    throw new EnvironmentError(`trace_pipe: cannot open ${path}`, {
       cause: e,
       hint: "reading the trace buffer needs root (CAP_SYS_ADMIN)",
     });

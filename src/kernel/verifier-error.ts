@@ -7,6 +7,7 @@ import type { Btf } from "../btf/index.ts";
 import { VerifierError } from "../errors.ts";
 import type { LineInfoSpec } from "../object/types.ts";
 import { BPF_PROG_TYPE } from "../sys/constants.ts";
+import { epermHint, type PermissionEvidence } from "./capabilities.ts";
 import { CORE_POISON_IMM } from "./core.ts";
 import { KFUNC_POISON_BASE } from "./relocate.ts";
 
@@ -24,6 +25,8 @@ export interface LoadFailureContext {
   corePoison: Map<number, string>;
   /** Kernel release, for hints. */
   kernelRelease: string;
+  /** Capabilities and lockdown, for the EPERM hint (unknown when absent). */
+  permissions?: PermissionEvidence;
 }
 
 const TRAILER =
@@ -101,9 +104,11 @@ function hintFor(ctx: LoadFailureContext, lines: string[], lastInsn: number | un
   if (/Syscall programs can only be sleepable/.test(text))
     return 'load SEC("syscall") programs with BPF_F_SLEEPABLE';
   if (ctx.log.trim() === "" && ctx.errnoName === "EPERM" && TRAMPOLINE_TYPES.has(ctx.progType))
-    return (
-      "this kernel refuses BPF trampolines (fentry/fexit/fmod_ret/lsm load fails with EPERM and an empty log); " +
-      "use tp_btf/ or raw_tp/ here, or run it in a VM: `kfunc vm run -- …`"
+    return epermHint(
+      "loading fentry/fexit/fmod_ret/lsm",
+      "does this kernel refuse BPF trampolines (the load fails with EPERM and an empty log)? " +
+        "use tp_btf/ or raw_tp/ here, or run it in a VM: `kfunc vm run -- …`",
+      ctx.permissions ?? { caps: undefined, lockdown: undefined },
     );
   void lastInsn;
   return undefined;

@@ -7,15 +7,15 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseBtf } from "../btf/index.ts";
-import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { type KfuncKitError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
+import type { Progress } from "../progress.ts";
 import { ensureModuleBtf } from "./btf-guarantee.ts";
 import { checkKernelModule, type ModuleKfunc } from "./check.ts";
 import { generateModule } from "./codegen.ts";
 import { hasConfig, loadModuleConfig, type ModuleConfig } from "./config.ts";
 import { generateKfuncHeader } from "./header.ts";
-import { formatDiagnostic, otherErrors, parseDiagnostics, runKbuild } from "./kbuild.ts";
+import { formatDiagnostic, otherErrors, parseDiagnostics, runKbuild, shellQuote } from "./kbuild.ts";
 import { type ModuleTarget, resolveTarget } from "./target.ts";
 
 export interface BuildModuleOptions {
@@ -74,12 +74,19 @@ function copySources(dir: string, buildDir: string, config: ModuleConfig | undef
 /** Every configured kfunc must be defined in the sources: catch a typo before kbuild does. */
 function checkDefinitions(config: ModuleConfig): void {
   const text = config.sources.map((s) => readFileSync(join(config.dir, s), "utf8")).join("\n");
+  const inlined = config.kfuncs
+    .filter((k) => new RegExp(`\\bstatic\\b[^;{}()]*\\b${k.name}\\s*\\(`).test(text))
+    .map((k) => k.name);
+  if (inlined.length)
+    throw new ModuleError(
+      `${config.file}: kfunc${inlined.length > 1 ? "s" : ""} ${inlined.map((m) => `'${m}'`).join(", ")} defined static (inline) in ${config.sources.join(", ")}: a static function is inlined or kept local, so it has no BTF id and cannot be a kfunc`,
+      { hint: "define each kfunc as a global `__bpf_kfunc <type> name(…)` (no static, no inline)" },
+    );
   const missing = config.kfuncs
     .filter((k) => !new RegExp(`\\b${k.name}\\s*\\(`).test(text))
     .map((k) => k.name);
   if (missing.length)
-    throw new KfuncKitError(
-      "MODULE",
+    throw new ModuleError(
       `${config.file}: kfunc${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")} not defined in ${config.sources.join(", ")}`,
       {
         hint: "define each kfunc as `__bpf_kfunc <type> name(…) { … }` between __bpf_kfunc_start_defs() and __bpf_kfunc_end_defs(), or fix the name in kfunc.json",
@@ -114,14 +121,19 @@ function idiomHint(messages: string[], target: ModuleTarget): string | undefined
   );
 }
 
-function buildFailure(dir: string, buildDir: string, target: ModuleTarget, buildLog: string): KfuncKitError {
-  const diags = parseDiagnostics(buildLog, { [buildDir]: dir });
+function buildFailure(
+  dir: string,
+  buildDir: string,
+  target: ModuleTarget,
+  buildLog: string,
+  makeDir: string,
+): KfuncKitError {
+  const diags = parseDiagnostics(buildLog, { [buildDir]: dir, [makeDir]: dir });
   const errors = diags.filter((d) => d.severity === "error");
   const shown = errors.slice(0, 12);
   const lines = errors.length ? shown.map((d) => formatDiagnostic(d)) : otherErrors(buildLog);
   if (errors.length > shown.length) lines.push(`… ${errors.length - shown.length} more errors`);
-  return new KfuncKitError(
-    "MODULE",
+  return new ModuleError(
     `module '${dir}': build for ${target.release} failed${lines.length ? `:\n  ${lines.join("\n  ")}` : ""}`,
     {
       hint:
@@ -131,7 +143,7 @@ function buildFailure(dir: string, buildDir: string, target: ModuleTarget, build
         ) ??
         (errors.length
           ? `fix the errors above (a kernel header mismatch? the target is Linux ${target.release})`
-          : `see the build log: make -C ${target.headersDir} M=${buildDir} modules`),
+          : `see the build log: make -C ${shellQuote(target.headersDir)} M=${shellQuote(makeDir)} modules`),
     },
   );
 }
@@ -140,12 +152,12 @@ function buildFailure(dir: string, buildDir: string, target: ModuleTarget, build
 export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): Promise<BuiltModule> {
   const dir = resolve(dirArg);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new KfuncKitError("MODULE", `module dir '${dirArg}': no such directory`, {
+    throw new ModuleError(`module dir '${dirArg}': no such directory`, {
       hint: "pass the directory holding kfunc.json (or a Kbuild/Makefile)",
     });
   const config = hasConfig(dir) ? loadModuleConfig(dir) : undefined;
   if (!config && !existsSync(join(dir, "Kbuild")) && !existsSync(join(dir, "Makefile")))
-    throw new KfuncKitError("MODULE", `module dir '${dir}': neither kfunc.json nor a Kbuild/Makefile`, {
+    throw new ModuleError(`module dir '${dir}': neither kfunc.json nor a Kbuild/Makefile`, {
       hint: "declare the kfuncs in kfunc.json (docs/modules.md), or add a Kbuild file with obj-m += <name>.o",
     });
   if (config) checkDefinitions(config);
@@ -183,17 +195,16 @@ export async function buildModule(dirArg: string, o: BuildModuleOptions = {}): P
   const kb = await runKbuild(target.headersDir, buildDir, { progress });
   if (kb.exitCode !== 0) {
     progress?.fail();
-    throw buildFailure(dir, buildDir, target, kb.log);
+    throw buildFailure(dir, buildDir, target, kb.log, kb.makeDir);
   }
-  for (const d of parseDiagnostics(kb.log, { [buildDir]: dir }))
+  for (const d of parseDiagnostics(kb.log, { [buildDir]: dir, [kb.makeDir]: dir }))
     if (d.severity === "warning") warnings.push(formatDiagnostic(d));
 
   const kos = readdirSync(buildDir).filter((f) => f.endsWith(".ko"));
   const koName = config ? `${config.name}.ko` : kos[0];
   if (!koName || !kos.includes(koName)) {
     progress?.fail();
-    throw new KfuncKitError(
-      "MODULE",
+    throw new ModuleError(
       `module '${dir}': kbuild succeeded but produced no ${koName ?? ".ko"} in ${buildDir}`,
       {
         hint: "does the Kbuild/Makefile say obj-m += <name>.o?",

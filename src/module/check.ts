@@ -7,7 +7,7 @@
 
 import { cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
-import { KfuncKitError } from "../errors.ts";
+import { ModuleError } from "../errors.ts";
 import type { KernelModuleSpec } from "../object/index.ts";
 import { flagNames } from "./kernel-features.ts";
 
@@ -47,7 +47,7 @@ const RESOLVE_BTFIDS_MISSING =
   /resolve_btfids: (?:not found|command not found|No such file)|resolve_btfids.*No such file/;
 
 function fail(source: string, what: string, hint: string): never {
-  throw new KfuncKitError("MODULE", `${source}: ${what}`, { hint });
+  throw new ModuleError(`${source}: ${what}`, { hint });
 }
 
 function missingBtfCause(o: KoCheckOptions): { cause: string; hint: string } {
@@ -96,7 +96,7 @@ export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCh
   try {
     btf = parseBtf(ko.btf, { base: o.base, source: `${source} .BTF` });
   } catch (e) {
-    throw new KfuncKitError("MODULE", `${source}: module BTF does not parse on the target's vmlinux BTF`, {
+    throw new ModuleError(`${source}: module BTF does not parse on the target's vmlinux BTF`, {
       cause: e,
       hint: "was it built against another kernel's vmlinux? rebuild with --kernel naming the kernel you load it into",
     });
@@ -117,9 +117,24 @@ export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCh
     const zeros = set.entries.filter((e) => e.id === 0).length;
     if (!set.resolved) {
       const missingTool = RESOLVE_BTFIDS_MISSING.test(log);
+      const resolvedNames = new Set(
+        set.entries
+          .filter((e) => e.id >= btf.firstId && e.id < btf.nextId)
+          .map((e) => btf.typeById(e.id).name),
+      );
+      const unresolved = set.functions.filter((f) => !resolvedNames.has(f));
+      const notInBtf = unresolved.filter(
+        (f) => !btf.findAllByName(f, "FUNC").some((t) => t.id >= btf.firstId),
+      );
+      if (!missingTool && notInBtf.length > 0)
+        fail(
+          source,
+          `kfunc set '${set.name}': ${notInBtf.map((f) => `'${f}'`).join(", ")} ha${notInBtf.length > 1 ? "ve" : "s"} no BTF id: ${notInBtf.length > 1 ? "they are" : "it is"} not in the module's BTF. A static or static inline function is inlined (or kept local), so it has no BTF id and cannot be a kfunc`,
+          "define each kfunc as a global `__bpf_kfunc <type> name(…)` (no static, no inline)",
+        );
       fail(
         source,
-        `kfunc set '${set.name}' is not resolved: cnt ${set.count} of ${set.entries.length} declared, ${zeros} ids are 0 (${set.functions.join(", ") || "no functions"}). The kernel would register an empty set${missingTool ? "; resolve_btfids was not found during the build" : ""}`,
+        `kfunc set '${set.name}' is not resolved: cnt ${set.count} of ${set.entries.length} declared, ${zeros} ids are 0 (${(unresolved.length ? unresolved : set.functions).join(", ") || "no functions"}). The kernel would register an empty set${missingTool ? "; resolve_btfids was not found during the build" : ""}`,
         missingTool
           ? `resolve_btfids is missing from ${o.headersDir ?? "the kernel build dir"}/tools/bpf/resolve_btfids/: copy it from a 6.12 linux-kbuild package (\`kfunc module build\` borrows it for Debian 6.1)`
           : "did resolve_btfids run? It needs the kernel build dir's vmlinux; rebuild with `kfunc module build` (it guarantees both)",
@@ -128,10 +143,13 @@ export function checkKernelModule(ko: KernelModuleSpec, o: KoCheckOptions): KoCh
     for (const entry of set.entries) {
       if (entry.id < btf.firstId) {
         const t = entry.id < btf.nextId ? btf.typeById(entry.id) : undefined;
+        const collision = t?.kind === "FUNC" && set.functions.includes(t.name);
         fail(
           source,
           `kfunc set '${set.name}': id ${entry.id}${t ? ` ('${t.name}')` : ""} is a vmlinux type, not one of the module's own`,
-          "a kfunc name that collides with a kernel function resolves to the kernel's; rename the kfunc",
+          collision
+            ? "a kfunc name that collides with a kernel function resolves to the kernel's; rename the kfunc"
+            : `the ids do not fit the target's vmlinux BTF: the module was built against another kernel's BTF (is ${o.headersDir ?? "<kernel build dir>"}/vmlinux the target kernel's?); rebuild with \`kfunc module build\``,
         );
       }
       if (entry.id >= btf.nextId)

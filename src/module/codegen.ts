@@ -4,7 +4,7 @@
  * set, one register_btf_kfunc_id_set() per program type with error handling, init/exit, MODULE_*)
  * and the `Kbuild` file. The developer writes only the kfunc bodies.
  */
-import { KfuncKitError } from "../errors.ts";
+import { ModuleError } from "../errors.ts";
 import type { ModuleConfig } from "./config.ts";
 import {
   flagSupported,
@@ -44,8 +44,7 @@ function banner(config: ModuleConfig, target: TargetKernel, comment: "c" | "make
 export function checkConfigForKernel(config: ModuleConfig, target: TargetKernel): void {
   for (const type of config.programTypes) {
     if (!progTypeSupported(type, target.version)) {
-      throw new KfuncKitError(
-        "MODULE",
+      throw new ModuleError(
         `${config.file}: 'programTypes': ${type} is not supported by the target kernel ${target.release} (kfuncs for ${type} programs need Linux >= ${PROG_TYPES[type].since})`,
         { hint: progTypeRefusal(type, target.version) },
       );
@@ -54,8 +53,7 @@ export function checkConfigForKernel(config: ModuleConfig, target: TargetKernel)
   for (const k of config.kfuncs) {
     for (const f of k.flags) {
       if (!flagSupported(f, target.version)) {
-        throw new KfuncKitError(
-          "MODULE",
+        throw new ModuleError(
           `${config.file}: kfunc '${k.name}': flag ${f} (${KF_FLAGS[f].macro}) does not exist before Linux ${KF_FLAGS[f].since}; the target kernel is ${target.release}`,
           {
             hint: `drop ${f} for ${formatVersion(target.version)}, or build for a newer kernel (--kernel debian:bookworm-backports)`,
@@ -187,8 +185,19 @@ function registrationSource(config: ModuleConfig, target: TargetKernel, setName:
   return out.join("\n");
 }
 
-function cString(s: string): string {
-  return JSON.stringify(s);
+/**
+ * A C string literal for any text: `\\`, `"` and `?` (trigraphs such as `??/`) escaped, control characters
+ * as 3-digit octal (never `\\u`, which gcc rejects below U+00A0), the rest as UTF-8 as it is.
+ */
+export function cString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === "\\" || ch === '"' || ch === "?") out += `\\${ch}`;
+    else if (c < 0x20 || c === 0x7f) out += `\\${c.toString(8).padStart(3, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
 }
 
 function kbuildFile(config: ModuleConfig, target: TargetKernel): string {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { KfuncKitError } from "../errors.ts";
+import { ModuleError } from "../errors.ts";
 import { KF_FLAGS, type KfFlag, PROG_TYPES, type ProgType } from "./kernel-features.ts";
 
 export const CONFIG_FILE = "kfunc.json";
@@ -65,7 +65,7 @@ const C_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_MODULE_NAME = 55;
 
 function fail(file: string, key: string, what: string, hint: string): never {
-  throw new KfuncKitError("MODULE", `${file}: '${key}': ${what}`, { hint });
+  throw new ModuleError(`${file}: '${key}': ${what}`, { hint });
 }
 
 export function configPath(dir: string): string {
@@ -83,7 +83,7 @@ export function loadModuleConfig(dir: string): ModuleConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new KfuncKitError("MODULE", `${file}: cannot read the module config`, {
+    throw new ModuleError(`${file}: cannot read the module config`, {
       cause: e,
       hint: `create ${CONFIG_FILE} in ${dir} (see docs/modules.md), or add a Kbuild/Makefile for a hand-written module`,
     });
@@ -92,7 +92,7 @@ export function loadModuleConfig(dir: string): ModuleConfig {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new KfuncKitError("MODULE", `${file}: not valid JSON: ${(e as Error).message}`, {
+    throw new ModuleError(`${file}: not valid JSON: ${(e as Error).message}`, {
       hint: 'fix the JSON syntax (no comments or trailing commas; use a "//" key for notes)',
     });
   }
@@ -118,6 +118,15 @@ function optionalString(file: string, obj: Record<string, unknown>, key: string)
   const v = obj[key];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v === "") fail(file, key, "must be a non-empty string", `"${key}": "…"`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  const ctl = /[\u0000-\u001f\u007f]/.exec(v);
+  if (ctl)
+    fail(
+      file,
+      key,
+      `contains the control character U+${ctl[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`,
+      "use plain one-line text (it becomes a C string in the module's .modinfo)",
+    );
   return v;
 }
 

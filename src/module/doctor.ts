@@ -69,18 +69,16 @@ const CAP = { SYS_ADMIN: 21n, PERFMON: 38n, BPF: 39n } as const;
 
 /** Loads a 2-instruction fentry program on a vmlinux function: the only honest trampoline test. */
 async function probeFentry(): Promise<{ status: CheckStatus; detail: string }> {
-  let sys: typeof import("../sys/bpf.ts");
-  let attr: typeof import("../sys/attr.ts");
-  let errno: typeof import("../sys/errno.ts");
-  let libc: typeof import("../sys/libc.ts");
+  let prog: typeof import("../sys/bpf-prog.ts");
+  let constants: typeof import("../sys/constants.ts");
   let kbtf: typeof import("../kernel/kernel-btf.ts");
+  let caps: typeof import("../kernel/capabilities.ts");
   try {
-    [sys, attr, errno, libc, kbtf] = await Promise.all([
-      import("../sys/bpf.ts"),
-      import("../sys/attr.ts"),
-      import("../sys/errno.ts"),
-      import("../sys/libc.ts"),
+    [prog, constants, kbtf, caps] = await Promise.all([
+      import("../sys/bpf-prog.ts"),
+      import("../sys/constants.ts"),
       import("../kernel/kernel-btf.ts"),
+      import("../kernel/capabilities.ts"),
     ]);
   } catch (e) {
     return { status: "skip", detail: `not checked: the loader is not available (${(e as Error).message})` };
@@ -92,28 +90,26 @@ async function probeFentry(): Promise<{ status: CheckStatus; detail: string }> {
   const insns = new Uint8Array(16);
   insns[0] = 0xb7; // r0 = 0
   insns[8] = 0x95; // exit
-  const license = new TextEncoder().encode("GPL\0");
-  const log = new Uint8Array(4096);
-  const a = new attr.Attr(120)
-    .u32(0, 26) // BPF_PROG_TYPE_TRACING
-    .u32(4, 2)
-    .ptr(8, insns)
-    .ptr(16, license)
-    .u32(24, 1)
-    .u32(28, log.length)
-    .ptr(32, log)
-    .u32(68, 24) // BPF_TRACE_FENTRY
-    .u32(108, target.t.id);
-  const r = sys.bpfRaw(sys.BPF_CMD.PROG_LOAD, a.bytes);
-  if (r >= 0) {
-    libc.closeFd(r);
+  try {
+    prog
+      .progLoad({
+        type: constants.BPF_PROG_TYPE.TRACING,
+        insns,
+        license: "GPL",
+        name: "kk_doctor",
+        expectedAttachType: constants.BPF_ATTACH_TYPE.TRACE_FENTRY,
+        attachBtfId: target.t.id,
+      })
+      .fd.close();
     return { status: "ok", detail: `an fentry/${target.n} program loads` };
+  } catch (e) {
+    if (!(e instanceof prog.ProgLoadFailure)) throw e;
+    const text = e.verifierLog.trim();
+    const why = text
+      ? `: ${text.split("\n").pop()}`
+      : ` with an empty verifier log (${caps.epermHint("fentry", "does this kernel refuse BPF trampolines?", caps.permissionEvidence())})`;
+    return { status: "fail", detail: `fentry/${target.n}: BPF_PROG_LOAD → ${e.errnoName}${why}` };
   }
-  const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))).trim();
-  return {
-    status: "fail",
-    detail: `fentry/${target.n}: BPF_PROG_LOAD → ${errno.errnoName(-r)}${text ? `: ${text.split("\n").pop()}` : " with an empty verifier log (trampolines refused by this kernel)"}`,
-  };
 }
 
 function cachedKernels(cacheDir: string): string[] {

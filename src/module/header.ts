@@ -4,11 +4,15 @@
  * defines (e.g. `struct zoo_obj`) are emitted too; kernel types come from vmlinux.h.
  */
 
+import { existsSync } from "node:fs";
+import { release } from "node:os";
+import { join } from "node:path";
 import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
-import { KfuncKitError } from "../errors.ts";
+import { BtfError, ModuleError } from "../errors.ts";
 import { parseKernelModule } from "../object/index.ts";
+import { defaultCacheDir } from "../qemu/cache.ts";
 import { flagNames } from "./kernel-features.ts";
 
 export interface KfuncHeaderOptions {
@@ -18,6 +22,48 @@ export interface KfuncHeaderOptions {
   weak?: boolean;
   /** Which FUNCs are kfuncs when `source` is BTF: default the `bpf_kfunc` DECL_TAGs, else every global FUNC. */
   kfuncs?: string[];
+  /** The file the bytes came from, for messages (default "<module>"). */
+  source?: string;
+}
+
+export interface HeaderBase {
+  /** The vmlinux BTF to parse the module's split BTF on. */
+  path: string;
+  /** Said to the user when the base is not the obvious one. */
+  note: string | undefined;
+}
+
+const HOST_BTF = "/sys/kernel/btf/vmlinux";
+
+/**
+ * The base BTF for a module's header. An explicit `--base` wins. Otherwise the host's BTF, but only when
+ * the module was built for the host's kernel (its vermagic): another kernel's type ids would silently
+ * resolve to the wrong functions. For another kernel, its BTF from the kfunc-kit cache; else a refusal.
+ */
+export function moduleHeaderBase(
+  bytes: Uint8Array,
+  file: string,
+  baseOpt: string | undefined,
+  o: { hostRelease?: string; cacheDir?: string } = {},
+): HeaderBase {
+  if (baseOpt) return { path: baseOpt, note: undefined };
+  if (!isElf(bytes)) return { path: HOST_BTF, note: undefined };
+  const ko = parseKernelModule(bytes, file);
+  const built = ko.vermagic?.split(" ")[0];
+  const host = o.hostRelease ?? release();
+  if (!built || built === host) return { path: HOST_BTF, note: undefined };
+  const cached = join(o.cacheDir ?? defaultCacheDir(), "kernels", built, "vmlinux.btf");
+  if (existsSync(cached))
+    return {
+      path: cached,
+      note: `${file} was built for Linux ${built}, not this host's ${host}: using that kernel's BTF ${cached}`,
+    };
+  throw new ModuleError(
+    `${file}: built for Linux ${built} (vermagic), but the default base is this host's BTF (Linux ${host}): its kfunc ids would name the wrong functions`,
+    {
+      hint: `pass --base <the vmlinux BTF of ${built}>, or fetch that kernel: kfunc vm prepare --kernel debian:${built}`,
+    },
+  );
 }
 
 interface KfuncEntry {
@@ -35,7 +81,7 @@ function kfuncsFromBtf(btf: Btf, names: string[] | undefined): KfuncEntry[] {
     return names.map((n) => {
       const f = funcs.find((t) => t.name === n);
       if (!f)
-        throw new KfuncKitError("BTF", `${btf.source}: no FUNC '${n}' in the module BTF`, {
+        throw new BtfError(btf.source, undefined, `no FUNC '${n}' in the module BTF`, {
           hint: "is the name right, and is the function non-static in the module?",
         });
       return { id: f.id, flags: undefined };
@@ -115,12 +161,19 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
   let name = o.name;
   if (source instanceof Uint8Array) {
     if (isElf(source)) {
-      const ko = parseKernelModule(source, name ?? "<module>");
+      const ko = parseKernelModule(source, o.source ?? name ?? "<module>");
       if (!ko.btf)
-        throw new KfuncKitError("MODULE", `${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
+        throw new ModuleError(`${ko.source}: no .BTF section: cannot generate kfunc prototypes`, {
           hint: "rebuild it with `kfunc module build` (it guarantees module BTF)",
         });
-      btf = parseBtf(ko.btf, { base, source: `${ko.source} .BTF` });
+      try {
+        btf = parseBtf(ko.btf, { base, source: `${ko.source} .BTF` });
+      } catch (e) {
+        throw new ModuleError(`${ko.source}: the module's BTF does not fit base '${base.source}'`, {
+          cause: e,
+          hint: "pass --base with the vmlinux BTF of the kernel the module was built for",
+        });
+      }
       name ??= ko.name;
       const parsed = btf;
       const position = (s: (typeof ko.kfuncSets)[number], id: number) =>
@@ -134,7 +187,7 @@ export function generateKfuncHeader(source: Uint8Array | Btf, base: Btf, o: Kfun
         );
       if (o.kfuncs) entries = kfuncsFromBtf(btf, o.kfuncs);
     } else {
-      btf = parseBtf(source, { base, source: name ?? "module BTF" });
+      btf = parseBtf(source, { base, source: o.source ?? name ?? "module BTF" });
       entries = kfuncsFromBtf(btf, o.kfuncs);
     }
   } else {

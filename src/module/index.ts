@@ -11,7 +11,7 @@ export {
   type ModuleConfig,
   validateModuleConfig,
 } from "./config.ts";
-export { generateKfuncHeader, type KfuncHeaderOptions } from "./header.ts";
+export { generateKfuncHeader, type HeaderBase, type KfuncHeaderOptions, moduleHeaderBase } from "./header.ts";
 export { type Diagnostic, parseDiagnostics, runKbuild } from "./kbuild.ts";
 export {
   flagNames,

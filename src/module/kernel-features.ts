@@ -1,29 +1,14 @@
 /**
  * What a module's kfunc registration may ask of a kernel version: KF_* flags and program-type hooks,
- * each with the first kernel that has it (sources: /work/shared/notes/kfunc-facts.md, kernel
+ * each with the first kernel that has it (sources: kernel Documentation/bpf/kfuncs.rst,
  * `include/linux/btf.h` and `kernel/bpf/btf.c` `bpf_prog_type_to_kfunc_hook`).
  */
 
-export interface KernelVersion {
-  major: number;
-  minor: number;
-  patch: number;
-}
+import { formatVersion, type KernelVersion, parseKernelVersion, versionAtLeast } from "../kernel-version.ts";
 
-export function versionAtLeast(v: KernelVersion, major: number, minor: number): boolean {
-  return v.major > major || (v.major === major && v.minor >= minor);
-}
-
-export function formatVersion(v: KernelVersion): string {
-  return `${v.major}.${v.minor}`;
-}
-
-/** Parses "6.12.95+deb12-amd64", "6.1.0-37-amd64" or "6.18.44-fc". */
-export function parseRelease(release: string): KernelVersion | undefined {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
-  if (!m) return undefined;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0) };
-}
+export { formatVersion, type KernelVersion, versionAtLeast };
+/** @deprecated the one parser is parseKernelVersion (src/kernel-version.ts). */
+export const parseRelease = parseKernelVersion;
 
 export interface KfFlagInfo {
   /** The C macro, e.g. KF_ACQUIRE. */

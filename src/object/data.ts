@@ -11,11 +11,11 @@ import type { DataSectionKind, DataSectionSpec, DataVariableSpec } from "./types
  */
 export const MAX_DATA_SECTION_SIZE = 64 << 20;
 
-/** libbpf's rule: `.data`, `.data.*`, `.rodata`, `.rodata.*`, `.bss`. */
+/** libbpf's rule: `.data`, `.data.*`, `.rodata`, `.rodata.*`, `.bss`, `.bss.*` (the last for NOBITS only, as libbpf). */
 export function dataSectionKind(name: string): DataSectionKind | undefined {
   if (name === ".data" || name.startsWith(".data.")) return "data";
   if (name === ".rodata" || name.startsWith(".rodata.")) return "rodata";
-  if (name === ".bss") return "bss";
+  if (name === ".bss" || name.startsWith(".bss.")) return "bss";
   return undefined;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Btf } from "../btf/index.ts";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/index.ts";
-import { SHF_EXECINSTR, SHN_UNDEF, SHT, STB_GLOBAL, STT_FUNC } from "../elf/index.ts";
+import { SHF_EXECINSTR, SHN_UNDEF, SHT, STB_GLOBAL, STB_LOCAL, STT_FUNC } from "../elf/index.ts";
 import { ObjectError } from "../errors.ts";
 import type { ExtRecords } from "./ext.ts";
 import { CORE_RELO_KINDS } from "./ext.ts";
@@ -44,6 +44,9 @@ import {
 } from "./uapi.ts";
 
 /** A function's code in its ELF section. */
+const STV_INTERNAL = 1;
+const STV_HIDDEN = 2;
+
 interface FuncUnit {
   name: string;
   section: ElfSection;
@@ -51,6 +54,8 @@ interface FuncUnit {
   start: number;
   count: number;
   global: boolean;
+  /** A non-local symbol with hidden/internal visibility (`__hidden`): libbpf verifies it as static. */
+  hidden: boolean;
 }
 
 /** A relocation before linking: subprogram references still point at (section, instruction). */
@@ -99,6 +104,7 @@ function unitsOf(elf: ElfFile, s: ElfSection): FuncUnit[] {
       start: y.value / INSN_SIZE,
       count: y.size / INSN_SIZE,
       global: y.bind === STB_GLOBAL,
+      hidden: y.bind !== STB_LOCAL && (y.visibility === STV_HIDDEN || y.visibility === STV_INTERNAL),
     };
   });
 }
@@ -191,7 +197,7 @@ function classify(ctx: ProgramContext, s: ElfSection, code: InsnView): RawRelo[]
     } else {
       throw new ObjectError(
         `${where(insn, sym.name)}: refers to section '${target.name}', which is not a map, global data or code section`,
-        { hint: "global variables must live in .data, .rodata, .bss, .data.* or .rodata.*" },
+        { hint: "global variables must live in .data, .rodata, .bss, .data.*, .rodata.* or .bss.*" },
       );
     }
   }
@@ -298,7 +304,13 @@ function link(
       off * INSN_SIZE,
     );
     if (u !== main)
-      subprograms.push({ name: u.name, section: u.section.name, insnIndex: off, insnCount: u.count });
+      subprograms.push({
+        name: u.name,
+        section: u.section.name,
+        insnIndex: off,
+        insnCount: u.count,
+        ...(u.hidden ? { hidden: true } : {}),
+      });
   }
   const view: InsnView = { bytes: instructions, littleEndian: ctx.elf.littleEndian };
   for (const p of patches) {

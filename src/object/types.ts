@@ -81,6 +81,11 @@ export interface SubprogramSpec {
   section: string;
   insnIndex: number;
   insnCount: number;
+  /**
+   * A global `__hidden` (hidden/internal visibility) function: the loader marks its BTF FUNC static, so the
+   * verifier checks it in its caller's context, as libbpf does (usdt.bpf.h's bpf_usdt_arg() needs this).
+   */
+  hidden?: boolean;
 }
 
 /** What a relocated instruction refers to. Names refer to `maps`, `dataSections`, `externs`, `subprograms`. */

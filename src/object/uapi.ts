@@ -1,6 +1,6 @@
 /**
  * UAPI enums the object model names (include/uapi/linux/bpf.h, as of Linux 6.18; checked against the host's
- * vmlinux BTF by test/object/uapi.test.ts). Kept here because src/object is pure and does not import src/sys.
+ * vmlinux BTF by test/object/sections.test.ts). Kept here because src/object is pure and does not import src/sys.
  */
 import type { UapiValue } from "./types.ts";
 

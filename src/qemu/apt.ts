@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 import { log } from "../log.ts";
 import { runTool } from "./exec.ts";
 import { withLock } from "./lock.ts";
@@ -99,7 +99,7 @@ export class PrivateApt {
     if (!changed && this.hasLists() && !options.refresh) return;
     const archive = findDebianArchive(readSystemSources(), codename);
     if (!archive)
-      throw new KfuncKitError("ENVIRONMENT", "no Debian archive found in the system's apt sources", {
+      throw new EnvironmentError("no Debian archive found in the system's apt sources", {
         hint: "kfunc-kit takes the mirror URI and keyring from /etc/apt/sources.list(.d); configure a Debian mirror there, or pass a local kernel image with --kernel PATH",
       });
     mkdirSync(join(this.dir, "lists", "partial"), { recursive: true });
@@ -123,8 +123,7 @@ export class PrivateApt {
         // a bad suite must not poison later runs: put the previous sources back
         if (previous === undefined) rmSync(this.sourcesList, { force: true });
         else writeFileSync(this.sourcesList, previous);
-        throw new KfuncKitError(
-          "ENVIRONMENT",
+        throw new EnvironmentError(
           `apt-get update (private kfunc-kit config) failed:\n${errors.join("\n")}`,
           {
             hint: `check the network and the suites in ${this.sourcesList} (a misspelt suite in --kernel debian:<suite>?)`,

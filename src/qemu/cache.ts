@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
 
 /** The cache root: `$KFUNC_KIT_CACHE`, default `~/.cache/kfunc-kit`. */
 export function defaultCacheDir(): string {
@@ -34,7 +34,7 @@ export function ensureWritableDir(dir: string): string {
     mkdirParents(dir);
     accessSync(dir, constants.W_OK);
   } catch (e) {
-    throw new KfuncKitError("ENVIRONMENT", `cache dir '${dir}': not writable (${(e as Error).message})`, {
+    throw new EnvironmentError(`cache dir '${dir}': not writable (${(e as Error).message})`, {
       cause: e,
       hint: "set KFUNC_KIT_CACHE to a writable directory (or pass --cache DIR)",
     });

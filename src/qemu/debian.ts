@@ -9,8 +9,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { type AptStanza, dependsNames, PrivateApt } from "./apt.ts";
 import { ensureWritableDir, publish, sweepStaleTemps, tempSibling, writeFileAtomic } from "./cache.ts";
 import { runTool } from "./exec.ts";

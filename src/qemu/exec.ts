@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError, type KfuncKitError } from "../errors.ts";
 
 /** Which Debian package provides a tool kfunc-kit runs (for "install it" hints). */
 const PACKAGE_OF: Record<string, string> = {
@@ -31,7 +31,7 @@ export interface ToolOptions {
 /** The error for a missing program, naming the package to install. */
 export function missingTool(tool: string, cause?: unknown): KfuncKitError {
   const pkg = PACKAGE_OF[tool];
-  return new KfuncKitError("ENVIRONMENT", `'${tool}' not found on this machine`, {
+  return new EnvironmentError(`'${tool}' not found on this machine`, {
     cause,
     hint: pkg ? `install it: apt-get install ${pkg}` : `install '${tool}' and make sure it is on PATH`,
   });
@@ -62,7 +62,7 @@ export function runTool(tool: string, args: string[], options: ToolOptions = {})
       if (result.code !== 0 && !options.allowFailure) {
         const tail = result.stderr.trim().split("\n").slice(-8).join("\n");
         reject(
-          new KfuncKitError("ENVIRONMENT", `${tool} ${args.join(" ")}: exit ${result.code}\n${tail}`, {
+          new EnvironmentError(`${tool} ${args.join(" ")}: exit ${result.code}\n${tail}`, {
             hint: `run the command by hand to see the full output`,
           }),
         );

@@ -4,6 +4,8 @@
  * /kfunc/shares (from the per-run archive), tracefs/debugfs/bpffs, then switch_roots to the per-run script /kfunc/run.sh.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  */
+import { UsageError } from "../errors.ts";
+
 export const INIT_SCRIPT = `#!/bin/busybox sh
 export PATH=/bin
 mount -t proc proc /proc
@@ -47,8 +49,15 @@ mount --move /sys /newroot/sys
 exec switch_root /newroot /bin/sh /run/kfunc/run.sh
 `;
 
-/** Quotes a string for a POSIX shell. */
+/**
+ * Quotes a string for a POSIX shell: the one way a value the user named (a path, an argument, an
+ * environment value) enters the guest's run script. Inside single quotes nothing is special but `'`
+ * itself, which is closed, escaped and reopened; newlines, tabs, `$(…)`, backticks, `;`, `*` and a
+ * leading `-` stay literal. A NUL cannot be passed to a process at all, so it is refused.
+ */
 export function shq(s: string): string {
+  if (s.includes("\0"))
+    throw new UsageError(`${JSON.stringify(s)}: a NUL byte cannot be passed to the guest`);
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -56,7 +65,10 @@ export interface GuestCommand {
   command: string[];
   cwd: string;
   env: Record<string, string>;
-  /** File names (in /run/kfunc/mods) to insmod, in order, with their original host paths for messages. */
+  /**
+   * Modules to insmod, in order: `file` is the guest file name in /run/kfunc/mods (kfunc-kit's own,
+   * `<index>.ko`), `hostPath` the user's path, used only inside quoted message text.
+   */
   insmod: { file: string; hostPath: string }[];
 }
 
@@ -69,15 +81,17 @@ export function runScript(c: GuestCommand): string {
     .map(([k, v]) => `export ${k}=${shq(v)}`)
     .join("\n");
   const insmods = c.insmod
-    .map(
-      (m) => `if ! $BB insmod /run/kfunc/mods/${m.file} 2>/run/kfunc/insmod.err; then
-  ctl insmod-failed ${shq(m.hostPath)}
-  { echo "kfunc vm: insmod ${m.hostPath} failed: $(cat /run/kfunc/insmod.err)"; echo "kfunc vm: kernel log:"; $BB dmesg | $BB tail -n 15
+    .map((m, i) => {
+      if (!/^[A-Za-z0-9_.-]+$/.test(m.file))
+        throw new Error(`guest module file name '${m.file}' is not kfunc-kit's`);
+      return `if ! $BB insmod /run/kfunc/mods/${m.file} 2>/run/kfunc/insmod.err; then
+  ctl insmod-failed ${i}
+  { printf 'kfunc vm: insmod %s failed: %s\\n' ${shq(m.hostPath)} "$(cat /run/kfunc/insmod.err)"; echo "kfunc vm: kernel log:"; $BB dmesg | $BB tail -n 15
     echo "kfunc vm: (insmod resolves no dependencies: pass the modules it needs first, with --insmod)"; } >&2
   finish 1
 fi
-ctl insmod-ok ${shq(m.hostPath)}`,
-    )
+ctl insmod-ok ${i}`;
+    })
     .join("\n");
   return `BB=/run/kfunc/busybox
 ctl() { read -r up _ < /proc/uptime; echo "KFUNC $1 $up $2" > /dev/ttyS3; }
@@ -98,10 +112,10 @@ ctl started
 exec 1>/dev/ttyS1 2>/dev/ttyS2 </dev/null
 ${env}
 ${insmods}
-cd ${shq(c.cwd)} || { echo "kfunc vm: cannot enter ${c.cwd} in the guest (under /tmp? share it with --share)" >&2; finish 1; }
+cd -- ${shq(c.cwd)} || { printf 'kfunc vm: cannot enter %s in the guest (under /tmp? share it with --share)\\n' ${shq(c.cwd)} >&2; finish 1; }
 set -- ${c.command.map(shq).join(" ")}
 if ! command -v "$1" >/dev/null 2>&1; then
-  echo "kfunc vm: $1: command not found in the guest (PATH=$PATH)" >&2
+  printf 'kfunc vm: %s: command not found in the guest (PATH=%s)\\n' "$1" "$PATH" >&2
   finish 127
 fi
 $BB mkfifo /run/kfunc/o /run/kfunc/e

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { Progress } from "../cli/progress.ts";
-import { KfuncKitError } from "../errors.ts";
+import { EnvironmentError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import { publish, tempSibling } from "./cache.ts";
 import { type CpioEntry, DIR, EXEC, FILE, SYMLINK, writeCpio } from "./cpio.ts";
 import { runTool } from "./exec.ts";
@@ -44,18 +44,14 @@ export async function ensureInitramfs(kernel: PreparedKernel, progress?: Progres
   if (existsSync(out)) return out;
   progress?.step(`building initramfs for ${kernel.release}`);
   if (!existsSync(BUSYBOX))
-    throw new KfuncKitError("ENVIRONMENT", `${BUSYBOX} not found (the VM's initramfs is built from it)`, {
+    throw new EnvironmentError(`${BUSYBOX} not found (the VM's initramfs is built from it)`, {
       hint: "install it: apt-get install busybox-static",
     });
   const busybox = readFileSync(BUSYBOX);
   if (hasInterpreter(busybox)) {
-    throw new KfuncKitError(
-      "ENVIRONMENT",
-      `${BUSYBOX} is dynamically linked; the initramfs needs a static one`,
-      {
-        hint: "install busybox-static (apt-get install busybox-static)",
-      },
-    );
+    throw new EnvironmentError(`${BUSYBOX} is dynamically linked; the initramfs needs a static one`, {
+      hint: "install busybox-static (apt-get install busybox-static)",
+    });
   }
   const mods = await resolveModules(kernel.modulesDir, ROOT_MODULES);
   // applet links written into the archive: cheaper than `busybox --install` at every boot under TCG

@@ -17,6 +17,25 @@ const looksLikePath = (spec: string) => spec.includes("/") || spec.startsWith(".
  * Debian kernels are fetched once through a private apt config and cached by release; a cached kernel
  * needs no network.
  */
+/** A cached kernel dir that lost a file (deleted by hand, a disk cleaner) is named, with the fix. */
+function checkCachedKernel(k: PreparedKernel, dir: string): void {
+  const need: [string, string | undefined][] = [
+    ["kernel image", k.image],
+    ["BTF", k.btf],
+    ["modules dir", k.modulesDir],
+    ["kbuild headers", k.headersDir],
+  ];
+  const lost = need.filter(([, p]) => p !== undefined && !existsSync(p));
+  if (lost.length === 0) return;
+  throw new KfuncKitError(
+    "VM",
+    `cached kernel ${k.release} in ${dir} is damaged: ${lost.map(([what, p]) => `${what} ${p} is missing`).join(", ")}`,
+    {
+      hint: `remove it and prepare it again: rm -rf '${dir}' && kfunc vm prepare --kernel ${k.spec}`,
+    },
+  );
+}
+
 export async function prepareKernel(
   spec: string = DEFAULT_KERNEL,
   options: PrepareKernelOptions = {},
@@ -38,7 +57,7 @@ export async function prepareKernel(
       refresh: options.refresh,
     });
     const vmlinuxElf = marker.vmlinuxElf ? join(dir, marker.vmlinuxElf) : undefined;
-    return {
+    const k: PreparedKernel = {
       spec,
       release: marker.release,
       version: marker.version,
@@ -49,6 +68,8 @@ export async function prepareKernel(
       headersDir: marker.headersDir ? join(dir, marker.headersDir) : undefined,
       modulesDir: join(dir, marker.modulesDir),
     };
+    checkCachedKernel(k, dir);
+    return k;
   }
   if (looksLikePath(spec)) return prepareLocal(spec, cacheDir, options.headers);
   throw new UsageError(`unknown kernel spec '${spec}'`, {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseElf } from "../elf/index.ts";
 import { KfuncKitError } from "../errors.ts";
+import { readInputFile } from "../files.ts";
 import { runTool } from "./exec.ts";
 
 /** Module name as the kernel sees it: `9pnet-virtio` and `9pnet_virtio` are the same module. */
@@ -35,8 +36,8 @@ export function builtinModules(modulesDir: string): Set<string> {
 }
 
 /** A module file's plain ELF bytes (Debian ships `.ko.xz`; 6.12+ may use `.ko.zst`). */
-export async function readModule(path: string): Promise<Uint8Array> {
-  const raw = readFileSync(path);
+export async function readModule(path: string, what = "module"): Promise<Uint8Array> {
+  const raw = Buffer.from(readInputFile(path, what));
   if (path.endsWith(".gz")) return gunzipSync(raw);
   if (path.endsWith(".xz")) return (await runTool("xz", ["-dc"], { input: raw })).stdout;
   if (path.endsWith(".zst")) return (await runTool("zstd", ["-dcq"], { input: raw })).stdout;

@@ -9,17 +9,17 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
-import type { Progress } from "../cli/progress.ts";
+import { join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
+import type { Progress } from "../progress.ts";
 import { chooseAccel } from "./accel.ts";
 import { defaultCacheDir, ensureWritableDir } from "./cache.ts";
 import { missingTool } from "./exec.ts";
 import { runScript } from "./guest-init.ts";
 import { ensureInitramfs, runArchive } from "./initramfs.ts";
 import { prepareKernel } from "./kernel.ts";
-import { readModule } from "./modules.ts";
+import { modinfo, readModule } from "./modules.ts";
 import { type Accel, QEMU, qemuOnPath, startQemu } from "./qemu.ts";
 import type { PreparedKernel } from "./types.ts";
 import { VmError, type VmRunOptions, type VmRunResult, type VmTimings } from "./vm-types.ts";
@@ -72,6 +72,30 @@ function guestEnv(options: VmRunOptions): Record<string, string> {
   return env;
 }
 
+/**
+ * A module built for another kernel fails in the guest with "invalid module format" after a whole boot:
+ * its vermagic (readable here) must name the target's release.
+ */
+function checkVermagic(ko: Uint8Array, path: string, kernel: PreparedKernel): void {
+  let vermagic: string | undefined;
+  try {
+    vermagic = modinfo(ko, path).get("vermagic")?.[0];
+  } catch (e) {
+    throw new UsageError(`--insmod '${path}': not a kernel module`, {
+      cause: e,
+      hint: "pass a .ko built by kbuild (kfunc module build)",
+    });
+  }
+  const built = vermagic?.split(" ")[0];
+  if (!built || built === kernel.release) return;
+  throw new UsageError(
+    `--insmod '${path}': built for Linux ${built} (its vermagic), but the VM runs ${kernel.release}: the kernel would refuse it ("invalid module format")`,
+    {
+      hint: `rebuild it for this kernel (kfunc module build <dir> --kernel ${kernel.spec}), or boot the kernel it was built for (--kernel debian:${built})`,
+    },
+  );
+}
+
 /** Per-run dirs (`kfunc-vm-<pid>-*`, ~1.5 MB of initrd) left by a process that was SIGKILLed. */
 function sweepStaleRunDirs(): void {
   for (const name of readdirSync(tmpdir())) {
@@ -102,6 +126,7 @@ interface Event {
 export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   if (options.command.length === 0)
     throw new UsageError("no command to run in the VM", { hint: "kfunc vm run -- <cmd> [args…]" });
+  parseMem(options.mem ?? "2G"); // a bad size is refused before anything is prepared or printed
   if (!qemuOnPath()) throw missingTool(QEMU);
   const cacheDir = ensureWritableDir(options.cacheDir ?? defaultCacheDir());
   const progress: Progress | undefined = options.progress;
@@ -117,15 +142,22 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   for (const [i, m] of (options.insmod ?? []).entries()) {
     const p = resolve(m);
     if (!existsSync(p)) throw new UsageError(`--insmod '${m}': no such file`);
-    mods.push({
-      file: `${i}-${basename(p).replace(/\.ko.*$/, "")}.ko`,
-      hostPath: p,
-      data: await readModule(p),
-    });
+    const data = await readModule(p, "--insmod module");
+    checkVermagic(data, p, kernel);
+    // the guest file name is kfunc-kit's own: the user's name only appears quoted, in messages
+    mods.push({ file: `${i}.ko`, hostPath: p, data });
   }
-  const script = runScript({ command: options.command, cwd, env: guestEnv(options), insmod: mods });
+  // the booted kernel's own config, for .kconfig externs (the guest sees the host's /boot, not the kernel's)
+  const kconfig = join(kernel.root, "boot", `config-${kernel.release}`);
+  const kconfigFiles = existsSync(kconfig) ? [{ name: "kfunc/kconfig", data: readFileSync(kconfig) }] : [];
+  const env = {
+    ...(kconfigFiles.length ? { KFUNC_KIT_KCONFIG: "/run/kfunc/kconfig" } : {}),
+    ...guestEnv(options),
+  };
+  const script = runScript({ command: options.command, cwd, env, insmod: mods });
   const extra = runArchive([
     { name: "kfunc/run.sh", data: enc.encode(script) },
+    ...kconfigFiles,
     { name: "kfunc/shares", data: enc.encode(shares.map((s) => `${s.tag} ${s.path}\n`).join("")) },
     ...mods.map((m) => ({ name: `kfunc/mods/${m.file}`, data: m.data })),
   ]);
@@ -138,7 +170,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     const prepareMs = performance.now() - t0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await boot(options, kernel, initrd, shares, accel, prepareMs);
+        return await boot(options, kernel, initrd, shares, accel, prepareMs, mods);
       } catch (e) {
         const early = e instanceof VmError && (e.reason === "panic" || e.reason === "qemu") && !e.reachedInit;
         if (!early || attempt >= EARLY_BOOT_RETRIES) throw e;
@@ -157,6 +189,7 @@ async function boot(
   shares: { tag: string; path: string }[],
   accel: Accel,
   prepareMs: number,
+  mods: { hostPath: string }[],
 ): Promise<VmRunResult> {
   const progress = options.progress;
   const timeoutMs = options.timeoutMs ?? 300_000;
@@ -248,8 +281,10 @@ async function boot(
     q.kill();
   }
   const end = performance.now() - start;
-  const stdout = Buffer.concat(out).toString();
-  const stderr = Buffer.concat(err).toString();
+  const stdoutBytes = Buffer.concat(out);
+  const stderrBytes = Buffer.concat(err);
+  const stdout = stdoutBytes.toString();
+  const stderr = stderrBytes.toString();
   const ev = (n: string) => events.find((e) => e.name === n);
   const exit = ev("exit");
   const timings = computeTimings(events, end, prepareMs);
@@ -289,11 +324,15 @@ async function boot(
     exitCode: Number.isInteger(exitCode) ? exitCode : 1,
     stdout,
     stderr,
+    stdoutBytes,
+    stderrBytes,
     console: consoleText,
     timings,
     kernel,
     accel,
-    ...(failedInsmod ? { insmodFailed: failedInsmod.detail.replace(/^'|'$/g, "") } : {}),
+    ...(failedInsmod
+      ? { insmodFailed: mods[Number(failedInsmod.detail)]?.hostPath ?? failedInsmod.detail }
+      : {}),
   };
 }
 

@@ -1,10 +1,7 @@
-import type { Progress } from "../cli/progress.ts";
+import { type KernelVersion, parseKernelVersion as parseVersion } from "../kernel-version.ts";
+import type { Progress } from "../progress.ts";
 
-export interface KernelVersion {
-  major: number;
-  minor: number;
-  patch: number;
-}
+export type { KernelVersion };
 
 /** A kernel ready to boot: unpacked, with its ELF vmlinux and raw BTF extracted. */
 export interface PreparedKernel {
@@ -36,8 +33,7 @@ export interface PrepareKernelOptions {
   refresh?: boolean;
 }
 
-/** Parses `6.12.95-1~bpo12+1` or `6.12.95+deb12-amd64` into numbers. */
+/** `6.12.95-1~bpo12+1` or `6.12.95+deb12-amd64` into numbers; 0.0.0 when there are none. */
 export function parseKernelVersion(s: string): KernelVersion {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(s);
-  return { major: Number(m?.[1] ?? 0), minor: Number(m?.[2] ?? 0), patch: Number(m?.[3] ?? 0) };
+  return parseVersion(s) ?? { major: 0, minor: 0, patch: 0 };
 }

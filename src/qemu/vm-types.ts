@@ -1,5 +1,5 @@
-import type { Progress } from "../cli/progress.ts";
 import { KfuncKitError } from "../errors.ts";
+import type { Progress } from "../progress.ts";
 import type { Accel } from "./qemu.ts";
 import type { PreparedKernel } from "./types.ts";
 
@@ -61,8 +61,12 @@ export interface VmTimings {
 
 export interface VmRunResult {
   exitCode: number;
+  /** The command's stdout decoded as UTF-8 (invalid bytes become U+FFFD: see stdoutBytes). */
   stdout: string;
   stderr: string;
+  /** The command's stdout, byte-exact. */
+  stdoutBytes: Uint8Array;
+  stderrBytes: Uint8Array;
   /** The kernel console (dmesg at loglevel 4 and anything printed to /dev/console). */
   console: string;
   timings: VmTimings;

@@ -3,12 +3,12 @@
  * command uses; pointer fields hold koffi addresses of caller-owned buffers, which must stay referenced
  * until the syscall returns (the Attr keeps them in `pins`).
  */
-import koffi from "koffi";
+import { koffi } from "./libc.ts";
 
 /** The address of a typed array's first byte, as the kernel's `__aligned_u64` pointer. 0 for empty/null. */
 export function addressOf(buf: Uint8Array | null | undefined): bigint {
   if (!buf || buf.byteLength === 0) return 0n;
-  return koffi.address(buf);
+  return koffi().address(buf);
 }
 
 export class Attr {

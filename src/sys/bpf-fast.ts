@@ -3,15 +3,11 @@
  * koffi's per-call buffer handling. Only for attrs in stable off-heap memory that outlive the call
  * (see {@link offHeap}); x86-64 user addresses fit in a double exactly.
  */
-import koffi from "koffi";
-import { lastErrno, libc, SYS_BPF } from "./libc.ts";
+import { koffi, lastErrno, libcBinding, SYS_BPF } from "./libc.ts";
 
-const syscallAddr = libc.func("long syscall(long nr, long cmd, intptr_t attr, unsigned long size)") as (
-  nr: number,
-  cmd: number,
-  attr: number,
-  size: number,
-) => number;
+const syscallAddr = libcBinding<(nr: number, cmd: number, attr: number, size: number) => number>(
+  "long syscall(long nr, long cmd, intptr_t attr, unsigned long size)",
+);
 
 /** A zeroed buffer whose backing store is off the V8 heap (its address never moves). */
 export function offHeap(size: number): Uint8Array {
@@ -20,11 +16,11 @@ export function offHeap(size: number): Uint8Array {
 
 /** The address of an off-heap buffer as a number. */
 export function addressNumber(buf: Uint8Array): number {
-  return Number(koffi.address(buf));
+  return Number(koffi().address(buf));
 }
 
 /** bpf(cmd, attr at `addr`, size) → result or -errno. */
 export function bpfAt(cmd: number, addr: number, size: number): number {
-  const r = syscallAddr(SYS_BPF, cmd, addr, size);
+  const r = syscallAddr()(SYS_BPF, cmd, addr, size);
   return r < 0 ? -lastErrno() : r;
 }

@@ -1,6 +1,6 @@
 /**
  * bpf(2) UAPI constants (include/uapi/linux/bpf.h as of Linux 6.18), transcribed from the `enum bpf_*`
- * definitions in that kernel's vmlinux BTF; the type enums are checked against BTF by test/object/uapi.test.ts.
+ * definitions in that kernel's vmlinux BTF; the type enums are checked against BTF by test/object/sections.test.ts.
  * Names drop the enum prefix: `BPF_PROG_TYPE.TRACING === 26`.
  */
 

@@ -3,15 +3,12 @@
  * `waitAsync()` runs epoll_wait on koffi's worker thread so the event loop stays free.
  */
 import { Fd } from "./fd.ts";
-import { lastErrno, libc, throwErrno } from "./libc.ts";
+import { lastErrno, libcBinding, libcFunc, throwErrno } from "./libc.ts";
 
-const epollCreate1 = libc.func("int epoll_create1(int flags)") as (flags: number) => number;
-const epollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)") as (
-  epfd: number,
-  op: number,
-  fd: number,
-  event: Uint8Array | null,
-) => number;
+const epollCreate1 = libcFunc<(flags: number) => number>("int epoll_create1(int flags)");
+const epollCtl = libcFunc<(epfd: number, op: number, fd: number, event: Uint8Array | null) => number>(
+  "int epoll_ctl(int epfd, int op, int fd, void *event)",
+);
 type WaitFn = ((epfd: number, events: Uint8Array, max: number, timeout: number) => number) & {
   async: (
     epfd: number,
@@ -21,7 +18,7 @@ type WaitFn = ((epfd: number, events: Uint8Array, max: number, timeout: number) 
     cb: (err: unknown, r: number) => void,
   ) => void;
 };
-const epollWait = libc.func("int epoll_wait(int epfd, void *events, int max, int timeout)") as WaitFn;
+const epollWait = libcBinding<WaitFn>("int epoll_wait(int epfd, void *events, int max, int timeout)");
 
 export const EPOLLIN = 0x1;
 const EPOLL_CLOEXEC = 0o2000000;
@@ -72,7 +69,7 @@ export class Epoll implements Disposable {
 
   /** Blocks up to timeoutMs (-1: forever, 0: just check); returns the ready fds' tags. EINTR → []. */
   wait(timeoutMs: number): EpollEvent[] {
-    const n = epollWait(this.#fd.value, this.#events, this.#max, timeoutMs);
+    const n = epollWait()(this.#fd.value, this.#events, this.#max, timeoutMs);
     if (n < 0) {
       const e = lastErrno();
       if (e === EINTR) return [];
@@ -86,7 +83,7 @@ export class Epoll implements Disposable {
     const out = new Uint8Array(new ArrayBuffer(this.#max * EVENT_SIZE));
     const fd = this.#fd.value;
     return new Promise((resolve, reject) => {
-      epollWait.async(fd, out, this.#max, timeoutMs, (err, n) => {
+      epollWait().async(fd, out, this.#max, timeoutMs, (err, n) => {
         if (err) return reject(err);
         if (n < 0) return resolve([]); // EINTR (errno is not reliable across threads)
         resolve(this.#decode(out, n));

@@ -1,10 +1,8 @@
-import { closeFd, lastErrno, libc, throwErrno } from "./libc.ts";
+import { closeFd, lastErrno, libcFunc, throwErrno } from "./libc.ts";
 
-const fcntl3 = libc.func("int fcntl(int fd, int cmd, int arg)") as (
-  fd: number,
-  cmd: number,
-  arg: number,
-) => number;
+const fcntl3 = libcFunc<(fd: number, cmd: number, arg: number) => number>(
+  "int fcntl(int fd, int cmd, int arg)",
+);
 const F_DUPFD_CLOEXEC = 1030;
 
 const leakRegistry = new FinalizationRegistry<{ fd: number; what: string }>((held) => {

@@ -1,11 +1,9 @@
 /** ioctl(2) on perf event fds: enable, disable, attach a BPF program. */
-import { lastErrno, libc, throwErrno } from "./libc.ts";
+import { lastErrno, libcFunc, throwErrno } from "./libc.ts";
 
-const ioctl3 = libc.func("int ioctl(int fd, unsigned long request, long arg)") as (
-  fd: number,
-  request: number,
-  arg: number,
-) => number;
+const ioctl3 = libcFunc<(fd: number, request: number, arg: number) => number>(
+  "int ioctl(int fd, unsigned long request, long arg)",
+);
 
 export const PERF_EVENT_IOC = {
   ENABLE: 0x2400,

@@ -2,23 +2,18 @@
 import { closeSync, openSync } from "node:fs";
 import { SyscallError } from "../errors.ts";
 import { errnoName } from "./errno.ts";
-import { lastErrno, libc } from "./libc.ts";
+import { lastErrno, libcFunc } from "./libc.ts";
 
 const SYS_FINIT_MODULE = 313;
 const SYS_DELETE_MODULE = 176;
 const O_NONBLOCK = 0o4000;
 
-const syscallStr = libc.func("long syscall(long nr, long a, const char *b, long c)") as (
-  nr: number,
-  a: number,
-  b: string,
-  c: number,
-) => number;
-const syscallNameFlags = libc.func("long syscall(long nr, const char *a, long b)") as (
-  nr: number,
-  a: string,
-  b: number,
-) => number;
+const syscallStr = libcFunc<(nr: number, a: number, b: string, c: number) => number>(
+  "long syscall(long nr, long a, const char *b, long c)",
+);
+const syscallNameFlags = libcFunc<(nr: number, a: string, b: number) => number>(
+  "long syscall(long nr, const char *a, long b)",
+);
 
 /** Loads a module from a .ko file (`params` like "a=1 b=x"). */
 export function finitModule(path: string, params = ""): void {

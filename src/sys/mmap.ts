@@ -2,18 +2,12 @@
  * mmap(2)/munmap(2) exposed as zero-copy ArrayBuffer views over the mapping (koffi.view). A `Mapping` owns
  * its pages: after `close()` its views must not be touched (the memory is gone).
  */
-import koffi from "koffi";
-import { lastErrno, libc, throwErrno } from "./libc.ts";
+import { koffi, lastErrno, libcFunc, throwErrno } from "./libc.ts";
 
-const mmapFn = libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)") as (
-  addr: null,
-  len: number,
-  prot: number,
-  flags: number,
-  fd: number,
-  off: number,
-) => unknown;
-const munmapFn = libc.func("int munmap(void *addr, size_t len)") as (addr: unknown, len: number) => number;
+const mmapFn = libcFunc<
+  (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => unknown
+>("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)");
+const munmapFn = libcFunc<(addr: unknown, len: number) => number>("int munmap(void *addr, size_t len)");
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -22,7 +16,7 @@ export const MAP_SHARED = 1;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 let cachedPageSize: number | undefined;
-const sysconf = libc.func("long sysconf(int name)") as (name: number) => number;
+const sysconf = libcFunc<(name: number) => number>("long sysconf(int name)");
 const _SC_PAGESIZE = 30;
 
 export function pageSize(): number {
@@ -40,8 +34,8 @@ export class Mapping implements Disposable {
   constructor(ptr: unknown, length: number) {
     this.#ptr = ptr;
     this.length = length;
-    this.buffer = koffi.view(ptr, length);
-    this.address = koffi.address(ptr);
+    this.buffer = koffi().view(ptr, length);
+    this.address = koffi().address(ptr);
   }
 
   get closed(): boolean {
@@ -62,6 +56,6 @@ export class Mapping implements Disposable {
 /** mmap(NULL, length, prot, MAP_SHARED, fd, offset); `what` names the mapping in errors. */
 export function mmapFd(fd: number, length: number, prot: number, offset: number, what: string): Mapping {
   const ptr = mmapFn(null, length, prot, MAP_SHARED, fd, offset);
-  if (ptr === null || koffi.address(ptr) === MAP_FAILED) throwErrno(`mmap(${what})`, lastErrno());
+  if (ptr === null || koffi().address(ptr) === MAP_FAILED) throwErrno(`mmap(${what})`, lastErrno());
   return new Mapping(ptr, length);
 }

@@ -3,13 +3,12 @@
  * PMUs, and the sysfs lookups that dynamic PMUs (kprobe, uprobe) need.
  */
 import { readFileSync } from "node:fs";
-import koffi from "koffi";
 import { Fd } from "./fd.ts";
-import { lastErrno, libc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
+import { koffi, lastErrno, libcFunc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
 
-const syscallPerf = libc.func(
-  "long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)",
-) as (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number;
+const syscallPerf = libcFunc<
+  (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number
+>("long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)");
 
 export const PERF_TYPE = {
   HARDWARE: 0,
@@ -25,6 +24,7 @@ export const PERF_ATTR_SIZE = 136;
 
 /** Bits of the attr flags word (offset 40). */
 const FLAG_DISABLED = 1n << 0n;
+const FLAG_FREQ = 1n << 10n;
 const FLAG_WATERMARK = 1n << 14n;
 
 export interface PerfEventAttrOptions {
@@ -35,6 +35,8 @@ export interface PerfEventAttrOptions {
   /** config2: kprobe_addr / probe_offset. */
   config2?: bigint;
   samplePeriod?: number;
+  /** Samples per second instead of a period (sets the `freq` bit; shares the field with samplePeriod). */
+  sampleFreq?: number;
   sampleType?: number;
   disabled?: boolean;
   /** Wake the reader after this many events (or bytes with `watermark`). */
@@ -49,11 +51,12 @@ export function encodePerfEventAttr(o: PerfEventAttrOptions): Uint8Array {
   v.setUint32(0, o.type, true);
   v.setUint32(4, PERF_ATTR_SIZE, true);
   v.setBigUint64(8, BigInt(o.config ?? 0), true);
-  v.setBigUint64(16, BigInt(o.samplePeriod ?? 0), true);
+  v.setBigUint64(16, BigInt(o.sampleFreq ?? o.samplePeriod ?? 0), true);
   v.setBigUint64(24, BigInt(o.sampleType ?? 0), true);
   let flags = 0n;
   if (o.disabled) flags |= FLAG_DISABLED;
   if (o.watermark) flags |= FLAG_WATERMARK;
+  if (o.sampleFreq !== undefined) flags |= FLAG_FREQ;
   v.setBigUint64(40, flags, true);
   v.setUint32(48, o.wakeupEvents ?? 0, true);
   v.setBigUint64(56, o.config1 ?? 0n, true);
@@ -126,12 +129,14 @@ export function withPinned<T>(objects: object[], fn: () => T): T {
 
 /** Address of a buffer's first byte (the buffer must be off-heap: created from an ArrayBuffer). */
 export function addressOf(bytes: Uint8Array): bigint {
-  return koffi.address(bytes);
+  return koffi().address(bytes);
 }
 
-const mountFn = libc.func(
+const mountFn = libcFunc<
+  (source: string, target: string, fstype: string, flags: number, data: null) => number
+>(
   "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)",
-) as (source: string, target: string, fstype: string, flags: number, data: null) => number;
+);
 
 /** mount -t tracefs nodev <target> (tracepoint ids, kprobe_events and trace_pipe live in tracefs). */
 export function mountTracefs(target: string): void {

@@ -16,8 +16,8 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import { compileBpf, KFUNC_KIT_INCLUDE } from "../build/clang.ts";
 import { vmlinuxHeader } from "../build/vmlinux-h.ts";
-import type { Progress } from "../cli/progress.ts";
 import { buildModule } from "../module/build.ts";
+import type { Progress } from "../progress.ts";
 
 export interface ModuleBuild {
   dir: string;

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Progress } from "../cli/progress.ts";
 import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
+import type { Progress } from "../progress.ts";
 import { resultSplitter } from "../qemu/result-channel.ts";
 import { parseTestCases } from "./annotations.ts";
 import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";

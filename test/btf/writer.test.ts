@@ -14,7 +14,7 @@ import {
 } from "../../src/btf/index.ts";
 import { parseElf } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, requireRoot } from "../helpers/index.ts";
 import { findPreparedKernel } from "../object/prepared-kernel.ts";
 import {
   bpftoolMissing,
@@ -263,7 +263,7 @@ test("encodeBtf rejects out-of-range fields with a BtfError naming the type", ()
 });
 
 test("encoded BTF loads into the running kernel (BPF_BTF_LOAD)", async (t) => {
-  if (process.getuid?.() !== 0) return t.skip("needs root for BPF_BTF_LOAD");
+  if (!requireRoot(t, "for BPF_BTF_LOAD")) return;
   const { btfLoad } = await import("../../src/sys/bpf-obj.ts");
   const b = new BtfBuilder();
   const int = b.add({ kind: "INT", name: "int", size: 4, encoding: BTF_INT_SIGNED, bitOffset: 0, bits: 32 });

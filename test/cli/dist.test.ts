@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, requireRoot } from "../helpers/index.ts";
 
 const kfunc = (...args: string[]) =>
   spawnSync(process.execPath, ["bin/kfunc.js", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
@@ -43,7 +43,7 @@ test("every verb of the compiled CLI answers --help", () => {
 });
 
 test("compiled CLI: test-run loads, runs and closes (every lazy import resolves)", (t) => {
-  if (process.getuid?.() !== 0) return t.skip("needs root to load eBPF programs");
+  if (!requireRoot(t)) return;
   const obj = compileFixture("attach-testrun");
   const packet = join(mkdtempSync(join(tmpdir(), "kfunc-dist-")), "drop-me.bin");
   const eth = Buffer.alloc(64);

@@ -1,11 +1,13 @@
 /**
  * Test fixtures compiled by clang at test time, cached in a temp dir keyed by a hash of everything that
- * goes into the object (source, kfunc_kit.h, defines, include dirs and their headers, clang args).
+ * goes into the object (source, kfunc_kit.h, defines, include dirs and their headers, clang args and
+ * `clang --version`).
  *
  *   const obj = compileFixture("obj-maps");              // test/fixtures/obj-maps.bpf.c
  *   const obj = compileFixture("/abs/path/kfunc.bpf.c"); // any path
  *   const bytes = readFileSync(obj);
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,17 @@ export const FIXTURES_DIR = join(REPO_ROOT, "test", "fixtures");
 /** Where compiled fixtures are cached (override with KFUNC_KIT_FIXTURE_CACHE). */
 export const FIXTURE_CACHE = process.env["KFUNC_KIT_FIXTURE_CACHE"] ?? join(tmpdir(), "kfunc-kit-fixtures");
 
+let clangVersionText: string | undefined;
+
+/** `clang --version` (once per process): a different compiler makes a different object. */
+export function clangVersion(clang = "clang"): string {
+  if (clangVersionText === undefined) {
+    const r = spawnSync(clang, ["--version"], { encoding: "utf8" });
+    clangVersionText = r.status === 0 ? r.stdout : `unavailable: ${r.error?.message ?? r.stderr}`;
+  }
+  return clangVersionText;
+}
+
 export interface CompileFixtureOptions {
   /** Extra -D defines ("NAME" or "NAME=VALUE"). */
   defines?: string[];
@@ -27,6 +40,8 @@ export interface CompileFixtureOptions {
   includeDirs?: string[];
   /** Extra clang arguments. */
   extraArgs?: string[];
+  /** The compiler (default `clang`; e.g. `/usr/bin/clang-19` where clang 14's BTF falls short). */
+  clang?: string;
 }
 
 /** Resolves a fixture name ("obj-maps", "obj-maps.bpf.c") or a path to an absolute source path. */
@@ -62,12 +77,14 @@ export function compileFixture(nameOrPath: string, options: CompileFixtureOption
     extraArgs: options.extraArgs ?? [],
   };
   h.update(JSON.stringify(clangArgs("SRC", opts)));
+  if (options.clang) h.update(`\0clang=${options.clang}`);
+  h.update(clangVersion());
   const key = h.digest("hex").slice(0, 16);
   mkdirSync(FIXTURE_CACHE, { recursive: true });
   const out = join(FIXTURE_CACHE, `${basename(source).replace(/\.c$/, "")}-${key}.o`);
   if (existsSync(out)) return out;
   const tmp = `${out}.${process.pid}.tmp`;
-  compileBpf(source, { ...opts, output: tmp });
+  compileBpf(source, { ...opts, output: tmp, ...(options.clang ? { clang: options.clang } : {}) });
   renameSync(tmp, out); // atomic: concurrent test processes never see a half-written object
   return out;
 }

@@ -10,21 +10,13 @@ import { isKfuncKitError } from "../../src/errors.ts";
 import { attach } from "../../src/kernel/attach/index.ts";
 import { pmuType } from "../../src/sys/perf.ts";
 import { compileFixture } from "../helpers/index.ts";
-import {
-  COUNTER_MAPS,
-  getU64,
-  loadFixtureObject,
-  openFdCount,
-  openMissing,
-  setU32,
-  type TestObject,
-} from "./attach-helpers.ts";
+import { getU64, loadFixture, openFdCount, openMissing, setU32, type TestObject } from "./attach-helpers.ts";
 
 let obj: TestObject;
 const prefix = `/tmp/kfunc-kit-attach-${process.pid}-`;
 
 before(() => {
-  obj = loadFixtureObject(compileFixture("attach-counters"), COUNTER_MAPS, [
+  obj = loadFixture(compileFixture("attach-counters"), [
     "tp_openat",
     "raw_sys_enter",
     "btf_sys_enter",

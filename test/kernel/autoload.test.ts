@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { release } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { UsageError, VerifierError } from "../../src/errors.ts";
 import { loadCollection } from "../../src/kernel/index.ts";
 import { kernelVersionCode } from "../../src/kernel/ksyms.ts";
 import { testRun } from "../../src/kernel/test-run.ts";
 import { setAutoload } from "../../src/object/index.ts";
-import { fixtureSpec, requireBpf } from "./load-helpers.ts";
+import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { fixtureSpec, requireBpf, vmlinuxHeaderDir } from "./load-helpers.ts";
 
 test('SEC("?…") parses as libbpf does: autoload off, the section without the mark', () => {
   const spec = fixtureSpec("load-autoload");
@@ -54,4 +57,21 @@ test("LINUX_HAS_BPF_COOKIE / LINUX_HAS_SYSCALL_WRAPPER are answered by probing, 
   assert.equal(coll.variable("cookie").get(), cookie);
   if (process.arch === "x64") assert.equal(coll.variable("wrapper").get(), wrapper);
   assert.equal(coll.variable("kver").get(), kernelVersionCode());
+});
+
+test("kfunc test-run --program runs an autoload-off program; inspect marks it", async (t) => {
+  if (!requireBpf(t)) return;
+  const obj = compileFixture("load-autoload", { includeDirs: [vmlinuxHeaderDir()] });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), ...args], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+  const r = cli(["test-run", obj, "--program", "opt_in"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^opt_in \(syscall\): retval 7/m);
+  const i = cli(["inspect", obj, "--json"]);
+  assert.equal(i.status, 0, i.stderr);
+  assert.match(i.stdout, /"opt_in"[^}]*"autoload":\s*false/);
 });

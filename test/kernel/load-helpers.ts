@@ -8,7 +8,7 @@ import { dumpC } from "../../src/btf/c-printer.ts";
 import { parseBtf } from "../../src/btf/index.ts";
 import { parseObject } from "../../src/object/index.ts";
 import type { ObjectSpec } from "../../src/object/types.ts";
-import { compileFixture } from "../helpers/index.ts";
+import { compileFixture, requireRoot } from "../helpers/index.ts";
 
 let dir: string | undefined;
 
@@ -42,10 +42,7 @@ export function fixtureSpec(name: string, defines: string[] = []): ObjectSpec {
 
 /** Skips (with the reason) unless we can load BPF programs here. */
 export function requireBpf(t: TestContext): boolean {
-  if (process.getuid?.() !== 0) {
-    t.skip(`needs root to load eBPF programs (running as uid ${process.getuid?.()}, kernel ${release()})`);
-    return false;
-  }
+  if (!requireRoot(t)) return false;
   if (!existsSync("/sys/kernel/btf/vmlinux")) {
     t.skip(`kernel ${release()} has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)`);
     return false;

@@ -7,14 +7,13 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { attach } from "../../src/kernel/attach/index.ts";
 import { onlineCpuList, PerfBuffer } from "../../src/kernel/perf-buffer.ts";
-import { compileFixture } from "../helpers/index.ts";
+import { compileFixture, rootSkip } from "../helpers/index.ts";
 import {
   decodeEvent,
-  loadFixtureObject,
+  loadFixture,
   onCpu,
   openFdCount,
   openMissing,
-  STREAM_MAPS,
   setStreamConfig,
   type TestObject,
 } from "./attach-helpers.ts";
@@ -22,13 +21,16 @@ import {
 let obj: TestObject;
 const prefix = `/tmp/kk-pb-${process.pid}-`;
 
+const NOT_ROOT = rootSkip();
+
 before(() => {
-  obj = loadFixtureObject(compileFixture("attach-streams"), STREAM_MAPS, ["pb_openat"]);
+  if (NOT_ROOT) return;
+  obj = loadFixture(compileFixture("attach-streams"), ["pb_openat"]);
   setStreamConfig(obj.maps.get("config")!.fd, prefix);
 });
 after(() => obj?.close());
 
-test("every sample of N openat calls arrives with its path, pid and CPU", () => {
+test("every sample of N openat calls arrives with its path, pid and CPU", { skip: NOT_ROOT }, () => {
   using pb = new PerfBuffer(obj.maps.get("perf_events")!, { pagesPerCpu: 64 });
   assert.deepEqual(pb.cpus, onlineCpuList());
   using _link = attach(obj.programs.get("pb_openat")!);
@@ -50,7 +52,9 @@ test("every sample of N openat calls arrives with its path, pid and CPU", () => 
   }
 });
 
-test("a full one-page ring: received + lost = sent, counted from PERF_RECORD_LOST", () => {
+test("a full one-page ring: received + lost = sent, counted from PERF_RECORD_LOST", {
+  skip: NOT_ROOT,
+}, () => {
   using pb = new PerfBuffer(obj.maps.get("perf_events")!, { pagesPerCpu: 1 });
   using _link = attach(obj.programs.get("pb_openat")!);
   // one producer CPU, so the ring that overflows is the one that gets the LOST record
@@ -68,7 +72,7 @@ test("a full one-page ring: received + lost = sent, counted from PERF_RECORD_LOS
   assert.equal(received + pb.lost, sent);
 });
 
-test("samples() iterates asynchronously and stops on abort", async () => {
+test("samples() iterates asynchronously and stops on abort", { skip: NOT_ROOT }, async () => {
   using pb = new PerfBuffer(obj.maps.get("perf_events")!);
   using _link = attach(obj.programs.get("pb_openat")!);
   const ac = new AbortController();
@@ -81,7 +85,7 @@ test("samples() iterates asynchronously and stops on abort", async () => {
   assert.equal(new Set(paths).size, 20);
 });
 
-test("close() releases every per-CPU fd and mapping", () => {
+test("close() releases every per-CPU fd and mapping", { skip: NOT_ROOT }, () => {
   const fds = openFdCount();
   for (let i = 0; i < 20; i++) new PerfBuffer(obj.maps.get("perf_events")!).close();
   assert.equal(openFdCount(), fds);

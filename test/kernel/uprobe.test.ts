@@ -17,14 +17,14 @@ import {
   tracefsRoot,
 } from "../../src/kernel/attach/index.ts";
 import { compileFixture } from "../helpers/index.ts";
-import { COUNTER_MAPS, getU64, loadFixtureObject, setU32, type TestObject } from "./attach-helpers.ts";
+import { getU64, loadFixture, setU32, type TestObject } from "./attach-helpers.ts";
 
 const getpid = koffi.load("libc.so.6").func("int getpid(void)") as () => number;
 let obj: TestObject;
 let libc: string;
 
 before(() => {
-  obj = loadFixtureObject(compileFixture("attach-counters"), COUNTER_MAPS, ["up_getpid", "uret_getpid"]);
+  obj = loadFixture(compileFixture("attach-counters"), ["up_getpid", "uret_getpid"]);
   setU32(obj.maps.get("config")!.fd, process.pid);
   libc = resolveBinary("libc.so.6");
 });

@@ -1,9 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { Btf } from "../../btf/index.ts";
 import { BtfError, UsageError } from "../../errors.ts";
+import { readInputFile } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 
-const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 const SYSFS_BTF = "/sys/kernel/btf/";
 const EM_BPF = 247;
 const FORMATS = ["c", "raw", "json"] as const;
@@ -37,11 +39,11 @@ export function register(program: Command): void {
 }
 
 function read(file: string, what: string): Uint8Array {
-  if (!existsSync(file))
+  if (file === VMLINUX_BTF && !existsSync(file))
     throw new UsageError(`${what} '${file}' does not exist`, {
-      hint: file === VMLINUX_BTF ? "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=n)" : "check the path",
+      hint: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=n)",
     });
-  return new Uint8Array(readFileSync(file));
+  return readInputFile(file, what);
 }
 
 async function dump(file: string, opts: DumpOpts): Promise<void> {
@@ -50,7 +52,6 @@ async function dump(file: string, opts: DumpOpts): Promise<void> {
   if (opts.scope !== "own" && opts.scope !== "all")
     throw new UsageError(`unknown scope '${opts.scope}'`, { hint: "use own or all" });
   const btf = await loadBtf(file, opts.base);
-  exitQuietlyOnEpipe();
   if (opts.format === "c") {
     const { dumpCBytes } = await import("../../btf/c-printer.ts");
     const bytes = dumpCBytes(btf, { scope: opts.scope, kfuncPrototypes: opts.kfuncs });
@@ -65,14 +66,6 @@ async function dump(file: string, opts: DumpOpts): Promise<void> {
   // bench/btf-dump.ts reads the peak RSS this way (no /usr/bin/time here)
   if (process.env["KFUNC_KIT_REPORT_MAXRSS"])
     process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`);
-}
-
-/** `kfunc btf dump … | head` closes the pipe early: that is not an error. */
-export function exitQuietlyOnEpipe(): void {
-  process.stdout.once("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
 }
 
 /** Loads BTF from raw BTF, an eBPF object or a kernel module, with the right base for split BTF. */

@@ -7,6 +7,7 @@ interface BuildOpts {
   include?: string[];
   define?: string[];
   json?: boolean;
+  skeleton?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -19,7 +20,10 @@ export function register(program: Command): void {
     )
     .argument("<source>", "the eBPF C file (prog.bpf.c)")
     .option("-o, --output <file>", "the object to write (default: prog.bpf.o next to the source)")
-    .option("--kernel <kernel>", "host (default) | debian:<suite|release> | <kernel build dir> | <BTF file>")
+    .option(
+      "--kernel <kernel>",
+      "host | debian:<suite|release> | <kernel build dir> | <BTF file> (default: the host; with --module, the kernel `kfunc module build` picks by default)",
+    )
     .option(
       "--module <dir>",
       "a kfunc module dir (built with kfunc module build) whose kfuncs.h to use; repeatable",
@@ -27,6 +31,7 @@ export function register(program: Command): void {
     )
     .option("-I, --include <dir>", "extra include dir; repeatable", collect)
     .option("-D, --define <macro>", "extra define NAME or NAME=VALUE; repeatable", collect)
+    .option("--skeleton", "also write the object's typed TypeScript skeleton (<name>.skel.ts beside it)")
     .option("--json", "print the result as JSON")
     .action(async (source: string, opts: BuildOpts) => {
       const { buildProgram } = await import("../../build/program.ts");
@@ -39,9 +44,14 @@ export function register(program: Command): void {
         defines: opts.define,
         progress: createProgress({ quiet: opts.json === true }),
       });
+      let skeleton: string[] | undefined;
+      if (opts.skeleton) {
+        const { writeSkeleton } = await import("../../skeleton/files.ts");
+        skeleton = writeSkeleton(r.object).files;
+      }
       if (opts.json) {
         const { printJson } = await import("../json.ts");
-        printJson(r);
-      } else process.stdout.write(`${r.object}\n`);
+        printJson(skeleton ? { ...r, skeleton } : r);
+      } else process.stdout.write(`${[r.object, ...(skeleton ?? [])].join("\n")}\n`);
     });
 }

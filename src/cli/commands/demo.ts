@@ -13,10 +13,8 @@ export function register(program: Command): void {
     .option("--files <n>", "how many files to rm", "3")
     .option("--json", "print the result as JSON (no progress)")
     .action(async (opts: { kernel?: string; files: string; json?: boolean }) => {
-      const { UsageError } = await import("../../errors.ts");
-      const files = Number(opts.files);
-      if (!Number.isInteger(files) || files < 1 || files > 100)
-        throw new UsageError(`--files ${opts.files}: expected a whole number from 1 to 100`);
+      const { intOption } = await import("../options.ts");
+      const files = intOption("--files", opts.files, 1, 100, "rm runs in the demo");
       const { createProgress } = await import("../progress.ts");
       const { runDemo } = await import("../../demo/demo.ts");
       const progress = createProgress({ quiet: opts.json === true });

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { Btf } from "../../btf/index.ts";
-import { UsageError } from "../../errors.ts";
+import { readInputFile, readInputText } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 import { printJson } from "../json.ts";
 
-const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 const EM_BPF = 247;
 
 export function register(program: Command): void {
@@ -25,8 +26,7 @@ export function register(program: Command): void {
 }
 
 function read(file: string, what: string): Uint8Array {
-  if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`, { hint: "check the path" });
-  return new Uint8Array(readFileSync(file));
+  return readInputFile(file, what);
 }
 
 /**
@@ -37,7 +37,14 @@ async function paramNameSource(spec: import("../../object/index.ts").ObjectSpec)
   const { paramNamesFromC } = await import("../../object/param-names.ts");
   const files = new Set<string>();
   for (const infos of spec.btfExt?.lineInfo.values() ?? []) for (const l of infos) files.add(l.fileName);
-  const texts = [...files].filter((f) => f && existsSync(f)).map((f) => readFileSync(f, "utf8"));
+  const texts: string[] = [];
+  for (const f of files) {
+    try {
+      if (f && existsSync(f)) texts.push(readInputText(f, "source"));
+    } catch {
+      // an unreadable source only costs the parameter names
+    }
+  }
   if (texts.length === 0) return undefined;
   return (name: string, count: number) => {
     for (const t of texts) {

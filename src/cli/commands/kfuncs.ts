@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
+import { readInputFile } from "../../files.ts";
+import { VMLINUX_BTF_PATH } from "../../kernel/host.ts";
 import { printJson } from "../json.ts";
 
 const SYSFS_BTF = "/sys/kernel/btf";
-const VMLINUX_BTF = `${SYSFS_BTF}/vmlinux`;
+const VMLINUX_BTF = VMLINUX_BTF_PATH;
 
 const NO_TAGS =
   "this kernel's BTF has no bpf_kfunc decl tags: kfuncs are only tagged since Linux 6.11 built with pahole >= 1.27";
@@ -43,7 +45,7 @@ async function listKfuncs(opts: KfuncsOpts): Promise<void> {
         ? `is it loaded? modules with BTF: ${names.slice(0, 20).join(", ")}${names.length > 20 ? ", …" : ""}`
         : "no module has BTF loaded (is CONFIG_DEBUG_INFO_BTF_MODULES set, or CONFIG_MODULES off?)",
     });
-  const vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX_BTF)), { source: VMLINUX_BTF });
+  const vmlinux = parseBtf(readInputFile(VMLINUX_BTF, "vmlinux BTF"), { source: VMLINUX_BTF });
   const tagged = hasKfuncTags(vmlinux);
   const objects: { name: string; kfuncs: ReturnType<typeof findKfuncs> }[] = [];
   const wanted = opts.module ? [opts.module] : ["vmlinux", ...names];
@@ -53,11 +55,9 @@ async function listKfuncs(opts: KfuncsOpts): Promise<void> {
       continue;
     }
     const path = `${SYSFS_BTF}/${name}`;
-    const btf = parseBtf(new Uint8Array(readFileSync(path)), { base: vmlinux, source: path });
+    const btf = parseBtf(readInputFile(path, "module BTF"), { base: vmlinux, source: path });
     objects.push({ name, kfuncs: findKfuncs(btf) });
   }
-  const { exitQuietlyOnEpipe } = await import("./btf.ts");
-  exitQuietlyOnEpipe();
   const release = existsSync("/proc/sys/kernel/osrelease")
     ? readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()
     : undefined;

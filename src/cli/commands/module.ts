@@ -63,25 +63,25 @@ export function register(program: Command): void {
     .command("header")
     .description("print `extern … __ksym;` prototypes of a built module's kfuncs (from its BTF)")
     .argument("<ko>", "a kernel module built with BTF")
-    .option("--base <btf>", "the target kernel's vmlinux BTF (default /sys/kernel/btf/vmlinux)")
+    .option(
+      "--base <btf>",
+      "the target kernel's vmlinux BTF (default: the host's when the module was built for it, else that kernel's from the kfunc-kit cache)",
+    )
     .option("--weak", "declare the kfuncs __weak (probe them with bpf_ksym_exists)")
     .option("-o, --output <file>", "write the header to a file instead of stdout")
     .action(async (ko: string, opts: HeaderOpts) => {
-      const { readFileSync, writeFileSync, existsSync } = await import("node:fs");
-      const { UsageError } = await import("../../errors.ts");
-      const base = opts.base ?? "/sys/kernel/btf/vmlinux";
-      for (const [f, what] of [
-        [ko, "module"],
-        [base, "base BTF"],
-      ] as const) {
-        if (!existsSync(f)) throw new UsageError(`${what} '${f}' does not exist`, { hint: "check the path" });
-      }
+      const { readInputFile, writeOutputFile } = await import("../../files.ts");
       const { parseBtf } = await import("../../btf/index.ts");
-      const { generateKfuncHeader } = await import("../../module/index.ts");
-      const text = generateKfuncHeader(readFileSync(ko), parseBtf(readFileSync(base), { source: base }), {
-        weak: opts.weak === true,
-      });
-      if (opts.output) writeFileSync(opts.output, text);
+      const { generateKfuncHeader, moduleHeaderBase } = await import("../../module/index.ts");
+      const bytes = readInputFile(ko, "module");
+      const base = moduleHeaderBase(bytes, ko, opts.base);
+      if (base.note) process.stderr.write(`kfunc: ${base.note}\n`);
+      const text = generateKfuncHeader(
+        bytes,
+        parseBtf(readInputFile(base.path, "base BTF"), { source: base.path }),
+        { weak: opts.weak === true, source: ko },
+      );
+      if (opts.output) writeOutputFile(opts.output, text, "output file");
       else process.stdout.write(text);
     });
 }

@@ -13,7 +13,10 @@ interface RunOptions {
   duration?: string;
   dumpMaps?: boolean;
   global?: string[];
+  usdt?: string[];
+  pid?: string;
   json?: boolean;
+  pinRoot?: string;
 }
 
 export function register(program: Command): void {
@@ -31,7 +34,13 @@ export function register(program: Command): void {
       "-g, --global <name=value...>",
       "set a global (.rodata/.data/.bss) before load, e.g. -g target_pid=42",
     )
+    .option(
+      "--usdt <[program=]binary:provider:name...>",
+      'attach SEC("usdt") programs (all bare ones, or the named one) to this USDT probe',
+    )
+    .option("--pid <pid>", "uprobe, usdt (and iter/task): only this process")
     .option("--json", "one JSON object per line on stdout (events, then maps)")
+    .option("--pin-root <dir>", "bpffs dir for maps pinned by name (default /sys/fs/bpf)")
     .action(async (obj: string, opts: RunOptions) => {
       await run(obj, opts);
     });
@@ -50,34 +59,28 @@ function show(v: BtfValue): string {
   );
 }
 
-function parseDuration(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  return Number.isFinite(n) && n > 0 ? n * 1000 : Number.NaN;
-}
-
 function parseGlobal(s: string): [string, string] {
   const i = s.indexOf("=");
   return i <= 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
 }
 
 async function run(obj: string, opts: RunOptions): Promise<void> {
-  const { existsSync, readFileSync } = await import("node:fs");
+  const { existsSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
+  const { readBpfObject } = await import("../bpf-object.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { loadCollection, setGlobal, getGlobal } = await import("../../kernel/index.ts");
-  const { attachAll, isAutoAttachable, notAttachableReason, closeAll } = await import(
+  const { attachAll, describePerfEvent, isAutoAttachable, notAttachableReason, closeAll } = await import(
     "../../kernel/attach/index.ts"
   );
   const { createProgress } = await import("../progress.ts");
   const progress = createProgress({ quiet: opts.json === true });
 
-  const durationMs = parseDuration(opts.duration);
-  if (Number.isNaN(durationMs))
-    throw new UsageError(`--duration '${opts.duration}' is not a positive number of seconds`);
+  const { secondsOption } = await import("../options.ts");
+  const durationMs = opts.duration === undefined ? undefined : secondsOption("--duration", opts.duration);
   if (!existsSync(obj))
     throw new UsageError(`object '${obj}' does not exist`, { hint: "build it first: kfunc build" });
-  const spec = parseObject(new Uint8Array(readFileSync(obj)), obj);
+  const spec = parseObject(await readBpfObject(obj, "run"), obj);
   const known = spec.programs.map((p) => p.name);
   const names = opts.program ?? [];
   for (const n of names) {
@@ -107,18 +110,50 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   }
   for (const g of opts.global ?? []) {
     const [name, raw] = parseGlobal(g);
+    if (!g.includes("="))
+      throw new UsageError(`-g '${g}': expected name=value`, { hint: "e.g. -g target_pid=42" });
     const current = getGlobal(spec, name);
     const value = typeof current === "string" ? raw : /^-?\d+$/.test(raw) ? BigInt(raw) : raw;
-    setGlobal(
-      spec,
-      name,
-      typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value,
-    );
+    const v =
+      typeof value === "bigint" &&
+      value <= BigInt(Number.MAX_SAFE_INTEGER) &&
+      value >= BigInt(Number.MIN_SAFE_INTEGER)
+        ? Number(value)
+        : value;
+    setGlobal(spec, name, v);
+    // the variable's type decides what fits: a value that came back different was truncated or wrapped
+    const back = getGlobal(spec, name);
+    const same =
+      typeof back === "boolean"
+        ? (v === 0 || v === 1) && back === (v === 1)
+        : typeof back === "number" || typeof back === "bigint"
+          ? (typeof v === "number" || typeof v === "bigint") && BigInt(back) === BigInt(v)
+          : typeof back === "string"
+            ? back === v
+            : true;
+    if (!same)
+      throw new UsageError(
+        `-g ${name}=${raw}: the value does not fit the variable (it would become ${show(back)})`,
+        {
+          hint: "give a value in the variable's range (its C type is in the object's BTF: kfunc inspect)",
+        },
+      );
   }
-  const toLoad =
-    names.length > 0
-      ? names
-      : spec.programs.filter((p) => p.autoload && isAutoAttachable(p.section)).map((p) => p.name);
+  const { usdtAttachments } = await import("./usdt.ts");
+  const pid = opts.pid === undefined ? undefined : Number(opts.pid);
+  if (pid !== undefined && !(Number.isInteger(pid) && pid > 0))
+    throw new UsageError(`--pid '${opts.pid}' is not a process id`);
+  const usdt = await usdtAttachments(obj, spec, opts.usdt ?? [], names);
+  const toLoad = [
+    ...new Set([
+      ...(names.length > 0
+        ? names
+        : spec.programs
+            .filter((p) => p.autoload && (isAutoAttachable(p.section) || p.section === "perf_event"))
+            .map((p) => p.name)),
+      ...usdt.map((u) => u.program),
+    ]),
+  ];
   for (const p of spec.programs) {
     if (names.length === 0 && !toLoad.includes(p.name))
       progress.note(
@@ -131,8 +166,12 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
     });
   }
 
-  // our handlers go in before anything is loaded, so the loader's exit-time closer (which only
-  // installs itself when nobody handles the signals) leaves detaching and the map dump to us
+  const { requireBpfPrivilege } = await import("../privilege.ts");
+  requireBpfPrivilege("run");
+  const { checkPinRoot } = await import("../pin-root.ts");
+  const pinPath = checkPinRoot(spec, opts.pinRoot);
+  // while these handlers are installed, the CLI's exit handlers (registry.ts) leave detaching and the
+  // map dump to us
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once("SIGINT", stop);
@@ -140,7 +179,7 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   progress.step(`loading ${obj}`);
   let coll: Awaited<ReturnType<typeof loadCollection>>;
   try {
-    coll = await loadCollection(spec, { programs: toLoad });
+    coll = await loadCollection(spec, { programs: toLoad, pinPath });
   } catch (e) {
     process.removeListener("SIGINT", stop);
     process.removeListener("SIGTERM", stop);
@@ -152,9 +191,18 @@ async function run(obj: string, opts: RunOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     progress.succeed(`loaded ${coll.programs.size} program(s), ${coll.maps.size} map(s)`);
-    links.push(...attachAll(coll.programs, toLoad).links);
+    for (const p of coll.programs.values())
+      if (p.section === "perf_event")
+        progress.note(`perf_event program ${p.name}: sampling ${describePerfEvent()} (the default)`);
+    const viaUsdt = new Set(usdt.map((u) => u.program));
+    const others = toLoad.filter((n) => !viaUsdt.has(n));
+    if (others.length)
+      links.push(...attachAll(coll.programs, others, pid !== undefined ? { pid } : {}).links);
+    const { attachUsdt } = await import("../../kernel/attach/usdt.ts");
+    for (const u of usdt)
+      links.push(attachUsdt(coll.program(u.program), { ...u.target, ...(pid !== undefined ? { pid } : {}) }));
     for (const l of links) {
-      const via = l.info.probeVia ? `, ${l.info.probeVia}` : "";
+      const via = `${l.info.probeVia ? `, ${l.info.probeVia}` : ""}${l.info.sites ? `, ${l.info.sites} call site(s)` : ""}`;
       progress.note(
         `attached ${l.info.program} → ${l.info.kind} ${l.info.target} (${l.info.mechanism}${via})`,
       );

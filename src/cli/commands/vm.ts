@@ -3,6 +3,18 @@ import { UsageError } from "../../errors.ts";
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
+/**
+ * Output for --json, lossless: a string when it is valid UTF-8, else base64 with `<name>Encoding:
+ * "base64"` (JSON strings cannot carry arbitrary bytes).
+ */
+export function jsonBytes(name: string, bytes: Uint8Array): Record<string, string> {
+  try {
+    return { [name]: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { [name]: Buffer.from(bytes).toString("base64"), [`${name}Encoding`]: "base64" };
+  }
+}
+
 function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
@@ -50,11 +62,9 @@ export function register(program: Command): void {
     .option("--cache <dir>", "cache dir (default $KFUNC_KIT_CACHE or ~/.cache/kfunc-kit)")
     .addHelpText("after", "\nExample:\n  kfunc vm run --insmod ./hello.ko -- bpftool prog list\n")
     .action(async (command: string[], flags: RunFlags) => {
-      const cpus = Number(flags.cpus);
-      const timeout = Number(flags.timeout);
-      if (!Number.isInteger(cpus) || cpus < 1)
-        throw new UsageError(`--cpus '${flags.cpus}': expected a positive integer`);
-      if (!(timeout > 0)) throw new UsageError(`--timeout '${flags.timeout}': expected seconds > 0`);
+      const { intOption, secondsOption } = await import("../options.ts");
+      const cpus = intOption("--cpus", flags.cpus, 1, 255, "QEMU's pc machine has at most 255 vCPUs");
+      const timeout = secondsOption("--timeout", flags.timeout) / 1000;
       const env: Record<string, string> = {};
       for (const kv of flags.env ?? []) {
         const eq = kv.indexOf("=");
@@ -110,8 +120,8 @@ export function register(program: Command): void {
         if (flags.json) {
           printJson({
             exitCode: result.exitCode,
-            stdout: result.stdout,
-            stderr: result.stderr,
+            ...jsonBytes("stdout", result.stdoutBytes),
+            ...jsonBytes("stderr", result.stderrBytes),
             console: result.console,
             timings: result.timings,
             kernel: { spec: kernel.spec, release: kernel.release },

@@ -34,6 +34,8 @@ const ATTACHABLE = new Set([
   "uprobe.s",
   "uretprobe",
   "uretprobe.s",
+  "usdt",
+  "usdt.s",
   "iter",
   "iter.s",
 ]);
@@ -90,6 +92,8 @@ export function attachAll(
 
 export function notAttachableReason(section: string): string {
   const { prefix, rest } = splitSection(section);
+  if ((prefix === "usdt" || prefix === "usdt.s") && rest === "")
+    return `SEC("${section}") names no probe: attach it with --usdt <binary>:<provider>:<name> (or attachUsdt)`;
   if (ATTACHABLE.has(prefix) && rest === "") return `SEC("${section}") names no target`;
   return `${prefix} programs are not attached; run them with kfunc test-run`;
 }

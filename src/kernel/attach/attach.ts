@@ -7,16 +7,18 @@ import { NotSupportedError, UsageError } from "../../errors.ts";
 import type { Link } from "../links.ts";
 import { attachIter, type IterLink, type IterOptions } from "./iter.ts";
 import { attachKprobe, attachKprobeMulti, syscallFunction } from "./kprobe.ts";
+import { attachPerfEvent } from "./perf-event.ts";
 import { type AttachableProgram, splitSection } from "./program.ts";
 import { attachRawTracepoint, attachTpBtf, attachTrampoline } from "./raw-tp.ts";
 import { parseUprobeTarget } from "./symbols.ts";
 import { attachTracepoint } from "./tracepoint.ts";
 import { attachUprobe } from "./uprobe.ts";
+import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
 
 export interface AttachOptions extends IterOptions {
   /** Overrides what the section names (required for a bare SEC("kprobe") or SEC("uprobe")). */
   target?: string;
-  /** uprobe: only this process. iter/task: only this process's threads. */
+  /** uprobe, perf_event: only this process. iter/task: only this process's threads. */
   pid?: number;
   /** Use PERF_EVENT_IOC_SET_BPF instead of a perf bpf_link. */
   forceIoctl?: boolean;
@@ -100,9 +102,29 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
         ...(options.pid !== undefined ? { pid: options.pid } : {}),
       });
     }
+    case "usdt":
+    case "usdt.s": {
+      if (!target)
+        throw new UsageError(
+          `program '${program.name}' (SEC("${program.section}")): no USDT probe to attach to`,
+          {
+            hint: `name it in the section (SEC("${prefix}/<binary>:<provider>:<name>")), pass { target: "<binary>:<provider>:<name>" }, call attachUsdt(program, { binary, provider, name, pid }), or run it with kfunc run --usdt <binary>:<provider>:<name>`,
+          },
+        );
+      return attachUsdt(program, {
+        ...parseUsdtTarget(target),
+        ...(options.pid !== undefined ? { pid: options.pid } : {}),
+      });
+    }
     case "iter":
     case "iter.s":
       return attachIter(program, need("iterator"), options) satisfies IterLink;
+    case "perf_event":
+      // libbpf has no auto-attach here (the event is the caller's choice): the default samples CPU clock
+      return attachPerfEvent(program, {
+        ...(options.pid !== undefined ? { pid: options.pid } : {}),
+        ...(options.forceIoctl ? { forceIoctl: true } : {}),
+      });
     default:
       if (NO_ATTACH.has(prefix) || prefix.startsWith("xdp") || prefix.startsWith("cgroup")) {
         throw new NotSupportedError(
@@ -113,7 +135,7 @@ export function attach(program: AttachableProgram, options: AttachOptions = {}):
         );
       }
       throw new UsageError(`program '${program.name}': unknown section '${program.section}' for attach`, {
-        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, iter/",
+        hint: "attachable prefixes: tracepoint/, tp/, raw_tp/, tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, kprobe/, kretprobe/, ksyscall/, kprobe.multi/, uprobe/, uretprobe/, usdt/, iter/, perf_event",
       });
   }
 }

@@ -4,7 +4,7 @@
  * it printed with bpf_seq_printf / BPF_SEQ_PRINTF.
  */
 import { readSync } from "node:fs";
-import { KfuncKitError } from "../../errors.ts";
+import { SyscallError } from "../../errors.ts";
 import { Fd } from "../../sys/fd.ts";
 import { addressOf, withPinned } from "../../sys/perf.ts";
 import { Link } from "../links.ts";
@@ -36,9 +36,7 @@ export class IterLink extends Link {
       }
       return new Uint8Array(Buffer.concat(chunks, total));
     } catch (e) {
-      throw new KfuncKitError("SYSCALL", `iter '${this.info.program}' → ${this.info.target}: read failed`, {
-        cause: e,
-      });
+      throw SyscallError.wrap(`iter '${this.info.program}' → ${this.info.target}: read failed`, e);
     } finally {
       fd.close();
     }
@@ -73,8 +71,7 @@ export function attachIter(program: AttachableProgram, target: string, options: 
       new Fd(fd, `iter link ${program.name}`),
     ]);
   } catch (e) {
-    throw new KfuncKitError("SYSCALL", `iter '${program.name}' → ${target}: attach failed`, {
-      cause: e,
+    throw SyscallError.wrap(`iter '${program.name}' → ${target}: attach failed`, e, {
       ...(target.startsWith("bpf_map") && options.mapFd === undefined
         ? { hint: "map iterators need the map: attach(program, { mapFd })" }
         : {}),

@@ -5,7 +5,8 @@
  * event removed again when the link closes. kprobe.multi: BPF_LINK_CREATE with a symbol list.
  */
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { Fd } from "../../sys/fd.ts";
 import {
   addressOf,
@@ -17,6 +18,7 @@ import {
   retprobeBit,
   withPinned,
 } from "../../sys/perf.ts";
+import { kallsymsText, parseKallsyms } from "../host.ts";
 import { Link } from "../links.ts";
 import { ATTACH, BPF_F_KPROBE_MULTI_RETURN, linkCreate, u64Array } from "./attrs.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
@@ -42,24 +44,7 @@ export function parseKprobeTarget(target: string): { func: string; offset: numbe
 }
 
 let eventCounter = 0;
-
-/**
- * Links holding a tracefs probe event: closed on process exit at the latest, so that the event (which
- * cannot be removed while a perf event uses it) does not outlive the process.
- */
-const tracefsLinks = new Set<Link>();
-let exitHook = false;
-
-function trackLink(link: Link): Link {
-  tracefsLinks.add(link);
-  if (!exitHook) {
-    exitHook = true;
-    process.once("exit", () => {
-      for (const l of tracefsLinks) l.close();
-    });
-  }
-  return link;
-}
+const GROUP = "kfunc_kit";
 
 function sanitize(s: string): string {
   return s.replace(/[^A-Za-z0-9_]/g, "_");
@@ -109,16 +94,17 @@ export function attachViaTracefs(
   }
   const eventsFile = `${root}/${probe}_events`;
   if (!existsSync(eventsFile)) throw noProbes(probe, info, undefined);
-  const group = "kfunc_kit";
-  const event = sanitize(`${info.kind}_${info.target}_${process.pid}_${eventCounter++}`).slice(0, 60);
+  const group = GROUP;
+  removeStaleEvents(eventsFile);
+  // the `_<pid>_<n>` tail is never truncated: removeStaleEvents() reads the owner from it
+  const event = `${sanitize(`${info.kind}_${info.target}`).slice(0, 40)}_${process.pid}_${eventCounter++}`;
   try {
     appendFileSync(eventsFile, `${retprobe ? "r" : "p"}:${group}/${event} ${location}\n`);
   } catch (e) {
-    throw new KfuncKitError(
-      "SYSCALL",
+    throw SyscallError.wrap(
       `${info.kind} '${info.program}' → ${info.target}: ${eventsFile}: cannot add probe`,
+      e,
       {
-        cause: e,
         hint:
           probe === "kprobe"
             ? `is '${info.target.split("+")[0]}' a traceable kernel function? (grep it in /proc/kallsyms)`
@@ -126,11 +112,7 @@ export function attachViaTracefs(
       },
     );
   }
-  let link: Link | undefined;
-  const remove = () => {
-    if (link) tracefsLinks.delete(link);
-    appendFileSync(eventsFile, `-:${group}/${event}\n`);
-  };
+  const remove = () => appendFileSync(eventsFile, `-:${group}/${event}\n`);
   let fd: Fd;
   try {
     const id = tracepointId(group, event);
@@ -145,7 +127,9 @@ export function attachViaTracefs(
     remove();
     throw probeError(info.kind, info.program, info.target, e);
   }
-  link = attachToPerfEvent(
+  // the Link is in the process registry: closed (and the event removed) at exit, and on signals when
+  // installExitHandlers() was called
+  return attachToPerfEvent(
     programFd(program),
     fd,
     { ...info, probeVia: "tracefs" },
@@ -154,7 +138,32 @@ export function attachViaTracefs(
       cleanups: [remove],
     },
   );
-  return trackLink(link);
+}
+
+/**
+ * Removes our events left behind by processes that no longer exist (killed before they could clean up:
+ * SIGKILL, or a signal without installExitHandlers()). Event names end in `_<pid>_<n>`.
+ */
+export function removeStaleEvents(eventsFile: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(eventsFile, "utf8");
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const m of text.matchAll(new RegExp(`^[pr]\\d*:${GROUP}/(\\S+_(\\d+)_\\d+) `, "gm"))) {
+    const [, event, pid] = m;
+    if (Number(pid) === process.pid || existsSync(`/proc/${pid}`)) continue;
+    try {
+      appendFileSync(eventsFile, `-:${GROUP}/${event}\n`);
+      removed.push(event!);
+    } catch {
+      // still in use (a perf event of a process in another pid namespace): leave it
+    }
+  }
+  if (removed.length) log.info(`${eventsFile}: removed ${removed.length} stale event(s) of dead processes`);
+  return removed;
 }
 
 function noProbes(
@@ -176,25 +185,21 @@ function probeError(kind: string, program: string, target: string, e: unknown): 
     e instanceof SyscallError && (e.errno === 2 || e.errno === 22)
       ? `is '${target.split("+")[0]}' a kernel function that can be probed? (grep it in /proc/kallsyms; inlined and notrace functions cannot)`
       : undefined;
-  return new KfuncKitError("SYSCALL", `${kind} '${program}' → ${target}: cannot create the probe`, {
-    cause: e,
-    ...(hint ? { hint } : {}),
-  });
+  return SyscallError.wrap(
+    `${kind} '${program}' → ${target}: cannot create the probe`,
+    e,
+    hint ? { hint } : {},
+  );
 }
 
 /** ksyscall/<name>: a kprobe on the architecture's syscall entry (__x64_sys_<name>). */
 export function syscallFunction(name: string): string {
-  const kallsyms = safeRead("/proc/kallsyms");
-  if (kallsyms?.includes(` __x64_sys_${name}\n`)) return `__x64_sys_${name}`;
-  return kallsyms?.includes(` sys_${name}\n`) ? `sys_${name}` : `__x64_sys_${name}`;
-}
-
-function safeRead(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
+  let plain = false;
+  for (const s of parseKallsyms(kallsymsText() ?? "")) {
+    if (s.name === `__x64_sys_${name}`) return s.name;
+    if (s.name === `sys_${name}`) plain = true;
   }
+  return plain ? `sys_${name}` : `__x64_sys_${name}`;
 }
 
 /**
@@ -235,14 +240,13 @@ export function attachKprobeMulti(program: AttachableProgram, pattern: string, r
         },
       );
     }
-    throw new KfuncKitError("SYSCALL", `${kind} '${program.name}' → ${pattern}: attach failed`, { cause: e });
+    throw SyscallError.wrap(`${kind} '${program.name}' → ${pattern}: attach failed`, e);
   }
 }
 
 function resolveMultiPattern(pattern: string): string[] {
   const parts = pattern.split(",").filter(Boolean);
   if (!parts.some((p) => /[*?]/.test(p))) return parts;
-  const kallsyms = safeRead("/proc/kallsyms") ?? "";
   const res = parts.map(
     (p) =>
       new RegExp(
@@ -253,11 +257,9 @@ function resolveMultiPattern(pattern: string): string[] {
       ),
   );
   const out = new Set<string>();
-  for (const line of kallsyms.split("\n")) {
-    const f = line.split(" ");
-    if (f.length < 3 || (f[1] !== "t" && f[1] !== "T")) continue;
-    const name = f[2]!;
-    if (res.some((r) => r.test(name))) out.add(name);
+  for (const s of parseKallsyms(kallsymsText() ?? "")) {
+    if (s.type !== "t" && s.type !== "T") continue;
+    if (res.some((r) => r.test(s.name))) out.add(s.name);
   }
   return [...out];
 }

@@ -3,9 +3,11 @@
  * (the target is in the program's attach_btf_id: RAW_TRACEPOINT_OPEN with a NULL name for tp_btf,
  * BPF_LINK_CREATE with the attach type for the trampoline kinds).
  */
-import { KfuncKitError, NotSupportedError, SyscallError } from "../../errors.ts";
+import { errnoOf, NotSupportedError, SyscallError } from "../../errors.ts";
+import { ERRNO, errnoName } from "../../sys/errno.ts";
 import { Fd } from "../../sys/fd.ts";
 import { cString, withPinned } from "../../sys/perf.ts";
+import { epermHint, permissionEvidence } from "../capabilities.ts";
 import { Link, type LinkKind } from "../links.ts";
 import { ATTACH, linkCreate, rawTracepointOpen } from "./attrs.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
@@ -20,11 +22,12 @@ export function attachRawTracepoint(program: AttachableProgram, name: string): L
       [new Fd(fd, `raw_tp link ${program.name}`)],
     );
   } catch (e) {
-    throw new KfuncKitError("SYSCALL", `raw_tp '${program.name}' → ${name}: attach failed`, {
-      cause: e,
-      ...(e instanceof SyscallError && e.errno === 2
+    throw SyscallError.wrap(`raw_tp '${program.name}' → ${name}: attach failed`, e, {
+      ...(errnoOf(e) === ERRNO.ENOENT
         ? { hint: `no raw tracepoint '${name}'; names are tracepoint names without the category (sys_enter)` }
-        : {}),
+        : errnoOf(e) === ERRNO.EPERM
+          ? { hint: epermHint("raw_tp", "is the program type allowed to attach here?", permissionEvidence()) }
+          : {}),
     });
   }
 }
@@ -36,9 +39,11 @@ export function attachTpBtf(program: AttachableProgram, target: string): Link {
       new Fd(fd, `tp_btf link ${program.name}`),
     ]);
   } catch (e) {
-    throw new KfuncKitError("SYSCALL", `tp_btf '${program.name}' → ${target}: attach failed`, { cause: e });
+    throw SyscallError.wrap(`tp_btf '${program.name}' → ${target}: attach failed`, e);
   }
 }
+
+const TRAMPOLINE_ADVICE = `does this kernel refuse BPF trampolines? use a tp_btf/ program here, or run it in a VM: ${VM_HINT}`;
 
 const TRAMPOLINE_ATTACH: Record<string, number> = {
   fentry: ATTACH.TRACE_FENTRY,
@@ -59,14 +64,20 @@ export function attachTrampoline(
       new Fd(fd, `${kind} link ${program.name}`),
     ]);
   } catch (e) {
-    if (e instanceof SyscallError && (e.errno === 1 || e.errno === 95 || e.errno === 524)) {
+    const errno = errnoOf(e);
+    if (errno === ERRNO.EOPNOTSUPP || errno === ERRNO.ENOTSUPP) {
       throw new NotSupportedError(
         `${kind} attach`,
         undefined,
-        `${kind} '${program.name}' → ${target}: this kernel refuses BPF trampolines (${e.errnoName})`,
+        `${kind} '${program.name}' → ${target}: this kernel refuses BPF trampolines (${errnoName(errno)})`,
         { cause: e, hint: `use a tp_btf/ program on this host, or run it in a VM: ${VM_HINT}` },
       );
     }
-    throw new KfuncKitError("SYSCALL", `${kind} '${program.name}' → ${target}: attach failed`, { cause: e });
+    // EPERM is not conclusive: a missing capability looks the same as a kernel that refuses
+    throw SyscallError.wrap(
+      `${kind} '${program.name}' → ${target}: attach failed`,
+      e,
+      errno === ERRNO.EPERM ? { hint: epermHint(kind, TRAMPOLINE_ADVICE, permissionEvidence()) } : {},
+    );
   }
 }

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parseElf, readCString, STB_GLOBAL, STB_WEAK, STT_FUNC } from "../../elf/index.ts";
-import { KfuncKitError, UsageError } from "../../errors.ts";
+import { ObjectError, UsageError } from "../../errors.ts";
 
 const SHT_DYNSYM = 11;
 const STT_GNU_IFUNC = 10;
@@ -85,7 +85,7 @@ export function symbolFileOffset(path: string, symbol: string): number {
       (s.type === STT_FUNC || s.type === STT_GNU_IFUNC),
   );
   if (candidates.length === 0) {
-    throw new KfuncKitError("OBJECT", `uprobe: '${symbol}' is not a function symbol of ${path}`, {
+    throw new ObjectError(`uprobe: '${symbol}' is not a function symbol of ${path}`, {
       hint: `list its functions with: nm -D --defined-only ${path} | grep -w ${symbol}`,
     });
   }
@@ -94,13 +94,9 @@ export function symbolFileOffset(path: string, symbol: string): number {
     candidates.find((s) => s.bind === STB_WEAK) ??
     candidates[0]!;
   if (best.type === STT_GNU_IFUNC) {
-    throw new KfuncKitError(
-      "OBJECT",
-      `uprobe: '${symbol}' in ${path} is an IFUNC resolver, not the function`,
-      {
-        hint: "probe the implementation it selects (e.g. __memcpy_avx_unaligned) by name or offset",
-      },
-    );
+    throw new ObjectError(`uprobe: '${symbol}' in ${path} is an IFUNC resolver, not the function`, {
+      hint: "probe the implementation it selects (e.g. __memcpy_avx_unaligned) by name or offset",
+    });
   }
   const sec = elf.sections[best.shndx]!;
   return best.value - sec.addr + sec.offset;

@@ -3,7 +3,7 @@
  * when nothing is mounted yet. Tracepoint ids, kprobe_events/uprobe_events and trace_pipe live there.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { KfuncKitError, NotSupportedError } from "../../errors.ts";
+import { EnvironmentError, NotSupportedError, ObjectError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { mountTracefs } from "../../sys/perf.ts";
 
@@ -27,7 +27,7 @@ export function tracefsRoot(): string {
   try {
     mountTracefs(CANDIDATES[0]!);
   } catch (e) {
-    throw new KfuncKitError("ENVIRONMENT", "tracefs is not mounted and mounting it failed", {
+    throw new EnvironmentError("tracefs is not mounted and mounting it failed", {
       cause: e,
       hint: "run as root, or mount it yourself: mount -t tracefs nodev /sys/kernel/tracing",
     });
@@ -46,7 +46,7 @@ export function tracepointId(category: string, name: string): number {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new KfuncKitError("OBJECT", `tracepoint '${category}/${name}': ${file}: ${code ?? String(e)}`, {
+    throw new ObjectError(`tracepoint '${category}/${name}': ${file}: ${code ?? String(e)}`, {
       cause: e,
       hint:
         code === "ENOENT"

@@ -1,5 +1,5 @@
 /** uprobe/uretprobe: perf_event_open on the uprobe PMU (config1 = path, config2 = file offset). */
-import { KfuncKitError, SyscallError } from "../../errors.ts";
+import { SyscallError } from "../../errors.ts";
 import type { Fd } from "../../sys/fd.ts";
 import {
   cString,
@@ -56,16 +56,11 @@ export function attachUprobe(
       perfEventOpen(attr, pid, pid === -1 ? 0 : -1, `${kind} ${info.target}`),
     );
   } catch (e) {
-    throw new KfuncKitError(
-      "SYSCALL",
-      `${kind} '${program.name}' → ${info.target}: cannot create the probe`,
-      {
-        cause: e,
-        ...(e instanceof SyscallError && e.errno === 22
-          ? { hint: "is the offset inside the binary's executable code?" }
-          : {}),
-      },
-    );
+    throw SyscallError.wrap(`${kind} '${program.name}' → ${info.target}: cannot create the probe`, e, {
+      ...(e instanceof SyscallError && e.errno === 22
+        ? { hint: "is the offset inside the binary's executable code?" }
+        : {}),
+    });
   }
   return attachToPerfEvent(programFd(program), fd, { ...info, probeVia: "pmu" }, options);
 }

@@ -1,0 +1,195 @@
+/**
+ * The userspace runtime against native code and uBPF (`node --import tsx bench/uvm.ts`, or
+ * `npm run bench -- uvm`). The four programs of bench/uvm (raw bytecode, the same C built natively) are
+ * driven through `kfunc uvm run --raw … --warmup W --repeat N --json` in each engine; the native side is
+ * bench/uvm/runner_native.c built with `gcc -O2` here. Medians of SAMPLES (default 5) processes; uBPF's
+ * figures are the ones recorded on this machine (bench/uvm/README.md). Plus a TypeScript kfunc call with
+ * 32-bit arguments (bench/uvm/kfunccall.bpf.c). `--json` prints the raw figures.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compileBpf } from "../src/build/index.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const dir = join(root, "bench", "uvm");
+const work = mkdtempSync(join(tmpdir(), "kfunc-uvm-bench-"));
+const SAMPLES = Number(process.env["SAMPLES"] ?? 5);
+
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// inputs and the native runner
+run("python3", [join(dir, "gen_inputs.py"), work]);
+const progs = ["intloop", "fnv1a", "pktparse", "helpercall"];
+const objs = progs.map((p) => {
+  const o = join(work, `${p}.o`);
+  run("gcc", ["-O2", "-DNATIVE", "-c", join(dir, "progs", `${p}.c`), "-o", o]);
+  return o;
+});
+run("gcc", ["-O2", "-c", join(dir, "native_helper.c"), "-o", join(work, "helper.o")]);
+const native = join(work, "runner_native_gcc");
+run("gcc", ["-O2", join(dir, "runner_native.c"), ...objs, join(work, "helper.o"), "-o", native]);
+
+interface Bench {
+  name: string;
+  unit: string;
+  iters: number;
+  insns: number;
+  input: string | undefined;
+  r0: string;
+  ubpf: { interp: number; jit: number; gcc: number };
+  /** warmup, repeat per engine */
+  plan: Record<"jit" | "js" | "interp", [number, number]>;
+}
+const benches: Bench[] = [
+  {
+    name: "intloop",
+    unit: "iteration",
+    iters: 1e7,
+    insns: 16,
+    input: undefined,
+    r0: "0x5a215a12576c6897",
+    ubpf: { interp: 80.21, jit: 1.908, gcc: 1.957 },
+    plan: { jit: [3, 5], js: [2, 2], interp: [0, 1] },
+  },
+  {
+    name: "fnv1a",
+    unit: "byte",
+    iters: 65536,
+    insns: 7,
+    input: "fnv.bin",
+    r0: "0x58edfcea8bd23e5c",
+    ubpf: { interp: 33.29, jit: 1.114, gcc: 1.101 },
+    plan: { jit: [100, 300], js: [50, 100], interp: [1, 5] },
+  },
+  {
+    name: "pktparse",
+    unit: "packet",
+    iters: 512,
+    insns: 76.77,
+    input: "pkts.bin",
+    r0: "0xf162aeb7187a837f",
+    ubpf: { interp: 457.21, jit: 5.54, gcc: 2.466 },
+    plan: { jit: [2000, 2000], js: [500, 1000], interp: [5, 20] },
+  },
+  {
+    name: "helpercall",
+    unit: "call",
+    iters: 1e6,
+    insns: 6,
+    input: undefined,
+    r0: "0x7c17b99474ce6700",
+    ubpf: { interp: 28.99, jit: 8.082, gcc: 1.638 },
+    plan: { jit: [2, 3], js: [2, 3], interp: [1, 2] },
+  },
+];
+
+const kfunc = (args: string[]) => run(process.execPath, [join(root, "bin", "kfunc.js"), ...args]);
+
+function measure(b: Bench, engine: "jit" | "js" | "interp"): number {
+  const [warmup, repeat] = b.plan[engine];
+  const out: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const args = ["uvm", "run", "--raw", join(dir, "bytecode", `${b.name}.bin`), "--json"];
+    if (b.input) args.push("--mem", join(work, b.input));
+    if (b.name === "helpercall") args.push("--helpers", join(dir, "helpers.mjs"));
+    args.push("--warmup", String(warmup), "--repeat", String(repeat));
+    if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
+    const j = JSON.parse(kfunc(args)) as { r0: string; nsPerRun: number };
+    if (j.r0 !== b.r0) throw new Error(`${b.name} (${engine}): r0 ${j.r0}, expected ${b.r0}`);
+    out.push(j.nsPerRun / b.iters);
+  }
+  return median(out);
+}
+
+function nativeNs(b: Bench): number {
+  const invocations = Math.max(1, Math.round(2e8 / (b.iters * b.insns)));
+  const out = run(native, [
+    b.name,
+    b.input ? join(work, b.input) : "-",
+    String(b.iters),
+    String(invocations),
+    String(SAMPLES),
+  ]);
+  const m = /result=(0x[0-9a-f]+) median_ns_per_iter=([\d.]+)/.exec(out);
+  if (!m || m[1] !== b.r0) throw new Error(`native ${b.name}: ${out}`);
+  return Number(m[2]);
+}
+
+const rows: Record<string, number | string>[] = [];
+for (const b of benches) {
+  const gcc = nativeNs(b);
+  const jit = measure(b, "jit");
+  const js = measure(b, "js");
+  const interp = measure(b, "interp");
+  rows.push({
+    bench: b.name,
+    unit: `${b.unit} (${b.iters})`,
+    gcc,
+    jit,
+    js,
+    interp,
+    insns: b.insns,
+    ubpfInterp: b.ubpf.interp,
+    ubpfJit: b.ubpf.jit,
+    ubpfGcc: b.ubpf.gcc,
+  });
+  process.stderr.write(
+    `${b.name}: gcc ${gcc.toFixed(3)}  jit ${jit.toFixed(3)}  js ${js.toFixed(3)}  interp ${interp.toFixed(2)}\n`,
+  );
+}
+
+// a TypeScript kfunc with 32-bit arguments, 10^6 calls per run
+const kobj = compileBpf(join(dir, "kfunccall.bpf.c"), { output: join(work, "kfunccall.o") });
+const kcall: Record<string, number> = {};
+for (const engine of ["jit", "js", "interp"] as const) {
+  const out: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const args = ["uvm", "run", kobj, "--program", "kcall", "--kfuncs", join(dir, "kfuncs.mjs"), "--json"];
+    args.push("--warmup", "2", "--repeat", engine === "interp" ? "2" : "5");
+    if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
+    out.push((JSON.parse(kfunc(args)) as { nsPerRun: number }).nsPerRun / 1e6);
+  }
+  kcall[engine] = median(out);
+}
+
+if (process.argv.includes("--json")) {
+  console.log(JSON.stringify({ rows, kfuncCall: kcall }, null, 2));
+} else {
+  const f = (x: number, d = 3) => x.toFixed(d);
+  console.log(
+    "| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc | JIT (JS) ns | interp ns | interp ns/insn | uBPF JIT/gcc | uBPF interp ns/insn |",
+  );
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const ratios: number[] = [];
+  for (const r of rows) {
+    const b = benches.find((x) => x.name === r["bench"])!;
+    const gcc = r["gcc"] as number;
+    const jit = r["jit"] as number;
+    const interp = r["interp"] as number;
+    if (b.name !== "helpercall") ratios.push(jit / gcc);
+    const cells = [
+      b.name,
+      r["unit"],
+      f(gcc),
+      f(jit),
+      `${f(jit / gcc, 2)}×`,
+      f(r["js"] as number),
+      f(interp, 1),
+    ];
+    cells.push(f(interp / b.insns, 2), `${f(b.ubpf.jit / b.ubpf.gcc, 2)}×`, f(b.ubpf.interp / b.insns, 2));
+    console.log(`| ${cells.join(" | ")} |`);
+  }
+  const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
+  console.log(`\nJIT/gcc geometric mean (intloop, fnv1a, pktparse): ${geo.toFixed(2)}×`);
+  console.log(
+    `TypeScript kfunc call, two u32 arguments (ns per call incl. the loop): JIT ${f(kcall["jit"]!, 1)}, JS JIT ${f(kcall["js"]!, 1)}, interp ${f(kcall["interp"]!, 1)}`,
+  );
+}

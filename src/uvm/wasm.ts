@@ -1,0 +1,771 @@
+import { OUT, toU64 } from "./alu.ts";
+import { CODE_BASE, type Code } from "./code.ts";
+import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
+import { Unwind } from "./fault.ts";
+import { callError, fault, wildAccess } from "./faults.ts";
+import { functionEntries, reachFrom } from "./jit.ts";
+import { BASE, Memory } from "./memory.ts";
+import { STACK_SIZE } from "./raw.ts";
+import { WA } from "./wasm-api.ts";
+
+/**
+ * The WebAssembly JIT: one Wasm function per eBPF function, registers as i64 locals, so 64-bit arithmetic
+ * is one Wasm instruction (V8 compiles it to one x86 instruction). Heap and permission bytes live in the
+ * module's memory (see memory.ts), so every load/store is checked with two byte loads like the other
+ * engines. Control flow: forward jumps are direct `br`s; backward jumps go through a `loop` + `br_table`
+ * on the block number. Helpers and kfuncs are called through two imports with r1..r5 / r0 in a scratch
+ * area of the memory (no BigInt at the boundary).
+ */
+
+const I32 = 0x7f;
+const I64 = 0x7e;
+// imported functions
+const FN_H = 0;
+const FN_K = 1;
+const FN_F = 2;
+const FN_W = 3;
+const N_IMPORTED = 4;
+// imported globals
+const G_B = 0;
+const G_D = 1;
+// locals: r1..r5 are params 0..4; r0 = 5; r6..r10 = 6..10; temporaries
+const L_T = 11;
+const L_U = 12;
+const L_O = 13;
+const L_BLK = 14;
+const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
+
+function reg(r: number): number {
+  return r === 0 ? 5 : r <= 5 ? r - 1 : r;
+}
+
+class Bytes {
+  readonly b: number[] = [];
+  u8(...x: number[]): this {
+    for (const v of x) this.b.push(v & 0xff);
+    return this;
+  }
+  uleb(v: number): this {
+    let x = v >>> 0;
+    do {
+      let byte = x & 0x7f;
+      x >>>= 7;
+      if (x !== 0) byte |= 0x80;
+      this.b.push(byte);
+    } while (x !== 0);
+    return this;
+  }
+  sleb(v: bigint | number): this {
+    let x = BigInt(v);
+    for (;;) {
+      const byte = Number(x & 0x7fn);
+      x >>= 7n;
+      if ((x === 0n && (byte & 0x40) === 0) || (x === -1n && (byte & 0x40) !== 0)) {
+        this.b.push(byte);
+        return this;
+      }
+      this.b.push(byte | 0x80);
+    }
+  }
+  str(s: string): this {
+    this.uleb(s.length);
+    for (let i = 0; i < s.length; i++) this.b.push(s.charCodeAt(i));
+    return this;
+  }
+  bytes(x: number[]): this {
+    for (const v of x) this.b.push(v);
+    return this;
+  }
+  vec(items: number[][]): this {
+    this.uleb(items.length);
+    for (const it of items) this.bytes(it);
+    return this;
+  }
+}
+
+function section(id: number, body: Bytes): number[] {
+  return new Bytes().u8(id).uleb(body.b.length).bytes(body.b).b;
+}
+
+interface WasmCtx {
+  h(id: number, pc: number): void;
+  k(idx: number, pc: number): void;
+  F(kind: number, pc: number): void;
+  W(pc: number, reg: number, lo: number, hi: number, off: number, n: number, perm: number): void;
+}
+
+export function compileWasm(code: Code, env: Env): Engine {
+  const mem = env.mem;
+  const entries = functionEntries(code);
+  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries)));
+  const B = new WA.Global({ value: "i32", mutable: true }, 0);
+  const D = new WA.Global({ value: "i32", mutable: true }, 0);
+  const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
+  let cpc = 0;
+  let fns: ((...a: bigint[]) => bigint)[] = [];
+  const byPc = new Map<number, number>();
+  entries.forEach((e, i) => {
+    byPc.set(e, i);
+  });
+  const maxd = env.stackTops.length;
+  const cb: CallBack = (pc, a) => {
+    const i = byPc.get(pc);
+    if (i === undefined) throw fault(code, "bad-program", pc, "not a function entry");
+    if (D.value + 1 >= maxd) throw fault(code, "stack-overflow", pc, `call depth exceeds ${maxd} frames`);
+    D.value = D.value + 1;
+    const r = fns[i]!(
+      toU64(a[0]!, a[1]!),
+      toU64(a[2]!, a[3]!),
+      toU64(a[4]!, a[5]!),
+      toU64(a[6]!, a[7]!),
+      toU64(a[8]!, a[9]!),
+    );
+    D.value = D.value - 1;
+    a[0] = Number(BigInt.asIntN(32, r));
+    a[1] = Number(BigInt.asIntN(32, r >> 32n));
+  };
+  const ctx: WasmCtx = {
+    h(id, pc) {
+      const fn = env.helpers[id >>> 0];
+      if (!fn) throw fault(code, "unknown-helper", pc, `no helper with id ${id >>> 0}`);
+      cpc = pc;
+      fn(A, cb);
+    },
+    k(idx, pc) {
+      const fn = env.kfuncs[idx];
+      if (!fn) throw fault(code, "kfunc", pc, `kfunc #${idx} has no binding`);
+      cpc = pc;
+      fn(A, cb);
+    },
+    F(kind, pc) {
+      const k = FAULT_KINDS[kind]!;
+      const what =
+        k === "budget"
+          ? "instruction budget exhausted (an unbounded loop?)"
+          : k === "stack-overflow"
+            ? `call depth exceeds ${maxd} frames`
+            : "execution ran off the end of the program";
+      throw fault(code, k, pc, what);
+    },
+    W(pc, r, lo, hi, off, n, perm) {
+      throw wildAccess(code, mem, pc, r, lo, hi, off, n, perm);
+    },
+  };
+  const inst = new WA.Instance(module, {
+    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W },
+  });
+  fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
+  const f0 = fns[0]!;
+  return {
+    code,
+    run(r1l: number, r1h: number, r2l: number, r2h: number, opts: RunOptions): number {
+      B.value = Math.min(opts.budget, 0x7fffffff);
+      D.value = 0;
+      try {
+        const r = f0(toU64(r1l, r1h), toU64(r2l, r2h), 0n, 0n, 0n);
+        OUT[0] = Number(BigInt.asIntN(32, r >> 32n));
+        return Number(BigInt.asIntN(32, r));
+      } catch (e) {
+        if (e instanceof Unwind) {
+          OUT[0] = e.hi;
+          return e.lo;
+        }
+        throw callError(code, cpc, e);
+      }
+    },
+  };
+}
+
+function encodeModule(code: Code, env: Env, entries: number[]): number[] {
+  const types = new Bytes().vec([
+    [0x60, 2, I32, I32, 0],
+    [0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0],
+    [0x60, 5, I64, I64, I64, I64, I64, 1, I64],
+  ]);
+  const pages = env.mem.wasm.buffer.byteLength / 65536;
+  const imp = new Bytes().uleb(7);
+  imp.str("env").str("h").u8(0x00).uleb(0);
+  imp.str("env").str("k").u8(0x00).uleb(0);
+  imp.str("env").str("F").u8(0x00).uleb(0);
+  imp.str("env").str("W").u8(0x00).uleb(1);
+  imp.str("env").str("mem").u8(0x02, 0x00).uleb(pages);
+  imp.str("env").str("B").u8(0x03, I32, 0x01);
+  imp.str("env").str("D").u8(0x03, I32, 0x01);
+  const funcs = new Bytes().uleb(entries.length);
+  for (let i = 0; i < entries.length; i++) funcs.uleb(2);
+  const exps = new Bytes().uleb(entries.length);
+  entries.forEach((e, i) => {
+    exps
+      .str(`f${e}`)
+      .u8(0x00)
+      .uleb(N_IMPORTED + i);
+  });
+  const codes = new Bytes().uleb(entries.length);
+  const fnIndex = new Map<number, number>();
+  entries.forEach((e, i) => {
+    fnIndex.set(e, N_IMPORTED + i);
+  });
+  for (const e of entries) {
+    const body = new FnGen(code, env, e, fnIndex).body();
+    codes.uleb(body.length).bytes(body);
+  }
+  return [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, types),
+    ...section(2, imp),
+    ...section(3, funcs),
+    ...section(7, exps),
+    ...section(10, codes),
+  ];
+}
+
+class FnGen {
+  private readonly o = new Bytes();
+  private readonly blockOf = new Map<number, number>();
+  private nBlocks = 0;
+  /** Which block's code is being emitted, and how many `if`s are open inside it (for br depths). */
+  private cur = 0;
+  private extra = 0;
+
+  constructor(
+    private readonly c: Code,
+    private readonly env: Env,
+    private readonly entry: number,
+    private readonly fnIndex: Map<number, number>,
+  ) {}
+
+  body(): number[] {
+    const c = this.c;
+    const { pcs, leaders } = reachFrom(c, this.entry);
+    for (const pc of [...leaders].sort((a, b) => a - b)) this.blockOf.set(pc, this.blockOf.size);
+    const loopLen = new Map<number, number>();
+    for (const pc of pcs) {
+      const op = c.op[pc];
+      if (pc >= c.count || op === undefined || op === 0x85 || op === 0x8d || op === 0x95) continue;
+      if ((op & 7) !== 0x05 && (op & 7) !== 0x06) continue;
+      const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
+      if (t <= pc) loopLen.set(t, Math.max(loopLen.get(t) ?? 0, pc - t + 1));
+    }
+    this.nBlocks = this.blockOf.size;
+    const o = this.o;
+    // locals: r0, r6..r10, t, u (i64); o, blk (i32)
+    o.uleb(2).uleb(8).u8(I64).uleb(2).u8(I32);
+    // r10 = top of this depth's frame: stack frames are consecutive regions of equal footprint
+    const top0 = this.env.stackTops[0]!;
+    o.u8(0x42)
+      .sleb(top0)
+      .u8(0x23)
+      .uleb(G_D)
+      .u8(0xad)
+      .u8(0x42)
+      .sleb(Memory.footprint(STACK_SIZE))
+      .u8(0x7e)
+      .u8(0x7c);
+    o.u8(0x21).uleb(10);
+    o.u8(0x41).sleb(this.blockOf.get(this.entry)!).u8(0x21).uleb(L_BLK);
+    o.u8(0x03, 0x40); // loop
+    for (let i = 0; i < this.nBlocks; i++) o.u8(0x02, 0x40);
+    o.u8(0x20).uleb(L_BLK).u8(0x0e).uleb(this.nBlocks);
+    for (let i = 0; i < this.nBlocks; i++) o.uleb(i);
+    o.uleb(0);
+    let prevFalls = false;
+    for (let i = 0; i < pcs.length; i++) {
+      const pc = pcs[i]!;
+      if (pc === c.count) {
+        if (prevFalls) this.trap(2, pc);
+        break;
+      }
+      if (leaders.has(pc)) {
+        o.u8(0x0b); // end of the block whose label leads here
+        this.cur = this.blockOf.get(pc)!;
+        // The budget is charged where loops close, not per block: at the function entry (its first block)
+        // and at each backward-jump target, the length of the longest loop back to it, per iteration.
+        let n = pc === this.entry ? 1 : (loopLen.get(pc) ?? 0);
+        if (pc === this.entry)
+          for (let j = i + 1; j < pcs.length && pcs[j] === pcs[j - 1]! + 1 && !leaders.has(pcs[j]!); j++) n++;
+        if (n > 0) {
+          // B -= n; if (B < 0) fault
+          o.u8(0x23).uleb(G_B).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_O).u8(0x24).uleb(G_B);
+          o.u8(0x20).uleb(L_O).u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
+          this.extra++;
+          this.trap(0, pc);
+          this.extra--;
+          o.u8(0x0b);
+        }
+      } else if (!prevFalls) continue;
+      prevFalls = this.insn(pc);
+      if (c.op[pc] === 0x18) i++;
+    }
+    o.u8(0x0b); // loop
+    o.u8(0x00); // unreachable: every path returned or branched
+    o.u8(0x0b); // function
+    return o.b;
+  }
+
+  private trap(kind: number, pc: number): void {
+    this.o.u8(0x41).sleb(kind).u8(0x41).sleb(pc).u8(0x10).uleb(FN_F).u8(0x00);
+  }
+
+  private get(r: number): void {
+    this.o.u8(0x20).uleb(reg(r));
+  }
+  private set(r: number): void {
+    this.o.u8(0x21).uleb(reg(r));
+  }
+  private i64(v: bigint | number): void {
+    this.o.u8(0x42).sleb(v);
+  }
+  private i32(v: number): void {
+    this.o.u8(0x41).sleb(v | 0);
+  }
+
+  /** Branch to the code of block `target` (forward: direct; backward: through the dispatch loop). */
+  private jump(target: number): void {
+    const t = this.blockOf.get(target)!;
+    const o = this.o;
+    if (t > this.cur) o.u8(0x0c).uleb(t - this.cur - 1 + this.extra);
+    else {
+      this.i32(t);
+      o.u8(0x21).uleb(L_BLK);
+      o.u8(0x0c).uleb(this.nBlocks - 1 - this.cur + this.extra);
+    }
+  }
+
+  /** With a condition (i32) on the stack: branch when it is non-zero. */
+  private jumpIf(target: number): void {
+    const t = this.blockOf.get(target)!;
+    const o = this.o;
+    if (t > this.cur) o.u8(0x0d).uleb(t - this.cur - 1 + this.extra);
+    else {
+      o.u8(0x04, 0x40);
+      this.extra++;
+      this.jump(target);
+      this.extra--;
+      o.u8(0x0b);
+    }
+  }
+
+  /** Leaves the checked heap offset in L_O (i32), or faults. */
+  private check(pc: number, r: number, off: number, n: number, perm: number): void {
+    const o = this.o;
+    const mem = this.env.mem;
+    this.get(r);
+    this.i64(off - BASE);
+    o.u8(0x7c).u8(0x22).uleb(L_T);
+    this.i64(mem.capacity);
+    o.u8(0x5a); // i64.ge_u
+    o.u8(0x04, 0x40);
+    this.wild(pc, r, off, n, perm);
+    o.u8(0x0b);
+    o.u8(0x20).uleb(L_T).u8(0xa7).u8(0x22).uleb(L_O);
+    o.u8(0x2d, 0x00).uleb(mem.permBase); // i32.load8_u
+    if (n > 1) {
+      o.u8(0x20).uleb(L_O);
+      o.u8(0x2d, 0x00).uleb(mem.permBase + n - 1);
+      o.u8(0x71);
+    }
+    this.i32(perm);
+    o.u8(0x71).u8(0x45).u8(0x04, 0x40);
+    this.wild(pc, r, off, n, perm);
+    o.u8(0x0b);
+  }
+
+  private wild(pc: number, r: number, off: number, n: number, perm: number): void {
+    const o = this.o;
+    this.i32(pc);
+    this.i32(r);
+    this.get(r);
+    o.u8(0xa7);
+    this.get(r);
+    this.i64(32);
+    o.u8(0x88, 0xa7);
+    this.i32(off);
+    this.i32(n);
+    this.i32(perm);
+    o.u8(0x10).uleb(FN_W).u8(0x00);
+  }
+
+  private src64(op: number, s: number, imm: number): void {
+    if (op & 8) this.get(s);
+    else this.i64(imm);
+  }
+  private src32(op: number, s: number, imm: number): void {
+    if (op & 8) {
+      this.get(s);
+      this.o.u8(0xa7);
+    } else this.i32(imm);
+  }
+
+  /** bswap of the low `bits` of the i64 in L_T, result on the stack (i64). */
+  private bswap(bits: number): void {
+    const o = this.o;
+    const lt = () => o.u8(0x20).uleb(L_T);
+    if (bits === 16) {
+      lt();
+      this.i64(0xff);
+      o.u8(0x83);
+      this.i64(8);
+      o.u8(0x86);
+      lt();
+      this.i64(8);
+      o.u8(0x88);
+      this.i64(0xff);
+      o.u8(0x83, 0x84);
+      return;
+    }
+    const bytes = bits / 8;
+    // sum over i of ((x >> 8i) & 0xff) << 8(bytes-1-i)
+    for (let i = 0; i < bytes; i++) {
+      lt();
+      if (i) {
+        this.i64(8 * i);
+        o.u8(0x88);
+      }
+      this.i64(0xff);
+      o.u8(0x83);
+      const sh = 8 * (bytes - 1 - i);
+      if (sh) {
+        this.i64(sh);
+        o.u8(0x86);
+      }
+      if (i) o.u8(0x84);
+    }
+  }
+
+  /** Emits one instruction; returns whether control can fall through to the next. */
+  private insn(pc: number): boolean {
+    const c = this.c;
+    const o = this.o;
+    const op = c.op[pc]!;
+    const d = c.dst[pc]!;
+    const s = c.src[pc]!;
+    const imm = c.imm[pc]!;
+    const off = c.off[pc]!;
+    const cls = op & 7;
+    const sub = op >> 4;
+    if (cls === 0x07) {
+      const simple: Record<number, number> = {
+        0: 0x7c,
+        1: 0x7d,
+        2: 0x7e,
+        4: 0x84,
+        5: 0x83,
+        6: 0x86,
+        7: 0x88,
+        10: 0x85,
+        12: 0x87,
+      };
+      if (simple[sub] !== undefined) {
+        this.get(d);
+        this.src64(op, s, imm);
+        o.u8(simple[sub]!);
+        this.set(d);
+        return true;
+      }
+      switch (sub) {
+        case 0x3:
+        case 0x9: {
+          this.src64(op, s, imm);
+          o.u8(0x22).uleb(L_U).u8(0x50); // eqz
+          o.u8(0x04, I64);
+          if (sub === 0x3) this.i64(0);
+          else this.get(d);
+          o.u8(0x05);
+          if (sub === 0x3 && off === 1) {
+            // INT64_MIN / -1 traps in Wasm: x / -1 = -x
+            o.u8(0x20).uleb(L_U);
+            this.i64(-1);
+            o.u8(0x51, 0x04, I64);
+            this.i64(0);
+            this.get(d);
+            o.u8(0x7d, 0x05);
+            this.get(d);
+            o.u8(0x20).uleb(L_U).u8(0x7f, 0x0b);
+          } else {
+            this.get(d);
+            o.u8(0x20).uleb(L_U);
+            o.u8(sub === 0x3 ? 0x80 : off === 1 ? 0x81 : 0x82);
+          }
+          o.u8(0x0b);
+          this.set(d);
+          return true;
+        }
+        case 0x8:
+          this.i64(0);
+          this.get(d);
+          o.u8(0x7d);
+          this.set(d);
+          return true;
+        case 0xb:
+          this.src64(op, s, imm);
+          if (off === 8) o.u8(0xc2);
+          else if (off === 16) o.u8(0xc3);
+          else if (off === 32) o.u8(0xc4);
+          this.set(d);
+          return true;
+        default:
+          this.get(d);
+          o.u8(0x21).uleb(L_T);
+          this.bswap(imm);
+          this.set(d);
+          return true;
+      }
+    }
+    if (cls === 0x04) {
+      if (sub === 0xd) {
+        this.get(d);
+        o.u8(0x21).uleb(L_T);
+        if (op === 0xdc) this.bswap(imm);
+        else {
+          o.u8(0x20).uleb(L_T);
+          if (imm === 16) this.i64(0xffff);
+          else if (imm === 32) this.i64(0xffffffff);
+          if (imm !== 64) o.u8(0x83);
+        }
+        this.set(d);
+        return true;
+      }
+      const simple: Record<number, number> = {
+        0: 0x6a,
+        1: 0x6b,
+        2: 0x6c,
+        4: 0x72,
+        5: 0x71,
+        6: 0x74,
+        7: 0x76,
+        10: 0x73,
+        12: 0x75,
+      };
+      if (simple[sub] !== undefined) {
+        this.get(d);
+        o.u8(0xa7);
+        this.src32(op, s, imm);
+        o.u8(simple[sub]!);
+      } else if (sub === 0x3 || sub === 0x9) {
+        this.src32(op, s, imm);
+        o.u8(0x22).uleb(L_O).u8(0x45); // eqz
+        o.u8(0x04, I32);
+        if (sub === 0x3) this.i32(0);
+        else {
+          this.get(d);
+          o.u8(0xa7);
+        }
+        o.u8(0x05);
+        if (sub === 0x3 && off === 1) {
+          o.u8(0x20).uleb(L_O);
+          this.i32(-1);
+          o.u8(0x46, 0x04, I32);
+          this.i32(0);
+          this.get(d);
+          o.u8(0xa7, 0x6b, 0x05);
+          this.get(d);
+          o.u8(0xa7).u8(0x20).uleb(L_O).u8(0x6d, 0x0b);
+        } else {
+          this.get(d);
+          o.u8(0xa7).u8(0x20).uleb(L_O);
+          o.u8(sub === 0x3 ? 0x6e : off === 1 ? 0x6f : 0x70);
+        }
+        o.u8(0x0b);
+      } else if (sub === 0x8) {
+        this.i32(0);
+        this.get(d);
+        o.u8(0xa7, 0x6b);
+      } else {
+        // mov / movsx
+        this.src32(op, s, imm);
+        if (off === 8) o.u8(0xc0);
+        else if (off === 16) o.u8(0xc1);
+      }
+      o.u8(0xad);
+      this.set(d);
+      return true;
+    }
+    if (cls === 0x05 || cls === 0x06) {
+      if (op === 0x95) {
+        this.get(0);
+        o.u8(0x0f);
+        return false;
+      }
+      if (op === 0x05 || op === 0x06) {
+        this.jump(pc + (op === 0x06 ? imm : off) + 1);
+        return false;
+      }
+      if (op === 0x85 || op === 0x8d) {
+        this.call(pc, op, s, d, imm);
+        return true;
+      }
+      const target = pc + off + 1;
+      const wide = cls === 0x05;
+      const cmp64: Record<number, number> = {
+        1: 0x51,
+        2: 0x56,
+        3: 0x5a,
+        5: 0x52,
+        6: 0x55,
+        7: 0x59,
+        10: 0x54,
+        11: 0x58,
+        12: 0x53,
+        13: 0x57,
+      };
+      const cmp32: Record<number, number> = {
+        1: 0x46,
+        2: 0x4b,
+        3: 0x4f,
+        5: 0x47,
+        6: 0x4a,
+        7: 0x4e,
+        10: 0x49,
+        11: 0x4d,
+        12: 0x48,
+        13: 0x4c,
+      };
+      this.get(d);
+      if (!wide) o.u8(0xa7);
+      if (wide) this.src64(op, s, imm);
+      else this.src32(op, s, imm);
+      if (sub === 0x4) {
+        if (wide) {
+          o.u8(0x83);
+          this.i64(0);
+          o.u8(0x52);
+        } else o.u8(0x71);
+      } else o.u8((wide ? cmp64 : cmp32)[sub]!);
+      this.jumpIf(target);
+      return true;
+    }
+    return this.memOp(pc, op, d, s, off, imm);
+  }
+
+  private call(pc: number, op: number, s: number, d: number, imm: number): void {
+    const o = this.o;
+    const scr = this.env.mem.scratch;
+    const passArgs = () => {
+      for (let i = 1; i <= 5; i++) {
+        this.i32(0);
+        this.get(i);
+        o.u8(0x37, 0x03).uleb(scr + 8 * (i - 1));
+      }
+    };
+    const back = () => {
+      this.i32(0);
+      o.u8(0x29, 0x03).uleb(scr);
+      this.set(0);
+    };
+    if (op === 0x8d) {
+      passArgs();
+      this.get(d);
+      o.u8(0xa7);
+      this.i32(pc);
+      o.u8(0x10).uleb(FN_H);
+      back();
+      return;
+    }
+    if (s === 1) {
+      const t = pc + imm + 1;
+      // D += 1; if (D >= MAXD) fault
+      o.u8(0x23).uleb(G_D);
+      this.i32(1);
+      o.u8(0x6a).u8(0x22).uleb(L_O).u8(0x24).uleb(G_D);
+      o.u8(0x20).uleb(L_O);
+      this.i32(this.env.stackTops.length);
+      o.u8(0x4e).u8(0x04, 0x40);
+      this.extra++;
+      this.trap(1, pc);
+      this.extra--;
+      o.u8(0x0b);
+      for (let i = 1; i <= 5; i++) this.get(i);
+      o.u8(0x10).uleb(this.fnIndex.get(t)!);
+      this.set(0);
+      o.u8(0x23).uleb(G_D);
+      this.i32(1);
+      o.u8(0x6b).u8(0x24).uleb(G_D);
+      return;
+    }
+    passArgs();
+    this.i32(imm);
+    this.i32(pc);
+    o.u8(0x10).uleb(s === 2 ? FN_K : FN_H);
+    back();
+  }
+
+  private memOp(pc: number, op: number, d: number, s: number, off: number, imm: number): boolean {
+    const o = this.o;
+    const c = this.c;
+    const lo = () => o.u8(0x20).uleb(L_O);
+    if (op === 0x18) {
+      if (c.src[pc] === 4) this.i64(CODE_BASE + (pc + imm + 1) * 8);
+      else this.i64(BigInt.asIntN(64, (BigInt(c.imm[pc + 1]!) << 32n) | BigInt(imm >>> 0)));
+      this.set(d);
+      return true;
+    }
+    const size = [4, 2, 1, 8][(op >> 3) & 3]!;
+    const cls = op & 7;
+    if (cls === 0x01) {
+      this.check(pc, s, off, size, 1);
+      lo();
+      const sx = (op & 0xe0) === 0x80;
+      const ld =
+        size === 1
+          ? sx
+            ? 0x30
+            : 0x31
+          : size === 2
+            ? sx
+              ? 0x32
+              : 0x33
+            : size === 4
+              ? sx
+                ? 0x34
+                : 0x35
+              : 0x29;
+      o.u8(ld, 0x00, 0x00);
+      this.set(d);
+      return true;
+    }
+    const st = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
+    if (cls === 0x02 || (cls === 0x03 && (op & 0xe0) === 0x60)) {
+      this.check(pc, d, off, size, 2);
+      lo();
+      if (cls === 0x02) this.i64(imm);
+      else this.get(s);
+      o.u8(st, 0x00, 0x00);
+      return true;
+    }
+    // atomics: single-threaded load, modify, store
+    this.check(pc, d, off, size, 3);
+    const ld = size === 4 ? 0x35 : 0x29;
+    lo();
+    o.u8(ld, 0x00, 0x00).u8(0x21).uleb(L_T); // t = old
+    const t = () => o.u8(0x20).uleb(L_T);
+    if (imm === 0xf1) {
+      t();
+      this.get(0);
+      if (size === 4) {
+        this.i64(0xffffffff);
+        o.u8(0x83);
+      }
+      o.u8(0x51, 0x04, 0x40);
+      lo();
+      this.get(s);
+      o.u8(st, 0x00, 0x00, 0x0b);
+      t();
+      this.set(0);
+      return true;
+    }
+    lo();
+    const base = imm & 0xf0;
+    if (base === 0xe0) this.get(s);
+    else {
+      t();
+      this.get(s);
+      o.u8(base === 0x00 ? 0x7c : base === 0x40 ? 0x84 : base === 0x50 ? 0x83 : 0x85);
+    }
+    o.u8(st, 0x00, 0x00);
+    if (imm & 1) {
+      t();
+      this.set(s);
+    }
+    return true;
+  }
+}
