@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -96,8 +96,8 @@ test("a suite whose kernel is cached resolves without apt (offline): no apt list
   }
   const cache = mkdtempSync(join(tmpdir(), "kfunc-suite-cache-"));
   try {
-    mkdirSync(join(cache, "kernels", release), { recursive: true });
-    copyFileSync(join(real, release, "kernel.json"), join(cache, "kernels", release, "kernel.json"));
+    mkdirSync(join(cache, "kernels"), { recursive: true });
+    symlinkSync(join(real, release), join(cache, "kernels", release));
     rememberRelease(cache, "bookworm-backports", release);
     const k = await prepareKernel("debian:bookworm-backports", { cacheDir: cache });
     assert.equal(k.release, release);
