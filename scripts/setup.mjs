@@ -131,19 +131,23 @@ export function checkDist(dir = join(root, "dist")) {
 }
 
 /**
- * The demo's in-VM script as one file: the guest reads the host's files over 9p under TCG, where every
+ * The in-VM scripts (the demo's, `kfunc test`'s) as one file each: the guest reads the host's files over 9p under TCG, where every
  * file opened costs milliseconds; one bundle instead of ~80 modules saves seconds per run.
  */
 export function bundleGuest() {
+  for (const dir of ["demo", "testing"]) bundleOne(dir);
+}
+
+function bundleOne(dir) {
   run(join(root, "node_modules", ".bin", "esbuild"), [
-    join(root, "dist", "demo", "guest.js"),
+    join(root, "dist", dir, "guest.js"),
     "--bundle",
     "--platform=node",
     "--format=esm",
     "--target=node20",
     "--external:koffi",
     '--banner:js=import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
-    `--outfile=${join(root, "dist", "demo", "guest.bundle.js")}`,
+    `--outfile=${join(root, "dist", dir, "guest.bundle.js")}`,
     "--log-level=warning",
   ]);
 }

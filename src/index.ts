@@ -13,3 +13,4 @@ export * as module from "./module/index.ts";
 export * as object from "./object/index.ts";
 export { type Progress, silentProgress } from "./progress.ts";
 export * as qemu from "./qemu/index.ts";
+export * as testing from "./testing/index.ts";

@@ -26,4 +26,6 @@ export const VERBS: Array<[string, () => Promise<{ register: Register }>]> = [
   ["demo", () => import("./commands/demo.ts")],
   ["doctor", () => import("./commands/doctor.ts")],
   ["uvm", () => import("./commands/uvm.ts")],
+  ["test", () => import("./commands/test.ts")],
+  ["new", () => import("./commands/new.ts")],
 ];

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { compileBpf } from "../build/clang.ts";
 import { NotSupportedError } from "../errors.ts";
 import type { Progress } from "../progress.ts";
+import { parseResults, resultSplitter } from "../qemu/result-channel.ts";
 import type { DemoSummary } from "./guest.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -66,8 +67,7 @@ export async function hostLimitation(): Promise<string | undefined> {
 }
 
 function parseSummary(stdout: string): DemoSummary | undefined {
-  const line = stdout.split("\n").find((l) => l.startsWith("KFUNC_DEMO_SUMMARY "));
-  return line ? (JSON.parse(line.slice("KFUNC_DEMO_SUMMARY ".length)) as DemoSummary) : undefined;
+  return parseResults<DemoSummary & { type: string }>(stdout).find((r) => r.type === "demo-summary");
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -82,14 +82,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
   const write = o.onOutput ?? ((t: string) => process.stdout.write(t));
   // The guest's machine-readable summary line is for us, not for the person watching.
-  let pending = "";
-  const out = (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    const shown = lines.filter((l) => !l.startsWith("KFUNC_DEMO_SUMMARY "));
-    if (shown.length) write(`${shown.join("\n")}\n`);
-  };
+  const splitter = resultSplitter(() => {}, write);
+  const out = (chunk: string) => splitter.push(chunk);
   const progress = o.progress;
   const onHost = o.kernel === "host";
   if (onHost) {

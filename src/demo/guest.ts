@@ -2,7 +2,7 @@
  * The reference scenario's in-kernel part, run by `kfunc demo` inside the VM (or on a host that can):
  * load the module, load + attach the eBPF program with kfunc-kit's loader, `rm` files, check every trace
  * line says Result: 10, prove the module is pinned while attached, detach, unload. Prints a summary line
- * `KFUNC_DEMO_SUMMARY <json>` for the host side and exits 0 only if everything held.
+ * record (src/qemu/result-channel.ts, type "demo-summary") for the host side and exits 0 only if everything held.
  */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -12,6 +12,7 @@ import { attach } from "../kernel/attach/index.ts";
 import { loadObjectFile } from "../kernel/collection.ts";
 import type { Link } from "../kernel/links.ts";
 import { clearTrace, type TraceLine, tracePipe } from "../kernel/trace-pipe.ts";
+import { emitResult } from "../qemu/result-channel.ts";
 import { deleteModule, finitModule } from "../sys/kernel-module.ts";
 import { lastKmsgSeq, readKmsg } from "./kmsg.ts";
 
@@ -174,7 +175,7 @@ async function main(): Promise<number> {
   if (s.rmmodAfter === "ok" && !s.rmmodLog.some((m) => m.includes("Goodbye, world!")))
     fail('rmmod did not log "Goodbye, world!"');
   s.ok = s.failures.length === 0 && s.results.length >= nFiles;
-  say(`KFUNC_DEMO_SUMMARY ${JSON.stringify(s)}`);
+  emitResult({ type: "demo-summary", ...s });
   return s.ok ? 0 : 1;
 }
 

@@ -14,6 +14,7 @@ import type { Progress } from "../progress.ts";
 import { type AptStanza, dependsNames, PrivateApt } from "./apt.ts";
 import { ensureWritableDir, publish, sweepStaleTemps, tempSibling, writeFileAtomic } from "./cache.ts";
 import { runTool } from "./exec.ts";
+import { rememberedRelease, rememberRelease } from "./suite-cache.ts";
 import { type KernelVersion, parseKernelVersion } from "./types.ts";
 import { extractVmlinux } from "./vmlinux.ts";
 
@@ -232,11 +233,18 @@ export async function prepareDebian(
     await apt.ensure([], { refresh: options.refresh ?? false });
   } else {
     suite = what;
+    const known = options.refresh ? undefined : rememberedRelease(cacheDir, suite);
+    const knownMarker = known ? readMarker(kernelDir(cacheDir, known)) : undefined;
+    if (known && knownMarker) return { dir: kernelDir(cacheDir, known), marker: knownMarker };
     await apt.ensure([suite], { refresh: options.refresh ?? false });
     release = await cachedReleaseOfSuite(apt, suite);
     const cached = readMarker(kernelDir(cacheDir, release));
-    if (cached) return { dir: kernelDir(cacheDir, release), marker: cached };
+    if (cached) {
+      rememberRelease(cacheDir, suite, release);
+      return { dir: kernelDir(cacheDir, release), marker: cached };
+    }
   }
   const marker = await fetchDebianKernel(cacheDir, release, suite, apt, options.progress);
+  if (suite) rememberRelease(cacheDir, suite, release);
   return { dir: kernelDir(cacheDir, release), marker };
 }

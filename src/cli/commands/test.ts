@@ -1,0 +1,129 @@
+/** `kfunc test [paths…]`: run annotated eBPF test programs against a kfunc module on one or more kernels. */
+import type { Command } from "commander";
+
+interface TestCliOptions {
+  module?: string[];
+  kernel?: string[];
+  host?: boolean;
+  filter?: string;
+  reporter?: string;
+  output?: string;
+  json?: boolean;
+  jobs?: string;
+  timeout?: string;
+  clang?: string;
+  shard?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function register(program: Command): void {
+  program
+    .command("test")
+    .description(
+      "run eBPF test programs annotated like the kernel selftests (__success, __failure, __msg, __retval) against a kfunc module, on every kernel given",
+    )
+    .argument(
+      "[paths...]",
+      "test files (*.test.bpf.c, *.bpf.o) or dirs (their *.test.bpf.c and tests/); default: .",
+    )
+    .option(
+      "-m, --module <dir>",
+      "module dir (kfunc.json or Kbuild); default: next to the tests (repeatable)",
+      collect,
+    )
+    .option(
+      "-k, --kernel <spec>",
+      "kernel (debian:bookworm-backports, debian:bookworm, …; repeatable)",
+      collect,
+    )
+    .option("--host", "run on the host kernel (no VM)")
+    .option("--filter <regex>", "only tests whose name (and description) match")
+    .option("--reporter <name>", "spec, tap or junit", "spec")
+    .option("-o, --output <file>", "write the tap/junit report to a file (spec stays on the terminal)")
+    .option("--json", "print the structured results as JSON")
+    .option("-j, --jobs <n>", "kernels run at once (default 1)")
+    .option("--timeout <s>", "per-kernel run timeout in seconds (default 300); a hang fails the running test")
+    .option("--clang <path>", "clang to compile the tests with")
+    .option("--shard <i/n>", "run only shard i of n of the kernel × file grid (CI matrices)")
+    .action(async (paths: string[], opts: TestCliOptions) => {
+      await testCommand(paths, opts);
+    });
+}
+
+async function testCommand(paths: string[], opts: TestCliOptions): Promise<void> {
+  const { UsageError } = await import("../../errors.ts");
+  const reporter = opts.reporter ?? "spec";
+  if (!["spec", "tap", "junit"].includes(reporter))
+    throw new UsageError(`--reporter '${reporter}': expected spec, tap or junit`);
+  const num = (v: string | undefined, what: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} '${v}': expected a positive integer`);
+    return n;
+  };
+  const jobs = num(opts.jobs, "--jobs");
+  const timeoutS = num(opts.timeout, "--timeout");
+  const { runTests, specLine, failureDetail, matrix, summaryLine, tap, junit } = await import(
+    "../../testing/index.ts"
+  );
+  const { createProgress } = await import("../progress.ts");
+  const quiet = !!opts.json || (reporter !== "spec" && !opts.output);
+  const progress = createProgress({ quiet: !!opts.json });
+  const say = (s: string) => {
+    if (!quiet) process.stdout.write(`${s}\n`);
+  };
+  const ac = new AbortController();
+  const onSigint = () => {
+    process.stderr.write("\nkfunc test: interrupted; stopping QEMU and printing what ran\n");
+    ac.abort();
+  };
+  process.once("SIGINT", onSigint);
+  let results: Awaited<ReturnType<typeof runTests>>;
+  try {
+    results = await runTests({
+      paths,
+      ...(opts.module ? { modules: opts.module } : {}),
+      ...(opts.kernel ? { kernels: opts.kernel } : {}),
+      ...(opts.host ? { host: true } : {}),
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+      ...(jobs ? { jobs } : {}),
+      ...(timeoutS ? { timeoutS } : {}),
+      ...(opts.clang ? { clang: opts.clang } : {}),
+      ...(opts.shard ? { shard: opts.shard } : {}),
+      progress,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === "kernel")
+          say(`${e.release ?? e.spec}${e.release && e.spec !== e.release ? ` (${e.spec})` : ""}`);
+        else if (e.type === "kernel-error") say(`  ✖ ${e.kernel}: ${e.error}`);
+        else if (e.type === "output") {
+          if (!quiet) process.stderr.write(`  | ${e.text}`);
+        } else if (e.type === "test") {
+          say(specLine(e.outcome));
+          if (e.outcome.status === "fail" || e.outcome.status === "error") say(failureDetail(e.outcome));
+        }
+      },
+    });
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  const { writeFileSync } = await import("node:fs");
+  if (opts.json) {
+    const { printJson } = await import("../json.ts");
+    printJson(results);
+  } else {
+    const report = reporter === "tap" ? tap(results) : reporter === "junit" ? junit(results) : undefined;
+    if (report && opts.output) writeFileSync(opts.output, report);
+    else if (report) process.stdout.write(report);
+    if (!quiet) {
+      say("");
+      say(matrix(results));
+      say("");
+      say(summaryLine(results));
+    } else process.stderr.write(`${summaryLine(results)}\n`);
+  }
+  if (!opts.json && reporter === "spec" && opts.output)
+    writeFileSync(opts.output, `${matrix(results)}\n${summaryLine(results)}\n`);
+  process.exitCode = results.ok ? 0 : 1;
+}

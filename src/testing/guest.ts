@@ -1,0 +1,78 @@
+/**
+ * The `kfunc test` runner that runs inside the VM (prebuilt into dist/testing/guest.bundle.js) or on the
+ * host: `node guest.bundle.js <plan.json>`. Runs every test of every object in the plan in this one
+ * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
+ * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
+ */
+import { openSync, readFileSync, writeSync } from "node:fs";
+import { formatError, isKfuncKitError } from "../errors.ts";
+import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
+import { emitResult } from "../qemu/result-channel.ts";
+import { kernelFacts, runObjectTests } from "./execute.ts";
+import { type GuestPlan, KMSG_TAG } from "./types.ts";
+
+async function main(): Promise<number> {
+  const planFile = process.argv[2];
+  if (!planFile) {
+    process.stderr.write("usage: guest.js <plan.json>\n");
+    return 2;
+  }
+  const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
+  const kernel = kernelFacts();
+  // once per run, not in the first test's time: the kernel's BTF (parsed lazily, cached)
+  vmlinuxBtf().findByName("task_struct");
+  emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
+  const filter = plan.filter ? new RegExp(plan.filter) : undefined;
+  // In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
+  // panic can lose the last records still in the serial pipeline, the console keeps what happened.
+  const kmsg = plan.kmsg ? openSync("/dev/kmsg", "w") : undefined;
+  const note = (what: string, rec: Record<string, unknown>) => {
+    if (kmsg !== undefined) writeSync(kmsg, `<3>${KMSG_TAG}${what} ${JSON.stringify(rec)}\n`);
+  };
+  let count = 0;
+  for (const f of plan.files) {
+    try {
+      await runObjectTests(
+        f.object,
+        f.file,
+        {
+          filter,
+          onStart: (tc, title) => {
+            emitResult({ type: "start", file: f.file, program: tc.program, title });
+            note("start", { file: f.file, program: tc.program, title });
+          },
+          onResult: (r) => {
+            note("result", {
+              file: r.file,
+              program: r.program,
+              title: r.title,
+              status: r.status,
+              durationMs: r.durationMs,
+            });
+            count++;
+            emitResult({ type: "test", ...r });
+          },
+        },
+        kernel,
+      );
+    } catch (e) {
+      emitResult({
+        type: "file-error",
+        file: f.file,
+        message: isKfuncKitError(e) ? formatError(e) : String(e),
+      });
+    }
+  }
+  emitResult({ type: "done", count });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`kfunc test (guest): ${formatError(e)}\n`);
+    process.exitCode = 1;
+  },
+);

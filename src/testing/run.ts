@@ -1,0 +1,473 @@
+/**
+ * `runTests(options)`: the `kfunc test` pipeline. Per kernel: prepare it, build the module(s) (cached),
+ * compile each test file against that kernel (cached by content), boot once with the modules inserted and
+ * run every test in one guest process (src/testing/guest.ts), streaming results. One kernel's failure to
+ * build, boot or insmod marks its column and the others still run; a guest panic, oops or hang is charged
+ * to the test that was running and the rest of that kernel's tests are reported as not run.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
+import { parseObject } from "../object/index.ts";
+import type { Progress } from "../progress.ts";
+import { resultSplitter } from "../qemu/result-channel.ts";
+import { parseTestCases } from "./annotations.ts";
+import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";
+import { findModules, findTestFiles, parseShard, shardPairs } from "./discover.ts";
+import type {
+  GuestPlan,
+  GuestRecord,
+  KernelColumn,
+  TestOutcome,
+  TestRunResults,
+  TestRunSummary,
+} from "./types.ts";
+import { KMSG_TAG } from "./types.ts";
+
+export interface RunTestsOptions {
+  /** Test files or dirs (default: the current directory). */
+  paths?: string[];
+  /** Module dirs (default: the `kfunc.json` / Kbuild dir next to the tests). */
+  modules?: string[];
+  /** Kernel specs (`debian:bookworm-backports`…); default: as `kfunc module build` (host if it loads modules, else the QEMU default). */
+  kernels?: string[];
+  /** Run on the host kernel (no VM). */
+  host?: boolean;
+  /** Only tests whose title matches. */
+  filter?: string;
+  /** Whole-run timeout per kernel, seconds (default 300): a hang is charged to the running test. */
+  timeoutS?: number;
+  clang?: string;
+  /** "I/N": this machine's share of the kernel × file grid. */
+  shard?: string;
+  /** Kernels run at once (default 1: a TCG VM uses both cores of a small machine). */
+  jobs?: number;
+  cacheDir?: string;
+  progress?: Progress;
+  /** Called as results come. */
+  onEvent?: (e: TestEvent) => void;
+  signal?: AbortSignal;
+  /** The guest runner script (default: dist/testing/guest.bundle.js, or bundled from source). */
+  guestScript?: string;
+}
+
+export type TestEvent =
+  | { type: "kernel"; spec: string; release: string | undefined }
+  | { type: "test"; kernel: string; outcome: TestOutcome }
+  | { type: "kernel-error"; kernel: string; error: string }
+  | { type: "output"; kernel: string; text: string };
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "..", "..");
+
+/** Paths the guest does not see from the host root: the guest mounts its own tmpfs on these. */
+const GUEST_TMPFS = ["/tmp", "/run", "/var/tmp", "/root", "/dev", "/proc", "/sys"];
+export const guestCanSee = (p: string) => !GUEST_TMPFS.some((d) => p === d || p.startsWith(`${d}/`));
+
+async function guestScript(): Promise<string> {
+  if (HERE.endsWith("/dist/testing") || fileURLToPath(import.meta.url).endsWith(".js")) {
+    const bundle = join(HERE, "guest.bundle.js");
+    return existsSync(bundle) ? bundle : join(HERE, "guest.js");
+  }
+  // from source (tests, tsx): one bundle, since the guest reads every file over 9p under TCG
+  const { buildSync } = await import("esbuild");
+  const outDir = join(ROOT, "node_modules", ".cache", "kfunc-kit-guest");
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, `testing-guest-${process.pid}.mjs`);
+  buildSync({
+    entryPoints: [join(HERE, "guest.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: ["koffi"],
+    outfile,
+    logLevel: "warning",
+    banner: {
+      js: 'import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
+    },
+  });
+  return outfile;
+}
+
+interface FileEntry {
+  source: string;
+  /** As shown (relative to the cwd). */
+  file: string;
+}
+
+/** Expected test titles of an object (for "not run" after a crash). */
+function expectedTitles(object: string, file: string): { program: string; title: string }[] {
+  const spec = parseObject(readFileSync(object), file);
+  return parseTestCases(spec, file)
+    .filter((t) => !t.auxiliary)
+    .flatMap((t) => [
+      ...(t.priv ? [{ program: t.program, title: t.title }] : []),
+      ...(t.unpriv ? [{ program: t.program, title: `${t.title} @unpriv` }] : []),
+    ]);
+}
+
+function summarize(kernels: KernelColumn[]): TestRunSummary {
+  const all = kernels.flatMap((k) => k.tests);
+  const n = (s: TestOutcome["status"]) => all.filter((t) => t.status === s).length;
+  return {
+    passed: n("pass"),
+    failed: n("fail"),
+    skipped: n("skip"),
+    errors: n("error") + kernels.filter((k) => k.error).length,
+    notRun: n("not-run"),
+    total: all.length,
+  };
+}
+
+async function defaultKernels(): Promise<string[]> {
+  const { hostCanLoadModules } = await import("../module/target.ts");
+  if (hostCanLoadModules().ok) return ["host"];
+  const { DEFAULT_KERNEL } = await import("../qemu/index.ts");
+  return [DEFAULT_KERNEL];
+}
+
+export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults> {
+  const t0 = performance.now();
+  const sources = findTestFiles(o.paths ?? []);
+  const files: FileEntry[] = sources.map((s) => ({ source: s, file: relative(process.cwd(), s) || s }));
+  const moduleDirs = (o.modules?.length ? o.modules.map((m) => resolve(m)) : findModules(sources)).filter(
+    (d, i, a) => a.indexOf(d) === i,
+  );
+  for (const m of moduleDirs) if (!existsSync(m)) throw new UsageError(`--module '${m}': no such directory`);
+  if (o.filter !== undefined) {
+    try {
+      new RegExp(o.filter);
+    } catch (e) {
+      throw new UsageError(`--filter '${o.filter}': ${(e as Error).message}`);
+    }
+  }
+  const kernels = o.host ? ["host"] : o.kernels?.length ? o.kernels : await defaultKernels();
+  const shard = o.shard ? parseShard(o.shard) : undefined;
+  const work = shardPairs(kernels, files, shard);
+  const script = o.guestScript ?? (await guestScript());
+  const columns: KernelColumn[] = [];
+  const jobs = Math.max(1, o.jobs ?? 1);
+  const queue = [...work];
+  const runNext = async (): Promise<void> => {
+    for (let w = queue.shift(); w; w = queue.shift()) {
+      if (o.signal?.aborted) break;
+      const col = await runKernel(w.kernel, w.files, moduleDirs, script, o);
+      columns.push(col);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, work.length) }, runNext));
+  // matrix order = the order asked for
+  columns.sort((a, b) => kernels.indexOf(a.spec) - kernels.indexOf(b.spec));
+  const summary = summarize(columns);
+  return {
+    kernels: columns,
+    summary,
+    ok: summary.failed === 0 && summary.errors === 0 && summary.notRun === 0 && summary.total > 0,
+    durationMs: Math.round(performance.now() - t0),
+  };
+}
+
+async function runKernel(
+  spec: string,
+  files: FileEntry[],
+  moduleDirs: string[],
+  script: string,
+  o: RunTestsOptions,
+): Promise<KernelColumn> {
+  const col: KernelColumn = { spec, release: undefined, tests: [], timings: {} };
+  const progress = o.progress;
+  const t0 = performance.now();
+  const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await f();
+    } finally {
+      col.timings[name] = Math.round(performance.now() - t);
+    }
+  };
+  const emit = (e: TestEvent) => o.onEvent?.(e);
+  const push = (t: TestOutcome) => {
+    col.tests.push(t);
+    emit({ type: "test", kernel: col.release ?? spec, outcome: t });
+  };
+  const fail = (why: string) => {
+    col.error = why;
+    emit({ type: "kernel-error", kernel: col.release ?? spec, error: why });
+    col.timings["total"] = Math.round(performance.now() - t0);
+    return col;
+  };
+  const onHost = spec === "host";
+  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  let runDir: string | undefined;
+  try {
+    // 1. the kernel
+    let btf = "/sys/kernel/btf/vmlinux";
+    let prepared: import("../qemu/types.ts").PreparedKernel | undefined;
+    if (onHost) {
+      col.release = (await import("node:os")).release();
+      if (moduleDirs.length) {
+        const { hostCanLoadModules } = await import("../module/target.ts");
+        const m = hostCanLoadModules();
+        if (!m.ok)
+          return fail(
+            `--host: the host kernel ${col.release} cannot load the module (${m.why}); run without --host to test in a VM`,
+          );
+      }
+    } else {
+      const { prepareKernel } = await import("../qemu/index.ts");
+      prepared = await timed("prepare", () =>
+        prepareKernel(spec, { cacheDir, ...(progress ? { progress } : {}) }),
+      );
+      col.release = prepared.release;
+      btf = prepared.btf;
+    }
+    emit({ type: "kernel", spec, release: col.release });
+    // 2. the module(s)
+    const mods: ModuleBuild[] = [];
+    try {
+      await timed("module", async () => {
+        for (const d of moduleDirs)
+          mods.push(await buildModuleCached(d, onHost ? "host" : spec, col.release!, { progress, cacheDir }));
+      });
+    } catch (e) {
+      return fail(`module build for ${col.release}: ${isKfuncKitError(e) ? formatError(e) : String(e)}`);
+    }
+    // 3. the test objects
+    const objects: { file: string; object: string; titles: { program: string; title: string }[] }[] = [];
+    await timed("compile", () => {
+      for (const f of files) {
+        let object: string;
+        try {
+          object = compileTest(f.source, {
+            kernelBtf: btf,
+            moduleDirs: mods.map((m) => m.buildDir),
+            clang: o.clang,
+            cacheDir,
+          }).object;
+        } catch (e) {
+          push({
+            file: f.file,
+            program: "(compile)",
+            title: `${basename(f.file)} does not compile`,
+            status: "error",
+            reason: isKfuncKitError(e) ? formatError(e) : String(e),
+            durationMs: 0,
+          });
+          continue;
+        }
+        try {
+          objects.push({ file: f.file, object, titles: expectedTitles(object, f.file) });
+        } catch (e) {
+          push({
+            file: f.file,
+            program: "(annotations)",
+            title: `${basename(f.file)}: bad annotations`,
+            status: "error",
+            reason: isKfuncKitError(e) ? formatError(e) : String(e),
+            durationMs: 0,
+          });
+        }
+      }
+    });
+    if (objects.length === 0) {
+      col.timings["total"] = Math.round(performance.now() - t0);
+      return col;
+    }
+    // 4. the guest run
+    runDir = mkdtempSync(join(tmpdir(), "kfunc-test-"));
+    const staged = stageObjects(
+      objects.map((x) => x.object),
+      runDir,
+    );
+    const plan: GuestPlan = {
+      files: objects.map((x, i) => ({ file: x.file, object: staged[i]! })),
+      ...(o.filter !== undefined ? { filter: o.filter } : {}),
+      ...(onHost ? {} : { kmsg: true }),
+    };
+    const planFile = join(runDir, "plan.json");
+    writeFileSync(planFile, JSON.stringify(plan));
+    let running: { file: string; program: string; title: string } | undefined;
+    const done = new Set<string>();
+    let ready = false;
+    const splitter = resultSplitter<GuestRecord>(
+      (r) => {
+        if (r.type === "ready") {
+          ready = true;
+          col.timings["guest start"] = r.startMs;
+        } else if (r.type === "start") running = r;
+        else if (r.type === "test") {
+          const { type: _t, ...outcome } = r;
+          running = undefined;
+          done.add(`${outcome.file}\0${outcome.title}`);
+          push(outcome);
+        } else if (r.type === "file-error") {
+          push({
+            file: r.file,
+            program: "(object)",
+            title: `${basename(r.file)}`,
+            status: "error",
+            reason: r.message,
+            durationMs: 0,
+          });
+          for (const x of objects)
+            if (x.file === r.file) for (const t of x.titles) done.add(`${x.file}\0${t.title}`);
+        }
+      },
+      (text) => emit({ type: "output", kernel: col.release ?? spec, text }),
+    );
+    const notRun = (reason: string) => {
+      for (const x of objects)
+        for (const t of x.titles) {
+          const k = `${x.file}\0${t.title}`;
+          if (done.has(k)) continue;
+          if (o.filter !== undefined && !new RegExp(o.filter).test(t.title)) continue;
+          done.add(k);
+          push({
+            file: x.file,
+            program: t.program,
+            title: t.title,
+            status: "not-run",
+            reason,
+            durationMs: 0,
+          });
+        }
+    };
+    /** After a crash: the verdicts and the last start the console has, which the serial pipeline may have lost. */
+    const recoverFromConsole = (consoleText: string) => {
+      let last: typeof running;
+      for (const m of consoleText.matchAll(new RegExp(`${KMSG_TAG}(start|result) (\\{.*\\})\\s*$`, "gm"))) {
+        let rec: TestOutcome;
+        try {
+          rec = JSON.parse(m[2]!) as TestOutcome;
+        } catch {
+          continue;
+        }
+        const key = `${rec.file}\0${rec.title}`;
+        if (m[1] === "start")
+          last = done.has(key) ? undefined : { file: rec.file, program: rec.program, title: rec.title };
+        else {
+          last = undefined;
+          if (done.has(key)) continue;
+          done.add(key);
+          push({
+            ...rec,
+            ...(rec.status === "pass"
+              ? {}
+              : { reason: "the details were lost when the guest crashed (verdict from the kernel log)" }),
+          });
+        }
+      }
+      if (last) running = last;
+      else if (running && done.has(`${running.file}\0${running.title}`)) running = undefined;
+    };
+    const charge = (what: string, consoleTail: string, consoleText = "") => {
+      if (consoleText) recoverFromConsole(consoleText);
+      if (running) {
+        done.add(`${running.file}\0${running.title}`);
+        push({
+          file: running.file,
+          program: running.program,
+          title: running.title,
+          status: "fail",
+          durationMs: 0,
+          failure: {
+            kind: "crash",
+            expected: "the test finishes",
+            got: `${what}${consoleTail ? `\n--- console (tail) ---\n${consoleTail}` : ""}`,
+          },
+        });
+        running = undefined;
+      }
+      notRun(`not run: ${what.split("\n")[0]} while an earlier test ran`);
+    };
+    const timeoutMs = (o.timeoutS ?? 300) * 1000;
+    if (onHost) {
+      const { spawn } = await import("node:child_process");
+      await timed("tests", async () => {
+        const child = spawn(process.execPath, [script, planFile], { stdio: ["ignore", "pipe", "pipe"] });
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => splitter.push(c));
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+        });
+        const kill = () => child.kill("SIGKILL");
+        const timer = setTimeout(kill, timeoutMs);
+        o.signal?.addEventListener("abort", kill, { once: true });
+        const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", kill);
+        splitter.flush();
+        if (code !== 0)
+          charge(
+            o.signal?.aborted
+              ? "interrupted"
+              : `the test process exited (${code ?? "killed"})${stderr ? `: ${stderr.trim().split("\n").slice(-5).join("\n")}` : ""}`,
+            "",
+          );
+      });
+    } else {
+      const { runInVm, VmError } = await import("../qemu/index.ts");
+      for (const p of [script, process.execPath])
+        if (!guestCanSee(p) && !p.startsWith(`${ROOT}/`))
+          throw new UsageError(
+            `'${p}' is under ${GUEST_TMPFS.find((d) => p.startsWith(`${d}/`))}, which the guest does not see`,
+            {
+              hint: "install node and kfunc-kit outside /tmp, /run and /root",
+            },
+          );
+      const shares = [runDir, ...(guestCanSee(ROOT) ? [] : [ROOT])];
+      const bootStart = performance.now();
+      try {
+        const r = await runInVm({
+          kernel: prepared!,
+          insmod: mods.map((m) => m.ko),
+          command: [process.execPath, script, planFile],
+          cwd: runDir,
+          shares,
+          timeoutMs,
+          cacheDir,
+          ...(progress ? { progress } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          onStdout: (c) => splitter.push(c),
+        });
+        splitter.flush();
+        col.timings["boot"] = (r.timings.qemuToInit ?? 0) + (r.timings.initToCommand ?? 0);
+        col.timings["tests"] = r.timings.command ?? 0;
+        col.timings["vm total"] = Math.round(performance.now() - bootStart);
+        if (r.insmodFailed) {
+          const why = r.stderr.trim().split("\n").slice(0, 8).join("\n");
+          return fail(`insmod ${basename(r.insmodFailed)} failed on ${col.release}: ${why}`);
+        }
+        if (!ready)
+          return fail(
+            `the test runner did not start in the guest (exit ${r.exitCode}): ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
+          );
+        if (r.exitCode !== 0 || running)
+          charge(
+            `the test runner exited with ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
+            r.console.split("\n").slice(-20).join("\n"),
+          );
+      } catch (e) {
+        splitter.flush();
+        if (!(e instanceof VmError)) throw e;
+        const tail = e.console.split("\n").slice(-25).join("\n");
+        if (!ready) return fail(`${e.message}${tail ? `\n--- console (tail) ---\n${tail}` : ""}`);
+        charge(
+          e.reason === "aborted" ? "interrupted (Ctrl-C); QEMU was killed" : e.message,
+          e.reason === "aborted" ? "" : tail,
+        );
+      }
+    }
+    notRun("not run: the test runner ended before it");
+  } catch (e) {
+    if (isKfuncKitError(e) && e.code === "USAGE") throw e;
+    return fail(isKfuncKitError(e) ? formatError(e) : String(e));
+  } finally {
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+  }
+  col.timings["total"] = Math.round(performance.now() - t0);
+  return col;
+}

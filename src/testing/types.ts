@@ -1,0 +1,80 @@
+/** What `kfunc test` reports: the records the guest streams and the structured result of a run. */
+
+export type TestStatus = "pass" | "fail" | "skip" | "error" | "not-run";
+
+export interface TestFailure {
+  /** What went wrong: the load, a refusal that did not come, a `__msg`, the retval, a printk line, a crash. */
+  kind: "load" | "not-refused" | "msg" | "retval" | "printk" | "test-run" | "crash" | "error";
+  expected: string;
+  got: string;
+  /** The verifier log excerpt (the lines around the failure), when there is one. */
+  log?: string[];
+  /** The C source line of the failing instruction (from BTF line info). */
+  sourceLine?: string;
+  /** kfunc-kit's explanation of the verifier's refusal. */
+  hint?: string;
+}
+
+/** One test's outcome on one kernel: a record of the guest protocol (`type: "test"`). */
+export interface TestOutcome {
+  /** The test file (source, or object) as given. */
+  file: string;
+  program: string;
+  /** The program's name, then its `__description` when it has one (and " @unpriv" for that run). */
+  title: string;
+  status: TestStatus;
+  /** Why it was skipped, not run, or errored. */
+  reason?: string;
+  failure?: TestFailure;
+  /** Load + verify + test-run, ms (guest clock). */
+  durationMs: number;
+  retval?: number;
+}
+
+/** Guest protocol records (src/qemu/result-channel.ts), in the order they come. */
+export type GuestRecord =
+  | { type: "ready"; release: string; startMs: number }
+  | { type: "start"; file: string; program: string; title: string }
+  | ({ type: "test" } & TestOutcome)
+  | { type: "file-error"; file: string; message: string }
+  | { type: "done"; count: number };
+
+/** What the guest runner is told to do (a JSON file, argv[2]). */
+export interface GuestPlan {
+  files: { file: string; object: string }[];
+  /** Only tests whose title matches (a RegExp source). */
+  filter?: string;
+  /** Also note each start and verdict in the kernel log (VM runs: the console survives a panic). */
+  kmsg?: boolean;
+}
+
+/** Prefix of the runner's kernel-log lines (`kfunc-test: start {…}`, `kfunc-test: result {…}`). */
+export const KMSG_TAG = "kfunc-test: ";
+
+export interface KernelColumn {
+  /** The spec asked for (`debian:bookworm`). */
+  spec: string;
+  /** Its release (`6.1.0-50-amd64`) once known. */
+  release: string | undefined;
+  /** The whole column failed before tests could run (build, boot, insmod). */
+  error?: string;
+  tests: TestOutcome[];
+  /** ms: prepare, module build, compile, boot (QEMU start → guest runner ready), tests, total. */
+  timings: Record<string, number>;
+}
+
+export interface TestRunSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  errors: number;
+  notRun: number;
+  total: number;
+}
+
+export interface TestRunResults {
+  kernels: KernelColumn[];
+  summary: TestRunSummary;
+  ok: boolean;
+  durationMs: number;
+}
