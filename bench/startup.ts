@@ -1,6 +1,6 @@
 /**
  * CLI start-up, whole processes alternated in one run, medians: `node -e 0`, `kfunc --version` from the
- * bundle (dist/cli/kfunc.bundle.js) and from the unbundled modules (KFUNC_KIT_NO_BUNDLE=1), and a quick verb
+ * bundle (dist/cli/kfunc.bundle.js) and from the unbundled modules (the default; the bundle with KFUNC_KIT_BUNDLE=1), and a quick verb
  * (`kfunc btf dump <small object>`). Run `npm run build` first.
  *
  *   node --import tsx bench/startup.ts [rounds=15] [small.bpf.o]
@@ -18,16 +18,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const cases: Array<[string, string[], Record<string, string>]> = [
   ["node -e 0", ["-e", "0"], {}],
   ["node <empty .mjs file>", [join(root, "bench", "empty.mjs")], {}],
-  ["kfunc --version (bundle)", [kfunc, "--version"], {}],
-  ["kfunc --version (modules)", [kfunc, "--version"], { KFUNC_KIT_NO_BUNDLE: "1" }],
+  ["kfunc --version (bundle)", [kfunc, "--version"], { KFUNC_KIT_BUNDLE: "1" }],
+  ["kfunc --version (modules)", [kfunc, "--version"], {}],
 ];
 if (small) {
-  cases.push(["kfunc btf dump <small.o> (bundle)", [kfunc, "btf", "dump", small], {}]);
-  cases.push([
-    "kfunc btf dump <small.o> (modules)",
-    [kfunc, "btf", "dump", small],
-    { KFUNC_KIT_NO_BUNDLE: "1" },
-  ]);
+  cases.push(["kfunc btf dump <small.o> (bundle)", [kfunc, "btf", "dump", small], { KFUNC_KIT_BUNDLE: "1" }]);
+  cases.push(["kfunc btf dump <small.o> (modules)", [kfunc, "btf", "dump", small], {}]);
 }
 const times = new Map<string, number[]>(cases.map(([n]) => [n, []]));
 for (let r = 0; r < ROUNDS + 1; r++) {
