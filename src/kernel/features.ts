@@ -191,8 +191,10 @@ export function checkFeature(feature: Feature): void {
   const hit = cache.get(feature);
   if (hit === true) return;
   if (hit) throw hit;
-  // conclusive answers are kept for the rest of the boot (boot-cache.ts): a fresh process skips the probe
-  const booted = bootCacheGet(`feature:${feature}`);
+  // conclusive answers are kept for the rest of the boot (boot-cache.ts): a fresh process skips the probe.
+  // Not kfuncCall: it also needs the vmlinux BTF file, which a mount namespace or container can hide.
+  const key = feature === "kfuncCall" ? undefined : `feature:${feature}`;
+  const booted = key ? bootCacheGet(key) : undefined;
   if (booted === true) {
     cache.set(feature, true);
     return;
@@ -205,11 +207,11 @@ export function checkFeature(feature: Feature): void {
   try {
     run(feature);
     cache.set(feature, true);
-    bootCacheSet(`feature:${feature}`, true);
+    if (key) bootCacheSet(key, true);
   } catch (e) {
     if (e instanceof NotSupportedError) {
       cache.set(feature, e);
-      bootCacheSet(`feature:${feature}`, false);
+      if (key) bootCacheSet(key, false);
     }
     throw e;
   }

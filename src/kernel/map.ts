@@ -1,6 +1,6 @@
 /** A created eBPF map: owns its fd; raw (Uint8Array) and typed (BTF-decoded) element access. */
 import type { Btf } from "../btf/index.ts";
-import { KfuncKitError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { batchUnsupported, MapBatchOps, MapElemOps, mapFreeze } from "../sys/bpf-map.ts";
 import { type MapInfo, mapInfo } from "../sys/bpf-obj.ts";
 import { BPF_MAP_TYPE, mapTypeName } from "../sys/constants.ts";
@@ -235,8 +235,7 @@ export class BpfMap extends KernelObject {
 
   #checkBatch(buf: Uint8Array, need: number, what: string): void {
     if (buf.byteLength < need)
-      throw new KfuncKitError(
-        "USAGE",
+      throw new UsageError(
         `map '${this.name}': ${what} are ${buf.byteLength} bytes, a batch of this size needs ${need}`,
       );
   }
