@@ -55,7 +55,8 @@ test("the tarball holds dist/ (with the guest bundle and declarations) and no te
     files.filter(
       (f) =>
         f.startsWith("test/") ||
-        /\.test\.|tsbuildinfo|\/build\/|\.(o|ko)$/.test(f) ||
+        /\.test\.|tsbuildinfo|\.(o|ko)$/.test(f) ||
+        (f.startsWith("examples/") && /\/build\//.test(f)) ||
         // examples ship as sources to read (examples/seed/kfuncs.ts: the seed's kfunc for `kfunc uvm`)
         (!f.startsWith("examples/") && /\.ts$/.test(f.replace(/\.d\.ts$/, ""))),
     ),

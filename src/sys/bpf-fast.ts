@@ -35,7 +35,7 @@ type AsyncSyscall = {
  */
 export function bpfAtAsync(cmd: number, addr: number, size: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    (syscallAddr as unknown as AsyncSyscall).async(SYS_BPF, cmd, addr, size, (err, r) =>
+    (syscallAddr() as unknown as AsyncSyscall).async(SYS_BPF, cmd, addr, size, (err, r) =>
       err ? reject(err) : resolve(r),
     );
   });
