@@ -6,6 +6,7 @@
  * to the test that was running and the rest of that kernel's tests are reported as not run.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,12 +73,22 @@ async function guestScript(): Promise<string> {
     return existsSync(bundle) ? bundle : join(HERE, "guest.js");
   }
   // from source (tests, tsx): one bundle, since the guest reads every file over 9p under TCG
-  const { buildSync } = await import("esbuild");
+  return bundleForGuest(join(HERE, "guest.ts"), `testing-guest-${process.pid}`);
+}
+
+/**
+ * Bundles a TypeScript entry that runs in the QEMU guest into one ESM file (esbuild, a devDependency: from
+ * source only). It lives under node_modules/.cache so that `koffi` (external: a native addon) still resolves;
+ * CommonJS dependencies (commander) get a require() through the banner. Also used by the tests' guest scripts.
+ */
+export function bundleForGuest(entry: string, name: string): string {
+  // loaded on demand, synchronously (esbuild is CommonJS): an installed package never reaches here
+  const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const outDir = join(ROOT, "node_modules", ".cache", "kfunc-kit-guest");
   mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `testing-guest-${process.pid}.mjs`);
+  const outfile = join(outDir, `${name}.mjs`);
   buildSync({
-    entryPoints: [join(HERE, "guest.ts")],
+    entryPoints: [entry],
     bundle: true,
     platform: "node",
     format: "esm",
