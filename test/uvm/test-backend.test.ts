@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT } from "../helpers/index.ts";
 import type { TestRunResults } from "../../src/testing/index.ts";
+import { REPO_ROOT } from "../helpers/index.ts";
 
 const FIXTURE = "test/fixtures/uvm-test";
 
