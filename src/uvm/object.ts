@@ -1,7 +1,7 @@
 import type { Btf } from "../btf/index.ts";
 import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
 import { sourceLineFor } from "../kernel/verifier-error.ts";
-import { applyCoreRelo, CandidateCache } from "../link/core.ts";
+import { applyCoreRelo, CandidateCache, CORE_POISON_IMM } from "../link/core.ts";
 import { Insns } from "../link/insn.ts";
 import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../link/relocate.ts";
 import type { ExternSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
@@ -380,7 +380,7 @@ export class UvmObject {
     }
   }
 
-  /** Every helper a program calls must exist here: refused at load, by name. */
+  /** Every helper a program calls must exist here: refused at load, by name (a CO-RE poison only when run). */
   private checkCalls(p: ProgramSpec, code: Code): void {
     for (let pc = 0; pc < code.count; pc++) {
       if (code.op[pc] === 0x18) {
@@ -389,7 +389,8 @@ export class UvmObject {
       }
       if (code.op[pc] !== 0x85 || code.src[pc] !== 0) continue;
       const id = code.imm[pc]!;
-      if (!this.helpers[id])
+      // a failed CO-RE relocation's poison: like the verifier, refused only if reached (faults.ts)
+      if (!this.helpers[id] && id !== CORE_POISON_IMM)
         throw new UvmFault(
           "unknown-helper",
           p.name,
