@@ -47,9 +47,7 @@ test("CO-RE in the uvm: task_struct.pid is read at the host vmlinux BTF's offset
     assert.throws(
       () => run(host, engine, "unguarded", size),
       (e: unknown) =>
-        e instanceof UvmFault &&
-        e.kind === "core" &&
-        /uvm-core\.bpf\.c:\d+: .*unguarded/.test(e.line ?? ""),
+        e instanceof UvmFault && e.kind === "core" && /uvm-core\.bpf\.c:\d+: .*unguarded/.test(e.line ?? ""),
       `${engine}: the poisoned read faults when reached, with its source line`,
     );
   }
