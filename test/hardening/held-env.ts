@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultCacheDir } from "../../src/qemu/cache.ts";
+import { defaultCacheDir } from "../../src/host/cache.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
 import { qemuProcesses, waitFor } from "../qemu/helpers.ts";
 
