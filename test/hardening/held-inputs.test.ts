@@ -4,7 +4,8 @@
  * message's key phrase, never an internal error or a stack trace, never a hang. (P1-09 is in
  * inputs.test.ts.) Scaled down for CI, with the reason: P1-08's 1.5 GB file becomes 256 MiB (the same
  * path: a big non-ELF file is refused, without a hang; 1.5 GB cost 3.1 GB of RSS on a shared machine),
- * P1-26's 600 CLI runs over 300 mutants become 24 runs over 12 (each run starts a CLI: ~1.5 s here) (test/fuzz/fuzz.test.ts mutates thousands
+ * P1-26's 600 CLI runs over 300 mutants become 16 runs over 8 (each run starts a CLI: 1–3 s on this
+ * machine; test/fuzz/fuzz.test.ts mutates thousands
  * in-process through the same parsers).
  */
 import assert from "node:assert/strict";
@@ -144,7 +145,7 @@ test("P1-12 an object with no programs: inspect lists 0; run / test-run refuse w
   const r = await kfunc(["inspect", noprog]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /held_noprog_map/);
-  assert.match(r.stdout, /programs?\W+(\(none\)|0\b)|0 programs/i);
+  assert.match(r.stdout, /^programs \(0\):/m);
   await expectAll([
     [["run", noprog], 2, /no program to attach/],
     [["test-run", noprog, "-p", "foo"], 2, /no program named 'foo'[\s\S]*programs: \(none\)/],
@@ -261,14 +262,14 @@ function prng(seed: number): () => number {
   };
 }
 
-test("P1-26 byte mutants of an object and a module through inspect + btf dump (scaled: 12, not 300): no internal error, no hang", async () => {
+test("P1-26 byte mutants of an object and a module through inspect + btf dump (scaled: 8, not 300): no internal error, no hang", async () => {
   const rnd = prng(1234);
   const dir = f("mutants");
   mkdirSync(dir);
   const jobs: (() => Promise<CliResult>)[] = [];
   for (const src of [good, ko]) {
     const bytes = readFileSync(src);
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 4; i++) {
       const m = Buffer.from(bytes);
       const n = 1 + Math.floor(rnd() * 16);
       for (let j = 0; j < n; j++) m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256);
@@ -331,18 +332,11 @@ test("P1-28 build errors: the compiler's file:line, a missing source (rc 2), bad
   const expect: [number, RegExp][] = [
     [1, /syntax\.bpf\.c:1:9: error: expected expression/],
     [2, /eBPF source .*nonexist\.bpf\.c.* does not exist/],
-    [1, /bad BTF magic|neither raw BTF nor an ELF/],
+    [1, /garbage\.o: bad BTF magic/],
     [1, /no \*\.kfuncs\.h[\s\S]*hint: .*kfunc module build/],
-    [1, /nodir/],
+    [1, /unable to open output file '.*nodir\/x\.o'/],
   ];
-  assert.deepEqual(
-    rs
-      .map((r, i) =>
-        expect[i]![0] === 1 ? clear(r, r.status === 2 ? 2 : 1, expect[i]![1]) : clear(r, 2, expect[i]![1]),
-      )
-      .filter(Boolean),
-    [],
-  );
+  assert.deepEqual(rs.map((r, i) => clear(r, expect[i]![0], expect[i]![1])).filter(Boolean), []);
 });
 
 test("P1-32 vm run bad options: rc 2 (1 for an unusable cache), a clear message, no boot", async () => {
