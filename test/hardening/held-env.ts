@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { defaultCacheDir } from "../../src/host/cache.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
 import { qemuProcesses, waitFor } from "../qemu/helpers.ts";
+import { CLI } from "./cli.ts";
 
 export { qemuProcesses, waitFor };
 
@@ -90,20 +91,17 @@ export interface Spawned {
 
 const SIGNO: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
 
-/** `kfunc <args>` (from source, or another version's `main`) with its output collected. */
+/** `kfunc <args>` (started as cli.ts starts it, or another version's `main`) with its output collected. */
 export function spawnKfunc(
   args: string[],
   o: { env?: Record<string, string>; cwd?: string; main?: string } = {},
 ): Spawned {
-  const child = spawn(
-    process.execPath,
-    ["--import", TSX, o.main ?? join(REPO_ROOT, "src/cli/main.ts"), ...args],
-    {
-      cwd: o.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...o.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const cli = o.main ? ["--import", TSX, o.main] : CLI;
+  const child = spawn(process.execPath, [...cli, ...args], {
+    cwd: o.cwd ?? REPO_ROOT,
+    env: { ...process.env, ...o.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const out: Buffer[] = [];
   let err = "";
   child.stdout!.on("data", (b: Buffer) => out.push(b));
