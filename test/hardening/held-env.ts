@@ -119,8 +119,26 @@ export function runDirs(pid: number): string[] {
   return readdirSync(tmpdir()).filter((n) => n.startsWith(`kfunc-vm-${pid}-`));
 }
 
-/** QEMU processes started by CLI process `pid` (their command line names its run dir). */
-export const qemuOf = (pid: number): number[] => qemuProcesses(`/kfunc-vm-${pid}-`);
+/** The parent pid of process `pid` (undefined when it is gone). */
+function ppidOf(pid: string): number | undefined {
+  try {
+    // the command name is in parentheses and may hold spaces: the fields after the last ')'
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * QEMU processes of CLI process `pid`: its qemu-system children (setpriv execs QEMU, as the probe's
+ * `ps --ppid` found it), and any whose command line names the run's dir.
+ */
+export function qemuOf(pid: number): number[] {
+  const byDir = qemuProcesses(`/kfunc-vm-${pid}-`);
+  const children = qemuProcesses("qemu-system").filter((q) => ppidOf(String(q)) === pid);
+  return [...new Set([...byDir, ...children])];
+}
 
 /** Temp files and locks a cache must not keep after its runs ended. */
 export function cacheLeftovers(cache: string): string[] {
