@@ -406,8 +406,17 @@ export class RingBuffer implements Disposable {
   /** A cursor for consume/consumeView, apart from the one cursor() hands out (a callback may use that). */
   #ownCursor(): RingCursor {
     this.#check();
-    this.#loopCursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    this.#loopCursor ??= this.newCursor();
     return this.#loopCursor.reset();
+  }
+
+  /**
+   * A new cursor of its own (call `reset()` on it before each loop), for a consumer that must not share the
+   * one {@link cursor} hands out; two cursors must not be used at the same time.
+   */
+  newCursor(): RingCursor {
+    this.#check();
+    return new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
   }
 
   /**

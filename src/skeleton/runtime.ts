@@ -162,8 +162,8 @@ export class TypedRingCursor<T> {
   #padded = false;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
-  constructor(ring: RingBuffer, View: RecordViewClass, size: number) {
-    this.#cursor = ring.cursor();
+  constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
+    this.#cursor = cursor;
     this.#size = size;
     const state = new View(new Uint8Array(0));
     this.#state = state;
@@ -226,7 +226,7 @@ export class SkeletonRingBuffer<T> {
   readonly #codec: TypedCodec | undefined;
   #ring: RingBuffer | undefined;
   #cursor: TypedRingCursor<T> | undefined;
-  #view: (RecordViewState & RecordView<T>) | undefined;
+  #viewCursor: TypedRingCursor<T> | undefined;
 
   constructor(map: BpfMap, btf: Btf | undefined, recordTypeId: number | undefined) {
     this.map = map;
@@ -262,7 +262,7 @@ export class SkeletonRingBuffer<T> {
    * cursor per ring buffer, at the consumer position; see {@link TypedRingCursor}.
    */
   cursor(): TypedRingCursor<T> {
-    this.#cursor ??= new TypedRingCursor<T>(this.ring, this.#viewClass(), this.#decoder().size);
+    this.#cursor ??= new TypedRingCursor<T>(this.ring.cursor(), this.#viewClass(), this.#decoder().size);
     return this.#cursor.reset();
   }
 
@@ -272,30 +272,23 @@ export class SkeletonRingBuffer<T> {
    * one). Returns how many records `cb` got; stops when it returns false.
    */
   consumeView(cb: (record: RecordView<T>) => unknown): number {
-    const size = this.#decoder().size;
-    this.#view ??= new (this.#viewClass())(new Uint8Array(0)) as unknown as RecordViewState & RecordView<T>;
-    const v = this.#view;
-    let data: Uint8Array | undefined;
-    let scratch: Uint8Array | undefined;
-    return this.ring.consumeRaw((d, offset, length) => {
-      if (d !== data || v["#data"] !== d) {
-        data = d;
-        v["#data"] = d;
-        v["#dv"] = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    // a cursor of its own: cb may use cursor()
+    this.#viewCursor ??= new TypedRingCursor<T>(
+      this.ring.newCursor(),
+      this.#viewClass(),
+      this.#decoder().size,
+    );
+    const c = this.#viewCursor.reset();
+    const record = c.record;
+    let count = 0;
+    while (c.next()) {
+      count++;
+      if (cb(record) === false) {
+        c.release();
+        break;
       }
-      v["#at"] = offset;
-      v["#len"] = length;
-      if (length < size) {
-        // a truncated record: read it from a zero-padded copy (the next record points the view back)
-        scratch ??= new Uint8Array(size);
-        scratch.fill(0);
-        scratch.set(d.subarray(offset, offset + length));
-        v["#data"] = scratch;
-        v["#dv"] = new DataView(scratch.buffer);
-        v["#at"] = 0;
-      }
-      return cb(v);
-    });
+    }
+    return count;
   }
 
   /** Consumes every committed record without waiting, each decoded into a new value; returns how many. */
