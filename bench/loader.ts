@@ -115,13 +115,18 @@ const res = {
     cGetpid: median(L.map((x) => x.getpidNs)),
   },
 };
-/** What no JS-side change can go below: libbpf's lookup plus one empty koffi call. */
-const floorNs = res.lookupNs.libbpf + res.koffiNs.emptyCall;
+/**
+ * What no JS-side change can go below: libbpf's lookup plus what koffi adds to a syscall of the same shape
+ * (its getpid minus C's getpid; an empty koffi call is a lower bound of that).
+ */
+const koffiOverheadNs = res.koffiNs.getpid - res.koffiNs.cGetpid;
+const floorNs = res.lookupNs.libbpf + koffiOverheadNs;
 const ratio = {
   load: res.loadMs.kfuncKit / res.loadMs.libbpf,
   lookupOps: res.lookupNs.kfuncKitOps / res.lookupNs.libbpf,
   lookupGet: res.lookupNs.kfuncKitGet / res.lookupNs.libbpf,
   koffiFloor: floorNs / res.lookupNs.libbpf,
+  koffiEmptyFloor: (res.lookupNs.libbpf + res.koffiNs.emptyCall) / res.lookupNs.libbpf,
 };
 if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify({ ...res, ratio }, null, 2)}\n`);
 else {
@@ -130,7 +135,7 @@ else {
     [
       `open+load+close (median of ${rounds} rounds × ${LOADS}): kfunc-kit ${f(res.loadMs.kfuncKit)} ms, libbpf ${f(res.loadMs.libbpf)} ms → ${ratio.load.toFixed(2)}×`,
       `array lookup (median of ${rounds} rounds × ${LOOKUPS}): kfunc-kit ops ${res.lookupNs.kfuncKitOps.toFixed(0)} ns, map.get ${res.lookupNs.kfuncKitGet.toFixed(0)} ns, libbpf ${res.lookupNs.libbpf.toFixed(0)} ns → ${ratio.lookupOps.toFixed(2)}× / ${ratio.lookupGet.toFixed(2)}×`,
-      `koffi per call (median of ${rounds} rounds × ${LOOKUPS}): empty call (labs) ${res.koffiNs.emptyCall.toFixed(0)} ns, syscall(getpid) ${res.koffiNs.getpid.toFixed(0)} ns vs C ${res.koffiNs.cGetpid.toFixed(0)} ns → the floor for a lookup is libbpf + one empty koffi call = ${floorNs.toFixed(0)} ns = ${ratio.koffiFloor.toFixed(2)}× libbpf`,
+      `koffi per call (median of ${rounds} rounds × ${LOOKUPS}): empty call (labs) ${res.koffiNs.emptyCall.toFixed(0)} ns, syscall(getpid) ${res.koffiNs.getpid.toFixed(0)} ns vs C ${res.koffiNs.cGetpid.toFixed(0)} ns → koffi adds ${koffiOverheadNs.toFixed(0)} ns to a syscall: the floor for a lookup is ${floorNs.toFixed(0)} ns = ${ratio.koffiFloor.toFixed(2)}× libbpf (with only an empty call's cost: ${ratio.koffiEmptyFloor.toFixed(2)}×)`,
       "",
     ].join("\n"),
   );
