@@ -179,7 +179,7 @@ export class RingCursor {
     if (p < this.#end) {
       // The header is written last by the producer (release); reading it before the record's bytes is all
       // x86-64 needs (loads are not reordered with loads, and V8 keeps loads in program order here).
-      const len = this.#lens[p >> 2]!;
+      const len = this.#lens[p >>> 2]!;
       if ((len & (BUSY_BIT | DISCARD_BIT)) === 0) {
         this.#pos = p + ((len + 15) & ~7);
         this.offset = p + HDR_SZ;
@@ -196,7 +196,7 @@ export class RingCursor {
     for (;;) {
       if (this.#pos >= this.#end && !this.#refill()) return false;
       const p = this.#pos;
-      const len = lens[p >> 2]!;
+      const len = lens[p >>> 2]!;
       if (len & BUSY_BIT) {
         this.#busy = true;
         this.release();
@@ -512,7 +512,7 @@ export class RingBuffer implements Disposable {
       let p = start;
       let published = start;
       while (p < end) {
-        const len = lens[p >> 2]!;
+        const len = lens[p >>> 2]!;
         if (len & BUSY_BIT) {
           this.#storeConsumer(base + (p - start));
           return count;
