@@ -374,28 +374,28 @@ export interface RecordViewMethods<T> {
 export type RecordView<T> = Readonly<T> & Omit<RecordViewMethods<T>, keyof T>;
 
 /**
- * Where a view reads, set by the consumer that moves it: the record's bytes, a DataView over them, its offset
- * and length. The keys start with `#`, which no C identifier can, so they never clash with a field; they are
- * string literals at every use so that V8 compiles them as plain property accesses.
+ * Where a view reads, set by the consumer that moves it: the record's bytes, a DataView over them, and its
+ * offset. The record's length is in the 8-byte ring-buffer header just before it (`length | flags`, u32).
+ * The keys start with `#`, which no C identifier can, so they never clash with a field; they are string
+ * literals at every use so that V8 compiles them as plain property accesses.
  */
 export interface RecordViewState {
   "#data": Uint8Array;
   "#dv": DataView;
   "#at": number;
-  "#len": number;
 }
 
 class RecordViewBase implements RecordViewState {
   "#data": Uint8Array;
   "#dv": DataView;
   "#at" = 0;
-  "#len" = 0;
   constructor(data: Uint8Array) {
     this["#data"] = data;
     this["#dv"] = viewOf(data);
   }
   copy(): Uint8Array {
-    return this["#data"].slice(this["#at"], this["#at"] + this["#len"]);
+    const at = this["#at"];
+    return this["#data"].slice(at, at + (this["#dv"].getUint32(at - 8, true) & 0x3fffffff));
   }
 }
 
@@ -403,8 +403,8 @@ export type RecordViewClass = new (data: Uint8Array) => RecordViewState & Record
 
 /**
  * The class of reused record views for struct `codec`, compiled once per codec like the struct decoder: one
- * getter per field, one hidden class, reads that inline. The consumer that moves a view sets its offset and
- * length per record, and points it at a zero-padded copy when a record is shorter than the struct, so a
+ * getter per field, one hidden class, reads that inline. The consumer that moves a view sets its offset per
+ * record, and points it at a zero-padded copy (with a header) when a record is shorter than the struct, so a
  * getter never reads past its record. Field getters live on the class, `toObject`/`copy` on its base: a
  * field of the same name shadows the method, as {@link RecordView}'s type says.
  */

@@ -158,13 +158,16 @@ export class TypedRingCursor<T> {
   readonly #state: RecordViewState;
   readonly #size: number;
   readonly #cursor: RingCursor;
+  /** Records shorter than this go through #place: the struct's size, or Infinity after a padded record. */
+  #min: number;
   #scratch: Uint8Array | undefined;
-  #padded = false;
+  #scratchView: DataView | undefined;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
   constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
     this.#cursor = cursor;
     this.#size = size;
+    this.#min = size;
     const state = new View(new Uint8Array(0));
     this.#state = state;
     this.record = state as unknown as RecordView<T>;
@@ -176,7 +179,7 @@ export class TypedRingCursor<T> {
     const s = this.#state;
     s["#data"] = this.#cursor.data;
     s["#dv"] = this.#cursor.view;
-    this.#padded = false;
+    this.#min = this.#size;
     return this;
   }
 
@@ -184,28 +187,31 @@ export class TypedRingCursor<T> {
   next(): boolean {
     const c = this.#cursor;
     if (!c.next()) return false;
-    const s = this.#state;
-    s["#at"] = c.offset;
-    s["#len"] = c.length;
-    if (c.length < this.#size || this.#padded) this.#place(c);
+    this.#state["#at"] = c.offset;
+    if (c.length < this.#min) this.#place(c);
     return true;
   }
 
-  /** A record shorter than its type (a truncated output) is read from a zero-padded copy. */
+  /**
+   * A record shorter than its type (a truncated output) is read from a zero-padded copy behind a copy of its
+   * header; the record after it points the view back at the ring.
+   */
   #place(c: RingCursor): void {
     const s = this.#state;
     if (c.length < this.#size) {
-      this.#scratch ??= new Uint8Array(this.#size);
+      this.#scratch ??= new Uint8Array(8 + this.#size);
+      this.#scratchView ??= new DataView(this.#scratch.buffer);
       this.#scratch.fill(0);
-      this.#scratch.set(c.data.subarray(c.offset, c.offset + c.length));
+      this.#scratchView.setUint32(0, c.length, true);
+      this.#scratch.set(c.data.subarray(c.offset, c.offset + c.length), 8);
       s["#data"] = this.#scratch;
-      s["#dv"] = new DataView(this.#scratch.buffer);
-      s["#at"] = 0;
-      this.#padded = true;
+      s["#dv"] = this.#scratchView;
+      s["#at"] = 8;
+      this.#min = Number.POSITIVE_INFINITY;
     } else {
       s["#data"] = c.data;
       s["#dv"] = c.view;
-      this.#padded = false;
+      this.#min = this.#size;
     }
   }
 
