@@ -12,7 +12,7 @@ import { formatError, isKfuncKitError, VerifierError } from "../errors.ts";
 import { loadCollection } from "../kernel/collection.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { testRun } from "../kernel/test-run.ts";
-import { clearTrace, readTraceBuffer } from "../kernel/trace-pipe.ts";
+import { clearTrace, tracePipe } from "../kernel/trace-pipe.ts";
 import { cloneObjectSpec, parseObject } from "../object/index.ts";
 import type { ObjectSpec } from "../object/types.ts";
 import {
@@ -274,15 +274,16 @@ async function runOne(
         };
     }
     if (tc.printk.length) {
-      // The lines are normally there at once. Give a loaded machine up to 3 s of wall clock before calling one
-      // missing: under TCG each read of `trace` is slow, and a loaded 6.1 guest missed the old 20 × 50 ms.
-      let lines: string[] = [];
-      let pf: ReturnType<typeof matchInOrder>;
-      for (const deadline = performance.now() + 3000; ; ) {
-        lines = readTraceBuffer().map((l) => l.message.trim());
+      // Read through trace_pipe, which consumes what it reads (the buffer was cleared for this test anyway),
+      // not by re-reading `trace`: opening `trace` pauses tracing while it is read (pause-on-trace), which
+      // under TCG is most of the time, and a line written meanwhile is lost (seen on a loaded 6.1 guest).
+      const lines: string[] = [];
+      let pf = matchInOrder("", tc.printk);
+      const signal = AbortSignal.timeout(5000);
+      for await (const l of tracePipe({ signal, idleMs: 20 })) {
+        lines.push(l.message.trim());
         pf = matchInOrder(lines.join("\n"), tc.printk);
-        if (!pf || performance.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, 50));
+        if (!pf) break;
       }
       if (pf)
         return {
