@@ -15,7 +15,7 @@
  *   declaration as a doc comment (c-decl.ts).
  */
 import type { Btf } from "./btf.ts";
-import { cDeclaration } from "./c-decl.ts";
+import { cDeclaration } from "./c-printer.ts";
 import type { BtfEnum, BtfType } from "./types.ts";
 import { MAX_TUPLE, shapeOf, type ValueShape } from "./value-shape.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cDeclaration, cFuncPrototype } from "../../src/btf/c-decl.ts";
+import { cDeclaration, cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { modelBtf } from "./c-helpers.ts";
 
 // ids:            1      2       3      4        5          6         7
