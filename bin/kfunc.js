@@ -6,12 +6,23 @@
 // faster here, and code in it that finds files next to its own module (the demo's seed dir, include/, the
 // test runner's guest bundle) would look in the wrong place.
 "use strict";
-const { readFileSync, statSync } = require("node:fs");
+const { readFileSync, statSync, writeSync } = require("node:fs");
 const { join } = require("node:path");
 
 const argv = process.argv;
 if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
-  process.stdout.write(`${JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")).version}\n`);
+  const version = `${JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")).version}\n`;
+  // fd 1 directly: touching process.stdout would build a stream (for a pipe, a net.Socket) first
+  try {
+    writeSync(1, version);
+  } catch (e) {
+    if (e.code === "EAGAIN") process.stdout.write(version); // a non-blocking stdout: let the stream wait
+    else if (e.code === "EPIPE") process.exitCode = 141; // the reader went away, as main.ts handles it
+    else {
+      process.stderr.write(`kfunc: cannot write to standard output: ${e.code ?? e.message}\n`);
+      process.exitCode = 1;
+    }
+  }
 } else {
   // Node ≥ 22.1 keeps compiled code in an on-disk cache between runs; Node 20 has no such API.
   require("node:module").enableCompileCache?.();
