@@ -175,6 +175,8 @@ class CPrinter {
   private readonly padBits: number[];
   /** Single declarations: the BTF's own names, no ordering state, references checked as they are met. */
   private readonly decl: boolean;
+  /** Whole dumps: ids of the DECL_TAGs on a whole type (component_idx -1), in id order. */
+  private readonly declTags: number[] = [];
   /** The declarator name when typeDecl's `nameOf` is NAME_STR. */
   private nameStr = "";
 
@@ -220,6 +222,11 @@ class CPrinter {
             if (name === "long int" || name === "long unsigned int") ptrSize = 8;
           }
           break;
+        case K_DECL_TAG:
+          // the kfunc block's candidates, found here rather than in a second pass over every type
+          if ((w[a + 3]! | 0) === -1) this.declTags.push(id);
+          referenced[ref(w[a + 2]!, id)] = 1;
+          break;
         case K_PTR:
         case K_TYPEDEF:
         case K_VOLATILE:
@@ -228,7 +235,6 @@ class CPrinter {
         case K_TYPE_TAG:
         case K_FUNC:
         case K_VAR:
-        case K_DECL_TAG:
         case K_FUNC_PROTO:
           // FUNC_PROTO's return type is not marked by libbpf; only its params are (below)
           if (kind !== K_FUNC_PROTO) referenced[ref(w[a + 2]!, id)] = 1;
@@ -972,14 +978,13 @@ class CPrinter {
     const w = this.w;
     const kfuncs: { id: number; name: string }[] = [];
     const fastcall = new Set<number>();
-    for (let id = first; id < f.nextId; id++) {
+    for (const id of this.declTags) {
+      if (id < first) continue;
       const a = this.at[id]!;
-      if (((w[a + 1]! >>> 24) & 0x1f) !== K_DECL_TAG || (w[a + 3]! | 0) !== -1) continue;
       const fid = w[a + 2]!;
       if (f.kind(fid) !== K_FUNC) continue;
-      const tag = f.str(w[a]!);
-      if (tag === KFUNC_DECL_TAG) kfuncs.push({ id: fid, name: f.name(fid) });
-      else if (tag === FASTCALL_DECL_TAG) fastcall.add(fid);
+      if (f.strEquals(w[a]!, KFUNC_DECL_TAG)) kfuncs.push({ id: fid, name: f.name(fid) });
+      else if (f.strEquals(w[a]!, FASTCALL_DECL_TAG)) fastcall.add(fid);
     }
     if (sort) kfuncs.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     if (declareDeps) for (const k of kfuncs) this.declareProto(f.sizeOrType(k.id));
