@@ -942,8 +942,16 @@ class CPrinter {
 
   // ---- single declarations ----
 
+  /** Starts a single declaration afresh (a previous one may have thrown halfway). */
+  private begin(): void {
+    this.o.pos = 0;
+    this.sp = 0;
+    this.nameStr = "";
+  }
+
   /** `<type id> <name>` in declarator syntax, as a string. */
   declaration(id: number, name: string): string {
+    this.begin();
     this.nameStr = name;
     this.typeDecl(id, 0, NAME_STR, 0);
     this.nameStr = "";
@@ -952,12 +960,14 @@ class CPrinter {
 
   /** A FUNC's prototype with its own name and its parameters' names. */
   prototype(funcId: number): string {
+    this.begin();
     this.typeDecl(this.f.sizeOrType(funcId), this.f.nameOff(funcId), NO_NAME, 0);
     return this.take();
   }
 
   /** The definition of a named struct/union/enum/typedef, without the `;`; "" for other kinds. */
   definition(id: number): string {
+    this.begin();
     const k = this.f.kind(id);
     if (k === K_STRUCT || k === K_UNION) this.structDef(id, 0);
     else if (k === K_ENUM || k === K_ENUM64) this.enumDef(id, 0);
