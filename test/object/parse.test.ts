@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { cFuncPrototype } from "../../src/btf/c-decl.ts";
+import { cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { parseElf, STB_WEAK } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import {
