@@ -24,7 +24,7 @@ import { runScript } from "./guest-init.ts";
 import { ensureInitramfs, runArchive } from "./initramfs.ts";
 import { modinfo, readModule } from "./modules.ts";
 import { type Accel, QEMU, type QemuOptions, qemuOnPath, startQemu } from "./qemu.ts";
-import { goLine, Qmp, SHARE_SLOTS, saveState, statePath, whenRestored } from "./snapshot.ts";
+import { goLine, pruneStates, Qmp, SHARE_SLOTS, saveState, statePath, whenRestored } from "./snapshot.ts";
 import { VmError, type VmRunOptions, type VmRunResult, type VmStart, type VmTimings } from "./vm-types.ts";
 
 const enc = new TextEncoder();
@@ -293,6 +293,7 @@ async function boot(
     try {
       await saveState(qmp!, tmp);
       publish(tmp, state);
+      pruneStates(state);
     } catch (e) {
       rmSync(tmp, { force: true });
       startedAs = "cold";

@@ -7,7 +7,7 @@
  * a hash of all of that.
  */
 import { createHash } from "node:crypto";
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Duplex } from "node:stream";
 import type { PreparedKernel } from "../kernels/types.ts";
@@ -49,6 +49,19 @@ export function statePath(kernel: PreparedKernel, o: QemuOptions): string {
     .digest("hex")
     .slice(0, 16);
   return join(dirname(kernel.btf), `vmstate-${key}.bin`);
+}
+
+/** States kept per kernel (each ~100 MB): other memory sizes or vCPU counts, or a rebuilt QEMU's. */
+const KEEP_STATES = 3;
+
+/** Removes all but the newest {@link KEEP_STATES} state files next to `state`. */
+export function pruneStates(state: string): void {
+  const dir = dirname(state);
+  const files = readdirSync(dir)
+    .filter((f) => /^vmstate-[0-9a-f]+\.bin(\.failed)?$/.test(f))
+    .map((f) => ({ f: join(dir, f), t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(KEEP_STATES)) if (f !== state) rmSync(f, { force: true });
 }
 
 /** A minimal QMP client: one command at a time, events ignored. */
