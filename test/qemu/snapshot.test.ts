@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
-import { type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
+import { setLogger } from "../../src/log.ts";
+import { type PreparedKernel, prepareKernel, runInVm } from "../../src/qemu/index.ts";
 import { readModule } from "../../src/qemu/modules.ts";
 import { runCli } from "./helpers.ts";
 
@@ -82,4 +83,34 @@ test("kfunc demo (module, kfunc, kprobe program, Result: 10) through the restore
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout + r.stderr, /Result: 10/);
   assert.match(r.stderr, /restored 6\.\d+/, `the demo's VM started from the saved state:\n${r.stderr}`);
+});
+
+test("a broken saved state: the run warns, boots cold once, and the state file is gone", async () => {
+  // its own memory size, so its own state file: the 2 GiB one of the other tests stays
+  const opts = { kernel, cwd: work, shares: [work], mem: "1536M", command: ["true"] };
+  const saved = await runInVm(opts);
+  assert.notEqual(saved.start, "cold");
+  const dir = dirname(kernel.btf);
+  const state = readdirSync(dir)
+    .filter((f) => /^vmstate-[0-9a-f]+\.bin$/.test(f))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
+  truncateSync(state, Math.floor(statSync(state).size / 2));
+  const warnings: string[] = [];
+  const prev = setLogger((level, m) => {
+    if (level === "warn") warnings.push(m);
+  });
+  try {
+    const r = await runInVm(opts);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.start, "cold");
+  } finally {
+    setLogger(prev);
+  }
+  assert.equal(
+    warnings.filter((w) => /restoring the saved VM state failed/.test(w)).length,
+    1,
+    warnings.join("\n"),
+  );
+  assert.ok(!existsSync(state), "the broken state file is removed (the next run saves it again)");
 });
