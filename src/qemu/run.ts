@@ -482,10 +482,12 @@ function computeTimings(events: Event[], totalMs: number, prepareMs: number): Vm
   const exit = ev("exit");
   const r = (x: number | undefined) => (x === undefined ? undefined : Math.round(x));
   const kernelStart = init ? init.hostMs - init.uptime : undefined;
+  // after a restore, the /init that resumed stands for the booted one
+  const first = init ?? restored;
   return {
     prepare: Math.round(prepareMs),
-    qemuToInit: r(init?.hostMs),
-    initToCommand: r(init && command ? command.uptime - init.uptime : undefined),
+    qemuToInit: r(first?.hostMs),
+    initToCommand: r(first && command ? command.uptime - first.uptime : undefined),
     command: r(command && done ? done.uptime - command.uptime : undefined),
     poweroff: r(exit ? totalMs - exit.hostMs : undefined),
     total: Math.round(totalMs),

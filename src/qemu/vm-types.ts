@@ -45,7 +45,7 @@ export interface VmRunOptions {
 export interface VmTimings {
   /** Kernel, initramfs, accel probe, per-run archive: before QEMU starts. */
   prepare: number;
-  /** QEMU start → initramfs /init running (host clock). */
+  /** QEMU start → initramfs /init running (host clock); after a restore, → the saved /init resumed. */
   qemuToInit: number | undefined;
   /** /init → command start: modules, 9p mounts, switch_root, tracefs/bpffs, insmod (guest clock). */
   initToCommand: number | undefined;
