@@ -55,6 +55,8 @@ test("restored guest: host clock, fresh randomness per run, insmod and a kprobe;
     "echo 1 > /sys/kernel/tracing/events/kprobes/kfunc_snap/enable",
     "touch gone && rm gone",
     "grep -c kfunc_snap /sys/kernel/tracing/trace",
+    // the new VM generation ID (vmgenid, guid=auto) made the kernel reseed its RNG
+    "/run/kfunc/busybox dmesg | grep -c 'crng reseeded due to virtual machine fork'",
   ].join("\n");
   const first = vmRun(["--insmod", dummy], probe); // saves the state if no earlier run did
   assert.notEqual(first.json.start, "cold", "a run without --cold uses the saved state");
@@ -62,7 +64,7 @@ test("restored guest: host clock, fresh randomness per run, insmod and a kprobe;
   const seen = new Set<string>();
   for (const { json, hostAfter } of runs) {
     assert.equal(json.start, "restored", "the state saved by the first run is restored");
-    const [clock, random, mod, hits] = json.stdout.trim().split("\n");
+    const [clock, random, mod, hits, reseeds] = json.stdout.trim().split("\n");
     const skew = hostAfter - Number(clock);
     // the guest read its clock during the run, before hostAfter: a few seconds at most, never the save time
     assert.ok(skew >= -2 && skew < 30, `guest clock ${clock} vs host ${hostAfter.toFixed(0)} after the run`);
@@ -70,6 +72,7 @@ test("restored guest: host clock, fresh randomness per run, insmod and a kprobe;
     seen.add(random!);
     assert.equal(mod, "dummy ", "the --insmod module is loaded in the restored guest");
     assert.ok(Number(hits) >= 1, `the kprobe on do_unlinkat fired: ${json.stdout}`);
+    assert.equal(reseeds, "1", "the restored kernel reseeded its RNG once, at the restore");
   }
   assert.equal(seen.size, 2, "two restored runs read different random bytes");
 
