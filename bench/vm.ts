@@ -59,7 +59,10 @@ if (!existsSync(join(REPO, "dist", "qemu", "index.js")))
 const e2e: number[] = [];
 for (let i = 0; i < N; i++) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, "vm", "run", "--cold", "--", "true"], { cwd: REPO, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [cli, "vm", "run", "--cold", "--", "true"], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
   e2e.push(performance.now() - t0);
   if (r.status !== 0) throw new Error(`kfunc vm run -- true: exit ${r.status}\n${r.stderr}`);
 }
