@@ -175,6 +175,9 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   ];
   sweepStaleRunDirs();
   const runDir = mkdtempSync(join(tmpdir(), `kfunc-vm-${process.pid}-`));
+  // a second Ctrl-C ends the CLI with process.exit(), before this finally: the run dir goes on exit too
+  const removeRunDir = () => rmSync(runDir, { recursive: true, force: true });
+  process.once("exit", removeRunDir);
   try {
     const accel: Accel = options.accel ?? (await chooseAccel(cacheDir, kernel.image, baseInitrd));
     const append =
@@ -237,7 +240,8 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       boot(options, kernel, qo, { kind: "save", state, runDir }, performance.now() - t0, mods),
     );
   } finally {
-    rmSync(runDir, { recursive: true, force: true });
+    process.off("exit", removeRunDir);
+    removeRunDir();
   }
 }
 
