@@ -9,6 +9,7 @@
  * lineInfo, coreRelos) is an instruction index into that final array. The loader never links subprograms.
  */
 import type { Btf, BtfExt } from "../btf/index.ts";
+import type { AttachKind } from "./sections.ts";
 
 /** A named UAPI enum value: `{ id: 2, name: "BPF_PROG_TYPE_KPROBE" }`. */
 export interface UapiValue {
@@ -53,6 +54,8 @@ export interface ProgramSpec {
   expectedAttachType: UapiValue | undefined;
   /** What the section names: "do_unlinkat", "syscalls/sys_enter_unlinkat", "task"…; undefined when none. */
   attachTarget: string | undefined;
+  /** How `attach()` attaches it, from the section's definition (src/object/sections.ts). */
+  attachKind: AttachKind;
   /** A `.s` section (fentry.s/, lsm.s/, uprobe.s…) or `syscall`: load with BPF_F_SLEEPABLE. */
   sleepable: boolean;
   /** BPF_F_* program flags implied by the section (BPF_F_SLEEPABLE = 1 << 4, BPF_F_XDP_HAS_FRAGS = 1 << 5). */
