@@ -349,7 +349,7 @@ export class CollectionLoader {
     const section = m.dataSection!;
     const ds = this.spec.dataSections.find((d) => d.name === section);
     const bytes = new Uint8Array(m.valueSize);
-    bytes.set((ds?.bytes ?? m.data ?? new Uint8Array(0)).subarray(0, m.valueSize));
+    if (ds) bytes.set(ds.bytes.subarray(0, m.valueSize));
     if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;

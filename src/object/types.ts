@@ -186,10 +186,11 @@ export interface MapSpec {
   innerMap: MapSpec | undefined;
   /** Initial slots of a PROG_ARRAY / ARRAY_OF_MAPS / HASH_OF_MAPS. */
   initialValues: MapInitialValue[];
-  /** For a global data map: the section it represents (`.data`, `.rodata.str1.1`, `.kconfig`). */
+  /**
+   * For a global data map: the section it represents (`.data`, `.rodata.str1.1`, `.kconfig`). That
+   * section's `bytes` are the map's initial contents (the one owner: see src/object/globals.ts).
+   */
   dataSection: string | undefined;
-  /** For a global data map: its initial contents (valueSize bytes; zeros for .bss/.kconfig). */
-  data: Uint8Array | undefined;
   /** Where it was defined: ".maps" (BTF), "maps" (legacy struct bpf_map_def) or "data". */
   origin: ".maps" | "maps" | "data";
 }
