@@ -26,6 +26,8 @@ export interface Btf {
   /** Own types first, then base. */
   findByName(name: string, kind?: BtfTypeKind): BtfType | undefined;
   findAllByName(name: string, kind?: BtfTypeKind): BtfType[];
+  /** This BTF's own types named `name` (a split BTF's, without its base's), ascending ids. */
+  findOwnByName(name: string, kind?: BtfTypeKind): BtfType[];
   /** Through TYPEDEF/CONST/VOLATILE/RESTRICT/TYPE_TAG. */
   resolve(id: number): BtfType;
   /** Through CONST/VOLATILE/RESTRICT/TYPE_TAG only. */
@@ -44,6 +46,9 @@ export interface ParseBtfOptions {
   source?: string;
 }
 
+/** Name lookups in a base BTF answered by a scan before its name index is built (ParsedBtf.lookup). */
+const SCANS_BEFORE_INDEX = 8;
+
 /** The kernel's BTF_MAX_TYPE. */
 export const BTF_MAX_TYPES = 0xfffff;
 
@@ -60,6 +65,57 @@ const SPLIT_HINT =
  */
 export function parseBtf(bytes: Uint8Array, options: ParseBtfOptions = {}): Btf {
   return new ParsedBtf(bytes, options.source ?? "<memory>", options.base);
+}
+
+/** Words after a record's 12-byte header: fixed per kind (-1: unknown kind), plus per vlen entry. */
+const FIXED_WORDS = new Int8Array(32).fill(-1);
+const VLEN_WORDS = new Uint8Array(32);
+for (let k = 1; k < 32; k++) {
+  const fixed = extraSize(k, 0);
+  if (fixed < 0) continue;
+  FIXED_WORDS[k] = fixed >>> 2;
+  VLEN_WORDS[k] = (extraSize(k, 1) - fixed) >>> 2;
+}
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The record-offset pass over a host-order, 4-byte-aligned type section as 32-bit words (V8 runs this
+ * fast even before it optimises: no DataView calls, no switch). Returns the type count, or -1 when the
+ * section is not in that form or has a bad record (the caller's checked walk then reports it).
+ */
+function indexWords(
+  bytes: Uint8Array,
+  typeStart: number,
+  typeLen: number,
+  le: boolean,
+  offsets: Uint32Array,
+  kinds: Uint8Array,
+): number {
+  if (le !== HOST_LE || (bytes.byteOffset + typeStart) % 4 !== 0 || typeLen % 4 !== 0) return -1;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + typeStart, typeLen >>> 2);
+  const nw = words.length;
+  const cap = offsets.length;
+  let n = 0;
+  let p = 0;
+  while (p < nw) {
+    if (p + 3 > nw || n === cap) return -1;
+    const info = words[p + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const fixed = FIXED_WORDS[kind]!;
+    if (fixed < 0) return -1;
+    const next = p + 3 + fixed + VLEN_WORDS[kind]! * (info & 0xffff);
+    if (next > nw) return -1;
+    offsets[n] = typeStart + p * 4;
+    kinds[n] = kind;
+    n++;
+    p = next;
+  }
+  return n;
+}
+
+/** Byte offsets (in `btf.bytes`) of each own type's record, by id - firstId, when parseBtf made `btf`. */
+export function recordOffsets(btf: Btf): Uint32Array | undefined {
+  return btf instanceof ParsedBtf ? btf.offsets : undefined;
 }
 
 /** End (exclusive) of the global string offset space of a BTF: for split BTF, offsets continue after the base. */
@@ -90,6 +146,8 @@ class ParsedBtf implements Btf, DecodeContext {
   readonly kinds: Uint8Array;
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
+  /** Name lookups answered by a scan so far (see #lookup). */
+  private scans = 0;
   private declTags: Map<number, number[]> | undefined;
 
   constructor(
@@ -129,8 +187,11 @@ class ParsedBtf implements Btf, DecodeContext {
     const cap = Math.floor(h.typeLen / 12);
     const offsets = new Uint32Array(cap);
     const kinds = new Uint8Array(cap);
-    let n = 0;
-    let off = h.typeStart;
+    // the common case (host-order, aligned: vmlinux) walks 32-bit words; anything odd, or an error, falls
+    // through to the DataView walk below, which names the problem
+    let n = indexWords(bytes, h.typeStart, h.typeLen, le, offsets, kinds);
+    let off = n < 0 ? h.typeStart : end;
+    if (n < 0) n = 0;
     while (off < end) {
       const id = this.firstId + n;
       if (off + 12 > end)
@@ -266,22 +327,61 @@ class ParsedBtf implements Btf, DecodeContext {
     return this.names;
   }
 
+  /**
+   * Own ids named `name` (of kind k, or any for -1), ascending. The first lookups of a BTF without a base
+   * scan instead of building the name index: a process that looks up a few names in vmlinux (a test run in
+   * a VM, one load) does not pay for hashing its ~100k names; the index is built from the next lookup on.
+   */
+  private lookup(name: string, k: number, firstOnly: boolean): number[] {
+    if (!this.names && !this.base && this.scans < SCANS_BEFORE_INDEX) {
+      this.scans++;
+      return this.scan(name, k, firstOnly);
+    }
+    const index = this.nameIndex();
+    if (!firstOnly) return index.all(name, k);
+    const id = index.first(name, k);
+    return id === undefined ? [] : [id];
+  }
+
+  /** The string's offsets (found with the native substring search), then the records naming one of them. */
+  private scan(name: string, k: number, firstOnly: boolean): number[] {
+    const strings = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const offsets: number[] = [];
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + needle.length - 1))
+      offsets.push(this.strBase + at + 1);
+    if (offsets.length === 0) return [];
+    const out: number[] = [];
+    const n = this.nextId - this.firstId;
+    const one = offsets.length === 1 ? offsets[0]! : -1;
+    for (let i = 0; i < n; i++) {
+      if (k >= 0 && this.kinds[i] !== k) continue;
+      const off = this.view.getUint32(this.offsets[i]!, this.le);
+      if (one >= 0 ? off !== one : !offsets.includes(off)) continue;
+      out.push(this.firstId + i);
+      if (firstOnly) break;
+    }
+    return out;
+  }
+
   findByName(name: string, kind?: BtfTypeKind): BtfType | undefined {
     if (name === "") return undefined;
     const k = kind === undefined ? -1 : kindNumber(kind);
-    const id = this.nameIndex().first(name, k);
+    const id = this.lookup(name, k, true)[0];
     if (id !== undefined) return this.typeById(id);
     return this.base?.findByName(name, kind);
   }
 
   findAllByName(name: string, kind?: BtfTypeKind): BtfType[] {
+    const out = this.findOwnByName(name, kind);
+    if (this.base && name !== "") out.push(...this.base.findAllByName(name, kind));
+    return out;
+  }
+
+  findOwnByName(name: string, kind?: BtfTypeKind): BtfType[] {
     if (name === "") return [];
     const k = kind === undefined ? -1 : kindNumber(kind);
-    const out = this.nameIndex()
-      .all(name, k)
-      .map((id) => this.typeById(id));
-    if (this.base) out.push(...this.base.findAllByName(name, kind));
-    return out;
+    return this.lookup(name, k, false).map((id) => this.typeById(id));
   }
 
   resolve(id: number): BtfType {

@@ -19,11 +19,12 @@ import {
 } from "../link/kfunc-resolve.ts";
 import { applyRelocations, type ExternResolution, FdArray } from "../link/relocate.ts";
 import { log } from "../log.ts";
+import { attachBtfName } from "../object/sections.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
 import { BtfLoadFailure, btfLoad, mapInfo, objGet, objPin } from "../sys/bpf-obj.ts";
 import { ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
-import { BPF_ATTACH_TYPE, BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
+import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
@@ -32,6 +33,7 @@ import { btfFeatures, supports } from "./features.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
+import type { LoadSession } from "./load-session.ts";
 import { BpfMap } from "./map.ts";
 import { Program } from "./program.ts";
 import { verifierError } from "./verifier-error.ts";
@@ -54,6 +56,11 @@ export interface LoadOptions {
   btfFeatures: BtfFeatureSet | undefined;
   /** mmap writable global data (default true when the kernel supports BPF_F_MMAPABLE). */
   mmapGlobals: boolean;
+  /**
+   * Share the module BTF set and the object's loaded BTF with other loads of this spec (or its clones) in
+   * this process (see LoadSession); default: each load enumerates module BTF and loads the object's BTF.
+   */
+  session: LoadSession | undefined;
 }
 
 export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
@@ -66,6 +73,7 @@ export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
     kernelBtf: o.kernelBtf,
     btfFeatures: o.btfFeatures,
     mmapGlobals: o.mmapGlobals ?? true,
+    session: o.session,
   };
 }
 
@@ -150,8 +158,10 @@ export class CollectionLoader {
         vmlinuxTypesByName: (name, kind) => vmlinuxTypesByName(vmlinux, name, kind),
         modules: () => {
           if (!modules) {
-            this.#modules = loadModuleBtfs(vmlinux);
-            modules = this.#modules.modules.map((m) => ({
+            const session = this.opts.session;
+            const set = session ? session.modules(vmlinux) : loadModuleBtfs(vmlinux);
+            if (!session) this.#modules = set; // closed after the load; a session's stay open
+            modules = set.modules.map((m) => ({
               name: m.name,
               fd: m.fd.value,
               get btf() {
@@ -187,7 +197,8 @@ export class CollectionLoader {
       programs: this.programs,
       maps: this.maps,
       globals: this.globals,
-      btfFd: this.#btfFd,
+      // a session's BTF fd stays with the session
+      btfFd: this.opts.session ? undefined : this.#btfFd,
     };
     this.#owned.length = 0; // ownership passes to the caller
     return parts;
@@ -203,24 +214,36 @@ export class CollectionLoader {
       size: d.size,
       variables: d.variables,
     }));
-    const bytes = sanitizeBtf(
-      btf.bytes,
-      btf.source,
-      layouts,
-      this.spec.externs,
-      this.opts.btfFeatures ?? btfFeatures(),
-      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
+    const features = this.opts.btfFeatures ?? btfFeatures();
+    const hidden = new Set(
+      this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name)),
     );
-    try {
-      this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
-    } catch (e) {
-      if (!(e instanceof BtfLoadFailure)) throw e;
-      const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
-      throw new BtfError(this.spec.source, undefined, `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`, {
-        cause: e,
-        hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
-      });
+    const load = (): Fd => {
+      const bytes = sanitizeBtf(btf.bytes, btf.source, layouts, this.spec.externs, features, hidden);
+      try {
+        return btfLoad(bytes, `BTF of ${this.spec.source}`);
+      } catch (e) {
+        if (!(e instanceof BtfLoadFailure)) throw e;
+        const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
+        throw new BtfError(
+          this.spec.source,
+          undefined,
+          `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`,
+          {
+            cause: e,
+            hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
+          },
+        );
+      }
+    };
+    const session = this.opts.session;
+    if (!session) {
+      this.#btfFd = this.#own(load());
+      return;
     }
+    // everything sanitizeBtf reads besides the BTF bytes, so that a spec changed in between loads again
+    const key = JSON.stringify([layouts, this.spec.externs, features, [...hidden]]);
+    this.#btfFd = session.objectBtf(btf, key, load);
   }
 
   // ---- maps ------------------------------------------------------------------------------------
@@ -348,7 +371,7 @@ export class CollectionLoader {
     const section = m.dataSection!;
     const ds = this.spec.dataSections.find((d) => d.name === section);
     const bytes = new Uint8Array(m.valueSize);
-    bytes.set((ds?.bytes ?? m.data ?? new Uint8Array(0)).subarray(0, m.valueSize));
+    if (ds) bytes.set(ds.bytes.subarray(0, m.valueSize));
     if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
@@ -421,14 +444,7 @@ export class CollectionLoader {
       module = target.slice(0, colon);
       target = target.slice(colon + 1);
     }
-    let name = target;
-    let kind: "FUNC" | "TYPEDEF" = "FUNC";
-    if (at === BPF_ATTACH_TYPE.TRACE_RAW_TP) {
-      name = `btf_trace_${target}`;
-      kind = "TYPEDEF";
-    } else if (at === BPF_ATTACH_TYPE.LSM_MAC || at === BPF_ATTACH_TYPE.LSM_CGROUP)
-      name = `bpf_lsm_${target}`;
-    else if (at === BPF_ATTACH_TYPE.TRACE_ITER) name = `bpf_iter_${target}`;
+    const { name, kind } = attachBtfName(at, target);
     if (!target)
       throw new ObjectError(
         `program '${p.name}' (section '${p.section}'): no attach target in the section name`,
@@ -440,8 +456,8 @@ export class CollectionLoader {
     }
     for (const m of k.modules()) {
       if (module && m.name !== module) continue;
-      for (const t2 of m.btf.findAllByName(name, kind))
-        if (t2.id >= m.btf.firstId) return { id: t2.id, objFd: m.fd };
+      const t2 = m.btf.findOwnByName(name, kind)[0];
+      if (t2) return { id: t2.id, objFd: m.fd };
     }
     throw new ObjectError(
       `program '${p.name}' (section '${p.section}'): attach target '${name}' not found in kernel BTF`,

@@ -10,8 +10,9 @@ import { readFileSync } from "node:fs";
 import { release } from "node:os";
 import { formatError, isKfuncKitError, VerifierError } from "../errors.ts";
 import { loadCollection } from "../kernel/collection.ts";
+import { LoadSession } from "../kernel/load-session.ts";
 import { testRun } from "../kernel/test-run.ts";
-import { clearTrace, readTraceBuffer } from "../kernel/trace-pipe.ts";
+import { clearTrace, tracePipe } from "../kernel/trace-pipe.ts";
 import { cloneObjectSpec, parseObject } from "../object/index.ts";
 import type { ObjectSpec } from "../object/types.ts";
 import {
@@ -136,6 +137,8 @@ interface RunOptions {
   kernel: KernelFacts;
   /** The object's `__auxiliary` programs (loaded with every test). */
   auxiliary: string[];
+  /** Module BTF and the object's BTF, loaded once for all the tests. */
+  session: LoadSession | undefined;
 }
 
 /** One privileged run of a test. */
@@ -177,6 +180,7 @@ async function runOne(
       // libbpf: log level 0 asks for no log, and retries with level 1 when the load fails
       logLevel: logLevel || 1,
       alwaysLog: logLevel > 0,
+      ...(o.session ? { session: o.session } : {}),
     });
     log = coll
       .program(tc.program)
@@ -270,14 +274,16 @@ async function runOne(
         };
     }
     if (tc.printk.length) {
-      // the lines are normally there at once; give a loaded machine up to a second before calling it missing
-      let lines: string[] = [];
-      let pf: ReturnType<typeof matchInOrder>;
-      for (let waited = 0; ; waited += 50) {
-        lines = readTraceBuffer().map((l) => l.message.trim());
+      // Read through trace_pipe, which consumes what it reads (the buffer was cleared for this test anyway),
+      // not by re-reading `trace`: opening `trace` pauses tracing while it is read (pause-on-trace), which
+      // under TCG is most of the time, and a line written meanwhile is lost (seen on a loaded 6.1 guest).
+      const lines: string[] = [];
+      let pf = matchInOrder("", tc.printk);
+      const signal = AbortSignal.timeout(5000);
+      for await (const l of tracePipe({ signal, idleMs: 20 })) {
+        lines.push(l.message.trim());
         pf = matchInOrder(lines.join("\n"), tc.printk);
-        if (!pf || waited >= 1000) break;
-        await new Promise((r) => setTimeout(r, 50));
+        if (!pf) break;
       }
       if (pf)
         return {
@@ -303,6 +309,13 @@ export interface ObjectRunHooks {
   onStart?: (tc: TestCase, title: string) => void;
   onResult?: (r: TestOutcome) => void;
   filter?: RegExp | undefined;
+  /**
+   * Kernel objects shared between the loads (module BTF enumerated once, the object's BTF loaded once);
+   * default: a session for this object, closed at the end. Each test still loads alone (its program, the
+   * auxiliary programs and the maps they use). `false`: nothing shared (each load enumerates module BTF and
+   * loads the object's BTF; for comparisons).
+   */
+  session?: LoadSession | false;
 }
 
 /** Runs every test of an object; returns the outcomes (also given to hooks as they come). */
@@ -316,31 +329,40 @@ export async function runObjectTests(
   const cases = parseTestCases(spec, file);
   const auxiliary = cases.filter((c) => c.auxiliary && c.priv).map((c) => c.program);
   const out: TestOutcome[] = [];
-  for (const tc of cases) {
-    if (tc.auxiliary) continue;
-    const runs: [string, RunExpectation][] = [];
-    if (tc.priv) runs.push([tc.title, tc.priv]);
-    if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv]);
-    for (const [title, exp] of runs) {
-      if (hooks.filter && !hooks.filter.test(title)) continue;
-      hooks.onStart?.(tc, title);
-      const t0 = performance.now();
-      let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
-      try {
-        r = await runOne(spec, tc, exp, { kernel, auxiliary });
-      } catch (e) {
-        r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
-      }
-      const outcome: TestOutcome = {
-        file,
-        program: tc.program,
-        title,
-        durationMs: Math.round((performance.now() - t0) * 10) / 10,
-        ...r,
-      };
-      out.push(outcome);
-      hooks.onResult?.(outcome);
-    }
+  const session = hooks.session === false ? undefined : (hooks.session ?? new LoadSession());
+  try {
+    await runCases();
+  } finally {
+    if (!hooks.session) session?.close();
   }
   return out;
+
+  async function runCases(): Promise<void> {
+    for (const tc of cases) {
+      if (tc.auxiliary) continue;
+      const runs: [string, RunExpectation][] = [];
+      if (tc.priv) runs.push([tc.title, tc.priv]);
+      if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv]);
+      for (const [title, exp] of runs) {
+        if (hooks.filter && !hooks.filter.test(title)) continue;
+        hooks.onStart?.(tc, title);
+        const t0 = performance.now();
+        let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
+        try {
+          r = await runOne(spec, tc, exp, { kernel, auxiliary, session });
+        } catch (e) {
+          r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
+        }
+        const outcome: TestOutcome = {
+          file,
+          program: tc.program,
+          title,
+          durationMs: Math.round((performance.now() - t0) * 10) / 10,
+          ...r,
+        };
+        out.push(outcome);
+        hooks.onResult?.(outcome);
+      }
+    }
+  }
 }

@@ -6,7 +6,9 @@
  */
 import { openSync, readFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
+import { btfFeatures } from "../kernel/features.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
+import { LoadSession } from "../kernel/load-session.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests } from "./execute.ts";
 import { type GuestPlan, KMSG_TAG } from "./types.ts";
@@ -19,8 +21,16 @@ async function main(): Promise<number> {
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
   const kernel = kernelFacts();
-  // once per run, not in the first test's time: the kernel's BTF (parsed lazily, cached)
-  vmlinuxBtf().findByName("task_struct");
+  // once per run, not in the first test's time: parsing the kernel's BTF (its name index is not built: the
+  // few names a run looks up are found by a scan), the syscall binding and the kernel feature probes
+  try {
+    vmlinuxBtf();
+    btfFeatures();
+  } catch {
+    // a kernel without BTF or bpf(): each test reports it with its own load
+  }
+  // one session for the whole run: module BTF enumerated and parsed once, each object's BTF loaded once
+  const session = new LoadSession();
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
   // In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
@@ -37,6 +47,7 @@ async function main(): Promise<number> {
         f.file,
         {
           filter,
+          session,
           onStart: (tc, title) => {
             emitResult({ type: "start", file: f.file, program: tc.program, title });
             note("start", { file: f.file, program: tc.program, title });
@@ -63,6 +74,7 @@ async function main(): Promise<number> {
       });
     }
   }
+  session.close();
   emitResult({ type: "done", count });
   return 0;
 }

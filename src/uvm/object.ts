@@ -4,6 +4,7 @@ import { sourceLineFor } from "../kernel/verifier-error.ts";
 import { applyCoreRelo, CandidateCache, CORE_POISON_IMM } from "../link/core.ts";
 import { Insns } from "../link/insn.ts";
 import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../link/relocate.ts";
+import { dataSectionOf } from "../object/globals.ts";
 import type { ExternSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { PROG_TYPE } from "../object/uapi.ts";
 import { OUT, toU64 } from "./alu.ts";
@@ -148,7 +149,7 @@ export class UvmObject {
     this.ctxRegion = this.memory.alloc("ctx", maxCtx, 0);
     this.pktRegion = this.memory.alloc("packet", maxPacket, 0);
     spec.maps.forEach((m, i) => {
-      const map = createMap(m, i, this.memory);
+      const map = createMap(m, i, this.memory, dataSectionOf(spec, m)?.bytes);
       this.maps.set(m.name, map);
       this.mapList.push(map);
     });
