@@ -3,6 +3,7 @@
  * NotSupportedError (with the minimum kernel) when the kernel conclusively refuses, and throws anything
  * else when the probe itself failed (inconclusive). `supports(f)` maps the first two to a boolean.
  */
+import { callHelper, callKfunc, encodeInsns, exit, movImm } from "../asm/index.ts";
 import { type BtfType, encodeBtf } from "../btf/index.ts";
 import { errnoOf, NotSupportedError, SyscallError } from "../errors.ts";
 import type { BtfFeatureSet } from "../link/btf-sanitize.ts";
@@ -129,16 +130,7 @@ function probeKfuncCall(): Fd {
   const lock = btf.findByName("bpf_rcu_read_lock", "FUNC");
   const unlock = btf.findByName("bpf_rcu_read_unlock", "FUNC");
   if (!lock || !unlock) throw new NotSupportedError(DESCRIPTION.kfuncCall, MIN_KERNEL.kfuncCall);
-  // call lock; call unlock; r0 = 0; exit (a kfunc call is BPF_CALL with src_reg 2 and the BTF id)
-  const insns = new Uint8Array(32);
-  const v = new DataView(insns.buffer);
-  for (const [i, id] of [lock.id, unlock.id].entries()) {
-    insns[i * 8] = 0x85;
-    insns[i * 8 + 1] = 2 << 4;
-    v.setInt32(i * 8 + 4, id, true);
-  }
-  insns[16] = 0xb7;
-  insns[24] = 0x95;
+  const insns = encodeInsns([callKfunc(lock.id), callKfunc(unlock.id), movImm(0, 0), exit()]);
   return progLoad({
     type: BPF_PROG_TYPE.SYSCALL,
     insns,
@@ -150,10 +142,7 @@ function probeKfuncCall(): Fd {
 
 /** libbpf's probe_kern_bpf_cookie: a tracepoint program calling bpf_get_attach_cookie (helper 174). */
 function probeBpfCookie(): Fd {
-  const insns = new Uint8Array(16);
-  insns[0] = 0x85; // call
-  new DataView(insns.buffer).setInt32(4, 174, true);
-  insns[8] = 0x95; // exit
+  const insns = encodeInsns([callHelper(174), exit()]);
   return progLoad({ type: BPF_PROG_TYPE.TRACEPOINT, insns, license: "GPL", name: "kk_probe" }).fd;
 }
 

@@ -5,12 +5,12 @@
  * (`call 0xbad2310`) so the verifier only complains if it is reachable. Pure: target BTFs are arguments.
  */
 
+import { BPF_CLASS, BPF_SIZE, callHelper, Insns } from "../asm/index.ts";
 import { BPF_CORE } from "../btf/ext.ts";
 import type { Btf, BtfMember, BtfType, BtfTypeKind } from "../btf/index.ts";
 import { BTF_INT_SIGNED } from "../btf/index.ts";
 import { RelocationError } from "../errors.ts";
 import type { CoreReloSpec } from "../object/types.ts";
-import { Insns } from "./insn.ts";
 import { typesCompatible } from "./kfunc-resolve.ts";
 
 export const CORE_POISON_IMM = 0xbad2310;
@@ -313,20 +313,25 @@ function patch(
     insns.setImm(i + 1, Number(BigInt.asIntN(32, v >> 32n)));
     return;
   }
-  if (cls === 4 || cls === 7) {
+  if (cls === BPF_CLASS.ALU || cls === BPF_CLASS.ALU64) {
     // ALU / ALU64 with an immediate
     insns.setImm(i, Number(value));
     return;
   }
-  if (cls === 1 || cls === 2 || cls === 3) {
+  if (cls === BPF_CLASS.LDX || cls === BPF_CLASS.ST || cls === BPF_CLASS.STX) {
     // LDX / ST / STX: the offset
     const v = Number(value);
     if (v > 0x7fff) throw new Error(`offset ${v} does not fit the instruction`);
     insns.setOff(i, v);
-    if (adjustSize !== undefined && cls === 1) {
-      const sizeBits: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+    if (adjustSize !== undefined && cls === BPF_CLASS.LDX) {
+      const sizeBits: Record<number, number> = {
+        1: BPF_SIZE.B,
+        2: BPF_SIZE.H,
+        4: BPF_SIZE.W,
+        8: BPF_SIZE.DW,
+      };
       const bits = sizeBits[adjustSize];
-      if (bits !== undefined) insns.setCode(i, (code & ~0x18) | bits);
+      if (bits !== undefined) insns.setCode(i, (code & ~BPF_SIZE.DW) | bits);
     }
     return;
   }
@@ -336,10 +341,7 @@ function patch(
 function poison(insns: Insns, i: number): void {
   const ld = insns.isLdImm64(i);
   for (const j of ld ? [i, i + 1] : [i]) {
-    insns.setCode(j, 0x85);
-    insns.setRegs(j, 0, 0);
-    insns.setOff(j, 0);
-    insns.setImm(j, CORE_POISON_IMM);
+    insns.set(j, callHelper(CORE_POISON_IMM));
   }
 }
 

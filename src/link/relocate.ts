@@ -2,10 +2,11 @@
  * Applying an ObjectSpec program's relocations to a copy of its instructions (pure: fds, BTF ids and
  * fd_array slots arrive as data). Subprogram calls are already linked by src/object.
  */
+
+import { callHelper, Insns } from "../asm/index.ts";
 import { RelocationError } from "../errors.ts";
 import type { ProgramSpec, RelocationSpec } from "../object/types.ts";
 import { BPF_PSEUDO } from "../object/uapi.ts";
-import { Insns } from "./insn.ts";
 
 /** libbpf's POISON_CALL_KFUNC_BASE: an unresolved weak kfunc call becomes `call 2002000000 + extern index`. */
 export const KFUNC_POISON_BASE = 2002000000;
@@ -113,10 +114,7 @@ export function applyRelocations(prog: ProgramSpec, bytes: Uint8Array, inputs: R
 
 /** Turns a kfunc call into an invalid helper call the verifier only rejects when it is reachable. */
 export function poisonKfuncCall(insns: Insns, i: number, externIndex: number): void {
-  insns.setCode(i, 0x85);
-  insns.setRegs(i, 0, 0);
-  insns.setOff(i, 0);
-  insns.setImm(i, KFUNC_POISON_BASE + externIndex);
+  insns.set(i, callHelper(KFUNC_POISON_BASE + externIndex));
 }
 
 /** fd_array for module kfuncs: slot 0 is never used, one slot per module BTF fd. */

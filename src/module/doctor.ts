@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { release as osRelease } from "node:os";
 import { join } from "node:path";
+import { encodeInsns, exit, movImm } from "../asm/index.ts";
 import { formatVersion, parseRelease, versionAtLeast } from "./kernel-features.ts";
 import { HOST_BTF, hostCanLoadModules, hostKernelConfig } from "./target.ts";
 
@@ -87,9 +88,7 @@ async function probeFentry(): Promise<{ status: CheckStatus; detail: string }> {
     .map((n) => ({ n, t: kbtf.vmlinuxBtf().findByName(n, "FUNC") }))
     .find((x) => x.t);
   if (!target?.t) return { status: "skip", detail: "not checked: no do_unlinkat/vfs_unlink in vmlinux BTF" };
-  const insns = new Uint8Array(16);
-  insns[0] = 0xb7; // r0 = 0
-  insns[8] = 0x95; // exit
+  const insns = encodeInsns([movImm(0, 0), exit()]);
   try {
     prog
       .progLoad({

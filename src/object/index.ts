@@ -1,8 +1,8 @@
+export { INSN_SIZE } from "../asm/index.ts";
 export { setAutoload } from "./autoload.ts";
 export { cloneDataSectionSpec, cloneMapSpec, cloneObjectSpec, cloneProgramSpec } from "./clone.ts";
 export { essentialName } from "./externs.ts";
 export { dataSectionOf, findGlobal, getGlobal, setGlobal } from "./globals.ts";
-export { INSN_SIZE } from "./insn.ts";
 export { type KernelModuleSpec, type KfuncIdEntry, type KfuncIdSet, parseKernelModule } from "./kmod.ts";
 export { parseObject } from "./parse.ts";
 export {

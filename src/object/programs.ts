@@ -3,21 +3,13 @@
  * subprograms. Each program gets the subprograms it calls appended (libbpf's bpf_object__reloc_code), and
  * every relocation is classified and re-indexed into the program's final instruction array.
  */
+import { INSN_SIZE, Insns } from "../asm/index.ts";
 import type { Btf } from "../btf/index.ts";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/index.ts";
 import { SHF_EXECINSTR, SHN_UNDEF, SHT, STB_GLOBAL, STB_LOCAL, STT_FUNC } from "../elf/index.ts";
 import { ObjectError } from "../errors.ts";
 import type { ExtRecords } from "./ext.ts";
 import { CORE_RELO_KINDS } from "./ext.ts";
-import {
-  INSN_SIZE,
-  type InsnView,
-  insnCode,
-  insnImm,
-  insnSrcReg,
-  setInsnImm,
-  setInsnSrcReg,
-} from "./insn.ts";
 import { knownSectionPrefixes, matchSection, stripAutoloadMark } from "./sections.ts";
 import type {
   CoreReloSpec,
@@ -109,7 +101,7 @@ function unitsOf(elf: ElfFile, s: ElfSection): FuncUnit[] {
   });
 }
 
-function classify(ctx: ProgramContext, s: ElfSection, code: InsnView): RawRelo[] {
+function classify(ctx: ProgramContext, s: ElfSection, code: Insns): RawRelo[] {
   const { elf } = ctx;
   const out: RawRelo[] = [];
   const relocated = new Set<number>();
@@ -125,8 +117,8 @@ function classify(ctx: ProgramContext, s: ElfSection, code: InsnView): RawRelo[]
         },
       );
     const sym = elf.symbols[r.symbol]!;
-    const op = insnCode(code, insn);
-    const imm = insnImm(code, insn);
+    const op = code.code(insn);
+    const imm = code.imm(insn);
     relocated.add(insn);
     const push = (target: RawTarget) => out.push({ insn, symbol: sym.name, target });
     if (op === BPF_CALL_INSN) {
@@ -204,12 +196,11 @@ function classify(ctx: ProgramContext, s: ElfSection, code: InsnView): RawRelo[]
   // bpf-to-bpf calls inside one section need no relocation: imm is already relative.
   const n = s.size / INSN_SIZE;
   for (let i = 0; i < n; i++) {
-    if (relocated.has(i) || insnCode(code, i) !== BPF_CALL_INSN || insnSrcReg(code, i) !== BPF_PSEUDO_CALL)
-      continue;
+    if (relocated.has(i) || code.code(i) !== BPF_CALL_INSN || code.src(i) !== BPF_PSEUDO_CALL) continue;
     out.push({
       insn: i,
       symbol: "",
-      target: { kind: "subprogRef", section: s.index, insn: i + insnImm(code, i) + 1, call: true },
+      target: { kind: "subprogRef", section: s.index, insn: i + code.imm(i) + 1, call: true },
     });
   }
   return out;
@@ -219,7 +210,7 @@ export function readPrograms(ctx: ProgramContext): ProgramSpec[] {
   const { elf } = ctx;
   const units = new Map<number, FuncUnit[]>();
   const relos = new Map<number, RawRelo[]>();
-  const codeOf = (s: ElfSection): InsnView => ({ bytes: s.data, littleEndian: elf.littleEndian });
+  const codeOf = (s: ElfSection): Insns => new Insns(s.data, elf.littleEndian);
   for (const s of elf.sections) {
     if (!isCode(s)) continue;
     if (s.name !== ".text" && !matchSection(s.name))
@@ -312,13 +303,12 @@ function link(
         ...(u.hidden ? { hidden: true } : {}),
       });
   }
-  const view: InsnView = { bytes: instructions, littleEndian: ctx.elf.littleEndian };
+  const view = new Insns(instructions, ctx.elf.littleEndian);
   for (const p of patches) {
-    setInsnImm(view, p.at, p.imm);
-    if (p.pseudoFunc) setInsnSrcReg(view, p.at, BPF_PSEUDO_FUNC);
+    view.setImm(p.at, p.imm);
+    if (p.pseudoFunc) view.setSrc(p.at, BPF_PSEUDO_FUNC);
   }
-  for (const r of relocations)
-    if (r.kind === "kfuncCall") setInsnSrcReg(view, r.insnIndex, BPF_PSEUDO_KFUNC_CALL);
+  for (const r of relocations) if (r.kind === "kfuncCall") view.setSrc(r.insnIndex, BPF_PSEUDO_KFUNC_CALL);
   relocations.sort((a, b) => a.insnIndex - b.insnIndex);
 
   const funcInfo: FuncInfoSpec[] = [];

@@ -169,29 +169,10 @@ export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 export const BPF_F_RDONLY_PROG = 1 << 7;
 export const BPF_F_MMAPABLE = 1 << 10;
 
-/** Instruction encoding (include/uapi/linux/bpf_common.h, bpf.h). */
-export const BPF_INSN = {
-  SIZE: 8,
-  /** opcode of `call` (BPF_JMP | BPF_CALL) */
-  CALL: 0x85,
-  /** opcode of `exit` */
-  EXIT: 0x95,
-  /** opcode of the first half of `ld_imm64` (BPF_LD | BPF_IMM | BPF_DW) */
-  LD_IMM64: 0x18,
-} as const;
+/** Instruction encoding: the one table is src/asm/opcodes.ts. */
+export { BPF_INSN, BPF_PSEUDO } from "../asm/index.ts";
 
-/** src_reg values of ld_imm64 and call with a special meaning. */
-export const BPF_PSEUDO = {
-  MAP_FD: 1,
-  MAP_VALUE: 2,
-  BTF_ID: 3,
-  FUNC: 4,
-  MAP_IDX: 5,
-  MAP_IDX_VALUE: 6,
-  /** call: src_reg 1 = bpf-to-bpf call, 2 = kfunc call */
-  CALL: 1,
-  KFUNC_CALL: 2,
-} as const;
+import { BPF_INSN, BPF_PSEUDO } from "../asm/index.ts";
 
 /** Instruction encoding bits the object layer names singly (the same values as the tables above). */
 export const BPF_LD_IMM64 = BPF_INSN.LD_IMM64;

@@ -1,8 +1,8 @@
+import { Insns } from "../asm/index.ts";
 import type { Btf } from "../btf/index.ts";
 import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
 import { sourceLineFor } from "../kernel/verifier-error.ts";
 import { applyCoreRelo, CandidateCache, CORE_POISON_IMM } from "../link/core.ts";
-import { Insns } from "../link/insn.ts";
 import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../link/relocate.ts";
 import { dataSectionOf } from "../object/globals.ts";
 import type { ExternSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";

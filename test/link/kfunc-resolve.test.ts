@@ -2,6 +2,7 @@
 // No kernel needed: "vmlinux" and the module's split BTF are built with the BTF writer.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { callLocal, encodeInsns, Insns, ldImm64 } from "../../src/asm/index.ts";
 import { type Btf, BtfBuilder } from "../../src/btf/index.ts";
 import { type KernelBtfs, resolveKfunc } from "../../src/link/kfunc-resolve.ts";
 import {
@@ -141,18 +142,6 @@ test("fd_array: slot 0 unused, one slot per module BTF fd", () => {
   assert.deepEqual([...a.toInt32Array()!], [0, 77, 78]);
 });
 
-function insnBytes(list: [code: number, regs: number, off: number, imm: number][]): Uint8Array {
-  const b = new Uint8Array(list.length * 8);
-  const v = new DataView(b.buffer);
-  list.forEach(([code, regs, off, imm], i) => {
-    b[i * 8] = code;
-    b[i * 8 + 1] = regs;
-    v.setInt16(i * 8 + 2, off, true);
-    v.setInt32(i * 8 + 4, imm, true);
-  });
-  return b;
-}
-
 test("patching: module kfunc call, ksym ld_imm64 with the BTF fd, poisoned weak call, zeroed weak ksym", () => {
   const prog = {
     name: "p",
@@ -166,17 +155,14 @@ test("patching: module kfunc call, ksym ld_imm64 with the BTF fd, poisoned weak 
       { kind: "data", section: ".bss", offset: 16, insnIndex: 8, symbol: "x" },
     ],
   } as unknown as ProgramSpec;
-  const bytes = insnBytes([
-    [0x85, 0x10, 0, -1],
-    [0x18, 0x01, 0, 0],
-    [0x00, 0, 0, 0],
-    [0x85, 0x10, 0, -1],
-    [0x18, 0x01, 0, 0],
-    [0x00, 0, 0, 0],
-    [0x18, 0x01, 0, 0],
-    [0x00, 0, 0, 0],
-    [0x18, 0x01, 0, 0],
-    [0x00, 0, 0, 0],
+  // as clang leaves them before relocation: extern calls are `call -1` with src 1, ld_imm64 0
+  const bytes = encodeInsns([
+    callLocal(-1),
+    ldImm64(1, 0),
+    callLocal(-1),
+    ldImm64(1, 0),
+    ldImm64(1, 0),
+    ldImm64(1, 0),
   ]);
   const res: Record<string, { resolution: ExternResolution; index: number }> = {
     mod_kfunc: { resolution: { kind: "kfunc", btfId: 130001, btfFd: 77, fdArraySlot: 1 }, index: 0 },
@@ -187,12 +173,12 @@ test("patching: module kfunc call, ksym ld_imm64 with the BTF fd, poisoned weak 
     dataMapFd: (s) => (s === ".bss" ? 10 : undefined),
     extern: (n) => res[n],
   });
-  const v = new DataView(bytes.buffer);
+  const insns = new Insns(bytes);
   const at = (i: number) => ({
-    code: bytes[i * 8],
-    src: bytes[i * 8 + 1]! >> 4,
-    off: v.getInt16(i * 8 + 2, true),
-    imm: v.getInt32(i * 8 + 4, true),
+    code: insns.code(i),
+    src: insns.src(i),
+    off: insns.off(i),
+    imm: insns.imm(i),
   });
   assert.deepEqual(
     at(0),

@@ -1,0 +1,4 @@
+/** src/asm: the one eBPF instruction encoder/decoder (pure). */
+export * from "./codec.ts";
+export * from "./insn.ts";
+export * from "./opcodes.ts";
