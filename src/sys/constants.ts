@@ -1,6 +1,7 @@
 /**
- * bpf(2) UAPI constants (include/uapi/linux/bpf.h as of Linux 6.18), transcribed from the `enum bpf_*`
- * definitions in that kernel's vmlinux BTF; the type enums are checked against BTF by test/object/sections.test.ts.
+ * bpf(2) UAPI constants (include/uapi/linux/bpf.h as of Linux 6.18). `enum bpf_cmd` and `enum bpf_link_type`
+ * come from src/sys/uapi.generated.ts (`npm run gen:abi`); the type enums live in the pure src/object/uapi.ts
+ * and test/sys/uapi-generated.test.ts holds them equal to the generated ones.
  * Names drop the enum prefix: `BPF_PROG_TYPE.TRACING === 26`.
  */
 
@@ -11,24 +12,8 @@ export const BPF_PROG_TYPE = PROG_TYPE;
 export const BPF_MAP_TYPE = MAP_TYPE;
 export const BPF_ATTACH_TYPE = ATTACH_TYPE;
 
-/** enum bpf_link_type */
-export const BPF_LINK_TYPE = {
-  UNSPEC: 0,
-  RAW_TRACEPOINT: 1,
-  TRACING: 2,
-  CGROUP: 3,
-  ITER: 4,
-  NETNS: 5,
-  XDP: 6,
-  PERF_EVENT: 7,
-  KPROBE_MULTI: 8,
-  STRUCT_OPS: 9,
-  NETFILTER: 10,
-  TCX: 11,
-  UPROBE_MULTI: 12,
-  NETKIT: 13,
-  SOCKMAP: 14,
-} as const;
+/** enum bpf_link_type, generated from BTF (src/sys/uapi.generated.ts). */
+export { BPF_LINK_TYPE } from "./uapi.generated.ts";
 
 export type ProgTypeName = keyof typeof BPF_PROG_TYPE;
 export type MapTypeName = keyof typeof BPF_MAP_TYPE;
