@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { Insns } from "../../src/asm/index.ts";
 import { cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { parseElf, STB_WEAK } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
@@ -27,11 +28,7 @@ function prog(spec: ObjectSpec, name: string): ProgramSpec {
   return p;
 }
 
-const insnAt = (p: ProgramSpec, i: number) => ({
-  code: p.instructions[i * 8]!,
-  src: p.instructions[i * 8 + 1]! >> 4,
-  imm: new DataView(p.instructions.buffer, p.instructions.byteOffset).getInt32(i * 8 + 4, true),
-});
+const insnAt = (p: ProgramSpec, i: number) => new Insns(p.instructions).at(i);
 
 test("seed kfunc.bpf.c: kprobe on do_unlinkat calling the strong kfunc bpf_kfunc_call_test", () => {
   const { spec } = load(join(REPO_ROOT, "examples/seed/kfunc.bpf.c"));
