@@ -19,7 +19,7 @@ import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
-import { permissionEvidence } from "./capabilities.ts";
+import { effectiveCapabilities, missingBpfCapabilities, permissionEvidence } from "./capabilities.ts";
 import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
@@ -208,6 +208,10 @@ export class CollectionLoader {
       this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
     } catch (e) {
       if (!(e instanceof BtfLoadFailure)) throw e;
+      // libbpf: the object's BTF is optional; without CAP_BPF (an unprivileged load) BPF_BTF_LOAD is EPERM,
+      // and the programs load without func and line info, as libbpf's "BTF is optional, ignoring" does
+      if (e.errnoName === "EPERM" && missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF"))
+        return;
       const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
       throw new BtfError(this.spec.source, undefined, `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`, {
         cause: e,

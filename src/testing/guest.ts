@@ -4,11 +4,11 @@
  * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
  * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
  */
-import { openSync, readFileSync, writeSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { emitResult } from "../qemu/result-channel.ts";
-import { kernelFacts, runObjectTests } from "./execute.ts";
+import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
 import { type GuestPlan, KMSG_TAG } from "./types.ts";
 
 async function main(): Promise<number> {
@@ -19,6 +19,8 @@ async function main(): Promise<number> {
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
   const kernel = kernelFacts();
+  if (plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
+    writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
   // once per run, not in the first test's time: the kernel's BTF (parsed lazily, cached)
   vmlinuxBtf().findByName("task_struct");
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
@@ -54,6 +56,7 @@ async function main(): Promise<number> {
           },
         },
         kernel,
+        { dropCaps: plan.dropCaps },
       );
     } catch (e) {
       emitResult({
