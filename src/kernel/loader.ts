@@ -40,8 +40,10 @@ export interface LoadOptions {
   logLevel: number;
   /** Keep the verifier log of successful loads on Program.verifierLog. */
   alwaysLog: boolean;
-  /** Initial verifier log buffer (grown on ENOSPC up to 16 MiB). */
+  /** Initial verifier log buffer (grown on ENOSPC up to `maxLogSize`). */
   logSize: number;
+  /** The largest verifier log buffer (default 16 MiB); a longer log is cut (ENOSPC), as a fixed buffer is. */
+  maxLogSize: number;
   /** Kernel BTF (default: the running kernel's /sys/kernel/btf/vmlinux). */
   kernelBtf: Btf | undefined;
   /** BTF kinds the kernel accepts (default: probed). */
@@ -57,6 +59,7 @@ export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
     logLevel: o.logLevel ?? 1,
     alwaysLog: o.alwaysLog ?? false,
     logSize: o.logSize ?? 64 << 10,
+    maxLogSize: o.maxLogSize ?? 16 << 20,
     kernelBtf: o.kernelBtf,
     btfFeatures: o.btfFeatures,
     mmapGlobals: o.mmapGlobals ?? true,
@@ -503,7 +506,12 @@ export class CollectionLoader {
           ...(btfFd && p.lineInfo.length > 0 ? { lineInfo, lineInfoRecSize: 16 } : {}),
           ...(fdArray ? { fdArray } : {}),
         },
-        { logLevel: this.opts.logLevel, alwaysLog: this.opts.alwaysLog, logSize: this.opts.logSize },
+        {
+          logLevel: this.opts.logLevel,
+          alwaysLog: this.opts.alwaysLog,
+          logSize: this.opts.logSize,
+          maxLogSize: this.opts.maxLogSize,
+        },
       );
       const prog = this.#own(
         new Program(fd, {

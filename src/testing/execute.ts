@@ -30,6 +30,8 @@ import { matchInOrder, type Pattern } from "./match.ts";
 import { CAPS, type TestFailure, type TestOutcome } from "./types.ts";
 
 const TEST_DATA_LEN = 64;
+/** test_loader.c's TEST_LOADER_LOG_BUF_SZ. */
+const TEST_LOADER_LOG_SIZE = 2 << 20;
 
 export interface KernelFacts {
   release: string;
@@ -265,6 +267,9 @@ async function runOne(
       // libbpf: log level 0 asks for no log, and retries with level 1 when the load fails
       logLevel: logLevel || 1,
       alwaysLog: logLevel > 0,
+      // test_loader's fixed 2 MiB log buffer: a longer log is cut, not re-verified with a bigger one
+      logSize: TEST_LOADER_LOG_SIZE,
+      maxLogSize: TEST_LOADER_LOG_SIZE,
       ...(kernelBtf ? { kernelBtf } : {}),
     }).finally(() => {
       if (saved !== undefined) restoreEffective(saved);
