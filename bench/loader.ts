@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileBpf } from "../src/build/clang.ts";
+import { compileBpf } from "../src/compile/clang.ts";
 import { BpfMap, loadCollectionSync } from "../src/kernel/index.ts";
 import { parseObject } from "../src/object/index.ts";
 import { mapCreate } from "../src/sys/bpf-map.ts";

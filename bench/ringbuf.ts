@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileBpf } from "../src/build/clang.ts";
+import { compileBpf } from "../src/compile/clang.ts";
 import { loadObjectFile } from "../src/kernel/index.ts";
 import { RingBuffer } from "../src/kernel/ringbuf.ts";
 import { testRun } from "../src/kernel/test-run.ts";

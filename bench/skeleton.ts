@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileBpf } from "../src/build/clang.ts";
+import { compileBpf } from "../src/compile/clang.ts";
 import { testRun } from "../src/kernel/test-run.ts";
 import { generateSkeleton } from "../src/skeleton/generate.ts";
 

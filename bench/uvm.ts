@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileBpf } from "../src/build/index.ts";
+import { compileBpf } from "../src/compile/index.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = join(root, "bench", "uvm");

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "KFUNC" // kfunc resolution / registration problems
   | "MODULE" // kernel module build or check failed
   | "VM" // QEMU runner problem
+  | "KERNEL" // a kernel to boot or build against cannot be had (package, image, BTF)
   | "UVM" // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
   | "USAGE" // bad arguments or options (CLI exit code 2)
   | "ENVIRONMENT"; // a missing tool, package or permission on this machine
@@ -47,6 +48,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "KFUNC",
   "MODULE",
   "VM",
+  "KERNEL",
   "UVM",
   "USAGE",
   "ENVIRONMENT",
@@ -245,6 +247,17 @@ export class EnvironmentError extends KfuncKitError {
 }
 
 /**
+ * A kernel cannot be acquired or used: no such Debian package, an image without a version or BTF, a damaged
+ * cache entry (src/kernels). Booting failures are `VmError` (src/qemu).
+ */
+export class KernelUnavailableError extends KfuncKitError {
+  override readonly name = "KernelUnavailableError";
+  constructor(message: string, options: KfuncKitErrorOptions = {}) {
+    super("KERNEL", message, options);
+  }
+}
+
+/**
  * The codes with a class of their own: construct the class, never `new KfuncKitError(code, …)` (a test
  * enforces it), so that `instanceof` and the code always agree. VM errors are `VmError` (src/qemu).
  */
@@ -260,6 +273,7 @@ export const TYPED_ERROR_CODES: readonly ErrorCode[] = [
   "MODULE",
   "USAGE",
   "ENVIRONMENT",
+  "KERNEL",
 ];
 
 const ERRNO_TEXT: Record<number, string> = {

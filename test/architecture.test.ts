@@ -14,15 +14,19 @@ interface Layer {
   rank: number;
   /** "src/kernel" (a directory) or "src/errors.ts" (a file). */
   path: string;
+  /** The row's "may touch the OS?" column is exactly "no". */
+  pure: boolean;
 }
 
-/** The rows of the layer table: `| <rank> | `src/a`, `src/b.ts` | … |`. */
+/** The rows of the layer table: `| <rank> | `src/a`, `src/b.ts` | job | may touch the OS? |`. */
 export function parseLayerTable(markdown: string): Layer[] {
   const layers: Layer[] = [];
   for (const line of markdown.split("\n")) {
     const m = /^\|\s*(\d+)\s*\|([^|]+)\|/.exec(line);
     if (!m) continue;
-    for (const p of m[2]!.matchAll(/`(src\/[^`]+)`/g)) layers.push({ rank: Number(m[1]), path: p[1]! });
+    const cells = line.split("|").map((c) => c.trim());
+    const pure = cells.length >= 6 && cells[4] === "no";
+    for (const p of m[2]!.matchAll(/`(src\/[^`]+)`/g)) layers.push({ rank: Number(m[1]), path: p[1]!, pure });
   }
   return layers;
 }
@@ -41,12 +45,35 @@ function unitOf(file: string): string {
   return parts.length > 2 ? `${parts[0]}/${parts[1]}` : file;
 }
 
-/** Every relative import of a TypeScript source: static, re-export, dynamic and `import("…")` types. */
+/** Every import of a TypeScript source: static, re-export, dynamic and `import("…")` types. */
+function allImportsOf(text: string): string[] {
+  return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+}
+
+/** Every relative import of a TypeScript source. */
 export function importsOf(text: string): string[] {
-  return ts
-    .preProcessFile(text, true, true)
-    .importedFiles.map((f) => f.fileName)
-    .filter((f) => f.startsWith("."));
+  return allImportsOf(text).filter((f) => f.startsWith("."));
+}
+
+/**
+ * What the pure rows (OS column "no") import that is not pure: a package or `node:*` module, or a file of a
+ * row that may touch the OS (src/sys, src/kernel, …), whatever its rank.
+ */
+export function impureImports(layers: Layer[], files: Map<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [file, text] of files) {
+    if (!layerOf(layers, file)?.pure) continue;
+    for (const spec of allImportsOf(text)) {
+      if (!spec.startsWith(".")) {
+        problems.push(`${file} → ${spec}: a pure layer imports a package`);
+        continue;
+      }
+      const target = normalize(join(dirname(file), spec));
+      const to = layerOf(layers, target);
+      if (to && !to.pure) problems.push(`${file} → ${target}: a pure layer imports ${to.path}`);
+    }
+  }
+  return problems;
 }
 
 /** The upward imports of `files` ({path: text}) against `layers`, as "from → to (rank a → rank b)". */
@@ -93,6 +120,35 @@ test("every import in src/ points to the same directory or a lower layer", () =>
     sources(join(REPO_ROOT, "src")).map((f) => [relative(REPO_ROOT, f), readFileSync(f, "utf8")] as const),
   );
   assert.deepEqual(upwardImports(parseLayerTable(doc), files), []);
+});
+
+test("the pure rows (elf, btf, object, link, …) import nothing that touches the OS", () => {
+  const layers = parseLayerTable(doc);
+  for (const dir of ["src/elf", "src/btf", "src/object", "src/link"])
+    assert.ok(layers.find((l) => l.path === dir)?.pure, `${dir} is a pure row`);
+  const files = new Map(
+    sources(join(REPO_ROOT, "src")).map((f) => [relative(REPO_ROOT, f), readFileSync(f, "utf8")] as const),
+  );
+  assert.deepEqual(impureImports(layers, files), []);
+});
+
+test("the purity check sees a pure row importing src/sys, a lower impure row, or a package", () => {
+  const layers = parseLayerTable(
+    "| 1 | `src/h` | job | runs programs |\n| 2 | `src/p` | job | no |\n| 2 | `src/s` | job | yes |\n| 3 | `src/q` | job | no |\n",
+  );
+  const files = new Map([
+    [
+      "src/p/a.ts",
+      'import { x } from "../h/x.ts";\nimport { readFileSync } from "node:fs";\nimport "./b.ts";',
+    ],
+    ["src/q/c.ts", 'import type { S } from "../s/s.ts";\nimport { a } from "../p/a.ts";'],
+    ["src/s/s.ts", 'import { readFileSync } from "node:fs";'],
+  ]);
+  assert.deepEqual(impureImports(layers, files), [
+    "src/p/a.ts → src/h/x.ts: a pure layer imports src/h",
+    "src/p/a.ts → node:fs: a pure layer imports a package",
+    "src/q/c.ts → src/s/s.ts: a pure layer imports src/s",
+  ]);
 });
 
 test("the check sees static, dynamic and type imports upward, and lets same-directory ones pass", () => {

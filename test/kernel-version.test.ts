@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { kernelVersionCode } from "../src/kernel/ksyms.ts";
 import { formatVersion, parseKernelVersion, versionAtLeast, versionCode } from "../src/kernel-version.ts";
+import { parseKernelVersion as qemuParse } from "../src/kernels/types.ts";
 import { parseRelease } from "../src/module/kernel-features.ts";
-import { parseKernelVersion as qemuParse } from "../src/qemu/types.ts";
 
 test("releases and Debian package versions parse into one KernelVersion", () => {
   assert.deepEqual(parseKernelVersion("6.12.95+deb12-amd64"), { major: 6, minor: 12, patch: 95 });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { release as osRelease } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileBpf } from "../build/clang.ts";
+import { compileBpf } from "../compile/clang.ts";
 import { NotSupportedError } from "../errors.ts";
 import type { Progress } from "../progress.ts";
 import { parseResults, resultSplitter } from "../qemu/result-channel.ts";

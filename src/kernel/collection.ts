@@ -7,12 +7,12 @@
  *   coll.programs.get("on_enter"); coll.maps.get("counts"); coll.variables.get("hits")?.get();
  */
 import { readFile } from "node:fs/promises";
+import { type BtfValue, bytesCodec, codecFor } from "../btf/codec.ts";
 import type { Btf } from "../btf/index.ts";
 import { UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
 import type { Fd } from "../sys/fd.ts";
-import { type BtfValue, bytesCodec, codecFor } from "./btf-codec.ts";
 import { type GlobalData, Variable } from "./global-data.ts";
 import { CollectionLoader, type LoadOptions, withDefaults } from "./loader.ts";
 import type { BpfMap } from "./map.ts";

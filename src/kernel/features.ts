@@ -5,6 +5,7 @@
  */
 import { type BtfType, encodeBtf } from "../btf/index.ts";
 import { errnoOf, NotSupportedError, SyscallError } from "../errors.ts";
+import type { BtfFeatureSet } from "../link/btf-sanitize.ts";
 import { mapCreate } from "../sys/bpf-map.ts";
 import { btfLoad } from "../sys/bpf-obj.ts";
 import { progLoad } from "../sys/bpf-prog.ts";
@@ -12,7 +13,6 @@ import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants
 import { ERRNO, errnoName } from "../sys/errno.ts";
 import type { Fd } from "../sys/fd.ts";
 import { bootCacheGet, bootCacheSet } from "./boot-cache.ts";
-import type { BtfFeatureSet } from "./btf-sanitize.ts";
 import { vmlinuxBtf } from "./kernel-btf.ts";
 
 export type Feature =

@@ -3,12 +3,13 @@
  * Writable sections are mmapped when the map is BPF_F_MMAPABLE (zero-copy, no syscall per access);
  * otherwise reads/writes go through map lookup/update of element 0. {@link mmapDecision} says which.
  */
+
+import { type BtfValue, bytesCodec, codecFor, type ValueCodec } from "../btf/codec.ts";
 import type { Btf } from "../btf/index.ts";
 import { BTF_VAR_STATIC } from "../btf/types.ts";
 import { SyscallError, UsageError } from "../errors.ts";
 import type { DataSectionSpec, DataVariableSpec } from "../object/types.ts";
 import type { Mapping } from "../sys/mmap.ts";
-import { type BtfValue, bytesCodec, codecFor, type ValueCodec } from "./btf-codec.ts";
 import type { BpfMap } from "./map.ts";
 
 /** Struct types the kernel manages inside a map value (kernel/bpf/btf.c btf_get_field_type). */

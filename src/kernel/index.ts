@@ -1,5 +1,5 @@
+export { type BtfObject, type BtfValue, codecFor, mapCodec, type ValueCodec } from "../btf/codec.ts";
 export * from "./attach/index.ts";
-export { type BtfObject, type BtfValue, codecFor, mapCodec, type ValueCodec } from "./btf-codec.ts";
 export {
   Collection,
   getGlobal,

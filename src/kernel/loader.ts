@@ -9,6 +9,15 @@ import { rmSync } from "node:fs";
 import { release } from "node:os";
 import type { Btf } from "../btf/index.ts";
 import { BtfError, KfuncError, ObjectError, SyscallError, UsageError } from "../errors.ts";
+import { type BtfFeatureSet, sanitizeBtf } from "../link/btf-sanitize.ts";
+import { applyCoreRelo, CandidateCache } from "../link/core.ts";
+import {
+  type KernelBtfs,
+  type KernelModuleBtf,
+  resolveKfunc,
+  resolveTypedKsym,
+} from "../link/kfunc-resolve.ts";
+import { applyRelocations, type ExternResolution, FdArray } from "../link/relocate.ts";
 import { log } from "../log.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
@@ -18,18 +27,15 @@ import { BPF_ATTACH_TYPE, BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from 
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
-import { type BtfFeatureSet, sanitizeBtf } from "./btf-sanitize.ts";
 import { effectiveCapabilities, missingBpfCapabilities, permissionEvidence } from "./capabilities.ts";
-import { applyCoreRelo, CandidateCache } from "./core.ts";
 import { btfFeatures, supports } from "./features.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
-import { type KernelBtfs, type KernelModuleBtf, resolveKfunc, resolveTypedKsym } from "./kfunc-resolve.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
 import { BpfMap } from "./map.ts";
 import { Program } from "./program.ts";
-import { applyRelocations, type ExternResolution, FdArray } from "./relocate.ts";
 import { verifierError } from "./verifier-error.ts";
+import { vmlinuxTypesByName } from "./vmlinux-ids.ts";
 
 export interface LoadOptions {
   /** bpffs directory for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
@@ -144,6 +150,7 @@ export class CollectionLoader {
       let modules: KernelModuleBtf[] | undefined;
       this.#kernel = {
         vmlinux,
+        vmlinuxTypesByName: (name, kind) => vmlinuxTypesByName(vmlinux, name, kind),
         modules: () => {
           if (!modules) {
             this.#modules = loadModuleBtfs(vmlinux);

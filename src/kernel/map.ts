@@ -1,4 +1,6 @@
 /** A created eBPF map: owns its fd; raw (Uint8Array) and typed (BTF-decoded) element access. */
+
+import { type BtfValue, mapCodec, type ValueCodec } from "../btf/codec.ts";
 import type { Btf } from "../btf/index.ts";
 import { UsageError } from "../errors.ts";
 import { batchUnsupported, MapBatchOps, MapElemOps, mapFreeze } from "../sys/bpf-map.ts";
@@ -6,7 +8,6 @@ import { type MapInfo, mapInfo } from "../sys/bpf-obj.ts";
 import { BPF_MAP_TYPE, mapTypeName } from "../sys/constants.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
-import { type BtfValue, mapCodec, type ValueCodec } from "./btf-codec.ts";
 import { KernelObject } from "./kernel-object.ts";
 
 export interface BpfMapProps {

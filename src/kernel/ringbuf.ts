@@ -5,11 +5,12 @@
  * moves on (the next record, or the callback returning). Discarded records are skipped; a record whose
  * BUSY bit is set is not committed yet, so consumption stops there until the next wake-up.
  */
+
+import { type BtfValue, codecFor } from "../btf/codec.ts";
 import type { Btf } from "../btf/index.ts";
 import { UsageError } from "../errors.ts";
 import { Epoll } from "../sys/epoll.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
-import { type BtfValue, codecFor } from "./btf-codec.ts";
 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;

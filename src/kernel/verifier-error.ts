@@ -5,11 +5,11 @@
  */
 import type { Btf } from "../btf/index.ts";
 import { VerifierError } from "../errors.ts";
+import { CORE_POISON_IMM } from "../link/core.ts";
+import { KFUNC_POISON_BASE } from "../link/relocate.ts";
 import type { LineInfoSpec } from "../object/types.ts";
 import { BPF_PROG_TYPE } from "../sys/constants.ts";
 import { epermHint, type PermissionEvidence } from "./capabilities.ts";
-import { CORE_POISON_IMM } from "./core.ts";
-import { KFUNC_POISON_BASE } from "./relocate.ts";
 
 export interface LoadFailureContext {
   program: string;

@@ -116,8 +116,8 @@ function cachedResolveBtfids(cacheDir: string): string[] {
 }
 
 async function findResolveBtfids(o: GuaranteeOptions): Promise<string> {
-  const { DEFAULT_KERNEL, prepareKernel } = await import("../qemu/index.ts");
-  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  const { DEFAULT_KERNEL, prepareKernel } = await import("../kernels/index.ts");
+  const cacheDir = o.cacheDir ?? (await import("../host/cache.ts")).defaultCacheDir();
   const cached = cachedResolveBtfids(cacheDir);
   if (cached[0]) return cached[0];
   o.progress?.note(`resolve_btfids: fetching the ${DEFAULT_KERNEL} kbuild to borrow its copy`);

@@ -299,7 +299,7 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
       "apt-get install qemu-system-x86 busybox-static",
     ),
   );
-  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  const cacheDir = o.cacheDir ?? (await import("../host/cache.ts")).defaultCacheDir();
   const kernels = cachedKernels(cacheDir);
   checks.push(
     check(

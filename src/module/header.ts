@@ -11,8 +11,8 @@ import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
 import { BtfError, ModuleError } from "../errors.ts";
+import { defaultCacheDir } from "../host/cache.ts";
 import { parseKernelModule } from "../object/index.ts";
-import { defaultCacheDir } from "../qemu/cache.ts";
 import { flagNames } from "./kernel-features.ts";
 
 export interface KfuncHeaderOptions {

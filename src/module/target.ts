@@ -45,13 +45,13 @@ function versionOf(release: string, where: string): KernelVersion {
 
 /**
  * Resolves `--kernel` (or the default) into a kernel build dir, version and vmlinux BTF, through the one
- * resolver (src/qemu/resolve.ts) with `needs: "modules"`: `kfunc build --module` picks the same kernel.
+ * resolver (src/kernels/resolve.ts) with `needs: "modules"`: `kfunc build --module` picks the same kernel.
  */
 export async function resolveTarget(
   spec: string | undefined,
   o: ResolveTargetOptions = {},
 ): Promise<ModuleTarget> {
-  const { resolveKernel } = await import("../qemu/resolve.ts");
+  const { resolveKernel } = await import("../kernels/resolve.ts");
   if (spec !== undefined && spec !== "host" && spec !== "debian" && !spec.startsWith("debian:")) {
     if (existsSync(spec) && !statSync(spec).isDirectory())
       throw new UsageError(`--kernel '${spec}': not host, debian:<suite|release>, or a kernel build dir`, {

@@ -169,9 +169,33 @@ export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 export const BPF_F_RDONLY_PROG = 1 << 7;
 export const BPF_F_MMAPABLE = 1 << 10;
 
-/** Instruction encoding bits the object layer needs. */
-export const BPF_LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-export const BPF_CALL_INSN = 0x85; // BPF_JMP | BPF_CALL
-export const BPF_PSEUDO_CALL = 1;
-export const BPF_PSEUDO_KFUNC_CALL = 2;
-export const BPF_PSEUDO_FUNC = 4;
+/** Instruction encoding (include/uapi/linux/bpf_common.h, bpf.h). */
+export const BPF_INSN = {
+  SIZE: 8,
+  /** opcode of `call` (BPF_JMP | BPF_CALL) */
+  CALL: 0x85,
+  /** opcode of `exit` */
+  EXIT: 0x95,
+  /** opcode of the first half of `ld_imm64` (BPF_LD | BPF_IMM | BPF_DW) */
+  LD_IMM64: 0x18,
+} as const;
+
+/** src_reg values of ld_imm64 and call with a special meaning. */
+export const BPF_PSEUDO = {
+  MAP_FD: 1,
+  MAP_VALUE: 2,
+  BTF_ID: 3,
+  FUNC: 4,
+  MAP_IDX: 5,
+  MAP_IDX_VALUE: 6,
+  /** call: src_reg 1 = bpf-to-bpf call, 2 = kfunc call */
+  CALL: 1,
+  KFUNC_CALL: 2,
+} as const;
+
+/** Instruction encoding bits the object layer names singly (the same values as the tables above). */
+export const BPF_LD_IMM64 = BPF_INSN.LD_IMM64;
+export const BPF_CALL_INSN = BPF_INSN.CALL;
+export const BPF_PSEUDO_CALL = BPF_PSEUDO.CALL;
+export const BPF_PSEUDO_KFUNC_CALL = BPF_PSEUDO.KFUNC_CALL;
+export const BPF_PSEUDO_FUNC = BPF_PSEUDO.FUNC;

@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { release as hostRelease } from "node:os";
 import { join } from "node:path";
+import { writeFileAtomic } from "../host/cache.ts";
 import { log } from "../log.ts";
-import { writeFileAtomic } from "./cache.ts";
 import { type Accel, QEMU, startQemu } from "./qemu.ts";
 
 // a working KVM reaches /init in 1-2 s; nested setups that fail take ~40 s to report it

@@ -1,10 +1,6 @@
-export { defaultCacheDir } from "./cache.ts";
-export { DEFAULT_KERNEL, prepareKernel } from "./kernel.ts";
-export type { CachedKernel, KernelList } from "./kernels.ts";
-export { listKernels } from "./kernels.ts";
+/** Booting a kernel in QEMU; the kernels themselves come from src/kernels (re-exported here for convenience). */
+export * from "../kernels/index.ts";
 export type { Accel } from "./qemu.ts";
 export { runInVm } from "./run.ts";
-export type { KernelVersion, PreparedKernel, PrepareKernelOptions } from "./types.ts";
 export type { VmRunOptions, VmRunResult, VmTimings } from "./vm-types.ts";
 export { VmError } from "./vm-types.ts";
-export { bzImageRelease, elfRelease, extractVmlinux } from "./vmlinux.ts";

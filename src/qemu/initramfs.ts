@@ -3,13 +3,13 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { EnvironmentError } from "../errors.ts";
+import { publish, tempSibling } from "../host/cache.ts";
+import { runTool } from "../host/exec.ts";
+import type { PreparedKernel } from "../kernels/types.ts";
 import type { Progress } from "../progress.ts";
-import { publish, tempSibling } from "./cache.ts";
 import { type CpioEntry, DIR, EXEC, FILE, SYMLINK, writeCpio } from "./cpio.ts";
-import { runTool } from "./exec.ts";
 import { INIT_SCRIPT } from "./guest-init.ts";
 import { resolveModules } from "./modules.ts";
-import type { PreparedKernel } from "./types.ts";
 
 /** Modules the initramfs needs to mount a virtio-9p root (dependencies are resolved from modinfo). */
 export const ROOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p"];

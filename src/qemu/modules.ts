@@ -4,7 +4,7 @@ import { gunzipSync } from "node:zlib";
 import { parseElf } from "../elf/index.ts";
 import { KfuncKitError } from "../errors.ts";
 import { readInputFile } from "../files.ts";
-import { runTool } from "./exec.ts";
+import { runTool } from "../host/exec.ts";
 
 /** Module name as the kernel sees it: `9pnet-virtio` and `9pnet_virtio` are the same module. */
 export const moduleName = (file: string): string =>

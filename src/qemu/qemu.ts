@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import type { Duplex, Readable } from "node:stream";
-import { missingTool } from "./exec.ts";
+import { missingTool } from "../host/exec.ts";
 
 export const QEMU = "qemu-system-x86_64";
 

@@ -11,17 +11,17 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { defaultCacheDir, ensureWritableDir } from "../host/cache.ts";
+import { missingTool } from "../host/exec.ts";
+import { prepareKernel } from "../kernels/kernel.ts";
+import type { PreparedKernel } from "../kernels/types.ts";
 import { log } from "../log.ts";
 import type { Progress } from "../progress.ts";
 import { chooseAccel } from "./accel.ts";
-import { defaultCacheDir, ensureWritableDir } from "./cache.ts";
-import { missingTool } from "./exec.ts";
 import { runScript } from "./guest-init.ts";
 import { ensureInitramfs, runArchive } from "./initramfs.ts";
-import { prepareKernel } from "./kernel.ts";
 import { modinfo, readModule } from "./modules.ts";
 import { type Accel, QEMU, qemuOnPath, startQemu } from "./qemu.ts";
-import type { PreparedKernel } from "./types.ts";
 import { VmError, type VmRunOptions, type VmRunResult, type VmTimings } from "./vm-types.ts";
 
 const enc = new TextEncoder();

@@ -1,7 +1,7 @@
 import { KfuncKitError } from "../errors.ts";
+import type { PreparedKernel } from "../kernels/types.ts";
 import type { Progress } from "../progress.ts";
 import type { Accel } from "./qemu.ts";
-import type { PreparedKernel } from "./types.ts";
 
 export interface VmRunOptions {
   /** A spec (`debian:bookworm-backports`, `debian:<release>`, a path) or a prepared kernel. */

@@ -71,29 +71,8 @@ export const BPF_PROG_F = {
 /** Map update flags. */
 export const BPF_UPDATE = { ANY: 0, NOEXIST: 1, EXIST: 2, F_LOCK: 4 } as const;
 
-/** Instruction encoding (include/uapi/linux/bpf_common.h, bpf.h). */
-export const BPF_INSN = {
-  SIZE: 8,
-  /** opcode of `call` (BPF_JMP | BPF_CALL) */
-  CALL: 0x85,
-  /** opcode of `exit` */
-  EXIT: 0x95,
-  /** opcode of the first half of `ld_imm64` (BPF_LD | BPF_IMM | BPF_DW) */
-  LD_IMM64: 0x18,
-} as const;
-
-/** src_reg values of ld_imm64 and call with a special meaning. */
-export const BPF_PSEUDO = {
-  MAP_FD: 1,
-  MAP_VALUE: 2,
-  BTF_ID: 3,
-  FUNC: 4,
-  MAP_IDX: 5,
-  MAP_IDX_VALUE: 6,
-  /** call: src_reg 1 = bpf-to-bpf call, 2 = kfunc call */
-  CALL: 1,
-  KFUNC_CALL: 2,
-} as const;
+/** Instruction encoding and ld_imm64/call src_reg values: pure tables, kept in src/object/uapi.ts. */
+export { BPF_INSN, BPF_PSEUDO } from "../object/uapi.ts";
 
 /** OBJ_GET_INFO_BY_FD info struct sizes (the prefix kfunc-kit decodes). */
 export const BPF_OBJ_NAME_LEN = 16;

@@ -14,8 +14,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { compileBpf, KFUNC_KIT_INCLUDE } from "../build/clang.ts";
-import { vmlinuxHeader } from "../build/vmlinux-h.ts";
+import { compileBpf, KFUNC_KIT_INCLUDE } from "../compile/clang.ts";
+import { vmlinuxHeader } from "../compile/vmlinux-h.ts";
 import { buildModule } from "../module/build.ts";
 import type { Progress } from "../progress.ts";
 

@@ -183,7 +183,7 @@ function summarize(kernels: KernelColumn[]): TestRunSummary {
 async function defaultKernels(): Promise<string[]> {
   const { hostCanLoadModules } = await import("../module/target.ts");
   if (hostCanLoadModules().ok) return ["host"];
-  const { DEFAULT_KERNEL } = await import("../qemu/index.ts");
+  const { DEFAULT_KERNEL } = await import("../kernels/index.ts");
   return [DEFAULT_KERNEL];
 }
 
@@ -263,12 +263,12 @@ async function runKernel(
     return col;
   };
   const onHost = spec === "host";
-  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  const cacheDir = o.cacheDir ?? (await import("../host/cache.ts")).defaultCacheDir();
   let runDir: string | undefined;
   try {
     // 1. the kernel
     let btf = "/sys/kernel/btf/vmlinux";
-    let prepared: import("../qemu/types.ts").PreparedKernel | undefined;
+    let prepared: import("../kernels/types.ts").PreparedKernel | undefined;
     if (onHost) {
       col.release = (await import("node:os")).release();
       if (moduleDirs.length) {
@@ -280,7 +280,7 @@ async function runKernel(
           );
       }
     } else {
-      const { prepareKernel } = await import("../qemu/index.ts");
+      const { prepareKernel } = await import("../kernels/index.ts");
       prepared = await timed("prepare", () =>
         prepareKernel(spec, { cacheDir, ...(progress ? { progress } : {}) }),
       );

@@ -1,9 +1,9 @@
 import type { Btf } from "../btf/index.ts";
 import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
-import { applyCoreRelo, CandidateCache } from "../kernel/core.ts";
-import { Insns } from "../kernel/insn.ts";
-import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../kernel/relocate.ts";
 import { sourceLineFor } from "../kernel/verifier-error.ts";
+import { applyCoreRelo, CandidateCache } from "../link/core.ts";
+import { Insns } from "../link/insn.ts";
+import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../link/relocate.ts";
 import type { ExternSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { PROG_TYPE } from "../object/uapi.ts";
 import { OUT, toU64 } from "./alu.ts";

@@ -9,7 +9,7 @@ import { dumpJson } from "../../src/btf/dump-json.ts";
 import { dumpRaw } from "../../src/btf/dump-raw.ts";
 import { BtfBuilder, type BtfTypeInit, parseBtf, parseBtfHeader } from "../../src/btf/index.ts";
 import { findKfuncs } from "../../src/btf/kfuncs.ts";
-import { compileBpf } from "../../src/build/clang.ts";
+import { compileBpf } from "../../src/compile/clang.ts";
 import { parseElf } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 

@@ -9,7 +9,7 @@ import { dumpC } from "../../src/btf/c-printer.ts";
 import { parseBtfExt } from "../../src/btf/ext.ts";
 import { BTF_INT_SIGNED, type Btf, BtfBuilder, parseBtf } from "../../src/btf/index.ts";
 import type { BtfType } from "../../src/btf/types.ts";
-import { compileBpf } from "../../src/build/clang.ts";
+import { compileBpf } from "../../src/compile/clang.ts";
 import { parseElf } from "../../src/elf/index.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { BTF_INT_SIGNED, BtfBuilder, parseBtf } from "../../src/btf/index.ts";
-import { compileBpf } from "../../src/build/clang.ts";
+import { compileBpf } from "../../src/compile/clang.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";

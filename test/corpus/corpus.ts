@@ -19,8 +19,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PrivateApt } from "../../src/qemu/apt.ts";
-import { defaultCacheDir } from "../../src/qemu/cache.ts";
+import { defaultCacheDir } from "../../src/host/cache.ts";
+import { PrivateApt } from "../../src/kernels/apt.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
 
 export const PACKAGE = "libbpf-tools";

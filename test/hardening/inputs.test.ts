@@ -21,7 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { defaultCacheDir } from "../../src/qemu/cache.ts";
+import { defaultCacheDir } from "../../src/host/cache.ts";
 import { type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
 import { readModule } from "../../src/qemu/modules.ts";
 import { compileFixture, REPO_ROOT } from "../helpers/index.ts";

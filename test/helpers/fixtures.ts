@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync 
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { clangArgs, compileBpf, KFUNC_KIT_INCLUDE } from "../../src/build/clang.ts";
+import { clangArgs, compileBpf, KFUNC_KIT_INCLUDE } from "../../src/compile/clang.ts";
 
 /** The repository root. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -60,7 +60,7 @@ function headersOf(dir: string): Array<[string, Buffer]> {
 }
 
 /**
- * Compiles an eBPF C fixture with src/build/clang.ts and returns the path of the cached `.o`.
+ * Compiles an eBPF C fixture with src/compile/clang.ts and returns the path of the cached `.o`.
  * Throws the compiler's diagnostics on failure (a broken fixture must fail the test, not skip it).
  */
 export function compileFixture(nameOrPath: string, options: CompileFixtureOptions = {}): string {

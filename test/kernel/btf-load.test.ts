@@ -9,8 +9,8 @@ import {
   BTF_VAR_GLOBAL_ALLOCATED,
   type BtfType,
 } from "../../src/btf/types.ts";
-import { sanitizeBtf } from "../../src/kernel/btf-sanitize.ts";
 import { checkFeature, supports } from "../../src/kernel/features.ts";
+import { sanitizeBtf } from "../../src/link/btf-sanitize.ts";
 import { btfLoad } from "../../src/sys/bpf-obj.ts";
 import { fixtureSpec, requireBpf } from "./load-helpers.ts";
 

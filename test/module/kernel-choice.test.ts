@@ -1,5 +1,5 @@
 /**
- * One kernel resolver for every verb (src/qemu/resolve.ts), tried as a new user would: build the seed
+ * One kernel resolver for every verb (src/kernels/resolve.ts), tried as a new user would: build the seed
  * module with `kfunc module build X`, then its program with `kfunc build --module X`, neither naming a
  * kernel. Both must pick the same kernel (on a host that cannot load modules, the default QEMU kernel);
  * before the resolver was shared, `kfunc build` looked for the module's headers of the host kernel.
@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { hostCanLoadModules, hostRelease } from "../../src/kernel/host.ts";
+import { defaultKernel, resolveKernel } from "../../src/kernels/resolve.ts";
 import { resolveTarget } from "../../src/module/index.ts";
 import { DEFAULT_KERNEL } from "../../src/qemu/index.ts";
-import { defaultKernel, resolveKernel } from "../../src/qemu/resolve.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "kfunc-kernel-choice-"));

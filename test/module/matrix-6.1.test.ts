@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { buildProgram } from "../../src/build/index.ts";
+import { buildProgram } from "../../src/compile/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import { type BuiltModule, buildModule } from "../../src/module/index.ts";
 import { runInVm, type VmRunResult } from "../../src/qemu/index.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parseBtf } from "../../src/btf/index.ts";
-import { buildProgram } from "../../src/build/index.ts";
+import { buildProgram } from "../../src/compile/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import { type BuiltModule, buildModule, generateKfuncHeader } from "../../src/module/index.ts";
 import { parseObject } from "../../src/object/index.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { buildProgram } from "../../src/build/index.ts";
+import { buildProgram } from "../../src/compile/index.ts";
 import { type BuiltModule, buildModule } from "../../src/module/index.ts";
 import { DEFAULT_KERNEL, runInVm, type VmRunResult } from "../../src/qemu/index.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";

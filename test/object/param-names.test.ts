@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { compileBpf } from "../../src/build/clang.ts";
+import { compileBpf } from "../../src/compile/clang.ts";
 import { nameParams, paramNamesFromC } from "../../src/object/param-names.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

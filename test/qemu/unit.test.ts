@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { dependsNames, parseStanzas } from "../../src/qemu/apt.ts";
-import { sweepStaleTemps } from "../../src/qemu/cache.ts";
+import { sweepStaleTemps } from "../../src/host/cache.ts";
+import { dependsNames, parseStanzas } from "../../src/kernels/apt.ts";
+import { findDebianArchive, parseDeb822Sources, parseOneLineSources } from "../../src/kernels/sources.ts";
 import { writeCpio } from "../../src/qemu/cpio.ts";
 import { runScript, shq } from "../../src/qemu/guest-init.ts";
 import { bzImageRelease, extractVmlinux, type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
 import { ensureInitramfs } from "../../src/qemu/initramfs.ts";
 import { resolveModules } from "../../src/qemu/modules.ts";
-import { findDebianArchive, parseDeb822Sources, parseOneLineSources } from "../../src/qemu/sources.ts";
 
 let kernel: PreparedKernel;
 before(async () => {

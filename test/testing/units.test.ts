@@ -15,9 +15,9 @@ import {
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { rememberRelease } from "../../src/kernels/suite-cache.ts";
 import { prepareKernel } from "../../src/qemu/index.ts";
 import { parseResults, resultSplitter } from "../../src/qemu/result-channel.ts";
-import { rememberRelease } from "../../src/qemu/suite-cache.ts";
 import { findModules, findTestFiles, parseShard, shardPairs } from "../../src/testing/discover.ts";
 import { scaffold } from "../../src/testing/scaffold.ts";
 import { REPO_ROOT } from "../helpers/index.ts";

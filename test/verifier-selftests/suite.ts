@@ -7,7 +7,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultCacheDir, prepareKernel } from "../../src/qemu/index.ts";
+import { defaultCacheDir, prepareKernel } from "../../src/kernels/index.ts";
 import { runTests, type TestEvent, type TestOutcome, type TestRunResults } from "../../src/testing/index.ts";
 import { type VerifierSelftests, verifierSelftests } from "./source.ts";
 

@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { parseObject } from "../../src/object/index.ts";
-import { defaultCacheDir } from "../../src/qemu/index.ts";
+import { defaultCacheDir } from "../../src/kernels/index.ts";
 import { compileTest } from "../../src/testing/compile.ts";
 import { parseTestCases, type TestOutcome } from "../../src/testing/index.ts";
 import { rootSkip } from "../helpers/index.ts";

@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option("--skeleton", "also write the object's typed TypeScript skeleton (<name>.skel.ts beside it)")
     .option("--json", "print the result as JSON")
     .action(async (source: string, opts: BuildOpts) => {
-      const { buildProgram } = await import("../../build/program.ts");
+      const { buildProgram } = await import("../../compile/program.ts");
       const { createProgress } = await import("../progress.ts");
       const r = await buildProgram(source, {
         output: opts.output,

@@ -3,7 +3,7 @@
  * buffer records until Ctrl-C, SIGTERM or --duration, then detach and optionally print the maps.
  */
 import type { Command } from "commander";
-import type { BtfValue } from "../../kernel/btf-codec.ts";
+import type { BtfValue } from "../../btf/codec.ts";
 
 interface RunOptions {
   program?: string[];

@@ -146,7 +146,7 @@ async function runObject(
     const { mkdtempSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join, basename } = await import("node:path");
-    const { compileBpf } = await import("../../build/index.ts");
+    const { compileBpf } = await import("../../compile/index.ts");
     objPath = compileBpf(file, {
       output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`),
     });

@@ -15,7 +15,7 @@ export interface BuildProgramOptions {
   output?: string | undefined;
   /**
    * `host`, `debian:<suite|release>`, a kernel build dir, or a BTF / ELF vmlinux file. Default: the host,
-   * or with `modules` the kernel `kfunc module build` defaults to (src/qemu/resolve.ts).
+   * or with `modules` the kernel `kfunc module build` defaults to (src/kernels/resolve.ts).
    */
   kernel?: string | undefined;
   /** Module dirs (their `build/<release>/*.kfuncs.h`) or dirs holding a `*.kfuncs.h`. */
@@ -46,11 +46,11 @@ interface KernelBtf {
 }
 
 /**
- * The target kernel's BTF through the one resolver (src/qemu/resolve.ts). With modules to call, the
+ * The target kernel's BTF through the one resolver (src/kernels/resolve.ts). With modules to call, the
  * default is the one `kfunc module build` uses (the kernel the modules were built for).
  */
 async function kernelBtf(spec: string | undefined, o: BuildProgramOptions): Promise<KernelBtf> {
-  const { resolveKernel } = await import("../qemu/resolve.ts");
+  const { resolveKernel } = await import("../kernels/resolve.ts");
   const k = await resolveKernel(spec, {
     needs: (o.modules?.length ?? 0) > 0 ? "modules" : "btf",
     progress: o.progress,
@@ -110,7 +110,7 @@ export function defaultOutput(source: string): string {
 export async function buildProgram(source: string, o: BuildProgramOptions = {}): Promise<BuiltProgram> {
   if (!existsSync(source))
     throw new UsageError(`eBPF source '${source}' does not exist`, { hint: "check the path" });
-  const cacheDir = o.cacheDir ?? (await import("../qemu/cache.ts")).defaultCacheDir();
+  const cacheDir = o.cacheDir ?? (await import("../host/cache.ts")).defaultCacheDir();
   const k = await kernelBtf(o.kernel, o);
   if (k.defaulted) o.progress?.note(`kernel: ${k.reason}`);
   o.progress?.step("vmlinux.h for the target kernel");

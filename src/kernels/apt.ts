@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EnvironmentError } from "../errors.ts";
+import { runTool } from "../host/exec.ts";
+import { withLock } from "../host/lock.ts";
 import { log } from "../log.ts";
-import { runTool } from "./exec.ts";
-import { withLock } from "./lock.ts";
 import { findDebianArchive, readSystemSources, systemCodename } from "./sources.ts";
 
 /** One stanza of `apt-cache show`. */

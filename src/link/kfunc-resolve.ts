@@ -2,10 +2,9 @@
  * kfunc and ksym lookup in kernel BTF (kernel Documentation/bpf/kfuncs.rst, libbpf
  * bpf_object__resolve_ksym_func_btf_id / find_ksym_btf_id). Pure: vmlinux and module BTFs are arguments.
  */
-import type { Btf, BtfType } from "../btf/index.ts";
+import type { Btf, BtfType, BtfTypeKind } from "../btf/index.ts";
 import { KfuncError } from "../errors.ts";
 import type { ExternSpec } from "../object/types.ts";
-import { vmlinuxTypesByName } from "./vmlinux-ids.ts";
 
 export interface KernelModuleBtf {
   name: string;
@@ -17,6 +16,11 @@ export interface KernelModuleBtf {
 
 export interface KernelBtfs {
   vmlinux: Btf;
+  /**
+   * `vmlinux.findAllByName(name, kind)`, possibly from a cache (the loader passes the per-boot name cache
+   * of src/kernel/vmlinux-ids.ts); absent: the index of `vmlinux` itself.
+   */
+  vmlinuxTypesByName?(name: string, kind: BtfTypeKind): BtfType[];
   /** Enumerated on first call only (kernel BTF objects are opened once per load). */
   modules(): KernelModuleBtf[];
 }
@@ -82,7 +86,7 @@ function findOwn(btf: Btf, name: string, kind: "FUNC" | "VAR"): BtfType | undefi
 
 /** Finds a FUNC (kfunc) or VAR (typed ksym) by name: vmlinux first, then the first module that has it. */
 export function findKsym(kernel: KernelBtfs, name: string, kind: "FUNC" | "VAR"): KsymTarget | undefined {
-  const v = vmlinuxTypesByName(kernel.vmlinux, name, kind)[0];
+  const v = (kernel.vmlinuxTypesByName?.(name, kind) ?? kernel.vmlinux.findAllByName(name, kind))[0];
   if (v) return { btf: kernel.vmlinux, id: v.id, module: undefined };
   for (const m of kernel.modules()) {
     const t = findOwn(m.btf, name, kind);

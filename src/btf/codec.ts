@@ -7,9 +7,10 @@
  * structs → plain objects by member name (anonymous struct/union members are flattened, as in C),
  * unions → every member decoded from the same bytes, arrays → JS arrays. Without BTF, values are bytes.
  */
-import type { Btf, BtfType } from "../btf/index.ts";
-import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "../btf/index.ts";
+
 import { UsageError } from "../errors.ts";
+import type { Btf, BtfType } from "./index.ts";
+import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "./index.ts";
 
 export type BtfValue = number | bigint | boolean | string | Uint8Array | BtfValue[] | BtfObject;
 export interface BtfObject {

@@ -9,7 +9,7 @@ import { dumpC } from "../btf/c-printer.ts";
 import { parseBtf } from "../btf/index.ts";
 import { parseElf } from "../elf/index.ts";
 import { BtfError } from "../errors.ts";
-import { ensureWritableDir } from "../qemu/cache.ts";
+import { ensureWritableDir } from "../host/cache.ts";
 
 export interface VmlinuxHeader {
   /** Directory holding vmlinux.h. */

@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type Btf, BtfBuilder } from "../../src/btf/index.ts";
-import { type KernelBtfs, resolveKfunc } from "../../src/kernel/kfunc-resolve.ts";
+import { type KernelBtfs, resolveKfunc } from "../../src/link/kfunc-resolve.ts";
 import {
   applyRelocations,
   type ExternResolution,
   FdArray,
   KFUNC_POISON_BASE,
-} from "../../src/kernel/relocate.ts";
+} from "../../src/link/relocate.ts";
 import type { ExternSpec, ProgramSpec } from "../../src/object/types.ts";
 
 function vmlinux(): Btf {

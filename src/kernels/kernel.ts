@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { KfuncKitError, UsageError } from "../errors.ts";
-import { defaultCacheDir, ensureWritableDir, publish, tempSibling } from "./cache.ts";
+import { KernelUnavailableError, UsageError } from "../errors.ts";
+import { defaultCacheDir, ensureWritableDir, publish, tempSibling } from "../host/cache.ts";
 import { DEFAULT_KERNEL, prepareDebian } from "./debian.ts";
 import { type PreparedKernel, type PrepareKernelOptions, parseKernelVersion } from "./types.ts";
 import { bzImageRelease, elfRelease, extractVmlinux, vmlinuxBtf } from "./vmlinux.ts";
@@ -27,8 +27,7 @@ function checkCachedKernel(k: PreparedKernel, dir: string): void {
   ];
   const lost = need.filter(([, p]) => p !== undefined && !existsSync(p));
   if (lost.length === 0) return;
-  throw new KfuncKitError(
-    "VM",
+  throw new KernelUnavailableError(
     `cached kernel ${k.release} in ${dir} is damaged: ${lost.map(([what, p]) => `${what} ${p} is missing`).join(", ")}`,
     {
       hint: `remove it and prepare it again: rm -rf '${dir}' && kfunc vm prepare --kernel ${k.spec}`,
@@ -92,9 +91,12 @@ async function prepareLocal(
   const isElf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
   const release = isElf ? elfRelease(bytes) : bzImageRelease(bytes);
   if (!release)
-    throw new KfuncKitError("VM", `kernel image '${path}': not a bzImage or ELF vmlinux (no version found)`, {
-      hint: "pass an x86-64 kernel image (arch/x86/boot/bzImage or vmlinux)",
-    });
+    throw new KernelUnavailableError(
+      `kernel image '${path}': not a bzImage or ELF vmlinux (no version found)`,
+      {
+        hint: "pass an x86-64 kernel image (arch/x86/boot/bzImage or vmlinux)",
+      },
+    );
   const st = statSync(image);
   const key = createHash("sha256")
     .update(`${realpathSync(image)}\0${st.size}\0${st.mtimeMs}`)
@@ -115,8 +117,7 @@ async function prepareLocal(
     }
     if (!btf && headers && existsSync(join(headers, "vmlinux"))) btf = readFileSync(join(headers, "vmlinux"));
     if (!btf)
-      throw new KfuncKitError(
-        "VM",
+      throw new KernelUnavailableError(
         `kernel image '${path}': no BTF found (.BTF section or <headers>/vmlinux)`,
         {
           hint: "build the kernel with CONFIG_DEBUG_INFO_BTF=y, or pass --headers DIR whose vmlinux carries .BTF",

@@ -6,13 +6,12 @@
  */
 
 import { BPF_CORE } from "../btf/ext.ts";
-import type { Btf, BtfMember, BtfType } from "../btf/index.ts";
+import type { Btf, BtfMember, BtfType, BtfTypeKind } from "../btf/index.ts";
 import { BTF_INT_SIGNED } from "../btf/index.ts";
 import { RelocationError } from "../errors.ts";
 import type { CoreReloSpec } from "../object/types.ts";
 import { Insns } from "./insn.ts";
 import { typesCompatible } from "./kfunc-resolve.ts";
-import { vmlinuxTypesByName } from "./vmlinux-ids.ts";
 
 export const CORE_POISON_IMM = 0xbad2310;
 
@@ -258,6 +257,8 @@ function parentKindFlag(spec: Spec): boolean {
 
 export interface CoreTargets {
   vmlinux: Btf;
+  /** `vmlinux.findAllByName(name, kind)`, possibly cached (see `KernelBtfs.vmlinuxTypesByName`). */
+  vmlinuxTypesByName?(name: string, kind: BtfTypeKind): BtfType[];
   /** Module BTFs, consulted only when vmlinux has no candidate. */
   modules(): { btf: Btf }[];
 }
@@ -274,9 +275,9 @@ export class CandidateCache {
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const collect = (btf: Btf, own: boolean) =>
-      (btf === this.targets.vmlinux
-        ? vmlinuxTypesByName(btf, name, lt.kind)
-        : btf.findAllByName(name, lt.kind)
+      (
+        (btf === this.targets.vmlinux && this.targets.vmlinuxTypesByName?.(name, lt.kind)) ||
+        btf.findAllByName(name, lt.kind)
       )
         .filter((t) => !own || t.id >= btf.firstId)
         .map((t) => ({ btf, id: t.id }));

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "./cache.ts";
+import { writeFileAtomic } from "../host/cache.ts";
 
 const file = (cacheDir: string) => join(cacheDir, "kernels", "suites.json");
 

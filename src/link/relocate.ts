@@ -4,7 +4,7 @@
  */
 import { RelocationError } from "../errors.ts";
 import type { ProgramSpec, RelocationSpec } from "../object/types.ts";
-import { BPF_PSEUDO } from "../sys/constants.ts";
+import { BPF_PSEUDO } from "../object/uapi.ts";
 import { Insns } from "./insn.ts";
 
 /** libbpf's POISON_CALL_KFUNC_BASE: an unresolved weak kfunc call becomes `call 2002000000 + extern index`. */

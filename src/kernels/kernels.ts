@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { defaultCacheDir, ensureWritableDir } from "../host/cache.ts";
 import { PrivateApt } from "./apt.ts";
-import { defaultCacheDir, ensureWritableDir } from "./cache.ts";
 import { DEFAULT_KERNEL, readMarker, releaseOfSuite } from "./debian.ts";
 import type { KernelVersion } from "./types.ts";
 

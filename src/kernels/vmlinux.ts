@@ -1,6 +1,6 @@
 import { type ElfFile, parseElf } from "../elf/index.ts";
-import { KfuncKitError } from "../errors.ts";
-import { runTool } from "./exec.ts";
+import { KernelUnavailableError } from "../errors.ts";
+import { runTool } from "../host/exec.ts";
 
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
@@ -53,7 +53,7 @@ export async function extractVmlinux(bzImage: Uint8Array, source: string): Promi
       return { elf: r.stdout, btf: btf ? btf.data : undefined, format: f.format, offset };
     }
   }
-  throw new KfuncKitError("VM", `kernel image '${source}': no zstd or xz compressed ELF vmlinux found`, {
+  throw new KernelUnavailableError(`kernel image '${source}': no zstd or xz compressed ELF vmlinux found`, {
     hint: "is it an x86-64 bzImage? QEMU can still boot it directly; BTF must then come from the headers",
   });
 }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { loadCollection } from "../../src/kernel/index.ts";
 import { vmlinuxBtf } from "../../src/kernel/kernel-btf.ts";
 import { testRun } from "../../src/kernel/test-run.ts";
-import { fixtureSpec, procStatus, requireBpf } from "./load-helpers.ts";
+import { fixtureSpec, procStatus, requireBpf } from "../kernel/load-helpers.ts";
 
 test("CO-RE: every relocation kind against the running kernel's BTF, flavors matched by essential name", async (t) => {
   if (!requireBpf(t)) return;

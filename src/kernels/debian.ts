@@ -9,11 +9,11 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { KfuncKitError } from "../errors.ts";
+import { KernelUnavailableError } from "../errors.ts";
+import { ensureWritableDir, publish, sweepStaleTemps, tempSibling, writeFileAtomic } from "../host/cache.ts";
+import { runTool } from "../host/exec.ts";
 import type { Progress } from "../progress.ts";
 import { type AptStanza, dependsNames, PrivateApt } from "./apt.ts";
-import { ensureWritableDir, publish, sweepStaleTemps, tempSibling, writeFileAtomic } from "./cache.ts";
-import { runTool } from "./exec.ts";
 import { rememberedRelease, rememberRelease } from "./suite-cache.ts";
 import { type KernelVersion, parseKernelVersion } from "./types.ts";
 import { extractVmlinux } from "./vmlinux.ts";
@@ -65,7 +65,7 @@ export async function releaseOfSuite(
       if (m) return { release: m[1]!.replace(/-unsigned$/, ""), stanza: s };
     }
   }
-  throw new KfuncKitError("VM", `Debian suite '${suite}': no linux-image-amd64 package found`, {
+  throw new KernelUnavailableError(`Debian suite '${suite}': no linux-image-amd64 package found`, {
     hint: `is '${suite}' a Debian suite (bookworm, bookworm-backports, trixie…)? \`kfunc vm kernels\` lists the kernels that are available`,
   });
 }
@@ -114,8 +114,7 @@ export async function fetchDebianKernel(
   const imagePkg = `linux-image-${release}-unsigned`;
   const imageInfo = (await apt.show(imagePkg))[0];
   if (!imageInfo)
-    throw new KfuncKitError(
-      "VM",
+    throw new KernelUnavailableError(
       `Debian kernel '${release}': no package '${imagePkg}' in suites ${apt.suites().join(", ")}`,
       {
         hint: "check the release with `kfunc vm kernels` (e.g. debian:6.12.95+deb12-amd64), or name a suite: debian:bookworm-backports",
@@ -162,7 +161,7 @@ export async function fetchDebianKernel(
     mkdirSync(root, { recursive: true });
     for (const p of pkgs) {
       const deb = cachedDeb(debsDir, p);
-      if (!deb) throw new KfuncKitError("VM", `package '${p}' missing from ${debsDir} after download`);
+      if (!deb) throw new KernelUnavailableError(`package '${p}' missing from ${debsDir} after download`);
       await runTool("dpkg", ["-x", deb, root]);
     }
     const finalRoot = join(final, "root");
@@ -180,10 +179,10 @@ export async function fetchDebianKernel(
     progress?.detail("(extracting vmlinux)");
     const vmlinuz = join(root, "boot", `vmlinuz-${release}`);
     if (!existsSync(vmlinuz))
-      throw new KfuncKitError("VM", `package '${imagePkg}' has no boot/vmlinuz-${release}`);
+      throw new KernelUnavailableError(`package '${imagePkg}' has no boot/vmlinuz-${release}`);
     const x = await extractVmlinux(readFileSync(vmlinuz), vmlinuz);
     if (!x.btf)
-      throw new KfuncKitError("VM", `${vmlinuz}: its vmlinux has no .BTF section`, {
+      throw new KernelUnavailableError(`${vmlinuz}: its vmlinux has no .BTF section`, {
         hint: "kfunc-kit needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
       });
     writeFileSync(join(tmp, "vmlinux"), x.elf);
