@@ -10,8 +10,8 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PrivateApt } from "../../src/kernels/apt.ts";
 import { withLock } from "../../src/host/lock.ts";
+import { PrivateApt } from "../../src/kernels/apt.ts";
 
 export interface VerifierSelftests {
   /** The Debian package version used (`6.12.95-1~bpo12+1`). */
