@@ -228,7 +228,9 @@ export class CollectionLoader {
       // libbpf's "BTF is optional, ignoring" (no struct_ops): asked for by kfunc test, which loads as
       // test_loader.c (through libbpf) does
       if (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS"))) {
-        log.debug(`${this.spec.source}: the kernel rejected the object's BTF (${e.errnoName}); loading without it`);
+        log.debug(
+          `${this.spec.source}: the kernel rejected the object's BTF (${e.errnoName}); loading without it`,
+        );
         return;
       }
       const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
