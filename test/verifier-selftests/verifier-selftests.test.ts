@@ -144,7 +144,13 @@ test("the verdicts come from real verifier logs: most __failure __msg tests matc
       cflags: run.source.cflags,
       cacheDir,
     });
-    for (const tc of parseTestCases(parseObject(readFileSync(object), source), source)) {
+    let cases: ReturnType<typeof parseTestCases>;
+    try {
+      cases = parseTestCases(parseObject(readFileSync(object), source), source);
+    } catch {
+      continue; // a file kfunc-kit cannot read (on known.json; the first test checks that)
+    }
+    for (const tc of cases) {
       if (tc.priv?.expectFailure && tc.priv.msgs.length)
         withMsgs.add(keyOf({ file: source, title: tc.title }));
       if (tc.unpriv?.expectFailure && tc.unpriv.msgs.length)
