@@ -13,6 +13,7 @@ import { BpfMap, loadCollectionSync } from "../src/kernel/index.ts";
 import { parseObject } from "../src/object/index.ts";
 import { mapCreate } from "../src/sys/bpf-map.ts";
 import { BPF_MAP_TYPE } from "../src/sys/constants.ts";
+import { libcBinding } from "../src/sys/libc.ts";
 import { vmlinuxHeaderDir } from "../test/kernel/load-helpers.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,6 +32,27 @@ execFileSync("gcc", ["-O2", "-o", cBin, join(here, "c", "loader.c"), "-lbpf"]);
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** An empty koffi call (labs: no syscall) and the cheapest syscall through koffi, shaped like our bpf(2) call. */
+const labs = libcBinding<(x: number) => number>("long labs(long x)");
+const syscall4 = libcBinding<(nr: number, a: number, b: number, c: number) => number>(
+  "long syscall(long nr, long a, intptr_t b, unsigned long c)",
+);
+const SYS_GETPID = 39;
+
+function koffiCosts(): { emptyNs: number; getpidNs: number } {
+  const f = labs();
+  const s = syscall4();
+  let sum = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < LOOKUPS; i++) sum += f(-i);
+  const emptyNs = ((performance.now() - t0) * 1e6) / LOOKUPS;
+  const t1 = performance.now();
+  for (let i = 0; i < LOOKUPS; i++) sum += s(SYS_GETPID, 0, 0, 0);
+  const getpidNs = ((performance.now() - t1) * 1e6) / LOOKUPS;
+  if (sum < 0) throw new Error("unreachable");
+  return { emptyNs, getpidNs };
 }
 
 function ours(): { loadMs: number; lookupNs: number; getNs: number } {
@@ -60,10 +82,10 @@ function ours(): { loadMs: number; lookupNs: number; getNs: number } {
   return { loadMs, lookupNs, getNs };
 }
 
-function libbpf(): { loadMs: number; lookupNs: number } {
+function libbpf(): { loadMs: number; lookupNs: number; getpidNs: number } {
   const text = execFileSync(cBin, [obj, String(LOADS), String(LOOKUPS)], { encoding: "utf8" });
   const get = (k: string) => Number(new RegExp(`${k} ([\\d.]+)`).exec(text)![1]);
-  return { loadMs: get("load_ms"), lookupNs: get("lookup_ns") };
+  return { loadMs: get("load_ms"), lookupNs: get("lookup_ns"), getpidNs: get("getpid_ns") };
 }
 
 // Warm up both (vmlinux BTF parse, JIT, page cache), then alternate rounds and take medians.
@@ -71,9 +93,11 @@ loadCollectionSync(parseObject(readFileSync(obj), obj)).close();
 const rounds = Number(process.env["ROUNDS"] ?? 5);
 const O: ReturnType<typeof ours>[] = [];
 const L: ReturnType<typeof libbpf>[] = [];
+const K: ReturnType<typeof koffiCosts>[] = [];
 for (let r = 0; r < rounds; r++) {
   L.push(libbpf());
   O.push(ours());
+  K.push(koffiCosts());
 }
 const res = {
   loads: LOADS,
@@ -85,11 +109,24 @@ const res = {
     kfuncKitGet: median(O.map((x) => x.getNs)),
     libbpf: median(L.map((x) => x.lookupNs)),
   },
+  koffiNs: {
+    emptyCall: median(K.map((x) => x.emptyNs)),
+    getpid: median(K.map((x) => x.getpidNs)),
+    cGetpid: median(L.map((x) => x.getpidNs)),
+  },
 };
+/**
+ * What no JS-side change can go below: libbpf's lookup plus what koffi adds to a syscall of the same shape
+ * (its getpid minus C's getpid; an empty koffi call is a lower bound of that).
+ */
+const koffiOverheadNs = res.koffiNs.getpid - res.koffiNs.cGetpid;
+const floorNs = res.lookupNs.libbpf + koffiOverheadNs;
 const ratio = {
   load: res.loadMs.kfuncKit / res.loadMs.libbpf,
   lookupOps: res.lookupNs.kfuncKitOps / res.lookupNs.libbpf,
   lookupGet: res.lookupNs.kfuncKitGet / res.lookupNs.libbpf,
+  koffiFloor: floorNs / res.lookupNs.libbpf,
+  koffiEmptyFloor: (res.lookupNs.libbpf + res.koffiNs.emptyCall) / res.lookupNs.libbpf,
 };
 if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify({ ...res, ratio }, null, 2)}\n`);
 else {
@@ -98,6 +135,7 @@ else {
     [
       `open+load+close (median of ${rounds} rounds × ${LOADS}): kfunc-kit ${f(res.loadMs.kfuncKit)} ms, libbpf ${f(res.loadMs.libbpf)} ms → ${ratio.load.toFixed(2)}×`,
       `array lookup (median of ${rounds} rounds × ${LOOKUPS}): kfunc-kit ops ${res.lookupNs.kfuncKitOps.toFixed(0)} ns, map.get ${res.lookupNs.kfuncKitGet.toFixed(0)} ns, libbpf ${res.lookupNs.libbpf.toFixed(0)} ns → ${ratio.lookupOps.toFixed(2)}× / ${ratio.lookupGet.toFixed(2)}×`,
+      `koffi per call (median of ${rounds} rounds × ${LOOKUPS}): empty call (labs) ${res.koffiNs.emptyCall.toFixed(0)} ns, syscall(getpid) ${res.koffiNs.getpid.toFixed(0)} ns vs C ${res.koffiNs.cGetpid.toFixed(0)} ns → koffi adds ${koffiOverheadNs.toFixed(0)} ns to a syscall: the floor for a lookup is ${floorNs.toFixed(0)} ns = ${ratio.koffiFloor.toFixed(2)}× libbpf (with only an empty call's cost: ${ratio.koffiEmptyFloor.toFixed(2)}×)`,
       "",
     ].join("\n"),
   );

@@ -2,6 +2,8 @@
 // Usage: loader-bench <obj.o> <load iterations> <lookup iterations>; prints "load_ms <x>" and "lookup_ns <y>".
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -52,5 +54,11 @@ int main(int argc, char **argv)
 		bpf_map_lookup_elem(fd, &key, &value);
 	double t3 = now_ms();
 	printf("lookup_ns %.2f\n", (t3 - t2) * 1e6 / lookups);
+	/* the cheapest syscall, the same way our koffi side makes it (bench/loader.ts's getpid row) */
+	double t4 = now_ms();
+	for (long i = 0; i < lookups; i++)
+		syscall(SYS_getpid);
+	double t5 = now_ms();
+	printf("getpid_ns %.2f\n", (t5 - t4) * 1e6 / lookups);
 	return 0;
 }

@@ -357,3 +357,93 @@ export function codecOfShape(shape: ValueShape, what: string): TypedCodec {
 export function typedSizeCodec(size: number, what: string): TypedCodec {
   return codecOfShape(shapeOfSize(size), what);
 }
+
+/** What every record view has besides its fields (a field of the same name wins: see {@link RecordView}). */
+export interface RecordViewMethods<T> {
+  /** The record decoded into a plain object, to keep after the view has moved on. */
+  toObject(): T;
+  /** A copy of the record's bytes (its whole length, which may be longer than the struct). */
+  copy(): Uint8Array;
+}
+
+/**
+ * One record of struct type `T` read in place: a getter per field that reads it from the current record when
+ * called (a 64-bit field becomes a bigint only when read), no object per record. Valid only until the
+ * consumer moves on; `toObject()` keeps one. Nested structs, arrays and strings are decoded copies.
+ */
+export type RecordView<T> = Readonly<T> & Omit<RecordViewMethods<T>, keyof T>;
+
+/**
+ * Where a view reads, set by the consumer that moves it: the record's bytes, a DataView over them, and its
+ * offset. The record's length is in the 8-byte ring-buffer header just before it (`length | flags`, u32).
+ * The keys start with `#`, which no C identifier can, so they never clash with a field; they are string
+ * literals at every use so that V8 compiles them as plain property accesses.
+ */
+export interface RecordViewState {
+  "#data": Uint8Array;
+  "#dv": DataView;
+  "#at": number;
+}
+
+class RecordViewBase implements RecordViewState {
+  "#data": Uint8Array;
+  "#dv": DataView;
+  "#at" = 0;
+  constructor(data: Uint8Array) {
+    this["#data"] = data;
+    this["#dv"] = viewOf(data);
+  }
+  copy(): Uint8Array {
+    const at = this["#at"];
+    return this["#data"].slice(at, at + (this["#dv"].getUint32(at - 8, true) & 0x3fffffff));
+  }
+}
+
+export type RecordViewClass = new (data: Uint8Array) => RecordViewState & RecordViewMethods<unknown>;
+
+/**
+ * The class of reused record views for struct `codec`, compiled once per codec like the struct decoder: one
+ * getter per field, one hidden class, reads that inline. The consumer that moves a view sets its offset per
+ * record, and points it at a zero-padded copy (with a header) when a record is shorter than the struct, so a
+ * getter never reads past its record. Field getters live on the class, `toObject`/`copy` on its base: a
+ * field of the same name shadows the method, as {@link RecordView}'s type says.
+ */
+export function recordViewClass(codec: TypedCodec, what: string): RecordViewClass {
+  const cached = VIEW_CLASSES.get(codec);
+  if (cached) return cached;
+  const s = codec.shape;
+  if (s.kind !== "struct")
+    throw new UsageError(
+      `${what}: a typed record view needs a struct or union record type, not a ${s.kind}`,
+      {
+        hint: "use consume(cb), which decodes each record into a value",
+      },
+    );
+  const readers: Reader[] = [];
+  const getters = s.fields.map((f) => {
+    // bitfields read relative to the outermost struct: their offset is already in bitOffset
+    const at = f.bits ? 'this["#at"]' : `this["#at"] + ${Math.floor(f.bitOffset / 8)}`;
+    let body = f.bits ? undefined : inlineRead(f.shape, at);
+    if (body === undefined) {
+      readers.push(f.bits ? bitsRW(f, `${what}.${f.name}`)[0] : rw(f.shape, `${what}.${f.name}`)[0]);
+      body = `r[${readers.length - 1}](v, this["#data"], ${at})`;
+    } else body = body.replace(/^b\[/, 'this["#data"][');
+    return `get ${JSON.stringify(f.name)}() { const v = this["#dv"]; return ${body}; }`;
+  });
+  const read = codec.read;
+  class WithMethods extends RecordViewBase {
+    toObject(): unknown {
+      return read(this["#dv"], this["#data"], this["#at"]);
+    }
+  }
+  // keys are JSON-quoted and offsets are numbers: the source holds nothing taken verbatim from the object
+  const make = new Function(
+    "r",
+    "Base",
+    `"use strict"; return class RecordView extends Base { ${getters.join(" ")} };`,
+  );
+  const Cls = make(readers, WithMethods) as RecordViewClass;
+  VIEW_CLASSES.set(codec, Cls);
+  return Cls;
+}
+const VIEW_CLASSES = new WeakMap<TypedCodec, RecordViewClass>();

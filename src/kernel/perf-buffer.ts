@@ -167,8 +167,11 @@ export class PerfBuffer implements Disposable {
     const data = r.data;
     let count = 0;
     this.#stop = false;
-    while (tail < head) {
-      const off = (tail % dataSize) | 0;
+    // like the ring buffer: the head is read once per batch, the tail written once after it, and the loop
+    // keeps small integers (bytes left and the masked offset), not the 64-bit positions
+    let left = Math.min(head - tail, dataSize) | 0;
+    let off = (tail % dataSize) | 0;
+    while (left > 0) {
       // header fields may straddle the end: read them bytewise through the mask
       const size = data[(off + 6) & mask]! | (data[(off + 7) & mask]! << 8);
       const type = data[off]! | (data[(off + 1) & mask]! << 8);
@@ -188,6 +191,8 @@ export class PerfBuffer implements Disposable {
         v = this.#scratchView;
         base = 0;
       }
+      left -= size;
+      off = (off + size) & mask;
       tail += size;
       if (type === PERF_RECORD_SAMPLE) {
         count++;

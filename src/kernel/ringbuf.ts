@@ -99,13 +99,22 @@ export class RecordView {
 }
 
 const BATCH_MAX = 4096;
+/** How far a consumer reads before it publishes the consumer position: 64 KiB, or a quarter of a smaller ring. */
+function publishEvery(size: number): number {
+  return Math.min(64 * 1024, size >>> 2);
+}
 
 /**
  * A reading position in a ring buffer, moved record by record with {@link next}: the fastest consumer (no
  * callback, no object per record). After `next()` returns true, the record is `data[offset .. offset +
- * length)`, valid until the next call. The consumer position is published as it goes and when `next()`
- * returns false; after leaving the loop early, call {@link release} or the records after the last
- * published position are handed out again by the next cursor.
+ * length)`, valid until the next call. Like libbpf, the producer position is read once per batch (not per
+ * record); unlike libbpf, which stores the consumer position after every record, it is published once per
+ * 64 KiB read (a quarter of a smaller ring) and when `next()` returns false. After leaving the loop early, call {@link release}, or the
+ * records after the last published position are handed out again by the next cursor.
+ *
+ * Between two reads of the producer position at most `size` bytes are available, and they start before
+ * `size` in a data area the kernel maps twice: so within one batch record positions are plain offsets into
+ * `data`, with no masking and no 64-bit arithmetic per record.
  */
 export class RingCursor {
   /** The whole data area (mapped twice, so a record that wraps is contiguous). */
@@ -119,11 +128,17 @@ export class RingCursor {
   readonly #cons: Uint32Array;
   readonly #prod: Uint32Array;
   readonly #mask: number;
+  readonly #chunk: number;
+  /** The consumer position (64-bit, as a double) at #start. */
   #base = 0;
+  /** Offset in `data` of #base. */
   #start = 0;
-  #done = 0;
-  #limit = 0;
-  #sincePublish = 0;
+  /** Offset in `data` of the next record header. */
+  #pos = 0;
+  /** Where this chunk ends (≤ where the producer was when last read). */
+  #end = 0;
+  /** Where the producer was, as an offset in `data`. */
+  #avail = 0;
   #busy = false;
 
   /** @internal created by {@link RingBuffer.cursor} */
@@ -134,17 +149,22 @@ export class RingCursor {
     this.#cons = cons;
     this.#prod = prod;
     this.#mask = mask;
+    this.#chunk = publishEvery(mask + 1);
   }
 
   /** Starts at the consumer position (what {@link RingBuffer.cursor} does). */
   reset(): this {
-    this.#base = this.#cons[0]! + this.#cons[1]! * 0x1_0000_0000;
-    this.#start = (this.#base % (this.#mask + 1)) | 0;
-    this.#done = 0;
-    this.#limit = 0;
-    this.#sincePublish = 0;
+    this.#rebase(this.#cons[0]! + this.#cons[1]! * 0x1_0000_0000);
     this.#busy = false;
     return this;
+  }
+
+  #rebase(pos: number): void {
+    this.#base = pos;
+    this.#start = (pos % (this.#mask + 1)) | 0;
+    this.#pos = this.#start;
+    this.#end = this.#start;
+    this.#avail = this.#start;
   }
 
   /** True when the last `next()` stopped at a record the producer has reserved but not committed yet. */
@@ -154,52 +174,62 @@ export class RingCursor {
 
   /** Moves to the next committed record; false when there is none (everything read is then released). */
   next(): boolean {
-    const lens = this.#lens;
-    for (;;) {
-      if (this.#done >= this.#limit && !this.#refill()) return false;
-      const off = (this.#start + this.#done) & this.#mask;
+    // the hot path, small enough to inline: a committed record inside the current chunk
+    const p = this.#pos;
+    if (p < this.#end) {
       // The header is written last by the producer (release); reading it before the record's bytes is all
       // x86-64 needs (loads are not reordered with loads, and V8 keeps loads in program order here).
-      const len = lens[off >> 2]!;
+      const len = this.#lens[p >>> 2]!;
+      if ((len & (BUSY_BIT | DISCARD_BIT)) === 0) {
+        this.#pos = p + ((len + 15) & ~7);
+        this.offset = p + HDR_SZ;
+        this.length = len;
+        return true;
+      }
+    }
+    return this.#slow();
+  }
+
+  /** Chunk ends, refills, busy and discarded records. */
+  #slow(): boolean {
+    const lens = this.#lens;
+    for (;;) {
+      if (this.#pos >= this.#end && !this.#refill()) return false;
+      const p = this.#pos;
+      const len = lens[p >>> 2]!;
       if (len & BUSY_BIT) {
         this.#busy = true;
         this.release();
         return false;
       }
-      this.#done += ((len & 0x3fffffff) + 15) & ~7;
+      this.#pos = p + (((len & 0x3fffffff) + 15) & ~7);
       if (len & DISCARD_BIT) continue;
-      this.offset = off + HDR_SZ;
+      this.offset = p + HDR_SZ;
       this.length = len & 0x3fffffff;
-      if (++this.#sincePublish === 64) this.#publish(this.#done - (((len & 0x3fffffff) + 15) & ~7));
       return true;
     }
   }
 
   /** Releases everything read so far, the current record included. */
   release(): void {
-    this.#publish(this.#done);
-  }
-
-  #publish(done: number): void {
-    this.#sincePublish = 0;
-    const pos = this.#base + done;
+    const pos = this.#base + (this.#pos - this.#start);
     // plain stores, low word first (x86-64 stores are not reordered with earlier loads: a release store);
     // a torn read by the kernel sees an older, smaller position, which only under-reports free space
     this.#cons[0] = pos >>> 0;
     this.#cons[1] = Math.floor(pos / 0x1_0000_0000);
   }
 
+  /** Publishes what was read, then takes the next chunk: of what the producer had, or after reading it anew. */
   #refill(): boolean {
     this.release();
-    const prod = Atomics.load(this.#prod, 0) + Atomics.load(this.#prod, 1) * 0x1_0000_0000;
-    const avail = prod - this.#base;
-    if (avail <= this.#done) return false;
-    if (this.#done >= 0x3fffffff) {
-      // keep the small-integer arithmetic: restart from the published position
-      this.reset();
-      return this.#refill();
+    if (this.#pos >= this.#avail) {
+      const read = this.#base + (this.#pos - this.#start);
+      const prod = Atomics.load(this.#prod, 0) + Atomics.load(this.#prod, 1) * 0x1_0000_0000;
+      if (prod <= read) return false;
+      this.#rebase(read);
+      this.#avail = this.#start + Math.min(prod - read, this.#mask + 1);
     }
-    this.#limit = Math.min(avail, 0x3fffffff) | 0;
+    this.#end = Math.min(this.#avail, this.#pos + this.#chunk);
     return true;
   }
 }
@@ -376,8 +406,17 @@ export class RingBuffer implements Disposable {
   /** A cursor for consume/consumeView, apart from the one cursor() hands out (a callback may use that). */
   #ownCursor(): RingCursor {
     this.#check();
-    this.#loopCursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    this.#loopCursor ??= this.newCursor();
     return this.#loopCursor.reset();
+  }
+
+  /**
+   * A new cursor of its own (call `reset()` on it before each loop), for a consumer that must not share the
+   * one {@link cursor} hands out; two cursors must not be used at the same time.
+   */
+  newCursor(): RingCursor {
+    this.#check();
+    return new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
   }
 
   /**
@@ -452,44 +491,47 @@ export class RingBuffer implements Disposable {
 
   /**
    * The fastest path: like {@link consume}, but `cb(data, offset, length)` gets the whole data area and
-   * where the record is in it, so no view object is created per record. The consumer position is
-   * published every 64 records and at the end.
+   * where the record is in it, so no view object is created per record. The producer position is read
+   * once per batch; the consumer position is published every 64 KiB read (a quarter of a smaller ring) and at the end.
    */
   consumeRaw(cb: (data: Uint8Array, offset: number, length: number) => unknown): number {
     this.#check();
-    const base = this.#consumerPos();
-    const avail = this.#producerPos() - base;
-    if (avail <= 0) return 0;
     const lens = this.#lens;
     const data = this.#data;
-    const mask = this.#mask;
-    // small integers in the loop: where in the ring (`start + done` masked) and how far we got
-    const start = (base % (mask + 1)) | 0;
-    let limit = Math.min(avail, 0x3fffffff) | 0;
-    let done = 0;
+    const size = this.#mask + 1;
+    const chunk = publishEvery(size);
     let count = 0;
     for (;;) {
-      while (done < limit) {
-        const off = (start + done) & mask;
-        const len = lens[off >> 2]!;
+      // one batch per read of the producer position: at most `size` bytes from `start` (< size) in the
+      // doubly mapped data area, so positions are plain offsets (see RingCursor)
+      const base = this.#consumerPos();
+      const avail = Math.min(this.#producerPos() - base, size);
+      if (avail <= 0) return count;
+      const start = (base % size) | 0;
+      const end = start + avail;
+      let p = start;
+      let published = start;
+      while (p < end) {
+        const len = lens[p >>> 2]!;
         if (len & BUSY_BIT) {
-          this.#storeConsumer(base + done);
+          this.#storeConsumer(base + (p - start));
           return count;
         }
-        done += ((len & 0x3fffffff) + 15) & ~7;
+        const next = p + (((len & 0x3fffffff) + 15) & ~7);
         if ((len & DISCARD_BIT) === 0) {
           count++;
-          if (cb(data, off + HDR_SZ, len & 0x3fffffff) === false) {
-            this.#storeConsumer(base + done);
+          if (cb(data, p + HDR_SZ, len & 0x3fffffff) === false) {
+            this.#storeConsumer(base + (next - start));
             return count;
           }
-          if ((count & 255) === 0) this.#storeConsumer(base + done);
+        }
+        p = next;
+        if (p - published >= chunk) {
+          this.#storeConsumer(base + (p - start));
+          published = p;
         }
       }
-      this.#storeConsumer(base + done);
-      const more = this.#producerPos() - base;
-      if (more <= done || done >= 0x3fffffff) return count;
-      limit = Math.min(more, 0x3fffffff) | 0;
+      this.#storeConsumer(base + (p - start));
     }
   }
 

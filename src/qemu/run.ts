@@ -163,6 +163,9 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   ]);
   sweepStaleRunDirs();
   const runDir = mkdtempSync(join(tmpdir(), `kfunc-vm-${process.pid}-`));
+  // a second Ctrl-C ends the CLI with process.exit(), before this finally: the run dir goes on exit too
+  const removeRunDir = () => rmSync(runDir, { recursive: true, force: true });
+  process.once("exit", removeRunDir);
   try {
     const initrd = join(runDir, "initrd.cpio.gz");
     writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), extra]));
@@ -178,7 +181,8 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       }
     }
   } finally {
-    rmSync(runDir, { recursive: true, force: true });
+    process.off("exit", removeRunDir);
+    removeRunDir();
   }
 }
 

@@ -1,4 +1,5 @@
 /** kfunc-kit/skeleton: what generated skeletons import (the runtime), and the generator itself. */
+export type { RecordView, RecordViewMethods } from "../btf/value-codec.ts";
 export type { Program } from "../kernel/program.ts";
 export {
   type GeneratedSkeleton,
@@ -19,4 +20,5 @@ export {
   SkeletonPerfBuffer,
   SkeletonRingBuffer,
   type SkeletonSpec,
+  TypedRingCursor,
 } from "./runtime.ts";

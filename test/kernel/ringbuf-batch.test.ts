@@ -111,6 +111,26 @@ test("a cursor left early hands out the rest next time, after release() nothing 
   assert.deepEqual([...first, ...rest], expected);
 });
 
+test("cursor and consumeRaw publish the consumer position as they go (every quarter ring), not only at the end", () => {
+  using rb = new RingBuffer(coll.map("rb"));
+  for (const api of ["cursor", "raw"] as const) {
+    const expected = produce(40); // ~1.6–2.9 KiB: more than a quarter of the 4 KiB ring
+    const before = rb.available;
+    let least = before;
+    const got: number[] = [];
+    const note = (d: Uint8Array, off: number, len: number) => {
+      got.push(check(d, off, len));
+      least = Math.min(least, rb.available);
+    };
+    if (api === "cursor") for (const c = rb.cursor(); c.next(); ) note(c.data, c.offset, c.length);
+    else rb.consumeRaw(note);
+    assert.deepEqual(got, expected, api);
+    assert.ok(before > 1024, `${api}: ${before} bytes produced`);
+    assert.ok(least < before && least > 0, `${api}: released mid-way (${least} of ${before} bytes left)`);
+    assert.equal(rb.available, 0, `${api}: everything released at the end`);
+  }
+});
+
 test("a reserved, uncommitted (BUSY) record stops every consumer until the producer commits it", async () => {
   using rb = new RingBuffer(coll.map("rb"));
   const flag = coll.map("flag");

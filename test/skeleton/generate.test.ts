@@ -44,6 +44,16 @@ export async function main(): Promise<void> {
     console.log(e.pid, e.comm, e.seq + 1n);
   }
   obj.maps.events.consume((ev) => console.log(ev.ppid));
+  // in place: the same field types as decoding, read-only; toObject() keeps a plain event
+  const kept: event[] = [];
+  for (const c = obj.maps.events.cursor(); c.next(); ) {
+    const seq: bigint = c.record.seq;
+    const pid: number = c.record.pid;
+    const comm: string = c.record.comm;
+    if (pid === 1) kept.push(c.record.toObject());
+    console.log(seq + 1n, comm, c.record.copy().byteLength);
+  }
+  obj.maps.events.consumeView((r) => console.log(r.seq + 1n, r.ppid + 1));
   const u: bigint = obj.bss.unlinks;
   obj.bss.seq = 0n;
   console.log(n, deleted, pcpu, u, label, links.links.length, obj.programs.on_enter.name);
@@ -74,6 +84,14 @@ const BAD: Record<string, { code: string; error: RegExp }> = {
   "bad-struct-key.ts": {
     code: "obj.maps.by_key.get({ pid: 1 });",
     error: /error TS2345: Argument of type '\{ pid: number; \}' is not assignable to parameter of type 'key'/,
+  },
+  "bad-view-type.ts": {
+    code: "for (const c = obj.maps.events.cursor(); c.next(); ) { const s: number = c.record.seq; }",
+    error: /error TS2322: Type 'bigint' is not assignable to type 'number'/,
+  },
+  "bad-view-write.ts": {
+    code: "obj.maps.events.consumeView((r) => { r.pid = 1; });",
+    error: /error TS2540: Cannot assign to 'pid' because it is a read-only property/,
   },
   "bad-record.ts": {
     code: "for await (const ev of obj.maps.events.records()) console.log(ev.pdi);",

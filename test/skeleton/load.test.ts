@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { liveObjectCount } from "../../src/kernel/registry.ts";
+import { testRun } from "../../src/kernel/test-run.ts";
 import { generateSkeleton } from "../../src/skeleton/generate.ts";
 import type { KfuncMissingError } from "../../src/skeleton/index.ts";
 import { possibleCpus } from "../../src/sys/cpus.ts";
@@ -228,4 +229,115 @@ test("a kfunc the kernel lacks: load() throws KfuncMissingError naming it, and l
     return true;
   });
   assert.equal(liveObjectCount(), live);
+});
+
+interface ViewEv {
+  seq: number;
+  neg: number;
+  big: bigint;
+  name: string;
+  odd: boolean;
+  lo: number;
+  hi: number;
+  in: { a: number; b: number };
+  pair: Uint32Array;
+  sbig: bigint;
+}
+const VIEW_FIELDS = ["seq", "neg", "big", "name", "odd", "lo", "hi", "in", "pair", "sbig"] as const;
+type View = Readonly<ViewEv> & { toObject(): ViewEv; copy(): Uint8Array };
+interface ViewsSkeleton {
+  load(): Promise<{
+    programs: { produce: Parameters<typeof testRun>[0] };
+    maps: {
+      rb: {
+        consume(cb: (e: ViewEv) => unknown): number;
+        consumeView(cb: (e: View) => unknown): number;
+        cursor(): { next(): boolean; readonly record: View; release(): void };
+      };
+    };
+    close(): void;
+  }>;
+}
+
+test("typed record views (cursor, consumeView) read every field as decoding does, truncated records zero-padded", async (t) => {
+  if (!requireBpf(t)) return;
+  const m = await importSkeleton("skel-views");
+  const obj = await (m["open"] as () => ViewsSkeleton)().load();
+  try {
+    const produce = (first: number, count: number) => {
+      const args = new Uint8Array(16);
+      const v = new DataView(args.buffer);
+      v.setUint32(0, count, true);
+      v.setUint32(4, first, true);
+      v.setUint32(8, 4, true); // every 4th record is 6 bytes long
+      testRun(obj.programs.produce, { ctxIn: args });
+    };
+    const rb = obj.maps.rb;
+    let first = 1;
+    // each round writes the same records three times: decoded copies (the reference), the cursor, consumeView
+    for (let round = 0; round < 12; round++, first += 30) {
+      produce(first, 30);
+      const want: ViewEv[] = [];
+      assert.equal(
+        rb.consume((e) => want.push(e)),
+        30,
+      );
+      produce(first, 30);
+      const viaCursor: Array<{ fields: unknown[]; obj: ViewEv; len: number }> = [];
+      for (const c = rb.cursor(); c.next(); ) {
+        const r = c.record;
+        viaCursor.push({ fields: VIEW_FIELDS.map((f) => r[f]), obj: r.toObject(), len: r.copy().byteLength });
+      }
+      produce(first, 30);
+      const viaView: Array<{ fields: unknown[]; obj: ViewEv }> = [];
+      rb.consumeView((r) => {
+        viaView.push({ fields: VIEW_FIELDS.map((f) => r[f]), obj: r.toObject() });
+      });
+      assert.equal(viaCursor.length, 30, `round ${round}: cursor`);
+      assert.equal(viaView.length, 30, `round ${round}: consumeView`);
+      for (const [i, w] of want.entries()) {
+        const at = `round ${round}, record ${i} (seq ${w.seq})`;
+        assert.deepEqual(viaCursor[i]!.obj, w, `${at}: cursor toObject()`);
+        assert.deepEqual(
+          viaCursor[i]!.fields,
+          VIEW_FIELDS.map((f) => w[f]),
+          `${at}: cursor getters`,
+        );
+        assert.deepEqual(viaView[i]!.obj, w, `${at}: consumeView toObject()`);
+        assert.deepEqual(
+          viaView[i]!.fields,
+          VIEW_FIELDS.map((f) => w[f]),
+          `${at}: consumeView getters`,
+        );
+        const seq = first + i;
+        if (seq % 4 === 0) {
+          // truncated: seq and two bytes of neg survive, the rest reads as zero
+          assert.equal(viaCursor[i]!.len, 6, at);
+          assert.equal(w.seq, seq, at);
+          assert.equal(w.big, 0n, at);
+          assert.equal(w.name, "", at);
+        } else {
+          assert.equal(viaCursor[i]!.len, 48, at);
+          assert.deepEqual(
+            [w.seq, w.neg, w.big, w.name, w.odd, w.lo, w.hi, w.in, w.pair, w.sbig],
+            [
+              seq,
+              -seq,
+              (BigInt(seq) << 40n) | 0xabcdefn,
+              `e${seq % 10}`,
+              (seq & 1) === 1,
+              seq & 7,
+              (seq >> 3) & 31,
+              { a: (seq * 3) & 0xffff, b: -(seq & 63) },
+              new Uint32Array([seq + 1, seq + 2]),
+              -BigInt(seq) * 1000000007n,
+            ],
+            at,
+          );
+        }
+      }
+    }
+  } finally {
+    obj.close();
+  }
 });
