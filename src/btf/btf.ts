@@ -26,6 +26,8 @@ export interface Btf {
   /** Own types first, then base. */
   findByName(name: string, kind?: BtfTypeKind): BtfType | undefined;
   findAllByName(name: string, kind?: BtfTypeKind): BtfType[];
+  /** This BTF's own types named `name` (a split BTF's, without its base's), ascending ids. */
+  findOwnByName(name: string, kind?: BtfTypeKind): BtfType[];
   /** Through TYPEDEF/CONST/VOLATILE/RESTRICT/TYPE_TAG. */
   resolve(id: number): BtfType;
   /** Through CONST/VOLATILE/RESTRICT/TYPE_TAG only. */
@@ -43,6 +45,9 @@ export interface ParseBtfOptions {
   /** Name used in error messages. */
   source?: string;
 }
+
+/** Name lookups in a base BTF answered by a scan before its name index is built (ParsedBtf.lookup). */
+const SCANS_BEFORE_INDEX = 8;
 
 /** The kernel's BTF_MAX_TYPE. */
 export const BTF_MAX_TYPES = 0xfffff;
@@ -90,6 +95,8 @@ class ParsedBtf implements Btf, DecodeContext {
   readonly kinds: Uint8Array;
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
+  /** Name lookups answered by a scan so far (see #lookup). */
+  private scans = 0;
   private declTags: Map<number, number[]> | undefined;
 
   constructor(
@@ -266,22 +273,61 @@ class ParsedBtf implements Btf, DecodeContext {
     return this.names;
   }
 
+  /**
+   * Own ids named `name` (of kind k, or any for -1), ascending. The first lookups of a BTF without a base
+   * scan instead of building the name index: a process that looks up a few names in vmlinux (a test run in
+   * a VM, one load) does not pay for hashing its ~100k names; the index is built from the next lookup on.
+   */
+  private lookup(name: string, k: number, firstOnly: boolean): number[] {
+    if (!this.names && !this.base && this.scans < SCANS_BEFORE_INDEX) {
+      this.scans++;
+      return this.scan(name, k, firstOnly);
+    }
+    const index = this.nameIndex();
+    if (!firstOnly) return index.all(name, k);
+    const id = index.first(name, k);
+    return id === undefined ? [] : [id];
+  }
+
+  /** The string's offsets (found with the native substring search), then the records naming one of them. */
+  private scan(name: string, k: number, firstOnly: boolean): number[] {
+    const strings = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const offsets: number[] = [];
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + needle.length - 1))
+      offsets.push(this.strBase + at + 1);
+    if (offsets.length === 0) return [];
+    const out: number[] = [];
+    const n = this.nextId - this.firstId;
+    const one = offsets.length === 1 ? offsets[0]! : -1;
+    for (let i = 0; i < n; i++) {
+      if (k >= 0 && this.kinds[i] !== k) continue;
+      const off = this.view.getUint32(this.offsets[i]!, this.le);
+      if (one >= 0 ? off !== one : !offsets.includes(off)) continue;
+      out.push(this.firstId + i);
+      if (firstOnly) break;
+    }
+    return out;
+  }
+
   findByName(name: string, kind?: BtfTypeKind): BtfType | undefined {
     if (name === "") return undefined;
     const k = kind === undefined ? -1 : kindNumber(kind);
-    const id = this.nameIndex().first(name, k);
+    const id = this.lookup(name, k, true)[0];
     if (id !== undefined) return this.typeById(id);
     return this.base?.findByName(name, kind);
   }
 
   findAllByName(name: string, kind?: BtfTypeKind): BtfType[] {
+    const out = this.findOwnByName(name, kind);
+    if (this.base && name !== "") out.push(...this.base.findAllByName(name, kind));
+    return out;
+  }
+
+  findOwnByName(name: string, kind?: BtfTypeKind): BtfType[] {
     if (name === "") return [];
     const k = kind === undefined ? -1 : kindNumber(kind);
-    const out = this.nameIndex()
-      .all(name, k)
-      .map((id) => this.typeById(id));
-    if (this.base) out.push(...this.base.findAllByName(name, kind));
-    return out;
+    return this.lookup(name, k, false).map((id) => this.typeById(id));
   }
 
   resolve(id: number): BtfType {

@@ -13,6 +13,7 @@ export { checkFeature, type Feature, supports } from "./features.ts";
 export { GlobalData, Variable } from "./global-data.ts";
 export { loadModuleBtfs, type ModuleBtf, ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 export { KernelObject } from "./kernel-object.ts";
+export { LoadSession } from "./load-session.ts";
 export { BpfMap, type BpfMapProps, type MapKey } from "./map.ts";
 export { Program, type ProgramProps } from "./program.ts";
 export {

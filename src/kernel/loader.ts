@@ -32,6 +32,7 @@ import { btfFeatures, supports } from "./features.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
 import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
+import type { LoadSession } from "./load-session.ts";
 import { BpfMap } from "./map.ts";
 import { Program } from "./program.ts";
 import { verifierError } from "./verifier-error.ts";
@@ -58,6 +59,11 @@ export interface LoadOptions {
   btfFeatures: BtfFeatureSet | undefined;
   /** mmap writable global data (default true when the kernel supports BPF_F_MMAPABLE). */
   mmapGlobals: boolean;
+  /**
+   * Share the module BTF set and the object's loaded BTF with other loads of this spec (or its clones) in
+   * this process (see LoadSession); default: each load enumerates module BTF and loads the object's BTF.
+   */
+  session: LoadSession | undefined;
 }
 
 export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
@@ -72,6 +78,7 @@ export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
     kernelBtf: o.kernelBtf,
     btfFeatures: o.btfFeatures,
     mmapGlobals: o.mmapGlobals ?? true,
+    session: o.session,
   };
 }
 
@@ -105,6 +112,9 @@ export interface LoadedParts {
   globals: Map<string, GlobalData>;
   btfFd: Fd | undefined;
 }
+
+/** The kernel refused an object BTF that the load may go without (thrown inside #loadBtf only). */
+class OptionalBtfRefused extends Error {}
 
 export class CollectionLoader {
   readonly spec: ObjectSpec;
@@ -156,8 +166,10 @@ export class CollectionLoader {
         vmlinuxTypesByName: (name, kind) => vmlinuxTypesByName(vmlinux, name, kind),
         modules: () => {
           if (!modules) {
-            this.#modules = loadModuleBtfs(vmlinux);
-            modules = this.#modules.modules.map((m) => ({
+            const session = this.opts.session;
+            const set = session ? session.modules(vmlinux) : loadModuleBtfs(vmlinux);
+            if (!session) this.#modules = set; // closed after the load; a session's stay open
+            modules = set.modules.map((m) => ({
               name: m.name,
               fd: m.fd.value,
               get btf() {
@@ -193,7 +205,8 @@ export class CollectionLoader {
       programs: this.programs,
       maps: this.maps,
       globals: this.globals,
-      btfFd: this.#btfFd,
+      // a session's BTF fd stays with the session
+      btfFd: this.opts.session ? undefined : this.#btfFd,
     };
     this.#owned.length = 0; // ownership passes to the caller
     return parts;
@@ -209,35 +222,52 @@ export class CollectionLoader {
       size: d.size,
       variables: d.variables,
     }));
-    const bytes = sanitizeBtf(
-      btf.bytes,
-      btf.source,
-      layouts,
-      this.spec.externs,
-      this.opts.btfFeatures ?? btfFeatures(),
-      new Set(this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name))),
+    const features = this.opts.btfFeatures ?? btfFeatures();
+    const hidden = new Set(
+      this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name)),
     );
-    try {
-      this.#btfFd = this.#own(btfLoad(bytes, `BTF of ${this.spec.source}`));
-    } catch (e) {
-      if (!(e instanceof BtfLoadFailure)) throw e;
-      // libbpf: the object's BTF is optional; without CAP_BPF (an unprivileged load) BPF_BTF_LOAD is EPERM,
-      // and the programs load without func and line info, as libbpf's "BTF is optional, ignoring" does
-      if (e.errnoName === "EPERM" && missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF"))
-        return;
-      // libbpf's "BTF is optional, ignoring" (no struct_ops): asked for by kfunc test, which loads as
-      // test_loader.c (through libbpf) does
-      if (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS"))) {
-        log.debug(
-          `${this.spec.source}: the kernel rejected the object's BTF (${e.errnoName}); loading without it`,
+    // libbpf's "BTF is optional, ignoring": without CAP_BPF (an unprivileged load: BPF_BTF_LOAD is EPERM), and,
+    // when kfunc test asks (it loads as test_loader.c does, through libbpf), whenever the kernel refuses it
+    // (no struct_ops). The programs then load without func and line info.
+    const unprivileged = missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF") ?? false;
+    const optional = (e: BtfLoadFailure) =>
+      (e.errnoName === "EPERM" && unprivileged) ||
+      (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS")));
+    const load = (): Fd => {
+      const bytes = sanitizeBtf(btf.bytes, btf.source, layouts, this.spec.externs, features, hidden);
+      try {
+        return btfLoad(bytes, `BTF of ${this.spec.source}`);
+      } catch (e) {
+        if (!(e instanceof BtfLoadFailure)) throw e;
+        if (optional(e)) throw new OptionalBtfRefused(e.errnoName);
+        const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
+        throw new BtfError(
+          this.spec.source,
+          undefined,
+          `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`,
+          {
+            cause: e,
+            hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
+          },
         );
+      }
+    };
+    const session = this.opts.session;
+    try {
+      // an unprivileged load never gets a BTF fd: it must not go into (or come from) the session's cache
+      if (!session || unprivileged) {
+        this.#btfFd = this.#own(load());
         return;
       }
-      const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
-      throw new BtfError(this.spec.source, undefined, `load BTF: ${e.errnoName}${tail ? `: ${tail}` : ""}`, {
-        cause: e,
-        hint: "the kernel rejected the object's BTF; is the kernel older than the compiler's BTF? (a newer kernel or `kfunc vm run`)",
-      });
+      // everything sanitizeBtf reads besides the BTF bytes, so that a spec changed in between loads again
+      const key = JSON.stringify([layouts, this.spec.externs, features, [...hidden]]);
+      this.#btfFd = session.objectBtf(btf, key, load);
+    } catch (e) {
+      if (!(e instanceof OptionalBtfRefused)) throw e;
+      log.debug(
+        `${this.spec.source}: the kernel refused the object's BTF (${e.message}); loading without it`,
+      );
+      this.#btfFd = undefined;
     }
   }
 
@@ -458,8 +488,8 @@ export class CollectionLoader {
     }
     for (const m of k.modules()) {
       if (module && m.name !== module) continue;
-      for (const t2 of m.btf.findAllByName(name, kind))
-        if (t2.id >= m.btf.firstId) return { id: t2.id, objFd: m.fd };
+      const t2 = m.btf.findOwnByName(name, kind)[0];
+      if (t2) return { id: t2.id, objFd: m.fd };
     }
     throw new ObjectError(
       `program '${p.name}' (section '${p.section}'): attach target '${name}' not found in kernel BTF`,

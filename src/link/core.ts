@@ -277,10 +277,8 @@ export class CandidateCache {
     const collect = (btf: Btf, own: boolean) =>
       (
         (btf === this.targets.vmlinux && this.targets.vmlinuxTypesByName?.(name, lt.kind)) ||
-        btf.findAllByName(name, lt.kind)
-      )
-        .filter((t) => !own || t.id >= btf.firstId)
-        .map((t) => ({ btf, id: t.id }));
+        (own ? btf.findOwnByName(name, lt.kind) : btf.findAllByName(name, lt.kind))
+      ).map((t) => ({ btf, id: t.id }));
     let out: { btf: Btf; id: number }[] = [];
     if (name) {
       out = collect(this.targets.vmlinux, false);

@@ -80,8 +80,8 @@ export function typesCompatible(
 }
 
 function findOwn(btf: Btf, name: string, kind: "FUNC" | "VAR"): BtfType | undefined {
-  for (const t of btf.findAllByName(name, kind)) if (t.id >= btf.firstId) return t;
-  return undefined;
+  // own types only: looking in the base (vmlinux, searched just before) again would be wasted work
+  return btf.findOwnByName(name, kind)[0];
 }
 
 /** Finds a FUNC (kfunc) or VAR (typed ksym) by name: vmlinux first, then the first module that has it. */

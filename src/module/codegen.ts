@@ -12,6 +12,7 @@ import {
   type KernelVersion,
   KF_FLAGS,
   PROG_TYPES,
+  type ProgType,
   progTypeRefusal,
   progTypeSupported,
   versionAtLeast,
@@ -62,6 +63,14 @@ export function checkConfigForKernel(config: ModuleConfig, target: TargetKernel)
       }
     }
   }
+}
+
+/** The program types a build for `target` registers: `programTypes`, and the optional ones the kernel has a hook for. */
+export function registeredProgTypes(config: ModuleConfig, target: TargetKernel): ProgType[] {
+  return [
+    ...config.programTypes,
+    ...(config.optionalProgramTypes ?? []).filter((t) => progTypeSupported(t, target.version)),
+  ];
 }
 
 function compatHeader(config: ModuleConfig, target: TargetKernel): string {
@@ -149,7 +158,8 @@ function registrationSource(config: ModuleConfig, target: TargetKernel, setName:
       "\t}",
     );
   }
-  for (const type of config.programTypes) {
+  const registered = registeredProgTypes(config, target);
+  for (const type of registered) {
     const e = PROG_TYPES[type].enumName;
     out.push(
       `\tret = register_btf_kfunc_id_set(${e}, &${kfuncSet});`,
@@ -159,7 +169,7 @@ function registrationSource(config: ModuleConfig, target: TargetKernel, setName:
       "\t}",
     );
   }
-  const types = config.programTypes.join(" ");
+  const types = registered.join(" ");
   out.push(
     `\tpr_info("%d kfuncs registered for ${types}\\n", ${config.kfuncs.length});`,
     "\treturn 0;",

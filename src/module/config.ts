@@ -31,6 +31,11 @@ export interface ModuleConfig {
   sources: string[];
   kfuncs: KfuncDecl[];
   programTypes: ProgType[];
+  /**
+   * Program types registered only on kernels that have their kfunc hook (KPROBE from 6.10…) and left out,
+   * without an error, on older ones: one kfunc.json for a kernel matrix. Default none.
+   */
+  optionalProgramTypes?: ProgType[];
   /** Optional `int fn(void)` called before registration (non-zero aborts the load). */
   init: string | undefined;
   /** Optional `void fn(void)` called on unload. */
@@ -57,6 +62,7 @@ const KNOWN_KEYS = new Set([
   "sources",
   "kfuncs",
   "programTypes",
+  "optionalProgramTypes",
   "init",
   "exit",
 ]);
@@ -288,6 +294,29 @@ export function validateModuleConfig(json: unknown, file: string, dir: string): 
       `use ["UNSPEC"] alone, or list the types without it`,
     );
 
+  const optionalProgramTypes =
+    o["optionalProgramTypes"] === undefined
+      ? []
+      : stringList(file, "optionalProgramTypes", o["optionalProgramTypes"]).map((p, i) =>
+          normalizeProgType(file, `optionalProgramTypes[${i}]`, p),
+        );
+  for (const [i, t] of optionalProgramTypes.entries()) {
+    if (programTypes.includes(t) || optionalProgramTypes.indexOf(t) !== i)
+      fail(
+        file,
+        `optionalProgramTypes[${i}]`,
+        `${t} is listed twice (here or in 'programTypes')`,
+        "list each program type once",
+      );
+    if (t === "UNSPEC" || programTypes.includes("UNSPEC"))
+      fail(
+        file,
+        `optionalProgramTypes[${i}]`,
+        "UNSPEC already covers every program type",
+        `use ["UNSPEC"] alone in 'programTypes'`,
+      );
+  }
+
   const init = optionalString(file, o, "init");
   const exit = optionalString(file, o, "exit");
   for (const [k, v] of [
@@ -296,5 +325,18 @@ export function validateModuleConfig(json: unknown, file: string, dir: string): 
   ] as const) {
     if (v !== undefined && !C_IDENT.test(v)) fail(file, k, "must be a C function name", `"${k}": "my_${k}"`);
   }
-  return { file, dir, name, description, license, author, sources, kfuncs, programTypes, init, exit };
+  return {
+    file,
+    dir,
+    name,
+    description,
+    license,
+    author,
+    sources,
+    kfuncs,
+    programTypes,
+    optionalProgramTypes,
+    init,
+    exit,
+  };
 }

@@ -12,8 +12,9 @@ import { dirname, resolve } from "node:path";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import { formatError, isKfuncKitError, ObjectError, VerifierError } from "../errors.ts";
 import { loadCollection } from "../kernel/collection.ts";
+import { LoadSession } from "../kernel/load-session.ts";
 import { testRun } from "../kernel/test-run.ts";
-import { clearTrace, readTraceBuffer } from "../kernel/trace-pipe.ts";
+import { clearTrace, tracePipe } from "../kernel/trace-pipe.ts";
 import { cloneObjectSpec, parseObject } from "../object/index.ts";
 import type { MapSpec, ObjectSpec } from "../object/types.ts";
 import { progXlatedInsns } from "../sys/bpf-obj.ts";
@@ -186,6 +187,8 @@ interface RunOptions {
   unpriv: boolean;
   /** Where the object is (`__btf_path` is relative to it). */
   dir: string;
+  /** Module BTF and the object's BTF, loaded once for all the tests. */
+  session: LoadSession | undefined;
 }
 
 const btfCache = new Map<string, Btf>();
@@ -274,6 +277,8 @@ async function runOne(
       maxLogSize: TEST_LOADER_LOG_SIZE,
       btfOptional: true,
       ...(kernelBtf ? { kernelBtf } : {}),
+      // a session holds module BTF split against the running kernel's: not for a __btf_path load
+      ...(o.session && !kernelBtf ? { session: o.session } : {}),
     }).finally(() => {
       if (saved !== undefined) restoreEffective(saved);
     });
@@ -389,14 +394,16 @@ async function runOne(
         };
     }
     if (tc.printk.length) {
-      // the lines are normally there at once; give a loaded machine up to a second before calling it missing
-      let lines: string[] = [];
-      let pf: ReturnType<typeof matchInOrder>;
-      for (let waited = 0; ; waited += 50) {
-        lines = readTraceBuffer().map((l) => l.message.trim());
+      // Read through trace_pipe, which consumes what it reads (the buffer was cleared for this test anyway),
+      // not by re-reading `trace`: opening `trace` pauses tracing while it is read (pause-on-trace), which
+      // under TCG is most of the time, and a line written meanwhile is lost (seen on a loaded 6.1 guest).
+      const lines: string[] = [];
+      let pf = matchInOrder("", tc.printk);
+      const signal = AbortSignal.timeout(5000);
+      for await (const l of tracePipe({ signal, idleMs: 20 })) {
+        lines.push(l.message.trim());
         pf = matchInOrder(lines.join("\n"), tc.printk);
-        if (!pf || waited >= 1000) break;
-        await new Promise((r) => setTimeout(r, 50));
+        if (!pf) break;
       }
       if (pf)
         return {
@@ -422,6 +429,13 @@ export interface ObjectRunHooks {
   onStart?: (tc: TestCase, title: string) => void;
   onResult?: (r: TestOutcome) => void;
   filter?: RegExp | undefined;
+  /**
+   * Kernel objects shared between the loads (module BTF enumerated once, the object's BTF loaded once);
+   * default: a session for this object, closed at the end. Each test still loads alone (its program, the
+   * auxiliary programs and the maps they use). `false`: nothing shared (each load enumerates module BTF and
+   * loads the object's BTF; for comparisons).
+   */
+  session?: LoadSession | false;
 }
 
 /** Runs every test of an object; returns the outcomes (also given to hooks as they come). */
@@ -436,51 +450,45 @@ export async function runObjectTests(
   const cases = parseTestCases(spec, file);
   const auxiliary = cases.filter((c) => c.auxiliary && c.priv).map((c) => c.program);
   const auxiliaryUnpriv = cases.filter((c) => c.auxiliary && c.unpriv).map((c) => c.program);
+  const dir = dirname(objectPath);
+  const out: TestOutcome[] = [];
   const dropMask = (env.dropCaps ?? []).reduce((m, c) => m | (1n << BigInt(c)), 0n);
   const saved = dropMask ? disableEffective(dropMask) : undefined;
+  const session = hooks.session === false ? undefined : (hooks.session ?? new LoadSession());
   try {
-    return await runCases(spec, cases, file, hooks, kernel, auxiliary, auxiliaryUnpriv, dirname(objectPath));
+    await runCases();
   } finally {
+    if (!hooks.session) session?.close();
     if (saved !== undefined) restoreEffective(saved);
   }
-}
+  return out;
 
-async function runCases(
-  spec: ObjectSpec,
-  cases: TestCase[],
-  file: string,
-  hooks: ObjectRunHooks,
-  kernel: KernelFacts,
-  auxiliary: string[],
-  auxiliaryUnpriv: string[],
-  dir: string,
-): Promise<TestOutcome[]> {
-  const out: TestOutcome[] = [];
-  for (const tc of cases) {
-    if (tc.auxiliary) continue;
-    const runs: [string, RunExpectation, boolean][] = [];
-    if (tc.priv) runs.push([tc.title, tc.priv, false]);
-    if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv, true]);
-    for (const [title, exp, unpriv] of runs) {
-      if (hooks.filter && !hooks.filter.test(title)) continue;
-      hooks.onStart?.(tc, title);
-      const t0 = performance.now();
-      let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
-      try {
-        r = await runOne(spec, tc, exp, { kernel, auxiliary, auxiliaryUnpriv, unpriv, dir });
-      } catch (e) {
-        r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
+  async function runCases(): Promise<void> {
+    for (const tc of cases) {
+      if (tc.auxiliary) continue;
+      const runs: [string, RunExpectation, boolean][] = [];
+      if (tc.priv) runs.push([tc.title, tc.priv, false]);
+      if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv, true]);
+      for (const [title, exp, unpriv] of runs) {
+        if (hooks.filter && !hooks.filter.test(title)) continue;
+        hooks.onStart?.(tc, title);
+        const t0 = performance.now();
+        let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
+        try {
+          r = await runOne(spec, tc, exp, { kernel, auxiliary, auxiliaryUnpriv, unpriv, dir, session });
+        } catch (e) {
+          r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
+        }
+        const outcome: TestOutcome = {
+          file,
+          program: tc.program,
+          title,
+          durationMs: Math.round((performance.now() - t0) * 10) / 10,
+          ...r,
+        };
+        out.push(outcome);
+        hooks.onResult?.(outcome);
       }
-      const outcome: TestOutcome = {
-        file,
-        program: tc.program,
-        title,
-        durationMs: Math.round((performance.now() - t0) * 10) / 10,
-        ...r,
-      };
-      out.push(outcome);
-      hooks.onResult?.(outcome);
     }
   }
-  return out;
 }

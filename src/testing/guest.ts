@@ -6,7 +6,9 @@
  */
 import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
+import { btfFeatures } from "../kernel/features.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
+import { LoadSession } from "../kernel/load-session.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
 import { type GuestPlan, KMSG_TAG } from "./types.ts";
@@ -21,8 +23,16 @@ async function main(): Promise<number> {
   const kernel = kernelFacts();
   if (plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
     writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
-  // once per run, not in the first test's time: the kernel's BTF (parsed lazily, cached)
-  vmlinuxBtf().findByName("task_struct");
+  // once per run, not in the first test's time: parsing the kernel's BTF (its name index is not built: the
+  // few names a run looks up are found by a scan), the syscall binding and the kernel feature probes
+  try {
+    vmlinuxBtf();
+    btfFeatures();
+  } catch {
+    // a kernel without BTF or bpf(): each test reports it with its own load
+  }
+  // one session for the whole run: module BTF enumerated and parsed once, each object's BTF loaded once
+  const session = new LoadSession();
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
   // In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
@@ -39,6 +49,7 @@ async function main(): Promise<number> {
         f.file,
         {
           filter,
+          session,
           onStart: (tc, title) => {
             emitResult({ type: "start", file: f.file, program: tc.program, title });
             note("start", { file: f.file, program: tc.program, title });
@@ -66,6 +77,7 @@ async function main(): Promise<number> {
       });
     }
   }
+  session.close();
   emitResult({ type: "done", count });
   return 0;
 }

@@ -511,13 +511,21 @@ async function runKernel(
               hint: "install node and kfunc-kit outside /tmp, /run and /root",
             },
           );
-      const shares = [runDir, ...(guestCanSee(ROOT) ? [] : [ROOT])];
+      // KFUNC_KIT_TEST_CPU_PROF=<dir>: a V8 CPU profile of the guest runner, written to <dir> (shared)
+      const profDir = process.env["KFUNC_KIT_TEST_CPU_PROF"];
+      if (profDir) mkdirSync(profDir, { recursive: true });
+      const shares = [runDir, ...(guestCanSee(ROOT) ? [] : [ROOT]), ...(profDir ? [resolve(profDir)] : [])];
       const bootStart = performance.now();
       try {
         const r = await runInVm({
           kernel: prepared!,
           insmod: mods.map((m) => m.ko),
-          command: [process.execPath, script, planFile],
+          command: [
+            process.execPath,
+            ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profDir)}`] : []),
+            script,
+            planFile,
+          ],
           cwd: runDir,
           shares,
           timeoutMs,

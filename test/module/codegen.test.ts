@@ -65,6 +65,27 @@ test("KPROBE on a kernel < 6.10 is refused at generation time with the alternati
   assert.match(generateModule(kprobe, k612).files["kfunc_gen_reg.c"]!, /BPF_PROG_TYPE_KPROBE/);
 });
 
+test("optionalProgramTypes: KPROBE is registered where the kernel has its hook (6.12) and left out on 6.1", () => {
+  const both = validateModuleConfig(
+    {
+      name: "zoo",
+      sources: ["zoo_kfuncs.c"],
+      kfuncs: ["zoo_sum"],
+      programTypes: ["SYSCALL"],
+      optionalProgramTypes: ["KPROBE"],
+    },
+    "/m/kfunc.json",
+    "/m",
+  );
+  const r61 = generateModule(both, k61).files["kfunc_gen_reg.c"]!;
+  assert.match(r61, /register_btf_kfunc_id_set\(BPF_PROG_TYPE_SYSCALL,/);
+  assert.doesNotMatch(r61, /BPF_PROG_TYPE_KPROBE/);
+  assert.match(r61, /kfuncs registered for SYSCALL\\n/);
+  const r612 = generateModule(both, k612).files["kfunc_gen_reg.c"]!;
+  assert.match(r612, /register_btf_kfunc_id_set\(BPF_PROG_TYPE_KPROBE,/);
+  assert.match(r612, /kfuncs registered for SYSCALL KPROBE\\n/);
+});
+
 test("a KF_* flag newer than the target kernel is refused", () => {
   const rcu = { ...config, kfuncs: [{ name: "zoo_rcu", flags: ["RCU" as const] }] };
   assert.throws(() => generateModule(rcu, k61), /flag RCU \(KF_RCU\) does not exist before Linux 6\.4/);

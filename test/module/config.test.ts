@@ -38,6 +38,12 @@ test("a valid config is normalized: flag and program type prefixes, string kfunc
     { name: "zoo_acquire", flags: ["ACQUIRE", "RET_NULL"] },
   ]);
   assert.deepEqual(c.programTypes, ["TRACING", "SYSCALL"]);
+  assert.deepEqual(c.optionalProgramTypes, []);
+  assert.deepEqual(
+    validateModuleConfig({ ...good, optionalProgramTypes: ["kprobe"] }, "/m/kfunc.json", "/m")
+      .optionalProgramTypes,
+    ["KPROBE"],
+  );
 });
 
 test("invalid configs fail naming the file, the key and the fix", () => {
@@ -53,6 +59,13 @@ test("invalid configs fail naming the file, the key and the fix", () => {
   rejects({ ...good, kfuncs: [] }, "kfuncs", /my_kfunc/);
   rejects({ ...good, programTypes: ["KPROBES"] }, "programTypes[0]", /KPROBE, TRACING/);
   rejects({ ...good, programTypes: ["UNSPEC", "XDP"] }, "programTypes", /alone/);
+  rejects({ ...good, optionalProgramTypes: ["KPROBE", "TRACING"] }, "optionalProgramTypes[1]", /once/);
+  rejects({ ...good, optionalProgramTypes: ["KPROBES"] }, "optionalProgramTypes[0]", /KPROBE, TRACING/);
+  rejects(
+    { ...good, programTypes: ["UNSPEC"], optionalProgramTypes: ["KPROBE"] },
+    "optionalProgramTypes[0]",
+    /alone/,
+  );
   rejects({ ...good, sources: ["zoo.c"], name: "zoo" }, "sources[0]", /rename/);
   rejects({ ...good, sorces: [] }, "sorces", /known keys/);
   rejects({ ...good, init: "not an ident" }, "init", /my_init/);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The verifier must reject this: kfunc_zoo registers its kfuncs for KPROBE, TRACING and SYSCALL, not XDP. */
+/* The verifier must reject this: kfunc_zoo registers its kfuncs for TRACING, SYSCALL and (Linux >= 6.10) KPROBE, not XDP. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "kfunc_zoo.kfuncs.h"
