@@ -5,19 +5,28 @@
  * twice per round: with the per-boot cache (feature probes, vmlinux kfunc ids; src/kernel/boot-cache.ts)
  * and with KFUNC_KIT_NO_BOOT_CACHE=1. Run bench/loader.ts once first (it builds the object and the peer).
  *
- *   node --import tsx bench/loader-cold.ts [rounds=11]
+ * The child imports the compiled package (dist/, what a user's script runs: `npm run build` first), not the
+ * sources through tsx, whose on-the-fly compiling of lazily imported modules would land inside the load.
+ *
+ *   npm run build && node --import tsx bench/loader-cold.ts [rounds=11]
  *   node --import tsx bench/loader-cold.ts --child   (one fresh-process load, prints JSON)
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const dir = "/tmp/kfunc-kit-bench-loader";
 const obj = `${dir}/loader-prog.bpf.o`;
 
 if (process.argv[2] === "--child") {
   const t0 = performance.now();
-  const { parseObject } = await import("../src/object/index.ts");
-  const { loadCollectionSync } = await import("../src/kernel/index.ts");
+  const dist = new URL("../dist/", import.meta.url);
+  if (!existsSync(new URL("kernel/index.js", dist))) throw new Error("build first: npm run build");
+  const { parseObject } = (await import(
+    new URL("object/index.js", dist).href
+  )) as typeof import("../src/object/index.ts");
+  const { loadCollectionSync } = (await import(
+    new URL("kernel/index.js", dist).href
+  )) as typeof import("../src/kernel/index.ts");
   const t1 = performance.now();
   loadCollectionSync(parseObject(readFileSync(obj), obj)).close();
   const t2 = performance.now();

@@ -1,5 +1,5 @@
 /**
- * VM runner benchmark (TCG on this machine unless KVM works):
+ * VM runner benchmark, cold boots (--cold; restored starts: bench/vm-snapshot.ts), TCG unless KVM works:
  *  1. library runInVm(["true"]) warm: QEMU start → guest command running, and where the time goes
  *     (QEMU start, kernel boot, initramfs = 9p modules + 9p mounts, setup = switch_root/tracefs/bpffs,
  *     command, poweroff);
@@ -23,12 +23,12 @@ const median = (xs: number[]) => {
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 const kernel = await prepareKernel();
-await runInVm({ kernel, command: ["true"] }); // warm: initramfs, accel probe, page cache
+await runInVm({ kernel, command: ["true"], cold: true }); // warm: initramfs, accel probe, page cache
 
 const phases: Record<string, number[]> = {};
 let accel = "";
 for (let i = 0; i < N; i++) {
-  const r = await runInVm({ kernel, command: ["true"] });
+  const r = await runInVm({ kernel, command: ["true"], cold: true });
   accel = r.accel;
   if (r.exitCode !== 0) throw new Error(`guest 'true' exited ${r.exitCode}`);
   const t: VmTimings = r.timings;
@@ -59,7 +59,10 @@ if (!existsSync(join(REPO, "dist", "qemu", "index.js")))
 const e2e: number[] = [];
 for (let i = 0; i < N; i++) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, "vm", "run", "--", "true"], { cwd: REPO, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [cli, "vm", "run", "--cold", "--", "true"], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
   e2e.push(performance.now() - t0);
   if (r.status !== 0) throw new Error(`kfunc vm run -- true: exit ${r.status}\n${r.stderr}`);
 }

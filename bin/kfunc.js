@@ -1,27 +1,45 @@
 #!/usr/bin/env node
-// The `kfunc` command: runs the compiled CLI (npm test / npm run demo / npm run build make dist/),
+// The `kfunc` command. A CommonJS file (bin/package.json says so): Node starts a CommonJS entry without
+// its ES-module loader, so `kfunc --version` costs what `node -e 0` costs (docs/benchmarks.md, "start-up").
+// Everything else runs the compiled CLI (npm test / npm run demo / npm run build make dist/),
 // dist/cli/main.js. The single-file bundle (dist/cli/bundle/) is opt-in with KFUNC_KIT_BUNDLE=1: it was not
-// faster here (docs/benchmarks.md), and code in it that finds files next to its own module (the demo's seed
-// dir, include/, the test runner's guest bundle) would look in the wrong place.
-import { statSync } from "node:fs";
-import module from "node:module";
+// faster here, and code in it that finds files next to its own module (the demo's seed dir, include/, the
+// test runner's guest bundle) would look in the wrong place.
+"use strict";
+const { readFileSync, statSync, writeSync } = require("node:fs");
+const { join } = require("node:path");
 
-// Node ≥ 22.1 keeps compiled code in an on-disk cache between runs; Node 20 has no such API.
-module.enableCompileCache?.();
-
-const mtime = (url) => {
+const argv = process.argv;
+if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
+  const version = `${JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")).version}\n`;
+  // fd 1 directly: touching process.stdout would build a stream (for a pipe, a net.Socket) first
   try {
-    return statSync(url).mtimeMs;
-  } catch {
-    return -1;
+    writeSync(1, version);
+  } catch (e) {
+    if (e.code === "EAGAIN") process.stdout.write(version); // a non-blocking stdout: let the stream wait
+    else if (e.code === "EPIPE") process.exitCode = 141; // the reader went away, as main.ts handles it
+    else {
+      process.stderr.write(`kfunc: cannot write to standard output: ${e.code ?? e.message}\n`);
+      process.exitCode = 1;
+    }
   }
-};
-const bundle = new URL("../dist/cli/bundle/kfunc.js", import.meta.url);
-const main = new URL("../dist/cli/main.js", import.meta.url);
-const mainTime = mtime(main);
-if (mainTime < 0) {
-  process.stderr.write("kfunc: the CLI is not built yet; run `npm run setup` (or `npm run build`) first\n");
-  process.exit(1);
+} else {
+  // Node ≥ 22.1 keeps compiled code in an on-disk cache between runs; Node 20 has no such API.
+  require("node:module").enableCompileCache?.();
+  const mtime = (path) => {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  const bundle = join(__dirname, "..", "dist", "cli", "bundle", "kfunc.js");
+  const main = join(__dirname, "..", "dist", "cli", "main.js");
+  const mainTime = mtime(main);
+  if (mainTime < 0) {
+    process.stderr.write("kfunc: the CLI is not built yet; run `npm run setup` (or `npm run build`) first\n");
+    process.exit(1);
+  }
+  const useBundle = process.env.KFUNC_KIT_BUNDLE === "1" && mtime(bundle) >= mainTime;
+  import(require("node:url").pathToFileURL(useBundle ? bundle : main).href);
 }
-const useBundle = process.env.KFUNC_KIT_BUNDLE === "1" && mtime(bundle) >= mainTime;
-await import((useBundle ? bundle : main).href);

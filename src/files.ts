@@ -103,14 +103,19 @@ export function readInputFile(path: string, what = "file", maxBytes = MAX_INPUT_
         `${what} '${path}' is ${st.size} bytes, over the ${maxBytes === MAX_INPUT_BYTES ? "2 GiB" : `${maxBytes}-byte`} limit`,
         { hint: "is it the right file? eBPF objects, modules and BTF are megabytes at most" },
       );
-    // read to the end (not st.size): /proc and /sys files report size 0 or 4096
-    const chunks: Buffer[] = [];
+    // read to the end (not st.size): /proc and /sys files report size 0 or 4096, and sysfs hands out
+    // /sys/kernel/btf/* a page per read(), so fill one buffer (grown by doubling), never one per read
+    let buf = Buffer.allocUnsafe(st.isFile() && st.size > 0 ? Math.min(st.size + 1, 1 << 26) : 1 << 16);
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(st.isFile() && st.size > 0 ? Math.min(st.size + 1, 1 << 26) : 1 << 16);
+      if (total === buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
       let n: number;
       try {
-        n = readSync(fd, chunk, 0, chunk.length, null);
+        n = readSync(fd, buf, total, buf.length - total, null);
       } catch (e) {
         throw asFileError(e, path, what, false) ?? e;
       }
@@ -120,9 +125,8 @@ export function readInputFile(path: string, what = "file", maxBytes = MAX_INPUT_
         throw new FileError("too-large", path, `${what} '${path}' is over the ${maxBytes}-byte limit`, {
           hint: "is it the right file?",
         });
-      chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
     }
-    const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+    const out = buf.subarray(0, total);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } finally {
     closeSync(fd);

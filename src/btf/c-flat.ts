@@ -5,7 +5,7 @@
  * Records were already bounds-checked by parseBtf; type references are checked by {@link FlatBtf.ref}.
  */
 import { BtfError } from "../errors.ts";
-import type { Btf } from "./btf.ts";
+import { type Btf, recordOffsets } from "./btf.ts";
 import { parseBtfHeader } from "./header.ts";
 import { extraSize } from "./kinds.ts";
 
@@ -58,10 +58,12 @@ export class FlatBtf {
     this.parts = [];
     let pos = 3;
     let strBase = 0;
+    const partStart: number[] = [];
     for (let i = 0; i < chain.length; i++) {
       const b = chain[i]!;
       const h = headers[i]!;
       const n = h.typeLen >>> 2;
+      partStart.push(pos);
       const start = b.bytes.byteOffset + h.typeStart;
       if (h.littleEndian && start % 4 === 0) {
         w.set(new Uint32Array(b.bytes.buffer, start, n), pos);
@@ -90,6 +92,17 @@ export class FlatBtf {
       at.set(baseFlat.at);
       id = baseFlat.nextId;
       p = baseFlat.w.length;
+    }
+    // parseBtf already found every record: translate its byte offsets (one pass per BTF in the chain)
+    for (let i = 0; i < chain.length && id < at.length; i++) {
+      const b = chain[i]!;
+      if (b.nextId <= id) continue;
+      const offsets = recordOffsets(b);
+      if (!offsets || b.firstId !== id || offsets.length !== b.nextId - b.firstId) break;
+      const delta = partStart[i]! - (headers[i]!.typeStart >>> 2);
+      for (let j = 0; j < offsets.length; j++) at[id + j] = delta + (offsets[j]! >>> 2);
+      id += offsets.length;
+      p = partStart[i]! + (headers[i]!.typeLen >>> 2);
     }
     while (p < words && id < at.length) {
       at[id++] = p;

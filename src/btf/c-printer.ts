@@ -1,9 +1,15 @@
 /**
- * BTF → compilable C header (the vmlinux.h role): a port of libbpf's `btf_dump.c` (type ordering,
- * forward declarations, inline anonymous types, bitfields, padding, packed structs, `___N` names for
- * duplicates — assigned exactly as bpftool does) with bpftool ≥ 7.5's header layout: `__ksym`/`__weak`
- * defines and `extern … __weak __ksym;` prototypes for "bpf_kfunc"-tagged FUNCs, guarded by
- * BPF_NO_KFUNC_PROTOTYPES. Works on the flat record view (c-flat.ts) and writes bytes (c-out.ts).
+ * The one BTF → C printer, a port of libbpf's `btf_dump.c`. Two entry points share it:
+ *
+ * - the whole-BTF header (the vmlinux.h role, {@link dumpC}): type ordering, forward declarations, inline
+ *   anonymous types, bitfields, padding, packed structs, `___N` names for duplicates (assigned exactly as
+ *   bpftool does), with bpftool ≥ 7.5's header layout: `__ksym`/`__weak` defines and
+ *   `extern … __weak __ksym;` prototypes for "bpf_kfunc"-tagged FUNCs, guarded by BPF_NO_KFUNC_PROTOTYPES;
+ * - single declarations ({@link cDeclaration}, {@link cFuncPrototype}, {@link cDefinition}): module
+ *   headers, inspect reports, skeletons; the same declarator code, with the BTF's own names (no `___N`).
+ *
+ * Works on the flat record view (c-flat.ts) and writes bytes (c-out.ts): monomorphic, allocation-free in
+ * the hot loop, which is what V8's cold tiers run fast.
  */
 import { BtfError } from "../errors.ts";
 import type { Btf } from "./btf.ts";
@@ -33,6 +39,7 @@ import {
 import { FlatLayout } from "./c-flat-layout.ts";
 import { NameCounts } from "./c-names.ts";
 import { ByteOut } from "./c-out.ts";
+import { KIND_NAMES } from "./kinds.ts";
 
 export interface DumpCOptions {
   /**
@@ -103,7 +110,7 @@ export function dumpCBytes(
 ): Uint8Array {
   const o: DumpCOptions = { ...DEFAULTS, ...options };
   const out = new ByteOut(onChunk ? 1 << 20 : 4 << 20, onChunk);
-  const p = new CPrinter(flatOf(btf), out);
+  const p = new CPrinter(flatOf(btf), out, false);
   if (o.header) out.s(HEADER);
   const own = btf.base !== undefined && o.scope === "own";
   for (let id = own ? btf.firstId : 1; id < btf.nextId; id++) {
@@ -132,6 +139,11 @@ const MISSING_BASE_TYPES: Record<string, string> = {
 };
 
 const PAD_NAMES = ["long", "int", "short", "char"];
+/** typeDecl's `nameOf`: no type's name (use nameOff), or the JS string in `nameStr`. */
+const NO_NAME = -1;
+const NAME_STR = -2;
+/** Pointer size for single declarations (eBPF and x86-64); whole dumps find it from `long`. */
+const POINTER_SIZE = 8;
 /** Deepest type nesting followed (real BTF stays far below; loops in hostile BTF hit it). */
 const MAX_DEPTH = 1000;
 /** Largest hole filled with padding members (2 MiB): hostile sizes would print for hours. */
@@ -161,23 +173,32 @@ class CPrinter {
   private stack = new Int32Array(1024);
   private sp = 0;
   private readonly padBits: number[];
+  /** Single declarations: the BTF's own names, no ordering state, references checked as they are met. */
+  private readonly decl: boolean;
+  /** Whole dumps: ids of the DECL_TAGs on a whole type (component_idx -1), in id order. */
+  private readonly declTags: number[] = [];
+  /** The declarator name when typeDecl's `nameOf` is NAME_STR. */
+  private nameStr = "";
 
-  constructor(f: FlatBtf, out: ByteOut) {
+  constructor(f: FlatBtf, out: ByteOut, decl: boolean) {
     this.f = f;
     this.w = f.w;
     this.at = f.at;
     this.o = out;
-    const n = f.nextId;
+    this.decl = decl;
+    const n = decl ? 0 : f.nextId;
     this.referenced = new Uint8Array(n);
-    const ptrSize = this.markReferenced();
+    const ptrSize = decl ? POINTER_SIZE : this.markReferenced();
     this.layout = new FlatLayout(f, ptrSize);
     this.padBits = [ptrSize * 8, 32, 16, 8];
     this.order = new Uint8Array(n);
     this.emit = new Uint8Array(n);
     this.fwdEmitted = new Uint8Array(n);
     this.nameResolved = new Uint8Array(n);
-    this.order[0] = ORDERED;
-    this.emit[0] = EMITTED;
+    if (!decl) {
+      this.order[0] = ORDERED;
+      this.emit[0] = EMITTED;
+    }
     this.typeNames = new NameCounts(f, n >>> 1);
     this.identNames = new NameCounts(f, n >>> 1);
   }
@@ -201,6 +222,11 @@ class CPrinter {
             if (name === "long int" || name === "long unsigned int") ptrSize = 8;
           }
           break;
+        case K_DECL_TAG:
+          // the kfunc block's candidates, found here rather than in a second pass over every type
+          if ((w[a + 3]! | 0) === -1) this.declTags.push(id);
+          referenced[ref(w[a + 2]!, id)] = 1;
+          break;
         case K_PTR:
         case K_TYPEDEF:
         case K_VOLATILE:
@@ -209,7 +235,6 @@ class CPrinter {
         case K_TYPE_TAG:
         case K_FUNC:
         case K_VAR:
-        case K_DECL_TAG:
         case K_FUNC_PROTO:
           // FUNC_PROTO's return type is not marked by libbpf; only its params are (below)
           if (kind !== K_FUNC_PROTO) referenced[ref(w[a + 2]!, id)] = 1;
@@ -236,7 +261,7 @@ class CPrinter {
   // ---- names (btf_dump_resolve_name) ----
 
   private resolve(id: number, map: NameCounts): void {
-    if (this.nameResolved[id]) return;
+    if (this.decl || this.nameResolved[id]) return;
     this.nameResolved[id] = 1;
     const off = this.w[this.at[id]!]!;
     if (off === 0) return;
@@ -497,6 +522,8 @@ class CPrinter {
   }
 
   private structDef(id: number, lvl: number): void {
+    // anonymous structs nest by level; one that contains itself by value would recurse forever
+    if (lvl > MAX_DEPTH) throw this.loop(id);
     const w = this.w;
     const a = this.at[id]!;
     const info = w[a + 1]!;
@@ -552,6 +579,7 @@ class CPrinter {
     const w = this.w;
     const at = this.at;
     const o = this.o;
+    if (id >= this.f.nextId) this.f.ref(id, 0);
     const a = at[id]!;
     const k = (w[a + 1]! >>> 24) & 0x1f;
     let ptr = false;
@@ -559,8 +587,8 @@ class CPrinter {
     let tk = k;
     if (k === K_PTR) {
       t = w[a + 2]!;
-      if (t === 0) {
-        this.typeDecl(id, nameOff, null, lvl);
+      if (t === 0 || t >= this.f.nextId) {
+        this.typeDecl(id, nameOff, NO_NAME, lvl);
         return;
       }
       tk = (w[at[t]! + 1]! >>> 24) & 0x1f;
@@ -570,7 +598,7 @@ class CPrinter {
     else if (tk === K_INT || tk === K_FLOAT) this.rawName(w[at[t]!]!);
     else if ((tk === K_STRUCT || tk === K_UNION) && w[at[t]!] !== 0) this.structFwd(t, tk);
     else {
-      this.typeDecl(id, nameOff, null, lvl);
+      this.typeDecl(id, nameOff, NO_NAME, lvl);
       return;
     }
     if (ptr) {
@@ -657,7 +685,7 @@ class CPrinter {
     const stride = is64 ? 3 : 2;
     for (let i = 0; i < vlen; i++) {
       const e = a + 3 + stride * i;
-      const n = this.identNames.add(w[e]!);
+      const n = this.decl ? 1 : this.identNames.add(w[e]!);
       o.byte(10);
       o.tabs(lvl + 1);
       this.rawName(w[e]!);
@@ -712,10 +740,10 @@ class CPrinter {
   // ---- declarations (btf_dump_emit_type_decl / _type_chain) ----
 
   /**
-   * Writes `<type> <name>`. The name is either a string offset (`nameOff`, 0 for none) or, when `nameOf` is
-   * set, the resolved name of that type (a typedef's or a function's own name).
+   * Writes `<type> <name>`. The name is a string offset (`nameOff`, 0 for none) when `nameOf` is NO_NAME,
+   * the JS string `nameStr` when it is NAME_STR, else the resolved name of type `nameOf` (a typedef's own).
    */
-  private typeDecl(id: number, nameOff: number, nameOf: number | null, lvl: number): void {
+  private typeDecl(id: number, nameOff: number, nameOf: number, lvl: number): void {
     const start = this.sp;
     const w = this.w;
     const at = this.at;
@@ -728,6 +756,7 @@ class CPrinter {
       }
       this.stack[this.sp++] = id;
       if (id === 0) break;
+      if (id >= this.f.nextId) this.f.ref(id, this.stack[this.sp - 2] ?? id);
       const a = at[id]!;
       const k = (w[a + 1]! >>> 24) & 0x1f;
       if (k === K_PTR || isMod(k) || k === K_FUNC_PROTO) id = w[a + 2]!;
@@ -738,8 +767,12 @@ class CPrinter {
     this.sp = start;
   }
 
-  private declName(nameOff: number, nameOf: number | null, lastWasPtr: boolean): void {
-    if (nameOf !== null) {
+  private declName(nameOff: number, nameOf: number, lastWasPtr: boolean): void {
+    if (nameOf === NAME_STR) {
+      if (this.nameStr === "") return;
+      if (!lastWasPtr) this.o.byte(32);
+      this.o.s(this.nameStr);
+    } else if (nameOf !== NO_NAME) {
       if (!lastWasPtr) this.o.byte(32);
       this.writeName(nameOf);
     } else if (nameOff !== 0) {
@@ -767,12 +800,12 @@ class CPrinter {
     return cnt;
   }
 
-  private chain(start: number, cnt: number, nameOff: number, nameOf: number | null, lvl: number): void {
+  private chain(start: number, cnt: number, nameOff: number, nameOf: number, lvl: number): void {
     const stack = this.stack;
     const o = this.o;
     const w = this.w;
     let lastWasPtr = true;
-    const hasName = nameOf !== null || nameOff !== 0;
+    const hasName = nameOf === NAME_STR ? this.nameStr !== "" : nameOf !== NO_NAME || nameOff !== 0;
     while (cnt > start) {
       const id = stack[--cnt]!;
       if (id === 0) {
@@ -868,9 +901,17 @@ class CPrinter {
           return;
         }
         default:
-          throw new BtfError(this.f.source, id, `unexpected kind ${kind} in a type declaration`, {
-            hint: "the BTF is malformed; regenerate it",
-          });
+          throw new BtfError(
+            this.f.source,
+            id,
+            `unexpected ${KIND_NAMES[kind] ?? `kind ${kind}`} in a type declaration`,
+            {
+              hint:
+                kind === K_FUNC || kind === K_VAR || kind === K_DATASEC || kind === K_DECL_TAG
+                  ? "only types (not FUNC, VAR, DATASEC or DECL_TAG) have a C declaration"
+                  : "the BTF is malformed; regenerate it",
+            },
+          );
       }
       lastWasPtr = kind === K_PTR;
     }
@@ -894,9 +935,50 @@ class CPrinter {
         o.s("...");
         break;
       }
-      this.typeDecl(w[p + 1]!, w[p]!, null, lvl);
+      this.typeDecl(w[p + 1]!, w[p]!, NO_NAME, lvl);
     }
     o.byte(41);
+  }
+
+  // ---- single declarations ----
+
+  /** Starts a single declaration afresh (a previous one may have thrown halfway). */
+  private begin(): void {
+    this.o.pos = 0;
+    this.sp = 0;
+    this.nameStr = "";
+  }
+
+  /** `<type id> <name>` in declarator syntax, as a string. */
+  declaration(id: number, name: string): string {
+    this.begin();
+    this.nameStr = name;
+    this.typeDecl(id, 0, NAME_STR, 0);
+    this.nameStr = "";
+    return this.take();
+  }
+
+  /** A FUNC's prototype with its own name and its parameters' names. */
+  prototype(funcId: number): string {
+    this.begin();
+    this.typeDecl(this.f.sizeOrType(funcId), this.f.nameOff(funcId), NO_NAME, 0);
+    return this.take();
+  }
+
+  /** The definition of a named struct/union/enum/typedef, without the `;`; "" for other kinds. */
+  definition(id: number): string {
+    this.begin();
+    const k = this.f.kind(id);
+    if (k === K_STRUCT || k === K_UNION) this.structDef(id, 0);
+    else if (k === K_ENUM || k === K_ENUM64) this.enumDef(id, 0);
+    else if (k === K_TYPEDEF) this.typedefDef(id, 0);
+    return this.take();
+  }
+
+  private take(): string {
+    const s = utf8.decode(this.o.bytes());
+    this.o.pos = 0;
+    return s;
   }
 
   // ---- kfunc prototypes (bpftool's dump_btf_kfuncs) ----
@@ -906,14 +988,13 @@ class CPrinter {
     const w = this.w;
     const kfuncs: { id: number; name: string }[] = [];
     const fastcall = new Set<number>();
-    for (let id = first; id < f.nextId; id++) {
+    for (const id of this.declTags) {
+      if (id < first) continue;
       const a = this.at[id]!;
-      if (((w[a + 1]! >>> 24) & 0x1f) !== K_DECL_TAG || (w[a + 3]! | 0) !== -1) continue;
       const fid = w[a + 2]!;
       if (f.kind(fid) !== K_FUNC) continue;
-      const tag = f.str(w[a]!);
-      if (tag === KFUNC_DECL_TAG) kfuncs.push({ id: fid, name: f.name(fid) });
-      else if (tag === FASTCALL_DECL_TAG) fastcall.add(fid);
+      if (f.strEquals(w[a]!, KFUNC_DECL_TAG)) kfuncs.push({ id: fid, name: f.name(fid) });
+      else if (f.strEquals(w[a]!, FASTCALL_DECL_TAG)) fastcall.add(fid);
     }
     if (sort) kfuncs.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     if (declareDeps) for (const k of kfuncs) this.declareProto(f.sizeOrType(k.id));
@@ -921,7 +1002,7 @@ class CPrinter {
     o.s("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n");
     for (const k of kfuncs) {
       o.s(fastcall.has(k.id) ? "extern __bpf_fastcall " : "extern ");
-      this.typeDecl(f.sizeOrType(k.id), f.nameOff(k.id), null, 0);
+      this.typeDecl(f.sizeOrType(k.id), f.nameOff(k.id), NO_NAME, 0);
       o.s(" __weak __ksym;\n");
     }
     o.s("#endif\n\n");
@@ -969,4 +1050,63 @@ class CPrinter {
       }
     }
   }
+}
+
+const declPrinters = new WeakMap<FlatBtf, CPrinter>();
+
+/** The single-declaration printer of a BTF (memoised: its layout caches are per BTF). */
+function declPrinter(btf: Btf): CPrinter {
+  const f = flatOf(btf);
+  let p = declPrinters.get(f);
+  if (!p) {
+    p = new CPrinter(f, new ByteOut(1 << 12), true);
+    declPrinters.set(f, p);
+  }
+  return p;
+}
+
+function checkId(btf: Btf, id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= btf.nextId)
+    throw new BtfError(btf.source, id, `no such type id (valid: 0..${btf.nextId - 1})`, {
+      hint: "use an id from this BTF (findByName / typeById)",
+    });
+}
+
+/**
+ * The C declaration of type `typeId` naming `name` (or an abstract declarator without one):
+ * `cDeclaration(btf, id, "handler")` → `void (*handler)(int, void *)`; anonymous structs/unions/enums are
+ * written inline. Works for every kind that is a type (not FUNC, VAR, DATASEC, DECL_TAG).
+ */
+export function cDeclaration(btf: Btf, typeId: number, name = ""): string {
+  checkId(btf, typeId);
+  return declPrinter(btf).declaration(typeId, name);
+}
+
+/**
+ * The C prototype of a FUNC, with typedef names and the parameter names from its FUNC_PROTO:
+ * `u64 bpf_kfunc_call_test(u32 a, u64 b, u32 c, u64 d)` (no trailing `;`).
+ */
+export function cFuncPrototype(btf: Btf, funcId: number): string {
+  checkId(btf, funcId);
+  const f = btf.typeById(funcId);
+  if (f.kind !== "FUNC")
+    throw new BtfError(btf.source, funcId, `'${f.name}' is a ${f.kind}, not a FUNC`, {
+      hint: "pass the id of a FUNC type (e.g. from findKfuncs or findByName(name, 'FUNC'))",
+    });
+  const proto = btf.typeById(f.type);
+  if (proto.kind !== "FUNC_PROTO")
+    throw new BtfError(btf.source, funcId, `FUNC '${f.name}' points at a ${proto.kind}, not a FUNC_PROTO`, {
+      hint: "the BTF is malformed; regenerate it",
+    });
+  return declPrinter(btf).prototype(funcId);
+}
+
+/**
+ * The C definition of a named STRUCT, UNION, ENUM/ENUM64 or TYPEDEF, without the trailing `;`:
+ * `struct point {\n\tint x;\n\tint y;\n}`. Members name other types by tag (`struct s *next`); anonymous
+ * member types are written inline. Other kinds give "".
+ */
+export function cDefinition(btf: Btf, typeId: number): string {
+  checkId(btf, typeId);
+  return declPrinter(btf).definition(typeId);
 }

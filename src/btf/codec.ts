@@ -9,8 +9,9 @@
  */
 
 import { UsageError } from "../errors.ts";
-import type { Btf, BtfType } from "./index.ts";
-import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "./index.ts";
+import type { Btf } from "./btf.ts";
+import type { BtfType } from "./types.ts";
+import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "./types.ts";
 
 export type BtfValue = number | bigint | boolean | string | Uint8Array | BtfValue[] | BtfObject;
 export interface BtfObject {

@@ -1,8 +1,16 @@
 /** kfunc-kit/btf: the BTF model, parser (plain and split), .BTF.ext, writer and builder, C printer, kfunc discovery and dumps. */
 export { BTF_MAX_TYPES, type Btf, type ParseBtfOptions, parseBtf, stringsEnd } from "./btf.ts";
 export { BtfBuilder, type BtfBuilderOptions, type BtfTypeInit } from "./builder.ts";
-export { cDeclaration, cFuncPrototype } from "./c-decl.ts";
-export { type DumpCOptions, dumpC, dumpCBytes, FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./c-printer.ts";
+export {
+  cDeclaration,
+  cDefinition,
+  cFuncPrototype,
+  type DumpCOptions,
+  dumpC,
+  dumpCBytes,
+  FASTCALL_DECL_TAG,
+  KFUNC_DECL_TAG,
+} from "./c-printer.ts";
 export { type BtfJson, dumpJson, parseBtfJson } from "./dump-json.ts";
 export { dumpRaw, rawLine } from "./dump-raw.ts";
 export {

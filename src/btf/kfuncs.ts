@@ -4,9 +4,9 @@
  * there the kfunc sets only live in `.BTF_ids` of the kernel/module image.
  */
 import type { Btf } from "./btf.ts";
-import { cFuncPrototype } from "./c-decl.ts";
+
 import { flatOf, K_DECL_TAG, K_FUNC } from "./c-flat.ts";
-import { FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./c-printer.ts";
+import { cFuncPrototype, FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./c-printer.ts";
 
 export interface KfuncInfo {
   name: string;

@@ -1,8 +1,8 @@
 /**
  * libbpf's size and alignment rules (`btf__resolve_size`, `btf__align_of`, btf_dump's `btf_is_struct_packed`)
- * over the decoded BTF model: the `Btf` interface's sizeof/alignof and the C declarator printer (c-decl.ts)
- * both use them. The vmlinux printer's raw-record fast path (c-flat-layout.ts) is checked against these in
- * test/btf/layout.test.ts.
+ * over the decoded BTF model, for the `Btf` interface's sizeof/alignof (errors name the type chain). The C
+ * printer's pass over raw records (c-flat-layout.ts) applies the same rules without decoding; the
+ * `…OrZero`/isPacked forms here are btf_dump's, kept so test/btf/layout.test.ts can hold the two equal.
  */
 import { BtfError } from "../errors.ts";
 import type { BtfStruct, BtfType } from "./types.ts";

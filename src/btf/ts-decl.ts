@@ -12,10 +12,10 @@
  * - a name that TypeScript reserves (`string`, `number`, `Array`, keywords…) or that the caller reserves
  *   (the skeleton's own identifiers) gets a trailing `_` (`string_`).
  * - members keep their C names (every C identifier is a valid TS property name); each carries its C
- *   declaration as a doc comment (c-decl.ts).
+ *   declaration as a doc comment (c-printer.ts's cDeclaration).
  */
 import type { Btf } from "./btf.ts";
-import { cDeclaration } from "./c-decl.ts";
+import { cDeclaration } from "./c-printer.ts";
 import type { BtfEnum, BtfType } from "./types.ts";
 import { MAX_TUPLE, shapeOf, type ValueShape } from "./value-shape.ts";
 

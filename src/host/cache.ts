@@ -11,6 +11,7 @@ import {
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { EnvironmentError } from "../errors.ts";
+import { processAlive } from "./lock.ts";
 
 /** The cache root: `$KFUNC_KIT_CACHE`, default `~/.cache/kfunc-kit`. */
 export function defaultCacheDir(): string {
@@ -67,21 +68,12 @@ export function publish(temp: string, final: string): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes temp entries (from {@link tempSibling}) in `dir` whose process died mid-way (e.g. a killed unpack). */
 export function sweepStaleTemps(dir: string): void {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     const m = /^\.tmp-.*-(\d+)-[a-z0-9]+$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1])))
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1])))
       rmSync(join(dir, name), { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -29,7 +30,7 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T>): Promi
       } catch {
         continue;
       }
-      if (owner > 0 && !alive(owner)) rmSync(lockFile, { force: true });
+      if (owner > 0 && !processAlive(owner)) rmSync(lockFile, { force: true });
       else await sleep(200);
     }
   }

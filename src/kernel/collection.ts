@@ -7,11 +7,9 @@
  *   coll.programs.get("on_enter"); coll.maps.get("counts"); coll.variables.get("hits")?.get();
  */
 import { readFile } from "node:fs/promises";
-import { type BtfValue, bytesCodec, codecFor } from "../btf/codec.ts";
-import type { Btf } from "../btf/index.ts";
 import { UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
-import type { DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
+import type { ObjectSpec } from "../object/types.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type GlobalData, Variable } from "./global-data.ts";
 import { CollectionLoader, type LoadOptions, withDefaults } from "./loader.ts";
@@ -141,36 +139,5 @@ export async function loadObjectFile(path: string, options: Partial<LoadOptions>
   return loadCollection(spec, options);
 }
 
-function findVariable(spec: ObjectSpec, name: string): { ds: DataSectionSpec; v: DataVariableSpec } {
-  for (const ds of spec.dataSections)
-    for (const v of ds.variables) if (v.name === name && ds.kind !== "kconfig") return { ds, v };
-  const known = spec.dataSections.flatMap((d) =>
-    d.kind === "kconfig" ? [] : d.variables.map((v) => v.name),
-  );
-  throw new UsageError(`${spec.source}: no global variable named '${name}'`, {
-    hint: `variables: ${known.join(", ") || "(none)"}`,
-  });
-}
-
-/**
- * Sets a global variable's initial value on the spec (before load), typed by its BTF: the way to
- * configure `const volatile` (.rodata) knobs. Numbers/bigints for ints, strings for char arrays, objects
- * for structs; a Uint8Array sets raw bytes.
- */
-export function setGlobal(spec: ObjectSpec, name: string, value: BtfValue): void {
-  const { ds, v } = findVariable(spec, name);
-  const btf: Btf | undefined = spec.btf;
-  const c = btf && v.typeId && !(value instanceof Uint8Array) ? codecFor(btf, v.typeId) : bytesCodec(v.size);
-  const buf = new Uint8Array(v.size);
-  c.encode(value, buf, 0);
-  ds.bytes.set(buf, v.offset);
-  const map = spec.maps.find((m) => m.dataSection === ds.name);
-  if (map?.data && map.data !== ds.bytes) map.data.set(buf, v.offset);
-}
-
-/** Reads a global variable's initial value from the spec. */
-export function getGlobal(spec: ObjectSpec, name: string): BtfValue {
-  const { ds, v } = findVariable(spec, name);
-  const c = spec.btf && v.typeId ? codecFor(spec.btf, v.typeId) : bytesCodec(v.size);
-  return c.size === v.size ? c.decode(ds.bytes, v.offset) : bytesCodec(v.size).decode(ds.bytes, v.offset);
-}
+/** Global variables' initial values live on the spec (src/object/globals.ts); re-exported for loaders' users. */
+export { getGlobal, setGlobal } from "../object/globals.ts";

@@ -19,11 +19,12 @@ import {
 } from "../link/kfunc-resolve.ts";
 import { applyRelocations, type ExternResolution, FdArray } from "../link/relocate.ts";
 import { log } from "../log.ts";
+import { attachBtfName } from "../object/sections.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
 import { BtfLoadFailure, btfLoad, mapInfo, objGet, objPin } from "../sys/bpf-obj.ts";
 import { ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
-import { BPF_ATTACH_TYPE, BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
+import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
@@ -396,7 +397,7 @@ export class CollectionLoader {
     const section = m.dataSection!;
     const ds = this.spec.dataSections.find((d) => d.name === section);
     const bytes = new Uint8Array(m.valueSize);
-    bytes.set((ds?.bytes ?? m.data ?? new Uint8Array(0)).subarray(0, m.valueSize));
+    if (ds) bytes.set(ds.bytes.subarray(0, m.valueSize));
     if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
     if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
@@ -469,14 +470,7 @@ export class CollectionLoader {
       module = target.slice(0, colon);
       target = target.slice(colon + 1);
     }
-    let name = target;
-    let kind: "FUNC" | "TYPEDEF" = "FUNC";
-    if (at === BPF_ATTACH_TYPE.TRACE_RAW_TP) {
-      name = `btf_trace_${target}`;
-      kind = "TYPEDEF";
-    } else if (at === BPF_ATTACH_TYPE.LSM_MAC || at === BPF_ATTACH_TYPE.LSM_CGROUP)
-      name = `bpf_lsm_${target}`;
-    else if (at === BPF_ATTACH_TYPE.TRACE_ITER) name = `bpf_iter_${target}`;
+    const { name, kind } = attachBtfName(at, target);
     if (!target)
       throw new ObjectError(
         `program '${p.name}' (section '${p.section}'): no attach target in the section name`,

@@ -5,7 +5,7 @@
  * reports success with a silently empty kfunc set.
  */
 
-import { cFuncPrototype } from "../btf/c-decl.ts";
+import { cFuncPrototype } from "../btf/c-printer.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import { ModuleError } from "../errors.ts";
 import type { KernelModuleSpec } from "../object/index.ts";

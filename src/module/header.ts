@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
-import { CWriter, cFuncPrototype } from "../btf/c-decl.ts";
+import { cDefinition, cFuncPrototype } from "../btf/c-printer.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import type { BtfType } from "../btf/types.ts";
 import { BtfError, ModuleError } from "../errors.ts";
@@ -135,18 +135,20 @@ function ownTypesInOrder(btf: Btf, roots: number[]): number[] {
 function typeDefinitions(btf: Btf, roots: number[]): string[] {
   const ids = ownTypesInOrder(btf, roots);
   const out: string[] = [];
-  const w = new CWriter(btf);
   const named = ids.map((id) => btf.typeById(id)).filter((t) => t.name !== "");
   for (const t of named) {
     if (t.kind === "STRUCT" || t.kind === "UNION")
       out.push(`${t.kind === "STRUCT" ? "struct" : "union"} ${t.name};`);
   }
   for (const t of named) {
-    if (t.kind === "STRUCT" || t.kind === "UNION") w.emitStructDef(t.id, t, 0);
-    else if (t.kind === "ENUM" || t.kind === "ENUM64") w.emitEnumDef(t.id, t, 0);
-    else if (t.kind === "TYPEDEF") w.emitTypedefDef(t.id, { ...t, kind: "TYPEDEF" }, 0);
-    else continue;
-    out.push(`${w.take()};`);
+    if (
+      t.kind === "STRUCT" ||
+      t.kind === "UNION" ||
+      t.kind === "ENUM" ||
+      t.kind === "ENUM64" ||
+      t.kind === "TYPEDEF"
+    )
+      out.push(`${cDefinition(btf, t.id)};`);
   }
   return out;
 }

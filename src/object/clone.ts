@@ -1,4 +1,7 @@
-/** Deep copies of specs: editing a clone never changes the original. BTF models are immutable and shared. */
+/**
+ * Deep copies of specs: editing a clone never changes the original. BTF models are immutable and shared.
+ * Byte arrays are copied with `new Uint8Array(x)`: `x.slice()` of a Node Buffer is a view, not a copy.
+ */
 import type { DataSectionSpec, MapSpec, ObjectSpec, ProgramSpec } from "./types.ts";
 
 export function cloneMapSpec(m: MapSpec): MapSpec {
@@ -7,7 +10,6 @@ export function cloneMapSpec(m: MapSpec): MapSpec {
     type: { ...m.type },
     innerMap: m.innerMap ? cloneMapSpec(m.innerMap) : undefined,
     initialValues: m.initialValues.map((v) => ({ ...v })),
-    data: m.data?.slice(),
   };
 }
 
@@ -16,7 +18,7 @@ export function cloneProgramSpec(p: ProgramSpec): ProgramSpec {
     ...p,
     type: { ...p.type },
     expectedAttachType: p.expectedAttachType ? { ...p.expectedAttachType } : undefined,
-    instructions: p.instructions.slice(),
+    instructions: new Uint8Array(p.instructions),
     subprograms: p.subprograms.map((s) => ({ ...s })),
     relocations: p.relocations.map((r) => ({ ...r })),
     funcInfo: p.funcInfo.map((f) => ({ ...f })),
@@ -26,26 +28,16 @@ export function cloneProgramSpec(p: ProgramSpec): ProgramSpec {
 }
 
 export function cloneDataSectionSpec(d: DataSectionSpec): DataSectionSpec {
-  return { ...d, bytes: d.bytes.slice(), variables: d.variables.map((v) => ({ ...v })) };
+  return { ...d, bytes: new Uint8Array(d.bytes), variables: d.variables.map((v) => ({ ...v })) };
 }
 
-/**
- * Deep copy of an ObjectSpec. A data map and its data section keep sharing one buffer in the copy, as in
- * the original (`maps[i].data === dataSections[j].bytes`), so writing a global through either is seen by both.
- */
+/** Deep copy of an ObjectSpec (a data map's contents are its data section's bytes, copied once). */
 export function cloneObjectSpec(spec: ObjectSpec): ObjectSpec {
-  const dataSections = spec.dataSections.map(cloneDataSectionSpec);
-  const maps = spec.maps.map((m) => {
-    const c = cloneMapSpec(m);
-    const d = m.dataSection === undefined ? undefined : dataSections.find((s) => s.name === m.dataSection);
-    if (d && m.data === spec.dataSections.find((s) => s.name === m.dataSection)?.bytes) c.data = d.bytes;
-    return c;
-  });
   return {
     ...spec,
     programs: spec.programs.map(cloneProgramSpec),
-    maps,
-    dataSections,
+    maps: spec.maps.map(cloneMapSpec),
+    dataSections: spec.dataSections.map(cloneDataSectionSpec),
     externs: spec.externs.map((e) => ({ ...e })),
   };
 }

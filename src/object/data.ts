@@ -44,7 +44,7 @@ export function readDataSections(elf: ElfFile, btf: Btf | undefined): DataSectio
           hint: "keep global data small (array map values are limited to KMALLOC_MAX_SIZE, 4 MiB on x86-64)",
         },
       );
-    const bytes = s.type === SHT.NOBITS ? new Uint8Array(s.size) : s.data.slice();
+    const bytes = s.type === SHT.NOBITS ? new Uint8Array(s.size) : new Uint8Array(s.data); // a copy: slice() of a Buffer view shares memory;
     const datasec = btf?.findByName(s.name, "DATASEC");
     const variables: DataVariableSpec[] = [];
     const symByName = new Map<string, { value: number; size: number }>();

@@ -29,7 +29,6 @@ function emptyMap(name: string, origin: MapSpec["origin"]): MapSpec {
     innerMap: undefined,
     initialValues: [],
     dataSection: undefined,
-    data: undefined,
     origin,
   };
 }

@@ -46,7 +46,6 @@ function dataMap(d: DataSectionSpec): MapSpec {
     innerMap: undefined,
     initialValues: [],
     dataSection: d.name,
-    data: d.bytes,
     origin: "data",
   };
 }

@@ -370,6 +370,7 @@ function link(
     type: progType(def.progType),
     expectedAttachType: def.hasAttachType ? attachType(def.attachType) : undefined,
     attachTarget: match.attachTarget,
+    attachKind: def.attach,
     sleepable: def.sleepable,
     flags: (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0),
     instructions,

@@ -2,7 +2,7 @@
  * What `kfunc inspect` shows, as plain data (the --json output). Pure: specs and BTF in, a report out.
  */
 
-import { cDeclaration, cFuncPrototype } from "../btf/c-decl.ts";
+import { cDeclaration, cFuncPrototype } from "../btf/c-printer.ts";
 import type { Btf } from "../btf/index.ts";
 import type { KernelModuleSpec } from "./kmod.ts";
 import { nameParams } from "./param-names.ts";

@@ -8,6 +8,27 @@
  */
 import { ATTACH_TYPE as A, PROG_TYPE as P } from "./uapi.ts";
 
+/**
+ * How a program of a section is attached (src/kernel/attach/attach.ts has one attacher per kind):
+ * "none" — nothing to attach to on its own (xdp, tc, socket filters, syscall, cgroup…: the caller attaches
+ * the fd to a device or cgroup, or runs it with BPF_PROG_TEST_RUN); "unsupported" — a section that parses
+ * but kfunc-kit cannot attach (uprobe.multi, kprobe.session, struct_ops…), refused by name.
+ */
+export type AttachKind =
+  | "tracepoint"
+  | "raw_tracepoint"
+  | "tp_btf"
+  | "trampoline"
+  | "kprobe"
+  | "ksyscall"
+  | "kprobe.multi"
+  | "uprobe"
+  | "usdt"
+  | "iter"
+  | "perf_event"
+  | "none"
+  | "unsupported";
+
 export interface SectionDef {
   /** The pattern as written in libbpf ("kprobe+", "xdp/devmap", "socket"). */
   pattern: string;
@@ -19,11 +40,63 @@ export interface SectionDef {
   xdpFrags: boolean;
   /** The attach target after the prefix is a kernel BTF name (fentry/, tp_btf/, lsm/, iter/…). */
   attachBtf: boolean;
+  /** How attach() attaches it. */
+  attach: AttachKind;
 }
 
 const S = 1; // SEC_SLEEPABLE
 const F = 2; // SEC_XDP_FRAGS
 const B = 4; // SEC_ATTACH_BTF
+
+/** The attach kind of each libbpf pattern kfunc-kit attaches; every other pattern is "none" or "unsupported". */
+const ATTACH_BY_PATTERN: Readonly<Record<string, AttachKind>> = {
+  "kprobe+": "kprobe",
+  "kretprobe+": "kprobe",
+  "uprobe+": "uprobe",
+  "uprobe.s+": "uprobe",
+  "uretprobe+": "uprobe",
+  "uretprobe.s+": "uprobe",
+  "kprobe.multi+": "kprobe.multi",
+  "kretprobe.multi+": "kprobe.multi",
+  "ksyscall+": "ksyscall",
+  "kretsyscall+": "ksyscall",
+  "usdt+": "usdt",
+  "usdt.s+": "usdt",
+  "tracepoint+": "tracepoint",
+  "tp+": "tracepoint",
+  "raw_tracepoint+": "raw_tracepoint",
+  "raw_tp+": "raw_tracepoint",
+  "raw_tracepoint.w+": "raw_tracepoint",
+  "raw_tp.w+": "raw_tracepoint",
+  "tp_btf+": "tp_btf",
+  "fentry+": "trampoline",
+  "fmod_ret+": "trampoline",
+  "fexit+": "trampoline",
+  "fentry.s+": "trampoline",
+  "fmod_ret.s+": "trampoline",
+  "fexit.s+": "trampoline",
+  "lsm+": "trampoline",
+  "lsm.s+": "trampoline",
+  "iter+": "iter",
+  "iter.s+": "iter",
+  perf_event: "perf_event",
+};
+
+/** Sections that parse but that kfunc-kit does not attach (multi-uprobes, sessions, struct_ops, …). */
+const UNSUPPORTED = new Set([
+  "kprobe.session+",
+  "uprobe.multi+",
+  "uretprobe.multi+",
+  "uprobe.session+",
+  "uprobe.multi.s+",
+  "uretprobe.multi.s+",
+  "uprobe.session.s+",
+  "freplace+",
+  "lsm_cgroup+",
+  "struct_ops+",
+  "struct_ops.s+",
+  "netfilter",
+]);
 
 function def(pattern: string, progType: number, attachType: number | undefined, flags = 0): SectionDef {
   return {
@@ -34,6 +107,7 @@ function def(pattern: string, progType: number, attachType: number | undefined, 
     sleepable: (flags & S) !== 0,
     xdpFrags: (flags & F) !== 0,
     attachBtf: (flags & B) !== 0,
+    attach: ATTACH_BY_PATTERN[pattern] ?? (UNSUPPORTED.has(pattern) ? "unsupported" : "none"),
   };
 }
 
@@ -173,6 +247,31 @@ export function matchSection(name: string): SectionMatch | undefined {
     } else if (section === p) return { def: d, attachTarget: undefined };
   }
   return undefined;
+}
+
+/** A pattern's prefix: "kprobe" for "kprobe+", "xdp/devmap" for "xdp/devmap". */
+export function sectionPrefix(d: SectionDef): string {
+  return d.pattern.replace(/\+$/, "");
+}
+
+/** The prefixes attach() attaches, for "attachable prefixes: …" in error messages. */
+export function attachablePrefixes(): string[] {
+  return SECTION_DEFS.filter((d) => d.attach !== "none" && d.attach !== "unsupported").map(sectionPrefix);
+}
+
+/**
+ * The kernel BTF name of a BTF-attached program's target (libbpf's find_attach_btf_id naming): tp_btf's
+ * `btf_trace_<tp>` TYPEDEF, LSM hooks' `bpf_lsm_<hook>`, iterators' `bpf_iter_<name>`, else the FUNC itself.
+ */
+export function attachBtfName(
+  attachType: number | undefined,
+  target: string,
+): { name: string; kind: "FUNC" | "TYPEDEF" } {
+  if (attachType === A.TRACE_RAW_TP) return { name: `btf_trace_${target}`, kind: "TYPEDEF" };
+  if (attachType === A.LSM_MAC || attachType === A.LSM_CGROUP)
+    return { name: `bpf_lsm_${target}`, kind: "FUNC" };
+  if (attachType === A.TRACE_ITER) return { name: `bpf_iter_${target}`, kind: "FUNC" };
+  return { name: target, kind: "FUNC" };
 }
 
 /** The distinct prefixes, for "known prefixes: …" in error messages. */

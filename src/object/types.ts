@@ -9,6 +9,7 @@
  * lineInfo, coreRelos) is an instruction index into that final array. The loader never links subprograms.
  */
 import type { Btf, BtfExt } from "../btf/index.ts";
+import type { AttachKind } from "./sections.ts";
 
 /** A named UAPI enum value: `{ id: 2, name: "BPF_PROG_TYPE_KPROBE" }`. */
 export interface UapiValue {
@@ -53,6 +54,8 @@ export interface ProgramSpec {
   expectedAttachType: UapiValue | undefined;
   /** What the section names: "do_unlinkat", "syscalls/sys_enter_unlinkat", "task"…; undefined when none. */
   attachTarget: string | undefined;
+  /** How `attach()` attaches it, from the section's definition (src/object/sections.ts). */
+  attachKind: AttachKind;
   /** A `.s` section (fentry.s/, lsm.s/, uprobe.s…) or `syscall`: load with BPF_F_SLEEPABLE. */
   sleepable: boolean;
   /** BPF_F_* program flags implied by the section (BPF_F_SLEEPABLE = 1 << 4, BPF_F_XDP_HAS_FRAGS = 1 << 5). */
@@ -183,10 +186,11 @@ export interface MapSpec {
   innerMap: MapSpec | undefined;
   /** Initial slots of a PROG_ARRAY / ARRAY_OF_MAPS / HASH_OF_MAPS. */
   initialValues: MapInitialValue[];
-  /** For a global data map: the section it represents (`.data`, `.rodata.str1.1`, `.kconfig`). */
+  /**
+   * For a global data map: the section it represents (`.data`, `.rodata.str1.1`, `.kconfig`). That
+   * section's `bytes` are the map's initial contents (the one owner: see src/object/globals.ts).
+   */
   dataSection: string | undefined;
-  /** For a global data map: its initial contents (valueSize bytes; zeros for .bss/.kconfig). */
-  data: Uint8Array | undefined;
   /** Where it was defined: ".maps" (BTF), "maps" (legacy struct bpf_map_def) or "data". */
   origin: ".maps" | "maps" | "data";
 }

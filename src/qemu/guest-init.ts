@@ -3,6 +3,8 @@
  * host root read-only over virtio-9p, tmpfs on the writable dirs, the read-write shares listed in
  * /kfunc/shares (from the per-run archive), tracefs/debugfs/bpffs, then switch_roots to the per-run script /kfunc/run.sh.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
+ * With `kfunc.snap=1` on the command line it stops before the first 9p mount and waits on ttyS3 for
+ * `go <epoch seconds> <entropy hex> <run dir>`: the point at which src/qemu/snapshot.ts saves the VM state.
  */
 import { UsageError } from "../errors.ts";
 
@@ -19,9 +21,22 @@ grep -q kfunc.probe=1 /proc/cmdline && { ctl probe-ok; poweroff -f; }
 for m in $(cat /modules/order); do
   insmod /modules/$m.ko || ctl warn "insmod $m failed"
 done
+dir=
+if grep -q kfunc.snap=1 /proc/cmdline; then
+  # the host saves the VM state here (no 9p share is mounted yet: QEMU cannot migrate a mounted export) and
+  # every restored run resumes from this read: the host's clock, fresh entropy and the run's directory
+  ctl snap-ready
+  read -r go epoch seed dir < /dev/ttyS3 || fatal "no command from the host after restore"
+  [ "$go" = go ] || fatal "unexpected control line from the host: $go"
+  date -s "@$epoch" >/dev/null || ctl warn "setting the clock failed"
+  echo "$seed" > /dev/urandom
+  ctl restored
+fi
 O=trans=virtio,version=9p2000.L,msize=512000
 mkdir -p /newroot
 mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host root over 9p failed"
+# after a restore, the per-run files (run.sh, shares, modules) come from the run's directory on the host
+[ -z "$dir" ] || cp -a "/newroot$dir/kfunc/." /kfunc/ || fatal "copying the run's files from $dir failed"
 for d in /tmp /run /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
 chmod 700 /newroot/root
 if [ -f /kfunc/shares ]; then

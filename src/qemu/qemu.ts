@@ -16,6 +16,11 @@ export interface QemuOptions {
   accel: Accel;
   /** Read-write 9p shares: mount tag → host dir. The host root is always shared read-only as `hostroot`. */
   shares: { tag: string; path: string }[];
+  /**
+   * Snapshot mode (src/qemu/snapshot.ts): a QMP monitor on fd 7, a VM generation ID device (a restored
+   * guest reseeds its RNG when the ID changes), and with `incoming`, the saved state file to resume from.
+   */
+  snapshot?: { incoming?: string };
 }
 
 /** The serial ports: ttyS0 console, ttyS1 command stdout, ttyS2 command stderr, ttyS3 control events. */
@@ -27,6 +32,8 @@ export interface QemuChannels {
   control: Duplex;
   /** QEMU's own stderr (its errors, e.g. "KVM internal error"). */
   qemuStderr: Readable;
+  /** The QMP monitor, in snapshot mode. */
+  qmp?: Duplex;
 }
 
 export interface QemuProcess {
@@ -80,10 +87,19 @@ export function qemuArgs(o: QemuOptions): string[] {
       `virtio-9p-pci,fsdev=${s.tag},mount_tag=${s.tag}`,
     );
   }
+  if (o.snapshot) {
+    args.push("-chardev", "socket,id=qmp,fd=7", "-mon", "chardev=qmp,mode=control");
+    args.push("-device", "vmgenid,guid=auto");
+    if (o.snapshot.incoming) args.push("-incoming", `exec:cat ${shellQuote(o.snapshot.incoming)}`);
+  }
   // escape hatch for experiments and odd hosts: extra QEMU arguments, whitespace-separated
   const extra = process.env["KFUNC_KIT_QEMU_ARGS"];
   if (extra) args.push(...extra.trim().split(/\s+/));
   return args;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
@@ -112,7 +128,16 @@ export function startQemu(o: QemuOptions): QemuProcess {
   const args = qemuArgs(o);
   const [cmd, argv] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", "--", QEMU, ...args]] : [QEMU, args];
   const child = spawn(cmd, argv, {
-    stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe", "pipe"],
+    stdio: [
+      "ignore",
+      "ignore",
+      "pipe",
+      "pipe",
+      "pipe",
+      "pipe",
+      "pipe",
+      ...(o.snapshot ? ["pipe" as const] : []),
+    ],
     detached: true,
   });
   live.add(child);
@@ -133,9 +158,18 @@ export function startQemu(o: QemuOptions): QemuProcess {
     });
   });
   const s = child.stdio as unknown as Duplex[];
+  // a killed QEMU resets the sockets it had unread input on: that is its exit, seen by `closed`
+  for (const c of s) c?.on("error", () => {});
   return {
     child,
-    channels: { qemuStderr: s[2]!, console: s[3]!, stdout: s[4]!, stderr: s[5]!, control: s[6]! },
+    channels: {
+      qemuStderr: s[2]!,
+      console: s[3]!,
+      stdout: s[4]!,
+      stderr: s[5]!,
+      control: s[6]!,
+      ...(o.snapshot ? { qmp: s[7]! } : {}),
+    },
     closed,
     kill: () => killChild(child),
   };

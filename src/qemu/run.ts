@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -9,9 +11,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { defaultCacheDir, ensureWritableDir } from "../host/cache.ts";
+import { defaultCacheDir, ensureWritableDir, publish, tempSibling } from "../host/cache.ts";
 import { missingTool } from "../host/exec.ts";
 import { prepareKernel } from "../kernels/kernel.ts";
 import type { PreparedKernel } from "../kernels/types.ts";
@@ -21,8 +23,9 @@ import { chooseAccel } from "./accel.ts";
 import { runScript } from "./guest-init.ts";
 import { ensureInitramfs, runArchive } from "./initramfs.ts";
 import { modinfo, readModule } from "./modules.ts";
-import { type Accel, QEMU, qemuOnPath, startQemu } from "./qemu.ts";
-import { VmError, type VmRunOptions, type VmRunResult, type VmTimings } from "./vm-types.ts";
+import { type Accel, QEMU, type QemuOptions, qemuOnPath, startQemu } from "./qemu.ts";
+import { goLine, pruneStates, Qmp, SHARE_SLOTS, saveState, statePath, whenRestored } from "./snapshot.ts";
+import { VmError, type VmRunOptions, type VmRunResult, type VmStart, type VmTimings } from "./vm-types.ts";
 
 const enc = new TextEncoder();
 
@@ -35,6 +38,15 @@ const FAST_BOOT = "cryptomgr.notests no_timer_check";
 
 /** Boots that die before /init (a TCG hiccup, not the user's command) are retried this many times. */
 const EARLY_BOOT_RETRIES = 1;
+
+/** A restore that has not handed the guest its run by then is given up (and the run boots cold). */
+const RESTORE_TIMEOUT_MS = 60_000;
+
+/** How a run starts: a cold boot, a boot that saves its state on the way, or a restore of that state. */
+type StartMode =
+  | { kind: "cold" }
+  | { kind: "save"; state: string; runDir: string }
+  | { kind: "restore"; state: string; runDir: string };
 
 function parseMem(mem: string): string {
   if (!/^\d+[MG]?$/i.test(mem))
@@ -155,63 +167,146 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     ...guestEnv(options),
   };
   const script = runScript({ command: options.command, cwd, env, insmod: mods });
-  const extra = runArchive([
+  const files = [
     { name: "kfunc/run.sh", data: enc.encode(script) },
     ...kconfigFiles,
     { name: "kfunc/shares", data: enc.encode(shares.map((s) => `${s.tag} ${s.path}\n`).join("")) },
     ...mods.map((m) => ({ name: `kfunc/mods/${m.file}`, data: m.data })),
-  ]);
+  ];
   sweepStaleRunDirs();
   const runDir = mkdtempSync(join(tmpdir(), `kfunc-vm-${process.pid}-`));
   // a second Ctrl-C ends the CLI with process.exit(), before this finally: the run dir goes on exit too
   const removeRunDir = () => rmSync(runDir, { recursive: true, force: true });
   process.once("exit", removeRunDir);
   try {
-    const initrd = join(runDir, "initrd.cpio.gz");
-    writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), extra]));
     const accel: Accel = options.accel ?? (await chooseAccel(cacheDir, kernel.image, baseInitrd));
-    const prepareMs = performance.now() - t0;
-    for (let attempt = 0; ; attempt++) {
+    const append =
+      `console=ttyS0 panic=-1 oops=panic quiet loglevel=4 8250.nr_uarts=4 ${FAST_BOOT} ${options.cmdline ?? ""}`.trim();
+    const base = {
+      image: kernel.image,
+      mem: parseMem(options.mem ?? "2G"),
+      cpus: options.cpus ?? 2,
+      accel,
+    };
+    const cold = async (): Promise<VmRunResult> => {
+      const initrd = join(runDir, "initrd.cpio.gz");
+      writeFileSync(initrd, Buffer.concat([readFileSync(baseInitrd), runArchive(files)]));
+      return withRetry(() =>
+        boot(
+          options,
+          kernel,
+          { ...base, initrd, append, shares },
+          { kind: "cold" },
+          performance.now() - t0,
+          mods,
+        ),
+      );
+    };
+    const snapshotOff =
+      options.cold || process.env["KFUNC_KIT_VM_COLD"] === "1" || shares.length > SHARE_SLOTS;
+    if (snapshotOff) return await cold();
+    // the run's files are read by the restored guest from the host root, before its /tmp becomes a tmpfs
+    for (const f of files) {
+      mkdirSync(dirname(join(runDir, f.name)), { recursive: true });
+      writeFileSync(join(runDir, f.name), f.data);
+    }
+    const qo: QemuOptions = {
+      ...base,
+      initrd: baseInitrd,
+      append: `${append} kfunc.snap=1`,
+      shares: slots(shares, kernel),
+      snapshot: {},
+    };
+    const state = statePath(kernel, qo);
+    if (existsSync(state)) {
       try {
-        return await boot(options, kernel, initrd, shares, accel, prepareMs, mods);
+        return await boot(
+          options,
+          kernel,
+          { ...qo, snapshot: { incoming: state } },
+          { kind: "restore", state, runDir },
+          performance.now() - t0,
+          mods,
+        );
       } catch (e) {
-        const early = e instanceof VmError && (e.reason === "panic" || e.reason === "qemu") && !e.reachedInit;
-        if (!early || attempt >= EARLY_BOOT_RETRIES) throw e;
-        log.warn(`kernel died before the initramfs ran (${e.message.split("\n")[0]}); booting again`);
+        if (!(e instanceof VmError && e.reason === "restore")) throw e;
+        log.warn(`restoring the saved VM state failed (${e.message.split("\n")[0]}); booting cold`);
+        rmSync(state, { force: true });
+        return await cold();
       }
     }
+    if (existsSync(`${state}.failed`)) return await cold();
+    return await withRetry(() =>
+      boot(options, kernel, qo, { kind: "save", state, runDir }, performance.now() - t0, mods),
+    );
   } finally {
     process.off("exit", removeRunDir);
     removeRunDir();
   }
 }
 
+async function withRetry(run: () => Promise<VmRunResult>): Promise<VmRunResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const early = e instanceof VmError && (e.reason === "panic" || e.reason === "qemu") && !e.reachedInit;
+      if (!early || attempt >= EARLY_BOOT_RETRIES) throw e;
+      log.warn(`kernel died before the initramfs ran (${e.message.split("\n")[0]}); booting again`);
+    }
+  }
+}
+
+/** The shares in their fixed device slots; the unused ones export an empty directory. */
+function slots(
+  shares: { tag: string; path: string }[],
+  kernel: PreparedKernel,
+): { tag: string; path: string }[] {
+  const empty = join(dirname(kernel.btf), "vmstate-empty");
+  mkdirSync(empty, { recursive: true });
+  return Array.from({ length: SHARE_SLOTS }, (_, i) => ({
+    tag: `share${i}`,
+    path: shares[i]?.path ?? empty,
+  }));
+}
+
 async function boot(
   options: VmRunOptions,
   kernel: PreparedKernel,
-  initrd: string,
-  shares: { tag: string; path: string }[],
-  accel: Accel,
+  qo: QemuOptions,
+  mode: StartMode,
   prepareMs: number,
   mods: { hostPath: string }[],
 ): Promise<VmRunResult> {
   const progress = options.progress;
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const append =
-    `console=ttyS0 panic=-1 oops=panic quiet loglevel=4 8250.nr_uarts=4 ${FAST_BOOT} ${options.cmdline ?? ""}`.trim();
+  const accel = qo.accel;
   progress?.step(
-    `booting ${kernel.release} (${accel.toUpperCase()}, ${options.cpus ?? 2} CPUs, ${options.mem ?? "2G"})`,
+    `${mode.kind === "restore" ? "restoring" : "booting"} ${kernel.release} (${accel.toUpperCase()}, ${qo.cpus} CPUs, ${qo.mem})`,
   );
   const start = performance.now();
-  const q = startQemu({
-    image: kernel.image,
-    initrd,
-    append,
-    mem: parseMem(options.mem ?? "2G"),
-    cpus: options.cpus ?? 2,
-    accel,
-    shares,
-  });
+  const q = startQemu(qo);
+  let startedAs: VmStart = mode.kind === "cold" ? "cold" : mode.kind === "save" ? "saved" : "restored";
+  const sendGo = () => {
+    if (mode.kind !== "cold") q.channels.control.write(goLine(mode.runDir, randomBytes(32)));
+  };
+  const qmp = q.channels.qmp ? new Qmp(q.channels.qmp) : undefined;
+  if (mode.kind === "restore") whenRestored(qmp!).then(sendGo, () => {}); // a QEMU that fails to restore exits: seen below
+  const save = async (state: string) => {
+    const tmp = tempSibling(state);
+    try {
+      await saveState(qmp!, tmp);
+      publish(tmp, state);
+      pruneStates(state);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      startedAs = "cold";
+      log.warn(`saving the VM state failed, later runs boot cold: ${(e as Error).message}`);
+      writeFileSync(`${state}.failed`, `${(e as Error).message}\n`);
+      await qmp!.command("cont").catch(() => {});
+    }
+    sendGo();
+  };
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let consoleText = "";
@@ -249,16 +344,27 @@ async function boot(
       };
       events.push(ev);
       if (ev.name === "exit") q.channels.control.write("ack\n");
+      if (ev.name === "snap-ready" && mode.kind === "save") void save(mode.state);
+      if (ev.name === "restored") clearTimeout(restoreTimer);
       if (ev.name === "command")
-        progress?.succeed(`booted ${kernel.release} in ${(ev.hostMs / 1000).toFixed(1)} s`);
+        progress?.succeed(
+          `${mode.kind === "restore" ? "restored" : "booted"} ${kernel.release} in ${(ev.hostMs / 1000).toFixed(1)} s`,
+        );
     }
   });
 
-  let reason: "timeout" | "aborted" | undefined;
+  let reason: "timeout" | "aborted" | "restore" | undefined;
   const timer = setTimeout(() => {
     reason = "timeout";
     q.kill();
   }, timeoutMs);
+  const restoreTimer =
+    mode.kind === "restore"
+      ? setTimeout(() => {
+          reason = "restore";
+          q.kill();
+        }, RESTORE_TIMEOUT_MS)
+      : undefined;
   const onAbort = () => {
     reason = "aborted";
     q.kill();
@@ -279,6 +385,7 @@ async function boot(
     throw e;
   } finally {
     clearTimeout(timer);
+    clearTimeout(restoreTimer);
     clearInterval(exitWatch);
     if (exitGrace) clearTimeout(exitGrace);
     options.signal?.removeEventListener("abort", onAbort);
@@ -310,6 +417,16 @@ async function boot(
       "raise --timeout, or look at the console tail above for a hang",
     );
   if (reason === "aborted") throw fail("aborted", "VM run interrupted; QEMU was killed", "");
+  if (mode.kind === "restore" && !ev("restored")) {
+    const qe = qemuErr.trim().split("\n").slice(-3).join("; ");
+    throw fail(
+      "restore",
+      reason === "restore"
+        ? `the restored guest did not take its command within ${RESTORE_TIMEOUT_MS / 1000} s`
+        : `QEMU exited (${closed.signal ?? `code ${closed.code}`}) while restoring ${mode.state}${qe ? `: ${qe}` : ""}`,
+      "the saved state is removed; the next run saves it again",
+    );
+  }
   if (!exit) {
     const fatal = ev("fatal");
     const panic = /Kernel panic[^\n]*/.exec(consoleText)?.[0];
@@ -334,6 +451,7 @@ async function boot(
     timings,
     kernel,
     accel,
+    start: startedAs,
     ...(failedInsmod
       ? { insmodFailed: mods[Number(failedInsmod.detail)]?.hostPath ?? failedInsmod.detail }
       : {}),
@@ -361,22 +479,26 @@ function describeStage(events: Event[]): string {
 function computeTimings(events: Event[], totalMs: number, prepareMs: number): VmTimings {
   const ev = (n: string) => events.find((e) => e.name === n);
   const init = ev("init");
+  const restored = ev("restored");
   const root = ev("root");
   const command = ev("command");
   const done = ev("command-done") ?? ev("exit");
   const exit = ev("exit");
   const r = (x: number | undefined) => (x === undefined ? undefined : Math.round(x));
   const kernelStart = init ? init.hostMs - init.uptime : undefined;
+  // after a restore, the /init that resumed stands for the booted one
+  const first = init ?? restored;
   return {
     prepare: Math.round(prepareMs),
-    qemuToInit: r(init?.hostMs),
-    initToCommand: r(init && command ? command.uptime - init.uptime : undefined),
+    qemuToInit: r(first?.hostMs),
+    initToCommand: r(first && command ? command.uptime - first.uptime : undefined),
     command: r(command && done ? done.uptime - command.uptime : undefined),
     poweroff: r(exit ? totalMs - exit.hostMs : undefined),
     total: Math.round(totalMs),
     qemuStartup: r(kernelStart !== undefined && kernelStart > 0 ? kernelStart : undefined),
     kernelBoot: r(init?.uptime),
-    initramfs: r(init && root ? root.uptime - init.uptime : undefined),
+    initramfs: r((restored ?? init) && root ? root.uptime - (restored ?? init)!.uptime : undefined),
+    restore: r(restored?.hostMs),
     setup: r(root && command ? command.uptime - root.uptime : undefined),
   };
 }

@@ -24,6 +24,12 @@ export interface VmRunOptions {
   shares?: string[];
   /** Extra kernel command line. */
   cmdline?: string;
+  /**
+   * Boot cold even when a saved VM state of this kernel and configuration exists (also
+   * `KFUNC_KIT_VM_COLD=1`). By default a run restores that state (src/qemu/snapshot.ts), and the first
+   * run saves it.
+   */
+  cold?: boolean;
   /** Force an accelerator (default: KVM when it works, else TCG). */
   accel?: Accel;
   cacheDir?: string;
@@ -39,7 +45,7 @@ export interface VmRunOptions {
 export interface VmTimings {
   /** Kernel, initramfs, accel probe, per-run archive: before QEMU starts. */
   prepare: number;
-  /** QEMU start → initramfs /init running (host clock). */
+  /** QEMU start → initramfs /init running (host clock); after a restore, → the saved /init resumed. */
   qemuToInit: number | undefined;
   /** /init → command start: modules, 9p mounts, switch_root, tracefs/bpffs, insmod (guest clock). */
   initToCommand: number | undefined;
@@ -57,7 +63,12 @@ export interface VmTimings {
   initramfs: number | undefined;
   /** Breakdown: root mounted → command start (switch_root, tracefs/bpffs, insmod). */
   setup: number | undefined;
+  /** QEMU start → the guest took its run after a restore (or, when saving, after boot and save). */
+  restore?: number | undefined;
 }
+
+/** How the VM started: booted cold, booted and saved its state for later runs, or restored from it. */
+export type VmStart = "cold" | "saved" | "restored";
 
 export interface VmRunResult {
   exitCode: number;
@@ -72,6 +83,7 @@ export interface VmRunResult {
   timings: VmTimings;
   kernel: PreparedKernel;
   accel: Accel;
+  start: VmStart;
   /** Host path of the --insmod module that failed to load (the command did not run; exitCode 1). */
   insmodFailed?: string;
 }
@@ -86,7 +98,7 @@ export class VmError extends KfuncKitError {
   /** Whether the guest got as far as the initramfs /init. */
   readonly reachedInit: boolean;
   constructor(
-    readonly reason: "timeout" | "aborted" | "panic" | "qemu" | "guest",
+    readonly reason: "timeout" | "aborted" | "panic" | "qemu" | "guest" | "restore",
     message: string,
     data: {
       console: string;

@@ -5,7 +5,7 @@
  * The shape of the output is fixed (docs/skeleton.md).
  */
 import { createHash } from "node:crypto";
-import { cDeclaration, cFuncPrototype } from "../btf/c-decl.ts";
+import { cDeclaration, cFuncPrototype } from "../btf/c-printer.ts";
 import type { Btf } from "../btf/index.ts";
 import { TsDeclPrinter } from "../btf/ts-decl.ts";
 import { shapeOf, shapeOfSize } from "../btf/value-shape.ts";

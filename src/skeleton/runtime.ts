@@ -476,8 +476,6 @@ function specGlobals(
             buf.set(ds.bytes.subarray(v.offset, v.offset + v.size));
             c.encode(value, buf, 0);
             ds.bytes.set(buf, v.offset);
-            const map = spec.maps.find((m) => m.dataSection === ds.name);
-            if (map?.data && map.data !== ds.bytes) map.data.set(buf, v.offset);
           }
         : () => {
             throw new UsageError(`${spec.source}: '${v.name}' (${ds.name}) is set by the loader`, {

@@ -12,6 +12,7 @@ const munmapFn = libcFunc<(addr: unknown, len: number) => number>("int munmap(vo
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
 
 const MAP_FAILED = 0xffffffffffffffffn;
 
@@ -56,6 +57,16 @@ export class Mapping implements Disposable {
 /** mmap(NULL, length, prot, MAP_SHARED, fd, offset); `what` names the mapping in errors. */
 export function mmapFd(fd: number, length: number, prot: number, offset: number, what: string): Mapping {
   const ptr = mmapFn(null, length, prot, MAP_SHARED, fd, offset);
+  if (ptr === null || koffi().address(ptr) === MAP_FAILED) throwErrno(`mmap(${what})`, lastErrno());
+  return new Mapping(ptr, length);
+}
+
+/**
+ * A read-only private mapping of a whole file (`length` bytes from offset 0), e.g. /sys/kernel/btf/vmlinux
+ * (Linux ≥ 6.16 maps it; the kernel refuses writable or shared mappings). Writing to its view faults.
+ */
+export function mmapReadOnly(fd: number, length: number, what: string): Mapping {
+  const ptr = mmapFn(null, length, PROT_READ, MAP_PRIVATE, fd, 0);
   if (ptr === null || koffi().address(ptr) === MAP_FAILED) throwErrno(`mmap(${what})`, lastErrno());
   return new Mapping(ptr, length);
 }

@@ -10,6 +10,7 @@ export type FaultKind =
   | "kfunc" // a kfunc call that has no binding (only a poisoned __weak one can reach run time)
   | "tail-call" // more than 33 tail calls in a row
   | "helper" // a helper refused its arguments
+  | "core" // an instruction whose CO-RE relocation failed (poisoned) was reached
   | "bad-program"; // the bytecode itself is malformed (found at load)
 
 /**

@@ -1,3 +1,4 @@
+import { CORE_POISON_IMM } from "../link/core.ts";
 import type { Code } from "./code.ts";
 import type { FaultKind } from "./fault.ts";
 import { HelperFault, TailCall, Unwind, UvmFault } from "./fault.ts";
@@ -11,6 +12,19 @@ function hex(lo: number, hi: number): string {
 }
 
 export function fault(code: Code, kind: FaultKind, pc: number, what: string): UvmFault {
+  if (
+    kind === "unknown-helper" &&
+    code.op[pc] === 0x85 &&
+    code.src[pc] === 0 &&
+    code.imm[pc] === CORE_POISON_IMM
+  )
+    return new UvmFault(
+      "core",
+      code.name,
+      pc,
+      "reached an instruction whose CO-RE relocation failed against the target BTF (the field or type is not there; libbpf poisons it as call 0xbad2310): guard it with bpf_core_field_exists()/bpf_core_type_exists()",
+      code.lineOf(pc),
+    );
   return new UvmFault(kind, code.name, pc, what, code.lineOf(pc));
 }
 

@@ -49,6 +49,7 @@ export class ArrayMap extends UvmMap {
     index: number,
     mem: Memory,
     readonly readonlyProg = false,
+    initial?: Uint8Array,
   ) {
     super(spec, index);
     this.stride = round8(spec.valueSize);
@@ -57,7 +58,7 @@ export class ArrayMap extends UvmMap {
       this.stride * spec.maxEntries,
       readonlyProg ? PERM_READ : PERM_RW,
     );
-    if (spec.data) this.region.bytes.set(spec.data.subarray(0, spec.valueSize));
+    if (initial) this.region.bytes.set(initial.subarray(0, spec.valueSize));
   }
   /** The whole value area (for global data: the section's bytes, readable and writable from TS). */
   get bytes(): Uint8Array {
@@ -301,11 +302,18 @@ export function mapFootprint(spec: MapSpec): number {
   }
 }
 
-export function createMap(spec: MapSpec, index: number, mem: Memory): UvmMap {
+/** `initial`: a global data map's contents (its data section's bytes). */
+export function createMap(spec: MapSpec, index: number, mem: Memory, initial?: Uint8Array): UvmMap {
   switch (spec.type.id) {
     case MAP_TYPE.ARRAY:
     case MAP_TYPE.PERCPU_ARRAY:
-      return new ArrayMap(spec, index, mem, spec.dataSection !== undefined && (spec.flags & 0x80) !== 0);
+      return new ArrayMap(
+        spec,
+        index,
+        mem,
+        spec.dataSection !== undefined && (spec.flags & 0x80) !== 0,
+        initial,
+      );
     case MAP_TYPE.HASH:
     case MAP_TYPE.PERCPU_HASH:
     case MAP_TYPE.LRU_HASH:

@@ -1,9 +1,10 @@
 import type { Btf } from "../btf/index.ts";
 import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
 import { sourceLineFor } from "../kernel/verifier-error.ts";
-import { applyCoreRelo, CandidateCache } from "../link/core.ts";
+import { applyCoreRelo, CandidateCache, CORE_POISON_IMM } from "../link/core.ts";
 import { Insns } from "../link/insn.ts";
 import { applyRelocations, type ExternResolution, KFUNC_POISON_BASE } from "../link/relocate.ts";
+import { dataSectionOf } from "../object/globals.ts";
 import type { ExternSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { PROG_TYPE } from "../object/uapi.ts";
 import { OUT, toU64 } from "./alu.ts";
@@ -148,7 +149,7 @@ export class UvmObject {
     this.ctxRegion = this.memory.alloc("ctx", maxCtx, 0);
     this.pktRegion = this.memory.alloc("packet", maxPacket, 0);
     spec.maps.forEach((m, i) => {
-      const map = createMap(m, i, this.memory);
+      const map = createMap(m, i, this.memory, dataSectionOf(spec, m)?.bytes);
       this.maps.set(m.name, map);
       this.mapList.push(map);
     });
@@ -380,7 +381,7 @@ export class UvmObject {
     }
   }
 
-  /** Every helper a program calls must exist here: refused at load, by name. */
+  /** Every helper a program calls must exist here: refused at load, by name (a CO-RE poison only when run). */
   private checkCalls(p: ProgramSpec, code: Code): void {
     for (let pc = 0; pc < code.count; pc++) {
       if (code.op[pc] === 0x18) {
@@ -389,7 +390,8 @@ export class UvmObject {
       }
       if (code.op[pc] !== 0x85 || code.src[pc] !== 0) continue;
       const id = code.imm[pc]!;
-      if (!this.helpers[id])
+      // a failed CO-RE relocation's poison: like the verifier, refused only if reached (faults.ts)
+      if (!this.helpers[id] && id !== CORE_POISON_IMM)
         throw new UvmFault(
           "unknown-helper",
           p.name,

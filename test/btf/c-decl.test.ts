@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cDeclaration, cFuncPrototype } from "../../src/btf/c-decl.ts";
+import { cDeclaration, cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { modelBtf } from "./c-helpers.ts";
 
 // ids:            1      2       3      4        5          6         7
@@ -127,4 +127,26 @@ test("cFuncPrototype and cDeclaration reject wrong ids with the id and a hint", 
     },
   );
   assert.throws(() => cDeclaration(btf, 16, "f"), /unexpected FUNC in a type declaration/);
+});
+
+test("a declaration that fails halfway leaves nothing behind for the next one", () => {
+  // an anonymous struct whose member is a FUNC: the printer has written "struct {\n\t" when it throws
+  const bad = modelBtf([
+    { kind: "INT", name: "int", size: 4, encoding: 1, bitOffset: 0, bits: 32 }, // 1
+    { kind: "FUNC_PROTO", name: "", returnType: 1, params: [] }, // 2
+    { kind: "FUNC", name: "f", type: 2, linkage: 1 }, // 3
+    {
+      kind: "STRUCT",
+      name: "",
+      size: 4,
+      kindFlag: false,
+      members: [
+        { name: "a", type: 1, bitOffset: 0, bitfieldSize: 0 },
+        { name: "g", type: 3, bitOffset: 32, bitfieldSize: 0 },
+      ],
+    }, // 4
+  ]);
+  assert.throws(() => cDeclaration(bad, 4, "s"), /unexpected FUNC in a type declaration/);
+  assert.equal(cDeclaration(bad, 1, "x"), "int x");
+  assert.equal(cFuncPrototype(bad, 3), "int f(void)");
 });

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { cDeclaration } from "../../src/btf/c-decl.ts";
 import { flatOf } from "../../src/btf/c-flat.ts";
 import { FlatLayout } from "../../src/btf/c-flat-layout.ts";
+import { cDeclaration } from "../../src/btf/c-printer.ts";
 import { type Btf, BtfBuilder, parseBtf } from "../../src/btf/index.ts";
 import { alignOfOrZero, isPacked, sizeOfOrZero } from "../../src/btf/layout.ts";
 import { isKfuncKitError } from "../../src/errors.ts";

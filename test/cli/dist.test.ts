@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
@@ -58,4 +58,30 @@ test("compiled CLI: test-run loads, runs and closes (every lazy import resolves)
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /no program named 'nope'/);
   assert.doesNotMatch(bad.stderr, /internal error/);
+});
+
+test("kfunc --version answers from bin/kfunc.js alone, with the package's version (as commander's would)", () => {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    version: string;
+  };
+  for (const flag of ["--version", "-V"]) {
+    const r = kfunc(flag);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${version}\n`);
+  }
+  // the fast path loads nothing of the CLI: a copy of bin/ next to a package.json, with no dist/, answers
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-version-"));
+  mkdirSync(join(dir, "bin"));
+  for (const f of ["bin/kfunc.js", "bin/package.json", "package.json"])
+    copyFileSync(join(REPO_ROOT, f), join(dir, f));
+  const alone = spawnSync(process.execPath, [join(dir, "bin", "kfunc.js"), "--version"], {
+    encoding: "utf8",
+  });
+  assert.equal(alone.stdout, `${version}\n`, alone.stderr);
+  const noDist = spawnSync(process.execPath, [join(dir, "bin", "kfunc.js"), "inspect"], { encoding: "utf8" });
+  assert.equal(noDist.status, 1);
+  assert.match(noDist.stderr, /the CLI is not built yet/);
+  // main.ts's copy (what commander prints for `kfunc <verb> --version`-style parses) agrees
+  const main = readFileSync(join(REPO_ROOT, "src", "cli", "main.ts"), "utf8");
+  assert.match(main, new RegExp(`const VERSION = "${version.replace(/\./g, "\\.")}"`));
 });

@@ -59,10 +59,11 @@ test(`libbpf-tools corpus + own objects: libbpf 1.1 and kfunc-kit agree, in one 
     }
     const input = { objects, loader, repeat: 1 };
     const script = `
+import { emitResult } from "${REPO_ROOT}/src/qemu/result-channel.ts";
 import { ownChecks, runCorpus } from "${REPO_ROOT}/test/corpus/guest-corpus.ts";
 const rows = await runCorpus(${JSON.stringify(input)});
 const own = await ownChecks(${JSON.stringify(own)});
-console.log("RESULT " + JSON.stringify({ rows, own }));
+emitResult({ type: "result", value: { rows, own } });
 `;
     const res = runGuestScript<{ rows: GuestRow[]; own: OwnChecks }>(t, KERNEL, script, loader, [
       // One vCPU: with two, multi-threaded TCG sometimes crashed the guest while the attach of ~200 kprobes

@@ -1,7 +1,8 @@
 /**
  * Runs a TypeScript guest script (text) inside a QEMU kernel through `kfunc vm run`, bundled (see
- * guest-bundle.ts), with the project and the object's directory shared, and returns the JSON the script
- * printed on its `RESULT ` line. The kernel is prepared first (`kfunc vm prepare`, cached): when that fails,
+ * guest-bundle.ts), with the project and the object's directory shared, and returns the `value` of the
+ * script's `emitResult({ type: "result", value })` record (the one guest-to-host protocol,
+ * src/qemu/result-channel.ts). The kernel is prepared first (`kfunc vm prepare`, cached): when that fails,
  * the test skips with its error outside CI and fails in CI; after that, any failure is the test's.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
+import { parseResults } from "../../src/qemu/result-channel.ts";
 import { REPO_ROOT } from "./fixtures.ts";
 import { bundleGuestScript } from "./guest-bundle.ts";
 
@@ -41,9 +43,9 @@ export function runGuestScript<T>(
       ],
       { cwd: REPO_ROOT, encoding: "utf8", timeout: 850_000 },
     );
-    const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-    assert.ok(line, `no RESULT from the guest (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-    return JSON.parse(line.slice("RESULT ".length)) as T;
+    const result = parseResults<{ type: string; value: T }>(r.stdout).find((rec) => rec.type === "result");
+    assert.ok(result, `no result record from the guest (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return result.value;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,7 @@ const KERNEL = process.env["KFUNC_KIT_TEST_KERNEL"] ?? "debian:bookworm-backport
 
 const guestScript = (obj: string) => `
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { emitResult } from "${REPO_ROOT}/src/qemu/result-channel.ts";
 import { loadObjectFile } from "${REPO_ROOT}/src/kernel/index.ts";
 import { attach, clearTrace, readTraceBuffer } from "${REPO_ROOT}/src/kernel/attach/index.ts";
 const coll = await loadObjectFile(${JSON.stringify(obj)});
@@ -36,7 +37,7 @@ for (const via of ["pmu", "tracefs"]) {
   };
 }
 coll.close();
-console.log("RESULT " + JSON.stringify(out));
+emitResult({ type: "result", value: out });
 `;
 
 type KprobeResult = Record<

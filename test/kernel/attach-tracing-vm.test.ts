@@ -27,6 +27,7 @@ const COUNTERS: Record<string, string> = {
 const guestScript = (obj: string) => `
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
+import { emitResult } from "${REPO_ROOT}/src/qemu/result-channel.ts";
 import { parseObject } from "${REPO_ROOT}/src/object/index.ts";
 import { loadCollection, setGlobal } from "${REPO_ROOT}/src/kernel/index.ts";
 import { attach } from "${REPO_ROOT}/src/kernel/attach/index.ts";
@@ -77,7 +78,7 @@ out.liveAfter = live;
 unlinkOnce("b");
 out.after = read();
 coll.close();
-console.log("RESULT " + JSON.stringify(out));
+emitResult({ type: "result", value: out });
 `;
 
 interface GuestResult {

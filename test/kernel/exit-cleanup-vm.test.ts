@@ -15,6 +15,7 @@ const KERNEL = process.env["KFUNC_KIT_TEST_KERNEL"] ?? "debian:bookworm-backport
 const guestScript = (kprobeObj: string, uprobeObj: string) => `
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { emitResult } from "${REPO_ROOT}/src/qemu/result-channel.ts";
 import { attach, tracefsRoot } from "${REPO_ROOT}/src/kernel/attach/index.ts";
 import { removeStaleEvents } from "${REPO_ROOT}/src/kernel/attach/kprobe.ts";
 import { installExitHandlers, loadObjectFile } from "${REPO_ROOT}/src/kernel/index.ts";
@@ -50,7 +51,7 @@ if (mode === "handlers" || mode === "none") {
   const handlers = await run("handlers");
   const none = await run("none");
   const removed = [...removeStaleEvents(root + "/kprobe_events"), ...removeStaleEvents(root + "/uprobe_events")];
-  console.log("RESULT " + JSON.stringify({ handlers, none, removed, final: read() }));
+  emitResult({ type: "result", value: { handlers, none, removed, final: read() } });
 }
 `;
 

@@ -10,6 +10,7 @@ import { before, test } from "node:test";
 import { buildProgram } from "../../src/compile/index.ts";
 import { type BuiltModule, buildModule } from "../../src/module/index.ts";
 import { DEFAULT_KERNEL, runInVm, type VmRunResult } from "../../src/qemu/index.ts";
+import { parseResults } from "../../src/qemu/result-channel.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
 import { bundleGuestScript } from "../helpers/guest-bundle.ts";
 
@@ -47,12 +48,12 @@ before(async () => {
     command: ["node", bundleGuestScript("examples/kfunc-zoo/vm/zoo-guest.ts"), objDir],
     timeoutMs: 300_000,
   });
-  const line = vm.stdout.split("\n").find((l) => l.startsWith("ZOO-RESULT "));
+  const record = parseResults<ZooResult & { type: string }>(vm.stdout).find((r) => r.type === "zoo");
   assert.ok(
-    line,
-    `no ZOO-RESULT line; exit ${vm.exitCode}\nstdout:\n${vm.stdout}\nstderr:\n${vm.stderr}\nconsole:\n${vm.console.slice(-3000)}`,
+    record,
+    `no zoo result record; exit ${vm.exitCode}\nstdout:\n${vm.stdout}\nstderr:\n${vm.stderr}\nconsole:\n${vm.console.slice(-3000)}`,
   );
-  zoo = JSON.parse(line.slice("ZOO-RESULT ".length)) as ZooResult;
+  zoo = record;
 });
 
 test("the generated registration loads on 6.12: insmod logs the kfunc count and program types", () => {

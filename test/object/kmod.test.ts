@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { cFuncPrototype } from "../../src/btf/c-decl.ts";
+import { cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { parseBtf } from "../../src/btf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import { parseKernelModule } from "../../src/object/index.ts";

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { cFuncPrototype } from "../../src/btf/c-decl.ts";
+import { cFuncPrototype } from "../../src/btf/c-printer.ts";
 import { parseElf, STB_WEAK } from "../../src/elf/index.ts";
 import { isKfuncKitError } from "../../src/errors.ts";
 import {
   cloneObjectSpec,
+  dataSectionOf,
   INSN_SIZE,
   type ObjectSpec,
   type ProgramSpec,
@@ -277,10 +278,11 @@ test("parsing is deterministic and clone() is deep", () => {
   const ro = c.dataSections.find((d) => d.name === ".rodata")!;
   ro.bytes[0] = 0xee;
   assert.equal(
-    c.maps.find((m) => m.dataSection === ".rodata")!.data![0],
+    dataSectionOf(c, c.maps.find((m) => m.dataSection === ".rodata")!)!.bytes[0],
     0xee,
-    "data map shares the section bytes",
+    "a data map's contents are its section's bytes (one owner)",
   );
+  assert.ok(!("data" in c.maps.find((m) => m.dataSection === ".rodata")!), "MapSpec keeps no copy");
   assert.equal(strip(spec), strip(again), "the original is untouched");
   assert.equal(c.btf, spec.btf, "BTF is immutable and shared");
 });

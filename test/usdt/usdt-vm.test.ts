@@ -31,6 +31,7 @@ const PROBES = [
 const guestScript = (objects: { cookie: string; noCookie: string }, targetDir: string) => `
 import { cpSync, readFileSync } from "node:fs";
 import { release } from "node:os";
+import { emitResult } from "${REPO_ROOT}/src/qemu/result-channel.ts";
 import { parseObject } from "${REPO_ROOT}/src/object/index.ts";
 import { loadCollection, setGlobal } from "${REPO_ROOT}/src/kernel/index.ts";
 import { attachUsdt, closeAll, RingBuffer } from "${REPO_ROOT}/src/kernel/attach/index.ts";
@@ -74,7 +75,7 @@ for (const [variant, obj] of Object.entries(${JSON.stringify(objects)})) {
   await target.quit();
   out.runs[variant] = run;
 }
-console.log("RESULT " + JSON.stringify(out));
+emitResult({ type: "result", value: out });
 `;
 
 interface Run {

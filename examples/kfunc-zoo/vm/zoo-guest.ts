@@ -2,7 +2,7 @@
  * Runs inside the VM (kfunc_zoo.ko already insmod'ed) with kfunc-kit's own loader:
  *   node --import tsx examples/kfunc-zoo/vm/zoo-guest.ts <dir with the compiled zoo objects>
  * Test-runs the syscall programs, attaches the kprobe and fentry programs around three unlinks, and loads
- * the programs the verifier must reject. Prints one `ZOO-RESULT <json>` line; the host test asserts on it.
+ * the programs the verifier must reject. Emits one `zoo` record (src/qemu/result-channel.ts); the host test asserts on it.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { formatError, isKfuncKitError } from "../../../src/errors.ts";
 import { attach, testRun } from "../../../src/kernel/attach/index.ts";
 import { loadObjectFile } from "../../../src/kernel/index.ts";
+import { emitResult } from "../../../src/qemu/result-channel.ts";
 
 interface ZooResult {
   testRuns: Record<string, number | string>;
@@ -97,4 +98,4 @@ try {
   result.dmesg = [`dmesg failed: ${String(e)}`];
 }
 
-process.stdout.write(`ZOO-RESULT ${JSON.stringify(result)}\n`);
+emitResult({ type: "zoo", ...result });

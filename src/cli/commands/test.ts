@@ -17,6 +17,10 @@ interface TestCliOptions {
   cflags?: string;
   dropCap?: string[];
   shard?: string;
+  uvm?: boolean;
+  interp?: boolean;
+  kfuncs?: string;
+  btf?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -58,6 +62,13 @@ export function register(program: Command): void {
       collect,
     )
     .option("--shard <i/n>", "run only shard i of n of the kernel × file grid (CI matrices)")
+    .option(
+      "--uvm",
+      "run the __retval tests in the userspace runtime (no kernel); verifier-only tests are skips",
+    )
+    .option("--interp", "with --uvm: use the interpreter instead of the JIT")
+    .option("--kfuncs <file>", "with --uvm: a module whose named exports implement the tests' kfuncs")
+    .option("--btf <file>", "with --uvm: BTF for vmlinux.h and CO-RE (default /sys/kernel/btf/vmlinux)")
     .action(async (paths: string[], opts: TestCliOptions) => {
       await testCommand(paths, opts);
     });
@@ -91,36 +102,58 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
     ac.abort();
   };
   process.once("SIGINT", onSigint);
+  if ((opts.kfuncs || opts.btf || opts.interp) && !opts.uvm)
+    throw new UsageError("--kfuncs, --btf and --interp go with --uvm");
+  if (opts.uvm && (opts.kernel || opts.host || opts.module || opts.shard || opts.jobs))
+    throw new UsageError(
+      "--uvm runs in userspace: it takes no --kernel, --host, --module, --shard or --jobs",
+    );
   let results: Awaited<ReturnType<typeof runTests>>;
   try {
-    results = await runTests({
-      paths,
-      ...(opts.module ? { modules: opts.module } : {}),
-      ...(opts.kernel ? { kernels: opts.kernel } : {}),
-      ...(opts.host ? { host: true } : {}),
-      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
-      ...(jobs ? { jobs } : {}),
-      ...(timeoutS ? { timeoutS } : {}),
-      ...(opts.clang ? { clang: opts.clang } : {}),
-      ...(opts.include ? { includeDirs: opts.include } : {}),
-      ...(opts.define ? { defines: opts.define } : {}),
-      ...(opts.cflags ? { cflags: opts.cflags.split(/\s+/).filter(Boolean) } : {}),
-      ...(opts.dropCap ? { dropCaps: opts.dropCap } : {}),
-      ...(opts.shard ? { shard: opts.shard } : {}),
-      progress,
-      signal: ac.signal,
-      onEvent: (e) => {
-        if (e.type === "kernel")
-          say(`${e.release ?? e.spec}${e.release && e.spec !== e.release ? ` (${e.spec})` : ""}`);
-        else if (e.type === "kernel-error") say(`  ✖ ${e.kernel}: ${e.error}`);
-        else if (e.type === "output") {
-          if (!quiet) process.stderr.write(`  | ${e.text}`);
-        } else if (e.type === "test") {
-          say(specLine(e.outcome));
-          if (e.outcome.status === "fail" || e.outcome.status === "error") say(failureDetail(e.outcome));
-        }
-      },
-    });
+    if (opts.uvm) {
+      const { runUvmTests } = await import("../../testing/uvm.ts");
+      say("uvm (userspace runtime)");
+      results = await runUvmTests({
+        paths,
+        kfuncs: opts.kfuncs,
+        filter: opts.filter,
+        clang: opts.clang,
+        btf: opts.btf,
+        engine: opts.interp ? "interp" : "jit",
+        onResult: (t) => {
+          say(specLine(t));
+          if (t.status === "fail" || t.status === "error") say(failureDetail(t));
+        },
+      });
+    } else
+      results = await runTests({
+        paths,
+        ...(opts.module ? { modules: opts.module } : {}),
+        ...(opts.kernel ? { kernels: opts.kernel } : {}),
+        ...(opts.host ? { host: true } : {}),
+        ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+        ...(jobs ? { jobs } : {}),
+        ...(timeoutS ? { timeoutS } : {}),
+        ...(opts.clang ? { clang: opts.clang } : {}),
+        ...(opts.include ? { includeDirs: opts.include } : {}),
+        ...(opts.define ? { defines: opts.define } : {}),
+        ...(opts.cflags ? { cflags: opts.cflags.split(/\s+/).filter(Boolean) } : {}),
+        ...(opts.dropCap ? { dropCaps: opts.dropCap } : {}),
+        ...(opts.shard ? { shard: opts.shard } : {}),
+        progress,
+        signal: ac.signal,
+        onEvent: (e) => {
+          if (e.type === "kernel")
+            say(`${e.release ?? e.spec}${e.release && e.spec !== e.release ? ` (${e.spec})` : ""}`);
+          else if (e.type === "kernel-error") say(`  ✖ ${e.kernel}: ${e.error}`);
+          else if (e.type === "output") {
+            if (!quiet) process.stderr.write(`  | ${e.text}`);
+          } else if (e.type === "test") {
+            say(specLine(e.outcome));
+            if (e.outcome.status === "fail" || e.outcome.status === "error") say(failureDetail(e.outcome));
+          }
+        },
+      });
   } finally {
     process.removeListener("SIGINT", onSigint);
   }

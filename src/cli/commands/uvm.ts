@@ -136,7 +136,7 @@ async function runObject(
   opts: RunCliOptions,
   run: { repeat: number; budget: number | undefined; engine: "jit" | "js" | "interp"; warmup: number },
 ): Promise<void> {
-  const { UsageError, KfuncKitError, NotSupportedError } = await import("../../errors.ts");
+  const { UsageError, NotSupportedError } = await import("../../errors.ts");
   const { parseObject } = await import("../../object/index.ts");
   const { UvmObject } = await import("../../uvm/object.ts");
   const { RingBufMap, PerfEventMap, ArrayMap, HashMap } = await import("../../uvm/maps.ts");

@@ -29,6 +29,7 @@ interface RunFlags {
   share?: string[];
   env?: string[];
   console?: boolean;
+  cold?: boolean;
   json?: boolean;
   cache?: string;
 }
@@ -58,6 +59,7 @@ export function register(program: Command): void {
     )
     .option("-e, --env <K=V>", "extra environment variable for the command (repeatable)", collect)
     .option("--console", "print the kernel console after the run")
+    .option("--cold", "boot the kernel even when its saved VM state could be restored")
     .option("--json", "print one JSON result (stdout, stderr, exit code, console, timings)")
     .option("--cache <dir>", "cache dir (default $KFUNC_KIT_CACHE or ~/.cache/kfunc-kit)")
     .addHelpText("after", "\nExample:\n  kfunc vm run --insmod ./hello.ko -- bpftool prog list\n")
@@ -107,6 +109,7 @@ export function register(program: Command): void {
           timeoutMs: timeout * 1000,
           insmod: flags.insmod ?? [],
           shares: flags.share ?? [],
+          ...(flags.cold ? { cold: true } : {}),
           signal: abort.signal,
           progress,
           ...(flags.cache ? { cacheDir: flags.cache } : {}),
@@ -126,6 +129,7 @@ export function register(program: Command): void {
             timings: result.timings,
             kernel: { spec: kernel.spec, release: kernel.release },
             accel: result.accel,
+            start: result.start,
             ...(result.insmodFailed ? { insmodFailed: result.insmodFailed } : {}),
           });
         } else if (flags.console) {

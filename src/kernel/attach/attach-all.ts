@@ -3,47 +3,27 @@
  * or the named ones; all-or-nothing (a failure detaches what was attached before it).
  */
 import { UsageError } from "../../errors.ts";
+import { type AttachKind, matchSection, sectionPrefix } from "../../object/sections.ts";
 import { closeAll, type Link } from "../links.ts";
 import { type AttachOptions, attach } from "./attach.ts";
-import { type AttachableProgram, splitSection } from "./program.ts";
+import type { AttachableProgram } from "./program.ts";
 
-/** Section prefixes attach() handles on its own (libbpf's auto-attach set). */
-const ATTACHABLE = new Set([
-  "tracepoint",
-  "tp",
-  "raw_tracepoint",
-  "raw_tp",
-  "raw_tracepoint.w",
-  "raw_tp.w",
-  "tp_btf",
-  "fentry",
-  "fentry.s",
-  "fexit",
-  "fexit.s",
-  "fmod_ret",
-  "fmod_ret.s",
-  "lsm",
-  "lsm.s",
-  "kprobe",
-  "kretprobe",
-  "ksyscall",
-  "kretsyscall",
-  "kprobe.multi",
-  "kretprobe.multi",
-  "uprobe",
-  "uprobe.s",
-  "uretprobe",
-  "uretprobe.s",
-  "usdt",
-  "usdt.s",
-  "iter",
-  "iter.s",
-]);
+/** The section's attach kind, "unsupported" for a section no definition matches. */
+function attachKindOf(section: string): AttachKind {
+  return matchSection(section)?.def.attach ?? "unsupported";
+}
 
-/** True when attach() can attach this section without extra options (it names its target). */
+function attachesItself(kind: AttachKind): boolean {
+  return kind !== "none" && kind !== "unsupported" && kind !== "perf_event";
+}
+
+/**
+ * True when attach() can attach this section without extra options: its kind attaches on its own (not
+ * perf_event, whose event is the caller's choice) and the section names its target.
+ */
 export function isAutoAttachable(section: string): boolean {
-  const { prefix, rest } = splitSection(section);
-  return ATTACHABLE.has(prefix) && rest !== "";
+  const m = matchSection(section);
+  return m !== undefined && attachesItself(m.def.attach) && m.attachTarget !== undefined;
 }
 
 export interface AttachAllResult {
@@ -91,9 +71,12 @@ export function attachAll(
 }
 
 export function notAttachableReason(section: string): string {
-  const { prefix, rest } = splitSection(section);
-  if ((prefix === "usdt" || prefix === "usdt.s") && rest === "")
+  const m = matchSection(section);
+  const kind = attachKindOf(section);
+  const prefix = m ? sectionPrefix(m.def) : section.split("/")[0]!;
+  if (kind === "usdt" && m?.attachTarget === undefined)
     return `SEC("${section}") names no probe: attach it with --usdt <binary>:<provider>:<name> (or attachUsdt)`;
-  if (ATTACHABLE.has(prefix) && rest === "") return `SEC("${section}") names no target`;
+  if (attachesItself(kind) && m?.attachTarget === undefined) return `SEC("${section}") names no target`;
+  if (kind === "unsupported") return `kfunc-kit cannot attach ${prefix} programs yet`;
   return `${prefix} programs are not attached; run them with kfunc test-run`;
 }

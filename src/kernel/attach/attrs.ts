@@ -1,19 +1,10 @@
 /** `union bpf_attr` encodings for the attach commands, sized to the last field used. */
-import { bpf } from "../../sys/bpf.ts";
+import { ATTACH_TYPE } from "../../object/uapi.ts";
+import { BPF_CMD, bpf } from "../../sys/bpf.ts";
 
-export const CMD = { RAW_TRACEPOINT_OPEN: 17, LINK_CREATE: 28, ITER_CREATE: 33 } as const;
-
-/** enum bpf_attach_type values the attach code uses. */
-export const ATTACH = {
-  TRACE_RAW_TP: 23,
-  TRACE_FENTRY: 24,
-  TRACE_FEXIT: 25,
-  MODIFY_RETURN: 26,
-  LSM_MAC: 27,
-  TRACE_ITER: 28,
-  PERF_EVENT: 41,
-  TRACE_KPROBE_MULTI: 42,
-} as const;
+/** The bpf(2) commands and attach types: the one table of each (src/sys/bpf.ts, src/object/uapi.ts). */
+export const CMD = BPF_CMD;
+export const ATTACH = ATTACH_TYPE;
 
 export const BPF_F_KPROBE_MULTI_RETURN = 1;
 

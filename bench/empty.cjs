@@ -1,0 +1,1 @@
+// an empty CommonJS script: what a CommonJS entry (bin/kfunc.js) costs (bench/startup.ts)
