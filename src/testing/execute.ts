@@ -27,6 +27,7 @@ import {
   type TestCase,
 } from "./annotations.ts";
 import { xlatedText } from "./disasm.ts";
+import { describeThrown, retvalFailure } from "./failures.ts";
 import { matchInOrder, type Pattern } from "./match.ts";
 import { CAPS, type TestFailure, type TestOutcome } from "./types.ts";
 
@@ -378,20 +379,12 @@ async function runOne(
           failure: {
             kind: "test-run",
             expected: "BPF_PROG_TEST_RUN runs the program",
-            got: isKfuncKitError(e) ? formatError(e) : String(e),
+            got: describeThrown(e),
           },
         };
       }
-      if (exp.retval !== "any" && retval !== exp.retval)
-        return {
-          status: "fail",
-          retval,
-          failure: {
-            kind: "retval",
-            expected: `retval ${exp.retval}`,
-            got: `retval ${retval}${runs > 1 ? ` (run ${i + 1} of ${runs})` : ""}`,
-          },
-        };
+      const wrong = retvalFailure(exp.retval, retval, i, runs);
+      if (wrong) return { status: "fail", retval, failure: wrong };
     }
     if (tc.printk.length) {
       // Read through trace_pipe, which consumes what it reads (the buffer was cleared for this test anyway),

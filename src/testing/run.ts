@@ -302,19 +302,20 @@ async function runKernel(
     const objects: { file: string; object: string; titles: { program: string; title: string }[] }[] = [];
     /** `__btf_path` files the guest finds next to the staged objects: name → host path. */
     const btfFiles = new Map<string, string>();
+    const compileOptions = {
+      kernelBtf: btf,
+      moduleDirs: mods.map((m) => m.buildDir),
+      clang: o.clang,
+      includeDirs: o.includeDirs,
+      defines: o.defines,
+      cflags: o.cflags,
+      cacheDir,
+    };
     await timed("compile", () => {
       for (const f of files) {
         let object: string;
         try {
-          object = compileTest(f.source, {
-            kernelBtf: btf,
-            moduleDirs: mods.map((m) => m.buildDir),
-            clang: o.clang,
-            includeDirs: o.includeDirs,
-            defines: o.defines,
-            cflags: o.cflags,
-            cacheDir,
-          }).object;
+          object = compileTest(f.source, compileOptions).object;
         } catch (e) {
           push({
             file: f.file,
@@ -330,20 +331,7 @@ async function runKernel(
           objects.push({ file: f.file, object, titles: expectedTitles(object, f.file) });
           for (const name of btfPathsOf(object, f.file)) {
             if (btfFiles.has(name)) continue;
-            const found = findBtfFile(
-              name,
-              f.source,
-              (src) =>
-                compileTest(src, {
-                  kernelBtf: btf,
-                  moduleDirs: mods.map((m) => m.buildDir),
-                  clang: o.clang,
-                  includeDirs: o.includeDirs,
-                  defines: o.defines,
-                  cflags: o.cflags,
-                  cacheDir,
-                }).object,
-            );
+            const found = findBtfFile(name, f.source, (src) => compileTest(src, compileOptions).object);
             if (found) btfFiles.set(name, found);
           }
         } catch (e) {
