@@ -15,6 +15,7 @@ import { type EngineKind, type KfuncFn, UvmObject } from "../uvm/index.ts";
 import { isPacketType, parseTestCases, type RunExpectation, type TestCase } from "./annotations.ts";
 import { compileTest } from "./compile.ts";
 import { findTestFiles } from "./discover.ts";
+import { describeThrown, retvalFailure } from "./failures.ts";
 import { matchInOrder } from "./match.ts";
 import type { KernelColumn, TestOutcome, TestRunResults } from "./types.ts";
 
@@ -74,7 +75,7 @@ function runInUvm(
       failure: {
         kind: "load",
         expected: "the program loads in the userspace runtime",
-        got: isKfuncKitError(e) ? formatError(e) : String(e),
+        got: describeThrown(e),
       },
     };
   }
@@ -90,20 +91,12 @@ function runInUvm(
         failure: {
           kind: "test-run",
           expected: "the program runs to its exit",
-          got: isKfuncKitError(e) ? formatError(e) : String(e),
+          got: describeThrown(e),
         },
       };
     }
-    if (exp.retval !== "any" && retval !== exp.retval)
-      return {
-        status: "fail",
-        retval,
-        failure: {
-          kind: "retval",
-          expected: `retval ${exp.retval}`,
-          got: `retval ${retval}${tc.repeat > 1 ? ` (run ${i + 1} of ${tc.repeat})` : ""}`,
-        },
-      };
+    const wrong = retvalFailure(exp.retval ?? "any", retval, i, tc.repeat);
+    if (wrong) return { status: "fail", retval, failure: wrong };
   }
   if (tc.printk.length) {
     const got = lines.map((l) => l.replace(/^.*?bpf_trace_printk: /, "").trim());
