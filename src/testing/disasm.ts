@@ -4,6 +4,7 @@
  * call's `#imm` suffix dropped, subprogram calls as `call pc<off>` — one `<index>: <insn>` line per
  * instruction (an ld_imm64 takes two slots).
  */
+import { Insns } from "../asm/index.ts";
 import { HELPER_NAMES } from "../uvm/helper-names.ts";
 
 const ALU = ["+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=", "^=", "=", "s>>=", "endian"];
@@ -19,13 +20,8 @@ const signed = (n: number) => (n >= 0 ? `+${n}` : `${n}`);
 const hex32 = (n: number) => (n >>> 0).toString(16);
 
 /** One instruction as disasm_insn() prints it. */
-function insnText(v: DataView, i: number, count: number): string {
-  const o = i * 8;
-  const code = v.getUint8(o);
-  const dst = v.getUint8(o + 1) & 0xf;
-  const src = v.getUint8(o + 1) >> 4;
-  const off = v.getInt16(o + 2, true);
-  const imm = v.getInt32(o + 4, true);
+function insnText(v: Insns, i: number, count: number): string {
+  const { code, dst, src, off, imm } = v.at(i);
   const cls = code & 7;
   const op = code >> 4;
   const size = (code >> 3) & 3;
@@ -72,7 +68,7 @@ function insnText(v: DataView, i: number, count: number): string {
     if (mode === 0x20) return `r0 = *(${LDST[size]} *)skb[${imm}]`;
     if (mode === 0x40) return `r0 = *(${LDST[size]} *)skb[r${src} + ${imm}]`;
     if (code === 0x18) {
-      const hi = i + 1 < count ? v.getUint32(o + 12, true) : 0;
+      const hi = i + 1 < count ? v.imm(i + 1) >>> 0 : 0;
       const full = (BigInt(hi) << 32n) | BigInt(imm >>> 0);
       return `r${dst} = 0x${full.toString(16)}`;
     }
@@ -96,12 +92,12 @@ function insnText(v: DataView, i: number, count: number): string {
 
 /** test_loader's get_xlated_program_text(): `<index>: <insn>` lines. */
 export function xlatedText(insns: Uint8Array): string {
-  const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
-  const count = insns.byteLength >> 3;
+  const v = new Insns(insns);
+  const count = v.count;
   let out = "";
   for (let i = 0; i < count; ) {
     out += `${i}: ${insnText(v, i, count)}\n`;
-    i += v.getUint8(i * 8) === 0x18 ? 2 : 1;
+    i += v.isLdImm64(i) ? 2 : 1;
   }
   return out;
 }

@@ -5,23 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { encodeInsns, type Insn, insn } from "../../src/asm/index.ts";
 import { xlatedText } from "../../src/testing/disasm.ts";
 
-/** code, dst, src, off, imm → one 8-byte instruction. */
-function insn(code: number, dst: number, src: number, off: number, imm: number): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, code);
-  v.setUint8(1, (src << 4) | dst);
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm, true);
-  return b;
-}
-const prog = (...xs: Uint8Array[]) => {
-  const out = new Uint8Array(xs.length * 8);
-  for (const [i, x] of xs.entries()) out.set(x, i * 8);
-  return out;
-};
+// insn(code, dst, src, off, imm): raw fields, since these are the forms the kernel's disassembler prints
+const prog = (...xs: Insn[]) => encodeInsns(xs);
 
 test("xlated text: ALU, memory, jumps, calls, ld_imm64 and the sdiv/movsx/percpu forms, as disasm.c prints them", () => {
   const text = xlatedText(
