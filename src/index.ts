@@ -2,6 +2,7 @@
  * kfunc-kit's public API. Each layer is also its own entry point (`kfunc-kit/btf`, `kfunc-kit/kernel`, …);
  * here they are namespaces, with the error types and the logging hook at the top level.
  */
+export * as asm from "./asm/index.ts";
 export * as btf from "./btf/index.ts";
 export * as compile from "./compile/index.ts";
 /** @deprecated the old name of `compile`. */
