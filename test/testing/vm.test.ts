@@ -157,7 +157,7 @@ test("Ctrl-C during a run: QEMU is gone, the partial report is printed, exit 1",
   const booting = new Promise<void>((resolve) =>
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
-      if (/booting 6\.12/.test(stderr)) resolve();
+      if (/(booting|restoring) 6\.12/.test(stderr)) resolve();
     }),
   );
   const code = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
