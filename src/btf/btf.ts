@@ -346,10 +346,12 @@ class ParsedBtf implements Btf, DecodeContext {
   /** The string's offsets (found with the native substring search), then the records naming one of them. */
   private scan(name: string, k: number, firstOnly: boolean): number[] {
     const strings = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
-    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    // no leading NUL in the needle: a name may start inside another string (suffix sharing, or a
+    // name offset that points into the middle of one), and the index finds those too
+    const needle = Buffer.from(`${name}\0`, "utf8");
     const offsets: number[] = [];
-    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + needle.length - 1))
-      offsets.push(this.strBase + at + 1);
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + 1))
+      offsets.push(this.strBase + at);
     if (offsets.length === 0) return [];
     const out: number[] = [];
     const n = this.nextId - this.firstId;

@@ -28,7 +28,7 @@ import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
-import { permissionEvidence } from "./capabilities.ts";
+import { effectiveCapabilities, missingBpfCapabilities, permissionEvidence } from "./capabilities.ts";
 import { btfFeatures, supports } from "./features.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
@@ -48,8 +48,12 @@ export interface LoadOptions {
   logLevel: number;
   /** Keep the verifier log of successful loads on Program.verifierLog. */
   alwaysLog: boolean;
-  /** Initial verifier log buffer (grown on ENOSPC up to 16 MiB). */
+  /** Initial verifier log buffer (grown on ENOSPC up to `maxLogSize`). */
   logSize: number;
+  /** Load without the object's BTF when the kernel rejects it (libbpf's behaviour; default false: an error). */
+  btfOptional: boolean;
+  /** The largest verifier log buffer (default 16 MiB); a longer log is cut (ENOSPC), as a fixed buffer is. */
+  maxLogSize: number;
   /** Kernel BTF (default: the running kernel's /sys/kernel/btf/vmlinux). */
   kernelBtf: Btf | undefined;
   /** BTF kinds the kernel accepts (default: probed). */
@@ -70,6 +74,8 @@ export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
     logLevel: o.logLevel ?? 1,
     alwaysLog: o.alwaysLog ?? false,
     logSize: o.logSize ?? 64 << 10,
+    maxLogSize: o.maxLogSize ?? 16 << 20,
+    btfOptional: o.btfOptional ?? false,
     kernelBtf: o.kernelBtf,
     btfFeatures: o.btfFeatures,
     mmapGlobals: o.mmapGlobals ?? true,
@@ -107,6 +113,9 @@ export interface LoadedParts {
   globals: Map<string, GlobalData>;
   btfFd: Fd | undefined;
 }
+
+/** The kernel refused an object BTF that the load may go without (thrown inside #loadBtf only). */
+class OptionalBtfRefused extends Error {}
 
 export class CollectionLoader {
   readonly spec: ObjectSpec;
@@ -218,12 +227,20 @@ export class CollectionLoader {
     const hidden = new Set(
       this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name)),
     );
+    // libbpf's "BTF is optional, ignoring": without CAP_BPF (an unprivileged load: BPF_BTF_LOAD is EPERM), and,
+    // when kfunc test asks (it loads as test_loader.c does, through libbpf), whenever the kernel refuses it
+    // (no struct_ops). The programs then load without func and line info.
+    const unprivileged = missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF") ?? false;
+    const optional = (e: BtfLoadFailure) =>
+      (e.errnoName === "EPERM" && unprivileged) ||
+      (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS")));
     const load = (): Fd => {
       const bytes = sanitizeBtf(btf.bytes, btf.source, layouts, this.spec.externs, features, hidden);
       try {
         return btfLoad(bytes, `BTF of ${this.spec.source}`);
       } catch (e) {
         if (!(e instanceof BtfLoadFailure)) throw e;
+        if (optional(e)) throw new OptionalBtfRefused(e.errnoName);
         const tail = e.btfLog.trim().split("\n").slice(-3).join(" | ");
         throw new BtfError(
           this.spec.source,
@@ -237,13 +254,22 @@ export class CollectionLoader {
       }
     };
     const session = this.opts.session;
-    if (!session) {
-      this.#btfFd = this.#own(load());
-      return;
+    try {
+      // an unprivileged load never gets a BTF fd: it must not go into (or come from) the session's cache
+      if (!session || unprivileged) {
+        this.#btfFd = this.#own(load());
+        return;
+      }
+      // everything sanitizeBtf reads besides the BTF bytes, so that a spec changed in between loads again
+      const key = JSON.stringify([layouts, this.spec.externs, features, [...hidden]]);
+      this.#btfFd = session.objectBtf(btf, key, load);
+    } catch (e) {
+      if (!(e instanceof OptionalBtfRefused)) throw e;
+      log.debug(
+        `${this.spec.source}: the kernel refused the object's BTF (${e.message}); loading without it`,
+      );
+      this.#btfFd = undefined;
     }
-    // everything sanitizeBtf reads besides the BTF bytes, so that a spec changed in between loads again
-    const key = JSON.stringify([layouts, this.spec.externs, features, [...hidden]]);
-    this.#btfFd = session.objectBtf(btf, key, load);
   }
 
   // ---- maps ------------------------------------------------------------------------------------
@@ -522,7 +548,12 @@ export class CollectionLoader {
           ...(btfFd && p.lineInfo.length > 0 ? { lineInfo, lineInfoRecSize: 16 } : {}),
           ...(fdArray ? { fdArray } : {}),
         },
-        { logLevel: this.opts.logLevel, alwaysLog: this.opts.alwaysLog, logSize: this.opts.logSize },
+        {
+          logLevel: this.opts.logLevel,
+          alwaysLog: this.opts.alwaysLog,
+          logSize: this.opts.logSize,
+          maxLogSize: this.opts.maxLogSize,
+        },
       );
       const prog = this.#own(
         new Program(fd, {

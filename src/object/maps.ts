@@ -100,9 +100,17 @@ function decodeBtfMapDef(
             hint: "use LIBBPF_PIN_NONE (0) or LIBBPF_PIN_BY_NAME (1)",
           });
         break;
-      case "map_extra":
-        map.mapExtra = BigInt(uintMember(ctx, name, m.name, m.type));
+      case "map_extra": {
+        // libbpf's __ulong(map_extra, v) (bpf_helpers.h ≥ 1.4, arena maps): an anonymous enum whose one
+        // value is v; __uint() before it
+        const t = ctx.btf.skipModifiers(m.type);
+        const only =
+          (t.kind === "ENUM" || t.kind === "ENUM64") && t.values.length === 1 ? t.values[0] : undefined;
+        map.mapExtra = only
+          ? BigInt.asUintN(64, BigInt(only.value))
+          : BigInt(uintMember(ctx, name, m.name, m.type));
         break;
+      }
       case "key_size":
         map.keySize = checkSize(ctx, name, "key", map.keySize, uintMember(ctx, name, m.name, m.type));
         break;

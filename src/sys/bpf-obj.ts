@@ -110,6 +110,19 @@ export function progInfo(fd: number): ProgInfo {
   };
 }
 
+/**
+ * The program as the kernel runs it, after the verifier's rewrites (`xlated_prog_insns` of
+ * BPF_OBJ_GET_INFO_BY_FD; the kernel hands them only to a bpf-capable caller).
+ */
+export function progXlatedInsns(fd: number): Uint8Array {
+  const len = progInfo(fd).xlatedProgLen;
+  // off-heap: the kernel writes through this buffer's address
+  const insns = new Uint8Array(new ArrayBuffer(Math.max(len, 8)), 0, len);
+  const info = new Attr(232).u32(20, len).ptr(32, insns);
+  getInfo(fd, info.bytes);
+  return insns;
+}
+
 export interface MapInfo {
   type: number;
   id: number;

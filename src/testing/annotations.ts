@@ -7,6 +7,7 @@
  */
 import type { Btf } from "../btf/index.ts";
 import { KfuncKitError } from "../errors.ts";
+import { testRunUnsupported } from "../kernel/test-run.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { compilePattern, type Pattern } from "./match.ts";
 
@@ -30,6 +31,8 @@ export interface RunExpectation {
   msgs: Pattern[];
   /** `__retval`: the expected r0 (as a signed 32-bit int), "any" for POINTER_VALUE; undefined = no test run. */
   retval: number | "any" | undefined;
+  /** `__xlated`: patterns for the translated program's text (src/testing/disasm.ts), in order. */
+  xlated: Pattern[];
   /** Annotations this run needs that kfunc-kit does not do yet (the run is a skip naming them). */
   unsupported: string[];
 }
@@ -55,6 +58,12 @@ export interface TestCase {
   flagsClear: number;
   /** `__arch_*`: the architectures the test runs on (empty = all). */
   arch: string[];
+  /**
+   * `__btf_path`: the BTF CO-RE relocates against instead of the kernel's (an object or raw BTF file, found
+   * next to the test file; a `x.bpf.o` there that does not exist is compiled from `x.c`, as the selftests
+   * Makefile builds every progs/*.c).
+   */
+  btfPath: string | undefined;
   /** `__load_if_JITed` / `__load_if_no_JITed`. */
   loadMode: "jited" | "no_jited" | undefined;
   kernelMin: string | undefined;
@@ -104,6 +113,7 @@ const DEFAULT_RUN = (): RunExpectation => ({
   expectFailure: false,
   msgs: [],
   retval: undefined,
+  xlated: [],
   unsupported: [],
 });
 
@@ -187,6 +197,7 @@ export function parseTestCase(spec: ObjectSpec, p: ProgramSpec, file = spec.sour
     flagsClear: 0,
     arch: [],
     loadMode: undefined,
+    btfPath: undefined,
     kernelMin: undefined,
     refusedBelow: undefined,
     ctxIn: undefined,
@@ -213,6 +224,7 @@ export function parseTestCase(spec: ObjectSpec, p: ProgramSpec, file = spec.sour
   let hasUnprivRetval = false;
   let hasUnprivMsgs = false;
   const msgs: { run: "priv" | "unpriv" | "below"; order: number; tag: string; text: string }[] = [];
+  const xlated: { run: "priv" | "unpriv"; order: number; tag: string; text: string }[] = [];
   const skipPriv: string[] = [];
   const skipUnpriv: string[] = [];
   const sorted = [...tags].sort((a, b) => a.order - b.order);
@@ -270,14 +282,27 @@ export function parseTestCase(spec: ObjectSpec, p: ProgramSpec, file = spec.sour
         break;
       }
       case "comment:test_expect_xlated":
-      case "comment:test_jited":
-        priv();
-        skipPriv.push(key === "comment:test_jited" ? "__jited" : "__xlated");
+      case "comment:test_expect_xlated_unpriv": {
+        const d = dynamic(val, seq);
+        const run = key.endsWith("_unpriv") ? "unpriv" : "priv";
+        if (run === "unpriv") unpriv();
+        else priv();
+        xlated.push({ run, order: d.order, tag: name, text: d.text });
         break;
-      case "comment:test_expect_xlated_unpriv":
+      }
+      case "comment:test_jited":
       case "comment:test_jited_unpriv":
-        unpriv();
-        skipUnpriv.push(key === "comment:test_jited_unpriv" ? "__jited_unpriv" : "__xlated_unpriv");
+        // test_loader collects __jited only after an __arch_* naming this machine's architecture; the
+        // JIT's x86 disassembly (LLVM's, in test_progs) is not something kfunc test has
+        if (tc.arch.length === 0)
+          throw err(name, "__jited before __arch_*", "test_loader requires __arch_x86_64 (or another) first");
+        if (key.endsWith("_unpriv")) {
+          unpriv();
+          skipUnpriv.push("__jited_unpriv (disassembly of JITed code)");
+        } else {
+          priv();
+          skipPriv.push("__jited (disassembly of JITed code)");
+        }
         break;
       case "comment:test_retval":
         priv().retval = retval(val);
@@ -309,8 +334,8 @@ export function parseTestCase(spec: ObjectSpec, p: ProgramSpec, file = spec.sour
         tc.arch.push(val);
         break;
       case "comment:test_btf_path":
-        skipPriv.push("__btf_path");
-        skipUnpriv.push("__btf_path");
+        if (!val) throw err(name, "an empty path", '__btf_path("btf__core_reloc_x.bpf.o")');
+        tc.btfPath = val;
         break;
       case "comment:test_caps_unpriv":
         unpriv();
@@ -390,16 +415,35 @@ export function parseTestCase(spec: ObjectSpec, p: ProgramSpec, file = spec.sour
     const target = m.run === "priv" ? tc.priv! : tc.unpriv!;
     target.msgs.push(pattern(m.tag, m.text));
   }
+  // test_loader's push_disasm_msg(): consecutive lines, unless a "..." pattern stands between
+  const nextLine = { priv: true, unpriv: true };
+  for (const x of xlated.sort((a, b) => a.order - b.order)) {
+    if (x.text === "...") {
+      nextLine[x.run] = false;
+      continue;
+    }
+    const target = x.run === "priv" ? tc.priv! : tc.unpriv!;
+    target.xlated.push(pattern(x.tag, x.text, nextLine[x.run]));
+    nextLine[x.run] = true;
+  }
   if (tc.priv) tc.priv.unsupported.push(...skipPriv);
   if (tc.unpriv) {
     // test_loader: the unprivileged run inherits what it does not say itself
     if (!hasUnprivResult && tc.priv) tc.unpriv.expectFailure = tc.priv.expectFailure;
     if (!hasUnprivRetval && tc.priv) tc.unpriv.retval = tc.priv.retval;
     if (!hasUnprivMsgs && tc.priv) tc.unpriv.msgs = [...tc.priv.msgs];
-    tc.unpriv.unsupported.push("unprivileged runs (the _unpriv annotations)", ...skipUnpriv);
+    if (tc.unpriv.xlated.length === 0 && tc.priv) tc.unpriv.xlated = [...tc.priv.xlated];
+    const jited = skipUnpriv.some((u) => u.startsWith("__jited"));
+    if (!jited && tc.priv) skipUnpriv.push(...skipPriv.filter((u) => u.startsWith("__jited")));
+    tc.unpriv.unsupported.push(...skipUnpriv);
   }
   const runs = [tc.priv, tc.unpriv].filter((r): r is RunExpectation => r !== undefined);
-  if (runs.some((r) => r.retval !== undefined) && !canTestRun(progType, tc.ctxIn !== undefined))
+  // kfunc-kit's own inputs (canTestRun), or a type the kernel test-runs with test_loader's input (the
+  // kernel selftests' __retval on fentry, netfilter, …)
+  const runnable =
+    canTestRun(progType, tc.ctxIn !== undefined) ||
+    (progType !== "raw_tracepoint" && testRunUnsupported(p.type.id, p.expectedAttachType?.id) === undefined);
+  if (runs.some((r) => r.retval !== undefined) && !runnable)
     throw err(
       "comment:test_retval",
       `program type '${progType}' (section '${p.section}') cannot be test-run`,

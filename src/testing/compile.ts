@@ -88,6 +88,12 @@ export interface CompileTestOptions {
   /** Module build dirs holding `<name>.kfuncs.h`. */
   moduleDirs: string[];
   clang?: string | undefined;
+  /** `-I`: searched after the test file's own dir, before vmlinux.h's and the module headers' dirs. */
+  includeDirs?: string[] | undefined;
+  /** `-D NAME[=VALUE]`. */
+  defines?: string[] | undefined;
+  /** More clang arguments (`--cflags "-mcpu=v3 …"`). */
+  cflags?: string[] | undefined;
   cacheDir: string;
 }
 
@@ -96,15 +102,24 @@ export function compileTest(source: string, o: CompileTestOptions): { object: st
   if (source.endsWith(".o")) return { object: resolve(source), cached: true };
   const vm = vmlinuxHeader(o.kernelBtf, o.cacheDir);
   // include/testing last: a selftests program's `#include "bpf_misc.h"` gets our copy unless it brings its own
-  const includeDirs = [dirname(resolve(source)), vm.dir, ...o.moduleDirs, join(KFUNC_KIT_INCLUDE, "testing")];
+  const includeDirs = [
+    dirname(resolve(source)),
+    ...(o.includeDirs ?? []).map((d) => resolve(d)),
+    vm.dir,
+    ...o.moduleDirs,
+    join(KFUNC_KIT_INCLUDE, "testing"),
+  ];
+  const defines = o.defines ?? [];
+  const cflags = o.cflags ?? [];
   const h = createHash("sha256")
-    .update(`test-obj-v1\0${o.clang ?? "clang"}\0`)
+    .update(`test-obj-v2\0${o.clang ?? "clang"}\0${defines.join("\0")}\0\0${cflags.join("\0")}\0\0`)
     .update(readFileSync(source));
   for (const d of [...includeDirs, KFUNC_KIT_INCLUDE]) {
     h.update(`\0${d}\0`);
     if (!existsSync(d)) continue;
+    // a dangling symlink (the selftests' disasm.h points into kernel/bpf) is not a header clang can read
     for (const f of readdirSync(d).sort())
-      if (f.endsWith(".h"))
+      if (f.endsWith(".h") && existsSync(join(d, f)))
         h.update(`${f}\0`).update(
           f === "vmlinux.h" ? String(statSync(join(d, f)).size) : readFileSync(join(d, f)),
         );
@@ -115,7 +130,13 @@ export function compileTest(source: string, o: CompileTestOptions): { object: st
   const object = join(dir, `${basename(source).replace(/\.c$/, "")}-${key}.o`);
   if (existsSync(object)) return { object, cached: true };
   const tmp = `${object}.${process.pid}.tmp`;
-  compileBpf(source, { output: tmp, includeDirs, ...(o.clang ? { clang: o.clang } : {}) });
+  compileBpf(source, {
+    output: tmp,
+    includeDirs,
+    defines,
+    extraArgs: cflags,
+    ...(o.clang ? { clang: o.clang } : {}),
+  });
   renameSync(tmp, object);
   return { object, cached: false };
 }

@@ -6,15 +6,19 @@
  * (64 zero bytes of packet data, nothing for syscall programs) and compares; `__printk` lines are read from
  * trace_pipe. Runs inside the VM (src/testing/guest.ts) or on the host.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
-import { formatError, isKfuncKitError, VerifierError } from "../errors.ts";
+import { dirname, resolve } from "node:path";
+import { type Btf, parseBtf } from "../btf/index.ts";
+import { formatError, isKfuncKitError, ObjectError, VerifierError } from "../errors.ts";
 import { loadCollection } from "../kernel/collection.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { testRun } from "../kernel/test-run.ts";
 import { clearTrace, tracePipe } from "../kernel/trace-pipe.ts";
 import { cloneObjectSpec, parseObject } from "../object/index.ts";
-import type { ObjectSpec } from "../object/types.ts";
+import type { MapSpec, ObjectSpec } from "../object/types.ts";
+import { progXlatedInsns } from "../sys/bpf-obj.ts";
+import { disableEffective, restoreEffective } from "../sys/caps.ts";
 import {
   isPacketType,
   PROG_FLAGS,
@@ -22,10 +26,13 @@ import {
   type RunExpectation,
   type TestCase,
 } from "./annotations.ts";
+import { xlatedText } from "./disasm.ts";
 import { matchInOrder, type Pattern } from "./match.ts";
-import type { TestFailure, TestOutcome } from "./types.ts";
+import { CAPS, type TestFailure, type TestOutcome } from "./types.ts";
 
 const TEST_DATA_LEN = 64;
+/** test_loader.c's TEST_LOADER_LOG_BUF_SZ. */
+const TEST_LOADER_LOG_SIZE = 2 << 20;
 
 export interface KernelFacts {
   release: string;
@@ -133,12 +140,76 @@ function pruneMaps(s: ObjectSpec, programs: string[]): void {
   s.maps = s.maps.filter(keep);
 }
 
+/** test_loader's drop_capabilities(): what an unprivileged (`@unpriv`) run loads without. */
+const UNPRIV_DROP = [
+  CAPS["CAP_SYS_ADMIN"]!,
+  CAPS["CAP_NET_ADMIN"]!,
+  CAPS["CAP_PERFMON"]!,
+  CAPS["CAP_BPF"]!,
+].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+
+/** `kernel.unprivileged_bpf_disabled` (0: unprivileged BPF allowed), undefined when unreadable. */
+export function unprivilegedBpfDisabled(): number | undefined {
+  try {
+    return Number(readFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+const BPF_F_ZERO_SEED = 1 << 6;
+/** test_loader's is_unpriv_capable_map(): the maps libbpf still creates in an unprivileged run. */
+function unprivCapableMap(m: MapSpec): boolean {
+  if (m.dataSection !== undefined) return true; // global data: an array
+  const t = m.type.name.replace(/^BPF_MAP_TYPE_/, "");
+  if (t === "HASH" || t === "PERCPU_HASH" || t === "HASH_OF_MAPS") return (m.flags & BPF_F_ZERO_SEED) === 0;
+  return [
+    "PERCPU_CGROUP_STORAGE",
+    "ARRAY",
+    "RINGBUF",
+    "PROG_ARRAY",
+    "CGROUP_ARRAY",
+    "PERCPU_ARRAY",
+    "USER_RINGBUF",
+    "ARRAY_OF_MAPS",
+    "CGROUP_STORAGE",
+    "PERF_EVENT_ARRAY",
+  ].includes(t);
+}
+
 interface RunOptions {
   kernel: KernelFacts;
   /** The object's `__auxiliary` programs (loaded with every test). */
   auxiliary: string[];
+  /** The object's `__auxiliary_unpriv` programs (loaded with every unprivileged run). */
+  auxiliaryUnpriv: string[];
+  /** test_loader's unprivileged run (`@unpriv`). */
+  unpriv: boolean;
+  /** Where the object is (`__btf_path` is relative to it). */
+  dir: string;
   /** Module BTF and the object's BTF, loaded once for all the tests. */
   session: LoadSession | undefined;
+}
+
+const btfCache = new Map<string, Btf>();
+/** libbpf's btf__parse(): the .BTF of an ELF object, or a raw BTF file; parsed once per run. */
+function customBtf(path: string): Btf {
+  let btf = btfCache.get(path);
+  if (!btf) {
+    const bytes = readFileSync(path);
+    const elf = bytes[0] === 0x7f && bytes[1] === 0x45;
+    const parsed = elf ? parseObject(bytes, path).btf : parseBtf(bytes, { source: path });
+    if (!parsed) throw new ObjectError(`__btf_path '${path}': the object has no .BTF section`);
+    btf = parsed;
+    btfCache.set(path, btf);
+  }
+  return btf;
+}
+
+/** How the runs of a file are made (the guest plan's settings). */
+export interface TestEnv {
+  /** Capabilities (numbers) every run goes without, privileged ones too (prog_tests/verifier.c: CAP_SYS_ADMIN). */
+  dropCaps?: number[] | undefined;
 }
 
 /** One privileged run of a test. */
@@ -162,6 +233,14 @@ async function runOne(
     };
   if (exp.unsupported.length)
     return { status: "skip", reason: `not supported by kfunc test yet: ${exp.unsupported.join(", ")}` };
+  if (o.unpriv) {
+    const disabled = unprivilegedBpfDisabled();
+    if (disabled !== 0)
+      return {
+        status: "skip",
+        reason: `unprivileged run: kernel.unprivileged_bpf_disabled is ${disabled ?? "unreadable"} (test_loader skips it too; kfunc test sets it to 0 in its VM)`,
+      };
+  }
   const refusedBelow = tc.refusedBelow && below(k, tc.refusedBelow.version) ? tc.refusedBelow : undefined;
   const expectFailure = refusedBelow ? true : exp.expectFailure;
   const msgs = refusedBelow ? refusedBelow.msgs : exp.msgs;
@@ -170,17 +249,38 @@ async function runOne(
   const prog = s.programs.find((p) => p.name === tc.program)!;
   prog.flags = ((prog.flags | testingFlags(k) | tc.flagsSet) & ~tc.flagsClear) >>> 0;
   const logLevel = tc.logLevel;
-  const programs = [tc.program, ...o.auxiliary.filter((a) => a !== tc.program)];
+  const aux = o.unpriv ? o.auxiliaryUnpriv : o.auxiliary;
+  const programs = [tc.program, ...aux.filter((a) => a !== tc.program)];
   pruneMaps(s, programs);
+  if (o.unpriv) s.maps = s.maps.filter(unprivCapableMap);
+  let kernelBtf: Btf | undefined;
+  if (tc.btfPath) {
+    const path = resolve(o.dir, tc.btfPath);
+    if (!existsSync(path))
+      return { status: "skip", reason: `__btf_path: no '${tc.btfPath}' next to the test file` };
+    kernelBtf = customBtf(path);
+  }
   let coll: Awaited<ReturnType<typeof loadCollection>> | undefined;
   let log: string[] = [];
+  // the load (maps, BTF, programs) without test_loader's unprivileged set; put back before a test run
+  const saved = o.unpriv ? disableEffective(UNPRIV_DROP) : undefined;
   try {
     coll = await loadCollection(s, {
       programs,
       // libbpf: log level 0 asks for no log, and retries with level 1 when the load fails
       logLevel: logLevel || 1,
-      alwaysLog: logLevel > 0,
-      ...(o.session ? { session: o.session } : {}),
+      // a refusal is expected: ask for its log in the first load (libbpf verifies once without a log, then
+      // again with one; the verdict and the log are the same, and a 1M-insn refusal costs minutes under TCG)
+      alwaysLog: logLevel > 0 || expectFailure,
+      // test_loader's fixed 2 MiB log buffer: a longer log is cut, not re-verified with a bigger one
+      logSize: TEST_LOADER_LOG_SIZE,
+      maxLogSize: TEST_LOADER_LOG_SIZE,
+      btfOptional: true,
+      ...(kernelBtf ? { kernelBtf } : {}),
+      // a session holds module BTF split against the running kernel's: not for a __btf_path load
+      ...(o.session && !kernelBtf ? { session: o.session } : {}),
+    }).finally(() => {
+      if (saved !== undefined) restoreEffective(saved);
     });
     log = coll
       .program(tc.program)
@@ -234,9 +334,29 @@ async function runOne(
       if (logLevel === 0) f.got += " (the log of a successful load needs __log_level(1) or (2))";
       return { status: "fail", failure: f };
     }
+    if (exp.xlated.length) {
+      const text = xlatedText(progXlatedInsns(coll.program(tc.program).fd));
+      const xf = matchInOrder(text, exp.xlated);
+      if (xf) {
+        const lines = text.split("\n").filter((l) => l !== "");
+        return {
+          status: "fail",
+          failure: {
+            kind: "xlated",
+            expected: [
+              ...xf.matched.map((p) => `MATCHED  ${describePattern(p)}`),
+              `${xf.wrongLine ? `WRONG LINE (expected line ${xf.wrongLine.expected}, matched ${xf.wrongLine.actual})` : "EXPECTED"} ${describePattern(xf.pattern)}`,
+            ].join("\n"),
+            got: "the translated program (excerpt below) does not match",
+            log: lines.length > 40 ? [...lines.slice(0, 40), `… ${lines.length - 40} more`] : lines,
+          },
+        };
+      }
+    }
     if (exp.retval === undefined) return { status: "pass" };
     const program = coll.program(tc.program);
-    const packet = isPacketType(tc.progType);
+    // test_loader gives every type but syscall its 64 bytes of data; the kernel takes none for these
+    const packet = isPacketType(tc.progType) || tc.progType === "netfilter";
     const input = {
       ...(packet
         ? { dataIn: tc.dataIn ?? new Uint8Array(TEST_DATA_LEN), dataSizeOut: TEST_DATA_LEN << 2 }
@@ -324,32 +444,38 @@ export async function runObjectTests(
   file: string,
   hooks: ObjectRunHooks = {},
   kernel = kernelFacts(),
+  env: TestEnv = {},
 ): Promise<TestOutcome[]> {
   const spec = parseObject(readFileSync(objectPath), file);
   const cases = parseTestCases(spec, file);
   const auxiliary = cases.filter((c) => c.auxiliary && c.priv).map((c) => c.program);
+  const auxiliaryUnpriv = cases.filter((c) => c.auxiliary && c.unpriv).map((c) => c.program);
+  const dir = dirname(objectPath);
   const out: TestOutcome[] = [];
+  const dropMask = (env.dropCaps ?? []).reduce((m, c) => m | (1n << BigInt(c)), 0n);
+  const saved = dropMask ? disableEffective(dropMask) : undefined;
   const session = hooks.session === false ? undefined : (hooks.session ?? new LoadSession());
   try {
     await runCases();
   } finally {
     if (!hooks.session) session?.close();
+    if (saved !== undefined) restoreEffective(saved);
   }
   return out;
 
   async function runCases(): Promise<void> {
     for (const tc of cases) {
       if (tc.auxiliary) continue;
-      const runs: [string, RunExpectation][] = [];
-      if (tc.priv) runs.push([tc.title, tc.priv]);
-      if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv]);
-      for (const [title, exp] of runs) {
+      const runs: [string, RunExpectation, boolean][] = [];
+      if (tc.priv) runs.push([tc.title, tc.priv, false]);
+      if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv, true]);
+      for (const [title, exp, unpriv] of runs) {
         if (hooks.filter && !hooks.filter.test(title)) continue;
         hooks.onStart?.(tc, title);
         const t0 = performance.now();
         let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
         try {
-          r = await runOne(spec, tc, exp, { kernel, auxiliary, session });
+          r = await runOne(spec, tc, exp, { kernel, auxiliary, auxiliaryUnpriv, unpriv, dir, session });
         } catch (e) {
           r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
         }

@@ -4,13 +4,13 @@
  * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
  * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
  */
-import { openSync, readFileSync, writeSync } from "node:fs";
+import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
 import { btfFeatures } from "../kernel/features.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { emitResult } from "../qemu/result-channel.ts";
-import { kernelFacts, runObjectTests } from "./execute.ts";
+import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
 import { type GuestPlan, KMSG_TAG } from "./types.ts";
 
 async function main(): Promise<number> {
@@ -21,6 +21,8 @@ async function main(): Promise<number> {
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
   const kernel = kernelFacts();
+  if (plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
+    writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
   // once per run, not in the first test's time: parsing the kernel's BTF (its name index is not built: the
   // few names a run looks up are found by a scan), the syscall binding and the kernel feature probes
   try {
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
           },
         },
         kernel,
+        { dropCaps: plan.dropCaps },
       );
     } catch (e) {
       emitResult({

@@ -5,10 +5,18 @@
  * build, boot or insmod marks its column and the others still run; a guest panic, oops or hang is charged
  * to the test that was running and the rest of that kernel's tests are reported as not run.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
@@ -25,7 +33,7 @@ import type {
   TestRunResults,
   TestRunSummary,
 } from "./types.ts";
-import { KMSG_TAG } from "./types.ts";
+import { CAPS, KMSG_TAG } from "./types.ts";
 
 export interface RunTestsOptions {
   /** Test files or dirs (default: the current directory). */
@@ -41,6 +49,17 @@ export interface RunTestsOptions {
   /** Whole-run timeout per kernel, seconds (default 300): a hang is charged to the running test. */
   timeoutS?: number;
   clang?: string;
+  /** `-I` dirs for compiling test sources (searched after the test file's dir, before vmlinux.h's). */
+  includeDirs?: string[];
+  /** `-D NAME[=VALUE]` for compiling test sources. */
+  defines?: string[];
+  /** More clang arguments for test sources (a suite's own flags, e.g. `-mcpu=v3`). */
+  cflags?: string[];
+  /**
+   * Capabilities the privileged runs go without too (`CAP_SYS_ADMIN`): the kernel's prog_tests/verifier.c
+   * runs its test_loader suites so. The unprivileged runs (`…_unpriv`) drop test_loader's set as well.
+   */
+  dropCaps?: string[];
   /** "I/N": this machine's share of the kernel × file grid. */
   shard?: string;
   /** Kernels run at once (default 1: a TCG VM uses both cores of a small machine). */
@@ -120,6 +139,34 @@ function expectedTitles(object: string, file: string): { program: string; title:
     ]);
 }
 
+/** The `__btf_path` names an object's tests use. */
+function btfPathsOf(object: string, file: string): string[] {
+  const spec = parseObject(readFileSync(object), file);
+  const names = parseTestCases(spec, file)
+    .map((t) => t.btfPath)
+    .filter((p): p is string => p !== undefined && !isAbsolute(p) && !p.split("/").includes(".."));
+  return [...new Set(names)];
+}
+
+/**
+ * A `__btf_path` file next to the test source; a `x.bpf.o` that is not there is compiled from `x.c` there
+ * (the selftests Makefile builds every progs/*.c so). Undefined when neither exists (the test skips, saying so).
+ */
+function findBtfFile(name: string, source: string, compile: (src: string) => string): string | undefined {
+  const dir = dirname(source);
+  const direct = join(dir, name);
+  if (existsSync(direct)) return direct;
+  const c = join(dir, name.replace(/\.bpf\.o$|\.o$/, ".c"));
+  if (c !== direct && name.endsWith(".o") && existsSync(c)) {
+    try {
+      return compile(c);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 function summarize(kernels: KernelColumn[]): TestRunSummary {
   const all = kernels.flatMap((k) => k.tests);
   const n = (s: TestOutcome["status"]) => all.filter((t) => t.status === s).length;
@@ -155,6 +202,11 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
       throw new UsageError(`--filter '${o.filter}': ${(e as Error).message}`);
     }
   }
+  for (const c of o.dropCaps ?? [])
+    if (CAPS[c] === undefined)
+      throw new UsageError(`--drop-cap '${c}': not a capability kfunc test knows`, {
+        hint: `one of ${Object.keys(CAPS).join(", ")}`,
+      });
   const kernels = o.host ? ["host"] : o.kernels?.length ? o.kernels : await defaultKernels();
   const shard = o.shard ? parseShard(o.shard) : undefined;
   const work = shardPairs(kernels, files, shard);
@@ -248,6 +300,8 @@ async function runKernel(
     }
     // 3. the test objects
     const objects: { file: string; object: string; titles: { program: string; title: string }[] }[] = [];
+    /** `__btf_path` files the guest finds next to the staged objects: name → host path. */
+    const btfFiles = new Map<string, string>();
     await timed("compile", () => {
       for (const f of files) {
         let object: string;
@@ -256,6 +310,9 @@ async function runKernel(
             kernelBtf: btf,
             moduleDirs: mods.map((m) => m.buildDir),
             clang: o.clang,
+            includeDirs: o.includeDirs,
+            defines: o.defines,
+            cflags: o.cflags,
             cacheDir,
           }).object;
         } catch (e) {
@@ -271,6 +328,24 @@ async function runKernel(
         }
         try {
           objects.push({ file: f.file, object, titles: expectedTitles(object, f.file) });
+          for (const name of btfPathsOf(object, f.file)) {
+            if (btfFiles.has(name)) continue;
+            const found = findBtfFile(
+              name,
+              f.source,
+              (src) =>
+                compileTest(src, {
+                  kernelBtf: btf,
+                  moduleDirs: mods.map((m) => m.buildDir),
+                  clang: o.clang,
+                  includeDirs: o.includeDirs,
+                  defines: o.defines,
+                  cflags: o.cflags,
+                  cacheDir,
+                }).object,
+            );
+            if (found) btfFiles.set(name, found);
+          }
         } catch (e) {
           push({
             file: f.file,
@@ -293,11 +368,18 @@ async function runKernel(
       objects.map((x) => x.object),
       runDir,
     );
+    const dropCaps = (o.dropCaps ?? []).map((c) => CAPS[c]!);
     const plan: GuestPlan = {
       files: objects.map((x, i) => ({ file: x.file, object: staged[i]! })),
       ...(o.filter !== undefined ? { filter: o.filter } : {}),
-      ...(onHost ? {} : { kmsg: true }),
+      ...(onHost ? {} : { kmsg: true, allowUnprivileged: true }),
+      ...(dropCaps.length ? { dropCaps } : {}),
     };
+    for (const [name, path] of btfFiles) {
+      const dest = join(runDir, name);
+      mkdirSync(dirname(dest), { recursive: true });
+      copyFileSync(path, dest);
+    }
     const planFile = join(runDir, "plan.json");
     writeFileSync(planFile, JSON.stringify(plan));
     let running: { file: string; program: string; title: string } | undefined;

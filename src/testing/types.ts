@@ -3,8 +3,8 @@
 export type TestStatus = "pass" | "fail" | "skip" | "error" | "not-run";
 
 export interface TestFailure {
-  /** What went wrong: the load, a refusal that did not come, a `__msg`, the retval, a printk line, a crash. */
-  kind: "load" | "not-refused" | "msg" | "retval" | "printk" | "test-run" | "crash" | "error";
+  /** What went wrong: the load, a refusal that did not come, a `__msg`, an `__xlated`, the retval, a printk line, a crash. */
+  kind: "load" | "not-refused" | "msg" | "xlated" | "retval" | "printk" | "test-run" | "crash" | "error";
   expected: string;
   got: string;
   /** The verifier log excerpt (the lines around the failure), when there is one. */
@@ -46,6 +46,13 @@ export interface GuestPlan {
   filter?: string;
   /** Also note each start and verdict in the kernel log (VM runs: the console survives a panic). */
   kmsg?: boolean;
+  /** Capabilities (numbers) every run goes without (`dropCaps`). */
+  dropCaps?: number[];
+  /**
+   * VM runs: set `kernel.unprivileged_bpf_disabled` to 0 (Debian boots with 2) so that the `@unpriv` runs
+   * can load, as the kernel's BPF CI configures its VMs.
+   */
+  allowUnprivileged?: boolean;
 }
 
 /** Prefix of the runner's kernel-log lines (`kfunc-test: start {…}`, `kfunc-test: result {…}`). */
@@ -78,3 +85,11 @@ export interface TestRunResults {
   ok: boolean;
   durationMs: number;
 }
+
+/** Capability numbers (linux/capability.h) of the sets test_loader drops (`dropCaps`, the `@unpriv` runs). */
+export const CAPS: Record<string, number> = {
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_ADMIN: 21,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+};

@@ -78,11 +78,14 @@ test("a program written in the kernel selftests' style (bpf_misc.h, naked asm) r
     "no_r0 exit without r0",
     "pointer_value any pointer value",
     "return_zero return zero",
+    "xlated_text the translated program",
   ]);
-  assert.deepEqual(titles("skip").sort(), [
-    "return_zero return zero @unpriv",
-    "xlated_skip xlated is not checked yet",
-  ]);
+  // the host's kernel.unprivileged_bpf_disabled is not 0 here (Debian: 2), and kfunc test leaves it alone
+  assert.deepEqual(titles("skip").sort(), ["return_zero return zero @unpriv"]);
+  assert.match(
+    r.kernels[0]!.tests.find((t) => t.title === "return_zero return zero @unpriv")?.reason ?? "",
+    /unprivileged_bpf_disabled is [12]/,
+  );
   assert.ok(
     r.kernels[0]!.tests.every((t) => t.program !== "helper_always_loaded"),
     "__auxiliary is not a test",
@@ -97,14 +100,14 @@ test("JUnit XML: one testsuite per kernel named by its release, with the counts"
   assert.equal(suites.length, 1);
   const [, name, tests, failures, errors, skipped] = suites[0]!;
   assert.equal(name, r.kernels[0]!.release);
-  assert.deepEqual([tests, failures, errors, skipped].map(Number), [r.kernels[0]!.tests.length, 3, 0, 3]);
+  assert.deepEqual([tests, failures, errors, skipped].map(Number), [r.kernels[0]!.tests.length, 3, 0, 2]);
   assert.equal([...x.matchAll(/<testcase /g)].length, Number(tests));
   assert.equal([...x.matchAll(/<failure /g)].length, 3);
-  assert.equal([...x.matchAll(/<skipped /g)].length, 3);
+  assert.equal([...x.matchAll(/<skipped /g)].length, 2);
   const t = tap(r);
   assert.match(t, /^TAP version 13\n1\.\.\d+\n/);
   assert.equal([...t.matchAll(/^not ok /gm)].length, 3);
-  assert.equal([...t.matchAll(/# SKIP /g)].length, 3);
+  assert.equal([...t.matchAll(/# SKIP /g)].length, 2);
 });
 
 const cli = (args: string[]) =>

@@ -12,6 +12,10 @@ interface TestCliOptions {
   jobs?: string;
   timeout?: string;
   clang?: string;
+  include?: string[];
+  define?: string[];
+  cflags?: string;
+  dropCap?: string[];
   shard?: string;
   uvm?: boolean;
   interp?: boolean;
@@ -49,6 +53,14 @@ export function register(program: Command): void {
     .option("-j, --jobs <n>", "kernels run at once (default 1)")
     .option("--timeout <s>", "per-kernel run timeout in seconds (default 300); a hang fails the running test")
     .option("--clang <path>", "clang to compile the tests with")
+    .option("-I, --include <dir>", "include dir for compiling test sources (repeatable)", collect)
+    .option("-D, --define <name[=value]>", "define for compiling test sources (repeatable)", collect)
+    .option("--cflags <flags>", 'more clang flags for test sources, space-separated (e.g. "-mcpu=v3")')
+    .option(
+      "--drop-cap <cap>",
+      "run the privileged tests without this capability too (CAP_SYS_ADMIN, as the kernel's prog_tests/verifier.c does; repeatable)",
+      collect,
+    )
     .option("--shard <i/n>", "run only shard i of n of the kernel × file grid (CI matrices)")
     .option(
       "--uvm",
@@ -123,6 +135,10 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
         ...(jobs ? { jobs } : {}),
         ...(timeoutS ? { timeoutS } : {}),
         ...(opts.clang ? { clang: opts.clang } : {}),
+        ...(opts.include ? { includeDirs: opts.include } : {}),
+        ...(opts.define ? { defines: opts.define } : {}),
+        ...(opts.cflags ? { cflags: opts.cflags.split(/\s+/).filter(Boolean) } : {}),
+        ...(opts.dropCap ? { dropCaps: opts.dropCap } : {}),
         ...(opts.shard ? { shard: opts.shard } : {}),
         progress,
         signal: ac.signal,
