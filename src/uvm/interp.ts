@@ -34,11 +34,16 @@ export class Interpreter implements Engine {
   private cpc = 0;
   private readonly A = new Int32Array(10);
   private readonly callback: CallBack;
+  /** op | dst << 8 | src << 12 | off << 16 per instruction: one load decodes all but imm. */
+  private readonly words: Int32Array;
 
   constructor(
     readonly code: Code,
     private readonly env: Env,
   ) {
+    this.words = new Int32Array(code.count);
+    for (let pc = 0; pc < code.count; pc++)
+      this.words[pc] = code.op[pc]! | (code.dst[pc]! << 8) | (code.src[pc]! << 12) | (code.off[pc]! << 16);
     this.callback = (pc, A) => {
       const R = new Int32Array(22);
       R.set(A.subarray(0, 10), 2);
@@ -76,7 +81,8 @@ export class Interpreter implements Engine {
   }
 
   private exec(start: number, R: Int32Array): number {
-    const { op: OP, dst: DST, src: SRC, off: OFF, imm: IMM, count } = this.code;
+    const { imm: IMM, count } = this.code;
+    const W = this.words;
     const env = this.env;
     const mem = env.mem;
     const heap = mem.heap;
@@ -100,9 +106,11 @@ export class Interpreter implements Engine {
         this.budget = 0;
         throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
       }
-      const op = OP[pc]!;
-      const d = DST[pc]! << 1;
-      const s = SRC[pc]! << 1;
+      const w = W[pc]!;
+      const op = w & 0xff;
+      const d = (w >> 7) & 0x1e;
+      const s = (w >> 11) & 0x1e;
+      const off = w >> 16;
       const imm = IMM[pc]!;
       const cls = op & 7;
       if (cls === 0x07) {
@@ -135,7 +143,7 @@ export class Interpreter implements Engine {
             hi = OUT[0]!;
             break;
           case 0x3:
-            lo = OFF[pc] === 1 ? sdiv64(al, ah, bl, bh) : udiv64(al, ah, bl, bh);
+            lo = off === 1 ? sdiv64(al, ah, bl, bh) : udiv64(al, ah, bl, bh);
             hi = OUT[0]!;
             break;
           case 0x4:
@@ -160,7 +168,7 @@ export class Interpreter implements Engine {
             break;
           }
           case 0x9:
-            lo = OFF[pc] === 1 ? smod64(al, ah, bl, bh) : umod64(al, ah, bl, bh);
+            lo = off === 1 ? smod64(al, ah, bl, bh) : umod64(al, ah, bl, bh);
             hi = OUT[0]!;
             break;
           case 0xa:
@@ -168,7 +176,7 @@ export class Interpreter implements Engine {
             hi = ah ^ bh;
             break;
           case 0xb:
-            switch (OFF[pc]) {
+            switch (off) {
               case 8:
                 lo = (bl << 24) >> 24;
                 hi = lo >> 31;
@@ -223,7 +231,7 @@ export class Interpreter implements Engine {
             r = Math.imul(a, b);
             break;
           case 0x3:
-            r = OFF[pc] === 1 ? sdiv32(a, b) : udiv32(a, b);
+            r = off === 1 ? sdiv32(a, b) : udiv32(a, b);
             break;
           case 0x4:
             r = a | b;
@@ -241,13 +249,13 @@ export class Interpreter implements Engine {
             r = -a | 0;
             break;
           case 0x9:
-            r = OFF[pc] === 1 ? smod32(a, b) : umod32(a, b);
+            r = off === 1 ? smod32(a, b) : umod32(a, b);
             break;
           case 0xa:
             r = a ^ b;
             break;
           case 0xb: {
-            const o = OFF[pc];
+            const o = off;
             r = o === 8 ? (b << 24) >> 24 : o === 16 ? (b << 16) >> 16 : b;
             break;
           }
@@ -282,19 +290,19 @@ export class Interpreter implements Engine {
         }
         if (sub === 0x8) {
           this.budget = budget;
-          if (op === 0x85 && SRC[pc] === 1) {
+          if (op === 0x85 && (s >> 1) === 1) {
             const R2 = new Int32Array(22);
             R2.set(R.subarray(2, 12), 2);
             R[0] = this.enter(pc + imm + 1, R2, pc);
             R[1] = OUT[0]!;
           } else {
             const fn =
-              op === 0x8d ? env.helpers[R[d]! >>> 0] : SRC[pc] === 2 ? env.kfuncs[imm] : env.helpers[imm];
+              op === 0x8d ? env.helpers[R[d]! >>> 0] : (s >> 1) === 2 ? env.kfuncs[imm] : env.helpers[imm];
             if (!fn) {
               const id = op === 0x8d ? R[d]! >>> 0 : imm;
               throw fault(
                 this.code,
-                SRC[pc] === 2 ? "kfunc" : "unknown-helper",
+                (s >> 1) === 2 ? "kfunc" : "unknown-helper",
                 pc,
                 `no helper with id ${id}`,
               );
@@ -358,7 +366,7 @@ export class Interpreter implements Engine {
           default:
             taken = !slt64(bl, bh, al, ah);
         }
-        pc += taken ? OFF[pc]! + 1 : 1;
+        pc += taken ? off + 1 : 1;
         continue;
       }
       if (cls === 0x06) {
@@ -403,12 +411,12 @@ export class Interpreter implements Engine {
           default:
             taken = a <= b;
         }
-        pc += taken ? OFF[pc]! + 1 : 1;
+        pc += taken ? off + 1 : 1;
         continue;
       }
       switch (op) {
         case 0x18:
-          if (SRC[pc] === 4) {
+          if ((s >> 1) === 4) {
             R[d] = CODE_BASE + (pc + imm + 1) * 8;
             R[d + 1] = 0;
           } else {
@@ -418,67 +426,67 @@ export class Interpreter implements Engine {
           pc += 2;
           continue;
         case 0x61:
-          R[d] = dv.getInt32(at(pc, s, OFF[pc]!, 4, PERM_READ), true);
+          R[d] = dv.getInt32(at(pc, s, off, 4, PERM_READ), true);
           R[d + 1] = 0;
           break;
         case 0x69:
-          R[d] = dv.getUint16(at(pc, s, OFF[pc]!, 2, PERM_READ), true);
+          R[d] = dv.getUint16(at(pc, s, off, 2, PERM_READ), true);
           R[d + 1] = 0;
           break;
         case 0x71:
-          R[d] = heap[at(pc, s, OFF[pc]!, 1, PERM_READ)]!;
+          R[d] = heap[at(pc, s, off, 1, PERM_READ)]!;
           R[d + 1] = 0;
           break;
         case 0x79: {
-          const o = at(pc, s, OFF[pc]!, 8, PERM_READ);
+          const o = at(pc, s, off, 8, PERM_READ);
           R[d] = dv.getInt32(o, true);
           R[d + 1] = dv.getInt32(o + 4, true);
           break;
         }
         case 0x81:
-          R[d] = dv.getInt32(at(pc, s, OFF[pc]!, 4, PERM_READ), true);
+          R[d] = dv.getInt32(at(pc, s, off, 4, PERM_READ), true);
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x89:
-          R[d] = dv.getInt16(at(pc, s, OFF[pc]!, 2, PERM_READ), true);
+          R[d] = dv.getInt16(at(pc, s, off, 2, PERM_READ), true);
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x91:
-          R[d] = dv.getInt8(at(pc, s, OFF[pc]!, 1, PERM_READ));
+          R[d] = dv.getInt8(at(pc, s, off, 1, PERM_READ));
           R[d + 1] = R[d]! >> 31;
           break;
         case 0x62:
-          dv.setInt32(at(pc, d, OFF[pc]!, 4, PERM_WRITE), imm, true);
+          dv.setInt32(at(pc, d, off, 4, PERM_WRITE), imm, true);
           break;
         case 0x6a:
-          dv.setInt16(at(pc, d, OFF[pc]!, 2, PERM_WRITE), imm, true);
+          dv.setInt16(at(pc, d, off, 2, PERM_WRITE), imm, true);
           break;
         case 0x72:
-          heap[at(pc, d, OFF[pc]!, 1, PERM_WRITE)] = imm;
+          heap[at(pc, d, off, 1, PERM_WRITE)] = imm;
           break;
         case 0x7a: {
-          const o = at(pc, d, OFF[pc]!, 8, PERM_WRITE);
+          const o = at(pc, d, off, 8, PERM_WRITE);
           dv.setInt32(o, imm, true);
           dv.setInt32(o + 4, imm >> 31, true);
           break;
         }
         case 0x63:
-          dv.setInt32(at(pc, d, OFF[pc]!, 4, PERM_WRITE), R[s]!, true);
+          dv.setInt32(at(pc, d, off, 4, PERM_WRITE), R[s]!, true);
           break;
         case 0x6b:
-          dv.setInt16(at(pc, d, OFF[pc]!, 2, PERM_WRITE), R[s]!, true);
+          dv.setInt16(at(pc, d, off, 2, PERM_WRITE), R[s]!, true);
           break;
         case 0x73:
-          heap[at(pc, d, OFF[pc]!, 1, PERM_WRITE)] = R[s]!;
+          heap[at(pc, d, off, 1, PERM_WRITE)] = R[s]!;
           break;
         case 0x7b: {
-          const o = at(pc, d, OFF[pc]!, 8, PERM_WRITE);
+          const o = at(pc, d, off, 8, PERM_WRITE);
           dv.setInt32(o, R[s]!, true);
           dv.setInt32(o + 4, R[s + 1]!, true);
           break;
         }
         case 0xc3: {
-          const o = at(pc, d, OFF[pc]!, 4, PERM_RW);
+          const o = at(pc, d, off, 4, PERM_RW);
           const old = dv.getInt32(o, true);
           const v = R[s]!;
           if (imm === 0xf1) {
@@ -507,7 +515,7 @@ export class Interpreter implements Engine {
         }
         default: {
           // 0xdb: 64-bit atomics
-          const o = at(pc, d, OFF[pc]!, 8, PERM_RW);
+          const o = at(pc, d, off, 8, PERM_RW);
           const ol = dv.getInt32(o, true);
           const oh = dv.getInt32(o + 4, true);
           const vl = R[s]!;

@@ -33,6 +33,23 @@ const L_T = 11;
 const L_U = 12;
 const L_O = 13;
 const L_BLK = 14;
+const L_G = 15;
+/** The widest byte range one merged bounds check covers (two 8-byte loads of permission bytes). */
+const MERGE_SPAN = 16;
+
+/**
+ * Loads off one base register within a straight-line run, checked once at the first of them: the run ends
+ * at any jump, call, exit, store or atomic, at a load off another register (it could fault first), at a
+ * block leader and where the base register is redefined. `mask` marks the bytes the loads touch, relative
+ * to `min` (the lowest offset).
+ */
+interface LoadGroup {
+  readonly base: number;
+  readonly first: number;
+  min: number;
+  max: number;
+  readonly members: { pc: number; off: number; n: number }[];
+}
 const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
 
 function reg(r: number): number {
@@ -222,6 +239,7 @@ function encodeModule(code: Code, env: Env, entries: number[]): number[] {
 class FnGen {
   private readonly o = new Bytes();
   private readonly blockOf = new Map<number, number>();
+  private readonly groupOf = new Map<number, LoadGroup>();
   private nBlocks = 0;
   /** Which block's code is being emitted, and how many `if`s are open inside it (for br depths). */
   private cur = 0;
@@ -247,9 +265,10 @@ class FnGen {
       if (t <= pc) loopLen.set(t, Math.max(loopLen.get(t) ?? 0, pc - t + 1));
     }
     this.nBlocks = this.blockOf.size;
+    this.groupLoads(pcs, leaders);
     const o = this.o;
-    // locals: r0, r6..r10, t, u (i64); o, blk (i32)
-    o.uleb(2).uleb(8).u8(I64).uleb(2).u8(I32);
+    // locals: r0, r6..r10, t, u (i64); o, blk, g (i32)
+    o.uleb(2).uleb(8).u8(I64).uleb(3).u8(I32);
     // r10 = top of this depth's frame: stack frames are consecutive regions of equal footprint
     const top0 = this.env.stackTops[0]!;
     o.u8(0x42)
@@ -300,6 +319,90 @@ class FnGen {
     o.u8(0x00); // unreachable: every path returned or branched
     o.u8(0x0b); // function
     return o.b;
+  }
+
+  /** Finds the load groups (see LoadGroup) of this function; only groups of two or more loads are kept. */
+  private groupLoads(pcs: number[], leaders: Set<number>): void {
+    const c = this.c;
+    let g: LoadGroup | undefined;
+    const close = () => {
+      if (g && g.members.length > 1) for (const m of g.members) this.groupOf.set(m.pc, g);
+      g = undefined;
+    };
+    let prev = -1;
+    for (const pc of pcs) {
+      if (pc >= c.count) break;
+      if (leaders.has(pc) || pc !== prev + 1) close();
+      prev = pc;
+      const op = c.op[pc]!;
+      const cls = op & 7;
+      const d = c.dst[pc]!;
+      if (cls === 0x01) {
+        const s = c.src[pc]!;
+        const off = c.off[pc]!;
+        const n = [4, 2, 1, 8][(op >> 3) & 3]!;
+        if (g && g.base === s && Math.max(g.max, off + n) - Math.min(g.min, off) <= MERGE_SPAN) {
+          g.min = Math.min(g.min, off);
+          g.max = Math.max(g.max, off + n);
+          g.members.push({ pc, off, n });
+        } else {
+          close();
+          g = { base: s, first: pc, min: off, max: off + n, members: [{ pc, off, n }] };
+        }
+        if (d === s) close();
+      } else if (cls === 0x04 || cls === 0x07 || op === 0x18) {
+        if (g && d === g.base) close();
+      } else close();
+    }
+    close();
+  }
+
+  /** The merged check of a load group, at its first load: leaves the heap offset of `min` in L_G. */
+  private groupCheck(g: LoadGroup): void {
+    const o = this.o;
+    const mem = this.env.mem;
+    const mask = new Uint8Array(MERGE_SPAN);
+    for (const m of g.members) mask.fill(1, m.off - g.min, m.off - g.min + m.n);
+    const half = (i: number) => {
+      let v = 0n;
+      for (let j = 7; j >= 0; j--) v = (v << 8n) | BigInt(mask[i + j]!);
+      return BigInt.asIntN(64, v);
+    };
+    const lo = half(0);
+    const hi = half(8);
+    // the exact per-load checks, in program order: the first load out of bounds faults with its own pc
+    const exact = () => {
+      for (const m of g.members) this.check(m.pc, g.base, m.off, m.n, 1);
+    };
+    this.get(g.base);
+    this.i64(g.min - BASE);
+    o.u8(0x7c).u8(0x22).uleb(L_T);
+    this.i64(mem.capacity);
+    o.u8(0x5a); // i64.ge_u
+    o.u8(0x04, 0x40);
+    exact();
+    o.u8(0x00); // unreachable: the lowest load is out of the heap, so its exact check faulted
+    o.u8(0x0b);
+    o.u8(0x20).uleb(L_T).u8(0xa7).u8(0x21).uleb(L_G);
+    // every byte the loads touch has PERM_READ: (perm64 & mask) == mask, for each half
+    o.u8(0x20).uleb(L_G).u8(0x29, 0x00).uleb(mem.permBase); // i64.load
+    this.i64(lo);
+    o.u8(0x83);
+    this.i64(lo);
+    o.u8(0x52); // i64.ne
+    if (hi !== 0n) {
+      o.u8(0x20)
+        .uleb(L_G)
+        .u8(0x29, 0x00)
+        .uleb(mem.permBase + 8);
+      this.i64(hi);
+      o.u8(0x83);
+      this.i64(hi);
+      o.u8(0x52, 0x72); // i64.ne, i32.or
+    }
+    o.u8(0x04, 0x40);
+    exact();
+    o.u8(0x0b);
   }
 
   private trap(kind: number, pc: number): void {
@@ -702,8 +805,14 @@ class FnGen {
     const size = [4, 2, 1, 8][(op >> 3) & 3]!;
     const cls = op & 7;
     if (cls === 0x01) {
-      this.check(pc, s, off, size, 1);
-      lo();
+      const g = this.groupOf.get(pc);
+      if (g) {
+        if (g.first === pc) this.groupCheck(g);
+        o.u8(0x20).uleb(L_G);
+      } else {
+        this.check(pc, s, off, size, 1);
+        lo();
+      }
       const sx = (op & 0xe0) === 0x80;
       const ld =
         size === 1
@@ -719,7 +828,7 @@ class FnGen {
                 ? 0x34
                 : 0x35
               : 0x29;
-      o.u8(ld, 0x00, 0x00);
+      o.u8(ld, 0x00).uleb(g ? off - g.min : 0);
       this.set(d);
       return true;
     }
