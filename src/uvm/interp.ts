@@ -290,19 +290,19 @@ export class Interpreter implements Engine {
         }
         if (sub === 0x8) {
           this.budget = budget;
-          if (op === 0x85 && (s >> 1) === 1) {
+          if (op === 0x85 && s >> 1 === 1) {
             const R2 = new Int32Array(22);
             R2.set(R.subarray(2, 12), 2);
             R[0] = this.enter(pc + imm + 1, R2, pc);
             R[1] = OUT[0]!;
           } else {
             const fn =
-              op === 0x8d ? env.helpers[R[d]! >>> 0] : (s >> 1) === 2 ? env.kfuncs[imm] : env.helpers[imm];
+              op === 0x8d ? env.helpers[R[d]! >>> 0] : s >> 1 === 2 ? env.kfuncs[imm] : env.helpers[imm];
             if (!fn) {
               const id = op === 0x8d ? R[d]! >>> 0 : imm;
               throw fault(
                 this.code,
-                (s >> 1) === 2 ? "kfunc" : "unknown-helper",
+                s >> 1 === 2 ? "kfunc" : "unknown-helper",
                 pc,
                 `no helper with id ${id}`,
               );
@@ -416,7 +416,7 @@ export class Interpreter implements Engine {
       }
       switch (op) {
         case 0x18:
-          if ((s >> 1) === 4) {
+          if (s >> 1 === 4) {
             R[d] = CODE_BASE + (pc + imm + 1) * 8;
             R[d + 1] = 0;
           } else {
