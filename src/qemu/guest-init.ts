@@ -21,6 +21,18 @@ grep -q kfunc.probe=1 /proc/cmdline && { ctl probe-ok; poweroff -f; }
 for m in $(cat /modules/order); do
   insmod /modules/$m.ko || ctl warn "insmod $m failed"
 done
+# what does not need the host's shares is done before the save point, so a restored run does not pay for it
+stty -F /dev/ttyS1 raw -echo
+stty -F /dev/ttyS2 raw -echo
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# the guest's /run, filled here and moved under the host root once that is mounted
+mkdir -p /newroot /stage
+mount -t tmpfs -o mode=1777 tmpfs /stage
+mkdir /stage/kfunc
+cp /bin/busybox /stage/kfunc/busybox
+mkfifo /stage/kfunc/o /stage/kfunc/e
 dir=
 if grep -q kfunc.snap=1 /proc/cmdline; then
   # the host saves the VM state here (no 9p share is mounted yet: QEMU cannot migrate a mounted export) and
@@ -33,11 +45,11 @@ if grep -q kfunc.snap=1 /proc/cmdline; then
   ctl restored
 fi
 O=trans=virtio,version=9p2000.L,msize=512000
-mkdir -p /newroot
 mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host root over 9p failed"
 # after a restore, the per-run files (run.sh, shares, modules) come from the run's directory on the host
 [ -z "$dir" ] || cp -a "/newroot$dir/kfunc/." /kfunc/ || fatal "copying the run's files from $dir failed"
-for d in /tmp /run /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
+for d in /tmp /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
+mount --move /stage /newroot/run
 chmod 700 /newroot/root
 if [ -f /kfunc/shares ]; then
   while read -r tag path; do
@@ -46,15 +58,7 @@ if [ -f /kfunc/shares ]; then
   done < /kfunc/shares
 fi
 ctl root
-mkdir -p /newroot/run/kfunc
 cp -a /kfunc/. /newroot/run/kfunc/
-cp /bin/busybox /newroot/run/kfunc/busybox
-# cheaper here (busybox applets, no exec) than in the run script
-stty -F /dev/ttyS1 raw -echo
-stty -F /dev/ttyS2 raw -echo
-mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
@@ -133,7 +137,6 @@ if ! command -v "$1" >/dev/null 2>&1; then
   printf 'kfunc vm: %s: command not found in the guest (PATH=%s)\\n' "$1" "$PATH" >&2
   finish 127
 fi
-$BB mkfifo /run/kfunc/o /run/kfunc/e
 $BB cat /run/kfunc/o >/dev/ttyS1 &
 p1=$!
 $BB cat /run/kfunc/e >/dev/ttyS2 &
