@@ -1,7 +1,9 @@
 /**
- * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, mounts the
- * host root read-only over virtio-9p, tmpfs on the writable dirs, the read-write shares listed in
- * /kfunc/shares (from the per-run archive), tracefs/debugfs/bpffs, then switch_roots to the per-run script /kfunc/run.sh.
+ * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, sets the
+ * serial ports' modes, mounts tracefs/debugfs/bpffs and fills the tmpfs that becomes the guest's /run (busybox,
+ * the output FIFOs); then it mounts the host root read-only over virtio-9p, tmpfs on the other writable dirs,
+ * moves /run into place, mounts the read-write shares listed in /kfunc/shares (from the per-run archive), and
+ * switch_roots to the per-run script /kfunc/run.sh.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  * With `kfunc.snap=1` on the command line it stops before the first 9p mount and waits on ttyS3 for
  * `go <epoch seconds> <entropy hex> <run dir>`: the point at which src/qemu/snapshot.ts saves the VM state.
@@ -49,7 +51,7 @@ mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host r
 # after a restore, the per-run files (run.sh, shares, modules) come from the run's directory on the host
 [ -z "$dir" ] || cp -a "/newroot$dir/kfunc/." /kfunc/ || fatal "copying the run's files from $dir failed"
 for d in /tmp /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
-mount --move /stage /newroot/run
+mount --move /stage /newroot/run || fatal "moving the guest's /run under the host root failed"
 chmod 700 /newroot/root
 if [ -f /kfunc/shares ]; then
   while read -r tag path; do
