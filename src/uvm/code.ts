@@ -1,3 +1,25 @@
+import {
+  BPF_ALU_OP,
+  BPF_ATOMIC,
+  BPF_CLASS,
+  BPF_END,
+  BPF_END_BITS,
+  BPF_INSN,
+  BPF_JMP_OP,
+  BPF_MODE,
+  BPF_MOVSX_BITS,
+  BPF_OFF_SIGNED,
+  BPF_PSEUDO,
+  BPF_SIZE,
+  BPF_SRC,
+  INSN_SIZE,
+  Insns,
+  isAluClass,
+  isJmpClass,
+  opClass,
+  opMode,
+  opOp,
+} from "../asm/index.ts";
 import { UvmFault } from "./fault.ts";
 
 /**
@@ -21,26 +43,40 @@ export interface Code {
 /** Code addresses (lddw src=4, bpf_loop callbacks) are CODE_BASE + pc * 8: outside the heap. */
 export const CODE_BASE = 0x60000000;
 
+/** Every opcode the engines run: RFC 9669 without the legacy packet loads (BPF_ABS/BPF_IND). */
 const VALID = new Set<number>();
-for (const cls of [0x04, 0x07]) {
-  for (let op = 0; op <= 0xc; op++) {
-    VALID.add((op << 4) | cls);
-    if (op !== 8) VALID.add((op << 4) | 0x08 | cls);
+for (const cls of [BPF_CLASS.ALU, BPF_CLASS.ALU64]) {
+  for (const op of Object.values(BPF_ALU_OP)) {
+    if (op === BPF_ALU_OP.END) continue;
+    VALID.add(cls | op | BPF_SRC.K);
+    if (op !== BPF_ALU_OP.NEG) VALID.add(cls | op | BPF_SRC.X);
   }
 }
-for (const c of [0xd4, 0xdc, 0xd7, 0x05, 0x06, 0x85, 0x8d, 0x95, 0x18]) VALID.add(c);
-for (let op = 1; op <= 0xd; op++) {
-  if (op === 8 || op === 9) continue;
-  for (const cls of [0x05, 0x06]) {
-    VALID.add((op << 4) | cls);
-    VALID.add((op << 4) | 0x08 | cls);
-  }
-}
-for (const c of [0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b])
+VALID.add(BPF_CLASS.ALU | BPF_ALU_OP.END | BPF_END.TO_LE);
+VALID.add(BPF_CLASS.ALU | BPF_ALU_OP.END | BPF_END.TO_BE);
+VALID.add(BPF_CLASS.ALU64 | BPF_ALU_OP.END | BPF_SRC.K); // bswap
+for (const c of [BPF_INSN.JA, BPF_INSN.JA32, BPF_INSN.CALL, BPF_INSN.CALLX, BPF_INSN.EXIT, BPF_INSN.LD_IMM64])
   VALID.add(c);
-VALID.add(0xc3);
-VALID.add(0xdb);
-const ATOMIC_OPS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
+for (const op of Object.values(BPF_JMP_OP)) {
+  if (op === BPF_JMP_OP.JA || op === BPF_JMP_OP.CALL || op === BPF_JMP_OP.EXIT) continue;
+  for (const cls of [BPF_CLASS.JMP, BPF_CLASS.JMP32]) {
+    VALID.add(cls | op | BPF_SRC.K);
+    VALID.add(cls | op | BPF_SRC.X);
+  }
+}
+for (const size of Object.values(BPF_SIZE)) {
+  VALID.add(BPF_CLASS.LDX | BPF_MODE.MEM | size);
+  VALID.add(BPF_CLASS.ST | BPF_MODE.MEM | size);
+  VALID.add(BPF_CLASS.STX | BPF_MODE.MEM | size);
+  if (size !== BPF_SIZE.DW) VALID.add(BPF_CLASS.LDX | BPF_MODE.MEMSX | size);
+}
+VALID.add(BPF_CLASS.STX | BPF_MODE.ATOMIC | BPF_SIZE.W);
+VALID.add(BPF_CLASS.STX | BPF_MODE.ATOMIC | BPF_SIZE.DW);
+const ATOMIC_OPS = new Set<number>([BPF_ATOMIC.XCHG, BPF_ATOMIC.CMPXCHG]);
+for (const op of [BPF_ATOMIC.ADD, BPF_ATOMIC.OR, BPF_ATOMIC.AND, BPF_ATOMIC.XOR]) {
+  ATOMIC_OPS.add(op);
+  ATOMIC_OPS.add(op | BPF_ATOMIC.FETCH);
+}
 
 function mnemonicOf(op: number): string {
   return `opcode 0x${op.toString(16).padStart(2, "0")}`;
@@ -58,9 +94,9 @@ export function decodeCode(
       0,
       `${bytes.byteLength} bytes is not a whole number of instructions`,
     );
-  const count = bytes.byteLength / 8;
+  const count = bytes.byteLength / INSN_SIZE;
   if (count === 0) throw new UvmFault("bad-program", name, 0, "the program is empty");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const insns = new Insns(bytes);
   const code: Code = {
     name,
     count,
@@ -72,11 +108,11 @@ export function decodeCode(
     lineOf,
   };
   for (let i = 0; i < count; i++) {
-    code.op[i] = bytes[i * 8]!;
-    code.dst[i] = bytes[i * 8 + 1]! & 0xf;
-    code.src[i] = bytes[i * 8 + 1]! >> 4;
-    code.off[i] = dv.getInt16(i * 8 + 2, true);
-    code.imm[i] = dv.getInt32(i * 8 + 4, true);
+    code.op[i] = insns.code(i);
+    code.dst[i] = insns.dst(i);
+    code.src[i] = insns.src(i);
+    code.off[i] = insns.off(i);
+    code.imm[i] = insns.imm(i);
   }
   validate(code);
   return code;
@@ -88,7 +124,7 @@ function validate(c: Code): void {
   };
   const second = new Uint8Array(c.count);
   for (let pc = 0; pc < c.count; pc++) {
-    if (c.op[pc] === 0x18) {
+    if (c.op[pc] === BPF_INSN.LD_IMM64) {
       if (pc + 1 >= c.count) bad(pc, "lddw without its second half");
       second[pc + 1] = 1;
       pc++;
@@ -102,32 +138,47 @@ function validate(c: Code): void {
     const op = c.op[pc]!;
     if (!VALID.has(op)) bad(pc, `unknown ${mnemonicOf(op)}`);
     if (c.dst[pc]! > 10 || c.src[pc]! > 10) bad(pc, "register number above r10");
-    const cls = op & 7;
-    if (op === 0x18) {
-      if (c.src[pc] !== 0 && c.src[pc] !== 4)
+    const cls = opClass(op);
+    if (op === BPF_INSN.LD_IMM64) {
+      if (c.src[pc] !== 0 && c.src[pc] !== BPF_PSEUDO.FUNC)
         bad(pc, `lddw with src=${c.src[pc]} was not resolved by a loader (raw programs use src=0)`);
-      if (c.src[pc] === 4) target(pc, pc + c.imm[pc]! + 1, "code address");
+      if (c.src[pc] === BPF_PSEUDO.FUNC) target(pc, pc + c.imm[pc]! + 1, "code address");
       pc++;
       continue;
     }
-    if (cls === 0x04 || cls === 0x07) {
-      const sub = op >> 4;
-      if ((sub === 3 || sub === 9) && c.off[pc] !== 0 && c.off[pc] !== 1)
+    if (isAluClass(cls)) {
+      const aop = opOp(op);
+      if (
+        (aop === BPF_ALU_OP.DIV || aop === BPF_ALU_OP.MOD) &&
+        c.off[pc] !== 0 &&
+        c.off[pc] !== BPF_OFF_SIGNED
+      )
         bad(pc, "div/mod offset must be 0 or 1");
-      if (sub === 0xb && ![0, 8, 16, 32].includes(c.off[pc]!)) bad(pc, "movsx offset must be 8, 16 or 32");
-      if (sub === 0xd && ![16, 32, 64].includes(c.imm[pc]!)) bad(pc, "byte swap width must be 16, 32 or 64");
-    } else if (cls === 0x05 || cls === 0x06) {
-      if (op === 0x95) continue;
-      if (op === 0x85) {
-        if (c.src[pc] === 1) target(pc, pc + c.imm[pc]! + 1, "local call");
-        else if (c.src[pc] !== 0 && c.src[pc] !== 2) bad(pc, `call with src=${c.src[pc]}`);
+      if (aop === BPF_ALU_OP.MOV && c.off[pc] !== 0 && !BPF_MOVSX_BITS.includes(c.off[pc]!))
+        bad(pc, "movsx offset must be 8, 16 or 32");
+      if (aop === BPF_ALU_OP.END && !BPF_END_BITS.includes(c.imm[pc]!))
+        bad(pc, "byte swap width must be 16, 32 or 64");
+    } else if (isJmpClass(cls)) {
+      if (op === BPF_INSN.EXIT || op === BPF_INSN.CALLX) continue;
+      if (op === BPF_INSN.CALL) {
+        if (c.src[pc] === BPF_PSEUDO.CALL) target(pc, pc + c.imm[pc]! + 1, "local call");
+        else if (c.src[pc] !== 0 && c.src[pc] !== BPF_PSEUDO.KFUNC_CALL)
+          bad(pc, `call with src=${c.src[pc]}`);
         continue;
       }
-      if (op === 0x8d) continue;
-      const off = op === 0x06 ? c.imm[pc]! : c.off[pc]!;
-      target(pc, pc + off + 1, "jump");
-    } else if (op === 0xc3 || op === 0xdb) {
+      target(pc, pc + jumpOffset(c, pc) + 1, "jump");
+    } else if (opMode(op) === BPF_MODE.ATOMIC) {
       if (!ATOMIC_OPS.has(c.imm[pc]!)) bad(pc, `unknown atomic operation 0x${c.imm[pc]!.toString(16)}`);
     }
   }
+}
+
+/** A jump's offset: `off`, but `imm` for `gotol` (BPF_JMP32 | BPF_JA). */
+export function jumpOffset(c: Code, pc: number): number {
+  return c.op[pc] === BPF_INSN.JA32 ? c.imm[pc]! : c.off[pc]!;
+}
+
+/** A conditional or unconditional jump (not call, callx, exit). */
+export function isJump(op: number): boolean {
+  return isJmpClass(opClass(op)) && op !== BPF_INSN.CALL && op !== BPF_INSN.CALLX && op !== BPF_INSN.EXIT;
 }

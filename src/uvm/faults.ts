@@ -1,3 +1,4 @@
+import { BPF_INSN, BPF_PSEUDO } from "../asm/index.ts";
 import { CORE_POISON_IMM } from "../link/core.ts";
 import type { Code } from "./code.ts";
 import type { FaultKind } from "./fault.ts";
@@ -14,7 +15,7 @@ function hex(lo: number, hi: number): string {
 export function fault(code: Code, kind: FaultKind, pc: number, what: string): UvmFault {
   if (
     kind === "unknown-helper" &&
-    code.op[pc] === 0x85 &&
+    code.op[pc] === BPF_INSN.CALL &&
     code.src[pc] === 0 &&
     code.imm[pc] === CORE_POISON_IMM
   )
@@ -74,7 +75,7 @@ export function wildAccess(
 /** An exception out of a helper or kfunc called at `pc`: faults and control transfers pass, the rest is wrapped. */
 export function callError(code: Code, pc: number, e: unknown): unknown {
   if (e instanceof UvmFault || e instanceof TailCall || e instanceof Unwind) return e;
-  const call = code.op[pc] === 0x85 && code.src[pc] === 2 ? "kfunc" : "helper";
+  const call = code.op[pc] === BPF_INSN.CALL && code.src[pc] === BPF_PSEUDO.KFUNC_CALL ? "kfunc" : "helper";
   const msg = e instanceof Error ? e.message : String(e);
   const f = new UvmFault(
     e instanceof HelperFault ? "helper" : call,

@@ -1,9 +1,26 @@
+import {
+  BPF_ALU_OP,
+  BPF_ATOMIC,
+  BPF_CLASS,
+  BPF_END,
+  BPF_INSN,
+  BPF_JMP_OP,
+  BPF_MODE,
+  BPF_OFF_SIGNED,
+  BPF_PSEUDO,
+  BPF_SRC,
+  opBytes,
+  opClass,
+  opMode,
+  opOp,
+  opSrc,
+} from "../asm/index.ts";
 import * as alu from "./alu.ts";
-import { CODE_BASE, type Code } from "./code.ts";
+import { CODE_BASE, type Code, isJump, jumpOffset } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { callError, fault, wildAccess } from "./faults.ts";
-import { BASE } from "./memory.ts";
+import { BASE, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 
 /**
  * The JIT: eBPF to JavaScript source, compiled once by `new Function` and then by V8's optimising tiers.
@@ -136,7 +153,7 @@ class Generator {
         if (prevFalls) lines.push(`  F("bad-program", ${pc}, "execution ran off the end of the program");`);
         break;
       }
-      if (c.op[pc - 1] === 0x18 && pcs[i - 1] === pc - 1 && !leaders.has(pc)) continue; // lddw's 2nd half
+      if (c.op[pc - 1] === BPF_INSN.LD_IMM64 && pcs[i - 1] === pc - 1 && !leaders.has(pc)) continue; // lddw's 2nd half
       if (leaders.has(pc)) {
         // the block's length: up to the next leader or the end of straight-line code
         let n = 0;
@@ -152,7 +169,7 @@ class Generator {
       const { text, falls } = this.insn(pc, jump);
       lines.push(`    ${text}`);
       prevFalls = falls;
-      if (c.op[pc] === 0x18) i++;
+      if (c.op[pc] === BPF_INSN.LD_IMM64) i++;
     }
     lines.push("  }", "}");
     return lines.join("\n");
@@ -165,77 +182,78 @@ class Generator {
     const s = c.src[pc]!;
     const imm = c.imm[pc]!;
     const off = c.off[pc]!;
-    const cls = op & 7;
+    const cls = opClass(op);
     const L = `l${d}`;
     const H = `h${d}`;
-    const X = (op & 8) !== 0;
+    const X = opSrc(op) === BPF_SRC.X;
     const BL = X ? `l${s}` : `${imm}`;
     const BH = X ? `h${s}` : `${imm >> 31}`;
     const falls = (text: string) => ({ text, falls: true });
-    if (cls === 0x07) return falls(this.alu64(op >> 4, L, H, BL, BH, X ? s : -1, imm, off));
-    if (cls === 0x04) return falls(this.alu32(op, L, H, X ? `l${s}` : `${imm}`, X ? -1 : imm, imm, off));
-    if (cls === 0x05 || cls === 0x06) {
-      const sub = op >> 4;
-      if (op === 0x95) return { text: "RH = h0; return l0;", falls: false };
-      if (op === 0x05) return { text: jump(pc + off + 1), falls: false };
-      if (op === 0x06) return { text: jump(pc + imm + 1), falls: false };
-      if (op === 0x85 || op === 0x8d) return falls(this.call(pc, op, s, d, imm));
+    if (cls === BPF_CLASS.ALU64) return falls(this.alu64(opOp(op), L, H, BL, BH, X ? s : -1, imm, off));
+    if (cls === BPF_CLASS.ALU)
+      return falls(this.alu32(op, L, H, X ? `l${s}` : `${imm}`, X ? -1 : imm, imm, off));
+    if (cls === BPF_CLASS.JMP || cls === BPF_CLASS.JMP32) {
+      const sub = opOp(op);
+      if (op === BPF_INSN.EXIT) return { text: "RH = h0; return l0;", falls: false };
+      if (op === BPF_INSN.JA || op === BPF_INSN.JA32)
+        return { text: jump(pc + jumpOffset(c, pc) + 1), falls: false };
+      if (op === BPF_INSN.CALL || op === BPF_INSN.CALLX) return falls(this.call(pc, op, s, d, imm));
       const target = jump(pc + off + 1);
       let cond: string;
-      if (cls === 0x05) {
+      if (cls === BPF_CLASS.JMP) {
         const ult = (al: string, ah: string, bl: string, bh: string) =>
           `(${ah} === ${bh} ? (${al} >>> 0) < (${bl} >>> 0) : (${ah} >>> 0) < (${bh} >>> 0))`;
         const slt = (al: string, ah: string, bl: string, bh: string) =>
           `(${ah} === ${bh} ? (${al} >>> 0) < (${bl} >>> 0) : ${ah} < ${bh})`;
         switch (sub) {
-          case 0x1:
+          case BPF_JMP_OP.JEQ:
             cond = `${L} === ${BL} && ${H} === ${BH}`;
             break;
-          case 0x2:
+          case BPF_JMP_OP.JGT:
             cond = ult(BL, BH, L, H);
             break;
-          case 0x3:
+          case BPF_JMP_OP.JGE:
             cond = `!${ult(L, H, BL, BH)}`;
             break;
-          case 0x4:
+          case BPF_JMP_OP.JSET:
             cond = `((${L} & ${BL}) | (${H} & ${BH})) !== 0`;
             break;
-          case 0x5:
+          case BPF_JMP_OP.JNE:
             cond = `${L} !== ${BL} || ${H} !== ${BH}`;
             break;
-          case 0x6:
+          case BPF_JMP_OP.JSGT:
             cond = slt(BL, BH, L, H);
             break;
-          case 0x7:
+          case BPF_JMP_OP.JSGE:
             cond = `!${slt(L, H, BL, BH)}`;
             break;
-          case 0xa:
+          case BPF_JMP_OP.JLT:
             cond = ult(L, H, BL, BH);
             break;
-          case 0xb:
+          case BPF_JMP_OP.JLE:
             cond = `!${ult(BL, BH, L, H)}`;
             break;
-          case 0xc:
+          case BPF_JMP_OP.JSLT:
             cond = slt(L, H, BL, BH);
             break;
-          default:
+          default: // BPF_JMP_OP.JSLE
             cond = `!${slt(BL, BH, L, H)}`;
         }
       } else {
         const b = X ? `l${s}` : `${imm}`;
         const ub = X ? `(l${s} >>> 0)` : `${imm >>> 0}`;
         const ops: Record<number, string> = {
-          1: `${L} === ${b}`,
-          2: `(${L} >>> 0) > ${ub}`,
-          3: `(${L} >>> 0) >= ${ub}`,
-          4: `(${L} & ${b}) !== 0`,
-          5: `${L} !== ${b}`,
-          6: `${L} > ${b}`,
-          7: `${L} >= ${b}`,
-          10: `(${L} >>> 0) < ${ub}`,
-          11: `(${L} >>> 0) <= ${ub}`,
-          12: `${L} < ${b}`,
-          13: `${L} <= ${b}`,
+          [BPF_JMP_OP.JEQ]: `${L} === ${b}`,
+          [BPF_JMP_OP.JGT]: `(${L} >>> 0) > ${ub}`,
+          [BPF_JMP_OP.JGE]: `(${L} >>> 0) >= ${ub}`,
+          [BPF_JMP_OP.JSET]: `(${L} & ${b}) !== 0`,
+          [BPF_JMP_OP.JNE]: `${L} !== ${b}`,
+          [BPF_JMP_OP.JSGT]: `${L} > ${b}`,
+          [BPF_JMP_OP.JSGE]: `${L} >= ${b}`,
+          [BPF_JMP_OP.JLT]: `(${L} >>> 0) < ${ub}`,
+          [BPF_JMP_OP.JLE]: `(${L} >>> 0) <= ${ub}`,
+          [BPF_JMP_OP.JSLT]: `${L} < ${b}`,
+          [BPF_JMP_OP.JSLE]: `${L} <= ${b}`,
         };
         cond = ops[sub]!;
       }
@@ -256,48 +274,48 @@ class Generator {
   ): string {
     const constShift = sreg < 0;
     switch (sub) {
-      case 0x0:
+      case BPF_ALU_OP.ADD:
         return `t = (${L} + ${BL}) | 0; ${H} = (${H} + ${BH} + ((t >>> 0) < (${L} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
-      case 0x1:
+      case BPF_ALU_OP.SUB:
         return `t = (${L} - ${BL}) | 0; ${H} = (${H} - ${BH} - ((${L} >>> 0) < (${BL} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
-      case 0x2:
+      case BPF_ALU_OP.MUL:
         return (
           `a0 = ${L} & 65535; a1 = ${L} >>> 16; b0 = ${BL} & 65535; b1 = ${BL} >>> 16; p01 = Math.imul(a0, b1); p10 = Math.imul(a1, b0); ` +
           `m = (Math.imul(a0, b0) >>> 16) + (p01 & 65535) + (p10 & 65535); ` +
           `t = (Math.imul(a1, b1) + (p01 >>> 16) + (p10 >>> 16) + (m >>> 16) + Math.imul(${L}, ${BH}) + Math.imul(${H}, ${BL})) | 0; ` +
           `${L} = Math.imul(${L}, ${BL}); ${H} = t;`
         );
-      case 0x3:
-        return `${L} = ${off === 1 ? "sdiv64" : "udiv64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
-      case 0x9:
-        return `${L} = ${off === 1 ? "smod64" : "umod64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
-      case 0x4:
+      case BPF_ALU_OP.DIV:
+        return `${L} = ${off === BPF_OFF_SIGNED ? "sdiv64" : "udiv64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
+      case BPF_ALU_OP.MOD:
+        return `${L} = ${off === BPF_OFF_SIGNED ? "smod64" : "umod64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
+      case BPF_ALU_OP.OR:
         return `${L} |= ${BL}; ${H} |= ${BH};`;
-      case 0x5:
+      case BPF_ALU_OP.AND:
         return `${L} &= ${BL}; ${H} &= ${BH};`;
-      case 0xa:
+      case BPF_ALU_OP.XOR:
         return `${L} ^= ${BL}; ${H} ^= ${BH};`;
-      case 0x8:
+      case BPF_ALU_OP.NEG:
         return `${H} = (0 - ${H} - (${L} !== 0 ? 1 : 0)) | 0; ${L} = -${L} | 0;`;
-      case 0xb:
+      case BPF_ALU_OP.MOV:
         if (off === 8) return `${L} = (${BL} << 24) >> 24; ${H} = ${L} >> 31;`;
         if (off === 16) return `${L} = (${BL} << 16) >> 16; ${H} = ${L} >> 31;`;
         if (off === 32) return `${L} = ${BL}; ${H} = ${L} >> 31;`;
         return `${L} = ${BL}; ${H} = ${BH};`;
-      case 0x6:
-      case 0x7:
-      case 0xc: {
+      case BPF_ALU_OP.LSH:
+      case BPF_ALU_OP.RSH:
+      case BPF_ALU_OP.ARSH: {
         if (!constShift) {
-          const f = sub === 0x6 ? "lsh64" : sub === 0x7 ? "rsh64" : "arsh64";
+          const f = sub === BPF_ALU_OP.LSH ? "lsh64" : sub === BPF_ALU_OP.RSH ? "rsh64" : "arsh64";
           return `${L} = ${f}(${L}, ${H}, ${BL}); ${H} = OUT[0];`;
         }
         const n = imm & 63;
         if (n === 0) return "";
-        if (sub === 0x6)
+        if (sub === BPF_ALU_OP.LSH)
           return n < 32
             ? `${H} = (${H} << ${n}) | (${L} >>> ${32 - n}); ${L} = ${L} << ${n};`
             : `${H} = ${L} << ${n - 32}; ${L} = 0;`;
-        if (sub === 0x7)
+        if (sub === BPF_ALU_OP.RSH)
           return n < 32
             ? `${L} = (${L} >>> ${n}) | (${H} << ${32 - n}); ${H} = (${H} >>> ${n}) | 0;`
             : `${L} = (${H} >>> ${n - 32}) | 0; ${H} = 0;`;
@@ -305,7 +323,7 @@ class Generator {
           ? `${L} = (${L} >>> ${n}) | (${H} << ${32 - n}); ${H} = ${H} >> ${n};`
           : `${L} = ${H} >> ${n - 32}; ${H} = ${H} >> 31;`;
       }
-      default:
+      default: // BPF_ALU_OP.END: bswap
         if (imm === 16) return `${L} = ((${L} & 255) << 8) | ((${L} >>> 8) & 255); ${H} = 0;`;
         if (imm === 32) return `${L} = ${bswap32(L)}; ${H} = 0;`;
         return `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;`;
@@ -324,49 +342,51 @@ class Generator {
     const isConst = constB !== -1 || !B.startsWith("l");
     const n = imm & 31;
     let r: string;
-    switch (op >> 4) {
-      case 0x0:
+    switch (opOp(op)) {
+      case BPF_ALU_OP.ADD:
         r = `(${L} + ${B}) | 0`;
         break;
-      case 0x1:
+      case BPF_ALU_OP.SUB:
         r = `(${L} - ${B}) | 0`;
         break;
-      case 0x2:
+      case BPF_ALU_OP.MUL:
         r = `Math.imul(${L}, ${B})`;
         break;
-      case 0x3:
-        r = `${off === 1 ? "sdiv32" : "udiv32"}(${L}, ${B})`;
+      case BPF_ALU_OP.DIV:
+        r = `${off === BPF_OFF_SIGNED ? "sdiv32" : "udiv32"}(${L}, ${B})`;
         break;
-      case 0x4:
+      case BPF_ALU_OP.OR:
         r = `${L} | ${B}`;
         break;
-      case 0x5:
+      case BPF_ALU_OP.AND:
         r = `${L} & ${B}`;
         break;
-      case 0x6:
+      case BPF_ALU_OP.LSH:
         r = isConst ? `${L} << ${n}` : `${L} << (${B} & 31)`;
         break;
-      case 0x7:
+      case BPF_ALU_OP.RSH:
         r = isConst ? `(${L} >>> ${n}) | 0` : `(${L} >>> (${B} & 31)) | 0`;
         break;
-      case 0x8:
+      case BPF_ALU_OP.NEG:
         r = `-${L} | 0`;
         break;
-      case 0x9:
-        r = `${off === 1 ? "smod32" : "umod32"}(${L}, ${B})`;
+      case BPF_ALU_OP.MOD:
+        r = `${off === BPF_OFF_SIGNED ? "smod32" : "umod32"}(${L}, ${B})`;
         break;
-      case 0xa:
+      case BPF_ALU_OP.XOR:
         r = `${L} ^ ${B}`;
         break;
-      case 0xb:
+      case BPF_ALU_OP.MOV:
         r = off === 8 ? `(${B} << 24) >> 24` : off === 16 ? `(${B} << 16) >> 16` : `${B}`;
         break;
-      case 0xc:
+      case BPF_ALU_OP.ARSH:
         r = isConst ? `${L} >> ${n}` : `${L} >> (${B} & 31)`;
         break;
-      default:
-        if (imm === 64) return op === 0xdc ? `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;` : "";
-        if (op === 0xdc) r = imm === 16 ? `((${L} & 255) << 8) | ((${L} >>> 8) & 255)` : bswap32(L);
+      default: // BPF_ALU_OP.END
+        if (imm === 64)
+          return opSrc(op) === BPF_END.TO_BE ? `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;` : "";
+        if (opSrc(op) === BPF_END.TO_BE)
+          r = imm === 16 ? `((${L} & 255) << 8) | ((${L} >>> 8) & 255)` : bswap32(L);
         else r = imm === 16 ? `${L} & 65535` : L;
     }
     return `${L} = ${r}; ${H} = 0;`;
@@ -376,13 +396,13 @@ class Generator {
     const c = this.c;
     const pass = `CPC = ${pc}; A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;`;
     const back = "l0 = A[0]; h0 = A[1];";
-    if (op === 0x8d)
+    if (op === BPF_INSN.CALLX)
       return `f = HF[l${d} >>> 0]; if (h${d} !== 0 || !f) F("unknown-helper", ${pc}, "no helper with id " + (l${d} >>> 0)); ${pass} f(A, CB); ${back}`;
-    if (s === 1) {
+    if (s === BPF_PSEUDO.CALL) {
       const t = pc + c.imm[pc]! + 1;
       return `if (++D >= MAXD) F("stack-overflow", ${pc}, "call depth exceeds ${this.env.stackTops.length} frames"); l0 = f${t}(${ARGS}); h0 = RH; D--;`;
     }
-    if (s === 2) {
+    if (s === BPF_PSEUDO.KFUNC_CALL) {
       if (!this.env.kfuncs[imm]) return `F("kfunc", ${pc}, "kfunc #${imm} has no binding");`;
       return `${pass} KF[${imm}](A, CB); ${back}`;
     }
@@ -402,78 +422,73 @@ class Generator {
     const L = `l${d}`;
     const H = `h${d}`;
     const c = this.c;
-    switch (op) {
-      case 0x18:
-        if (c.src[pc] === 4) return `${L} = ${CODE_BASE + (pc + imm + 1) * 8}; ${H} = 0;`;
-        return `${L} = ${imm}; ${H} = ${c.imm[pc + 1]!};`;
-      case 0x61:
-        return `${this.check(pc, s, off, 4, 1)}${L} = dv.getInt32(o, true); ${H} = 0;`;
-      case 0x69:
-        return `${this.check(pc, s, off, 2, 1)}${L} = dv.getUint16(o, true); ${H} = 0;`;
-      case 0x71:
-        return `${this.check(pc, s, off, 1, 1)}${L} = heap[o]; ${H} = 0;`;
-      case 0x79:
-        return `${this.check(pc, s, off, 8, 1)}${L} = dv.getInt32(o, true); ${H} = dv.getInt32(o + 4, true);`;
-      case 0x81:
-        return `${this.check(pc, s, off, 4, 1)}${L} = dv.getInt32(o, true); ${H} = ${L} >> 31;`;
-      case 0x89:
-        return `${this.check(pc, s, off, 2, 1)}${L} = dv.getInt16(o, true); ${H} = ${L} >> 31;`;
-      case 0x91:
-        return `${this.check(pc, s, off, 1, 1)}${L} = dv.getInt8(o); ${H} = ${L} >> 31;`;
-      case 0x62:
-        return `${this.check(pc, d, off, 4, 2)}dv.setInt32(o, ${imm}, true);`;
-      case 0x6a:
-        return `${this.check(pc, d, off, 2, 2)}dv.setInt16(o, ${imm}, true);`;
-      case 0x72:
-        return `${this.check(pc, d, off, 1, 2)}heap[o] = ${imm};`;
-      case 0x7a:
-        return `${this.check(pc, d, off, 8, 2)}dv.setInt32(o, ${imm}, true); dv.setInt32(o + 4, ${imm >> 31}, true);`;
-      case 0x63:
-        return `${this.check(pc, d, off, 4, 2)}dv.setInt32(o, l${s}, true);`;
-      case 0x6b:
-        return `${this.check(pc, d, off, 2, 2)}dv.setInt16(o, l${s}, true);`;
-      case 0x73:
-        return `${this.check(pc, d, off, 1, 2)}heap[o] = l${s};`;
-      case 0x7b:
-        return `${this.check(pc, d, off, 8, 2)}dv.setInt32(o, l${s}, true); dv.setInt32(o + 4, h${s}, true);`;
-      case 0xc3: {
-        const S = `l${s}`;
-        const pre = `${this.check(pc, d, off, 4, 3)}t = dv.getInt32(o, true); `;
-        if (imm === 0xf1) return `${pre}if (t === l0) dv.setInt32(o, ${S}, true); l0 = t; h0 = 0;`;
-        const base = imm & 0xf0;
-        const nv =
-          base === 0
-            ? `(t + ${S}) | 0`
-            : base === 0x40
-              ? `t | ${S}`
-              : base === 0x50
-                ? `t & ${S}`
-                : base === 0xa0
-                  ? `t ^ ${S}`
-                  : S;
-        return `${pre}dv.setInt32(o, ${nv}, true);${imm & 1 ? ` ${S} = t; h${s} = 0;` : ""}`;
-      }
-      default: {
-        const SL = `l${s}`;
-        const SH = `h${s}`;
-        const pre = `${this.check(pc, d, off, 8, 3)}a0 = dv.getInt32(o, true); a1 = dv.getInt32(o + 4, true); `;
-        if (imm === 0xf1)
-          return `${pre}if (a0 === l0 && a1 === h0) { dv.setInt32(o, ${SL}, true); dv.setInt32(o + 4, ${SH}, true); } l0 = a0; h0 = a1;`;
-        const base = imm & 0xf0;
-        let nv: string;
-        if (base === 0)
-          nv = `t = (a0 + ${SL}) | 0; dv.setInt32(o, t, true); dv.setInt32(o + 4, (a1 + ${SH} + ((t >>> 0) < (a0 >>> 0) ? 1 : 0)) | 0, true);`;
-        else {
-          const f = base === 0x40 ? "|" : base === 0x50 ? "&" : base === 0xa0 ? "^" : "";
-          nv = f
-            ? `dv.setInt32(o, a0 ${f} ${SL}, true); dv.setInt32(o + 4, a1 ${f} ${SH}, true);`
-            : `dv.setInt32(o, ${SL}, true); dv.setInt32(o + 4, ${SH}, true);`;
-        }
-        return `${pre}${nv}${imm & 1 ? ` ${SL} = a0; ${SH} = a1;` : ""}`;
-      }
+    if (op === BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === BPF_PSEUDO.FUNC) return `${L} = ${CODE_BASE + (pc + imm + 1) * 8}; ${H} = 0;`;
+      return `${L} = ${imm}; ${H} = ${c.imm[pc + 1]!};`;
     }
+    const n = opBytes(op);
+    const cls = opClass(op);
+    const mode = opMode(op);
+    if (cls === BPF_CLASS.LDX) {
+      const chk = this.check(pc, s, off, n, PERM_READ);
+      if (mode === BPF_MODE.MEMSX) return `${chk}${L} = ${LOAD_SX[n]}; ${H} = ${L} >> 31;`;
+      if (n === 8) return `${chk}${L} = dv.getInt32(o, true); ${H} = dv.getInt32(o + 4, true);`;
+      return `${chk}${L} = ${LOAD[n]}; ${H} = 0;`;
+    }
+    if (mode === BPF_MODE.MEM) {
+      const chk = this.check(pc, d, off, n, PERM_WRITE);
+      const [v, vh] = cls === BPF_CLASS.ST ? [`${imm}`, `${imm >> 31}`] : [`l${s}`, `h${s}`];
+      if (n === 8) return `${chk}dv.setInt32(o, ${v}, true); dv.setInt32(o + 4, ${vh}, true);`;
+      return `${chk}${STORE[n]!(v)}`;
+    }
+    // BPF_STX | BPF_ATOMIC
+    const base = opOp(imm);
+    const fetch = (imm & BPF_ATOMIC.FETCH) !== 0;
+    if (n === 4) {
+      const S = `l${s}`;
+      const pre = `${this.check(pc, d, off, 4, PERM_RW)}t = dv.getInt32(o, true); `;
+      if (imm === BPF_ATOMIC.CMPXCHG)
+        return `${pre}if (t === l0) dv.setInt32(o, ${S}, true); l0 = t; h0 = 0;`;
+      const nv =
+        base === BPF_ATOMIC.ADD ? `(t + ${S}) | 0` : ATOMIC_JS[base] ? `t ${ATOMIC_JS[base]} ${S}` : S;
+      return `${pre}dv.setInt32(o, ${nv}, true);${fetch ? ` ${S} = t; h${s} = 0;` : ""}`;
+    }
+    const SL = `l${s}`;
+    const SH = `h${s}`;
+    const pre = `${this.check(pc, d, off, 8, PERM_RW)}a0 = dv.getInt32(o, true); a1 = dv.getInt32(o + 4, true); `;
+    if (imm === BPF_ATOMIC.CMPXCHG)
+      return `${pre}if (a0 === l0 && a1 === h0) { dv.setInt32(o, ${SL}, true); dv.setInt32(o + 4, ${SH}, true); } l0 = a0; h0 = a1;`;
+    let nv: string;
+    if (base === BPF_ATOMIC.ADD)
+      nv = `t = (a0 + ${SL}) | 0; dv.setInt32(o, t, true); dv.setInt32(o + 4, (a1 + ${SH} + ((t >>> 0) < (a0 >>> 0) ? 1 : 0)) | 0, true);`;
+    else {
+      const f = ATOMIC_JS[base] ?? "";
+      nv = f
+        ? `dv.setInt32(o, a0 ${f} ${SL}, true); dv.setInt32(o + 4, a1 ${f} ${SH}, true);`
+        : `dv.setInt32(o, ${SL}, true); dv.setInt32(o + 4, ${SH}, true);`;
+    }
+    return `${pre}${nv}${fetch ? ` ${SL} = a0; ${SH} = a1;` : ""}`;
   }
 }
+
+/** Loads (zero-extending) and sign-extending loads of 1, 2, 4 bytes at `o`; stores of 1, 2, 4 bytes. */
+const LOAD: Record<number, string> = { 1: "heap[o]", 2: "dv.getUint16(o, true)", 4: "dv.getInt32(o, true)" };
+const LOAD_SX: Record<number, string> = {
+  1: "dv.getInt8(o)",
+  2: "dv.getInt16(o, true)",
+  4: "dv.getInt32(o, true)",
+};
+const STORE: Record<number, (v: string) => string> = {
+  1: (v) => `heap[o] = ${v};`,
+  2: (v) => `dv.setInt16(o, ${v}, true);`,
+  4: (v) => `dv.setInt32(o, ${v}, true);`,
+};
+/** The bitwise atomics as JS operators (ADD needs a carry; XCHG stores the source). */
+const ATOMIC_JS: Record<number, string> = {
+  [BPF_ATOMIC.OR]: "|",
+  [BPF_ATOMIC.AND]: "&",
+  [BPF_ATOMIC.XOR]: "^",
+};
 
 function bswap32(x: string): string {
   return `(((${x} & 255) << 24) | ((${x} & 65280) << 8) | ((${x} >>> 8) & 65280) | (${x} >>> 24))`;
@@ -489,18 +504,17 @@ export function reachFrom(c: Code, entry: number): { pcs: number[]; leaders: Set
     while (pc < c.count && !seen[pc]) {
       seen[pc] = 1;
       const op = c.op[pc]!;
-      const cls = op & 7;
-      if (op === 0x18) {
+      if (op === BPF_INSN.LD_IMM64) {
         seen[pc + 1] = 1;
         pc += 2;
         continue;
       }
-      if (op === 0x95) break;
-      if ((cls === 0x05 || cls === 0x06) && op !== 0x85 && op !== 0x8d) {
-        const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
+      if (op === BPF_INSN.EXIT) break;
+      if (isJump(op)) {
+        const t = pc + jumpOffset(c, pc) + 1;
         leaders.add(t);
         work.push(t);
-        if (op === 0x05 || op === 0x06) break;
+        if (op === BPF_INSN.JA || op === BPF_INSN.JA32) break;
       }
       pc++;
     }
@@ -515,9 +529,9 @@ export function reachFrom(c: Code, entry: number): { pcs: number[]; leaders: Set
 export function functionEntries(c: Code): number[] {
   const e = new Set<number>([0]);
   for (let pc = 0; pc < c.count; pc++) {
-    if (c.op[pc] === 0x85 && c.src[pc] === 1) e.add(pc + c.imm[pc]! + 1);
-    if (c.op[pc] === 0x18) {
-      if (c.src[pc] === 4) e.add(pc + c.imm[pc]! + 1);
+    if (c.op[pc] === BPF_INSN.CALL && c.src[pc] === BPF_PSEUDO.CALL) e.add(pc + c.imm[pc]! + 1);
+    if (c.op[pc] === BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === BPF_PSEUDO.FUNC) e.add(pc + c.imm[pc]! + 1);
       pc++;
     }
   }

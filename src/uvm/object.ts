@@ -1,4 +1,4 @@
-import { Insns } from "../asm/index.ts";
+import { BPF_INSN, BPF_PSEUDO, Insns } from "../asm/index.ts";
 import type { Btf } from "../btf/index.ts";
 import { KfuncError, NotSupportedError, ObjectError, UsageError } from "../errors.ts";
 import { sourceLineFor } from "../kernel/verifier-error.ts";
@@ -344,7 +344,7 @@ export class UvmObject {
     for (let i = 0; i < ins.count; i++) {
       const op = ins.code(i);
       if (
-        op === 0x85 &&
+        op === BPF_INSN.CALL &&
         ins.src(i) === 0 &&
         ins.imm(i) >= KFUNC_POISON_BASE &&
         ins.imm(i) < KFUNC_POISON_BASE + 0x10000
@@ -352,16 +352,16 @@ export class UvmObject {
         const ext = this.spec.externs[ins.imm(i) - KFUNC_POISON_BASE];
         const k = ext ? this.kfuncIndex.get(ext.name) : undefined;
         if (k !== undefined) {
-          ins.setRegs(i, 0, 2);
+          ins.setRegs(i, 0, BPF_PSEUDO.KFUNC_CALL);
           ins.setImm(i, -1 - k);
         }
         continue;
       }
-      if (op !== 0x18) continue;
+      if (op !== BPF_INSN.LD_IMM64) continue;
       const src = ins.src(i);
       let value: number | undefined;
-      if (src === 1) value = this.mapList[ins.imm(i) - 1]!.handle;
-      else if (src === 2) {
+      if (src === BPF_PSEUDO.MAP_FD) value = this.mapList[ins.imm(i) - 1]!.handle;
+      else if (src === BPF_PSEUDO.MAP_VALUE) {
         const map = this.mapList[ins.imm(i) - 1];
         if (!(map instanceof ArrayMap))
           throw new UvmFault(
@@ -371,7 +371,7 @@ export class UvmObject {
             `lddw map value of '${map?.name}', which is not an array map`,
           );
         value = map.region.addr + ins.imm(i + 1);
-      } else if (src === 3) value = KSYM_BASE + ins.imm(i) * 8;
+      } else if (src === BPF_PSEUDO.BTF_ID) value = KSYM_BASE + ins.imm(i) * 8;
       if (value !== undefined) {
         ins.setSrc(i, 0);
         ins.setImm(i, value);
@@ -384,11 +384,11 @@ export class UvmObject {
   /** Every helper a program calls must exist here: refused at load, by name (a CO-RE poison only when run). */
   private checkCalls(p: ProgramSpec, code: Code): void {
     for (let pc = 0; pc < code.count; pc++) {
-      if (code.op[pc] === 0x18) {
+      if (code.op[pc] === BPF_INSN.LD_IMM64) {
         pc++;
         continue;
       }
-      if (code.op[pc] !== 0x85 || code.src[pc] !== 0) continue;
+      if (code.op[pc] !== BPF_INSN.CALL || code.src[pc] !== 0) continue;
       const id = code.imm[pc]!;
       // a failed CO-RE relocation's poison: like the verifier, refused only if reached (faults.ts)
       if (!this.helpers[id] && id !== CORE_POISON_IMM)
