@@ -1,10 +1,28 @@
+import {
+  BPF_ALU_OP,
+  BPF_ATOMIC,
+  BPF_CLASS,
+  BPF_END,
+  BPF_INSN,
+  BPF_JMP_OP,
+  BPF_MODE,
+  BPF_OFF_SIGNED,
+  BPF_PSEUDO,
+  BPF_SRC,
+  isAluClass,
+  opBytes,
+  opClass,
+  opMode,
+  opOp,
+  opSrc,
+} from "../asm/index.ts";
 import { OUT, toU64 } from "./alu.ts";
-import { CODE_BASE, type Code } from "./code.ts";
+import { CODE_BASE, type Code, isJump, jumpOffset } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { callError, fault, wildAccess } from "./faults.ts";
 import { functionEntries, reachFrom } from "./jit.ts";
-import { BASE, Memory } from "./memory.ts";
+import { BASE, Memory, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 import { STACK_SIZE } from "./raw.ts";
 import { WA } from "./wasm-api.ts";
 
@@ -50,6 +68,54 @@ interface LoadGroup {
   max: number;
   readonly members: { pc: number; off: number; n: number }[];
 }
+/** eBPF ALU operations that are one Wasm instruction (i64 and i32 forms). */
+const SIMPLE64: Record<number, number> = {
+  [BPF_ALU_OP.ADD]: 0x7c,
+  [BPF_ALU_OP.SUB]: 0x7d,
+  [BPF_ALU_OP.MUL]: 0x7e,
+  [BPF_ALU_OP.OR]: 0x84,
+  [BPF_ALU_OP.AND]: 0x83,
+  [BPF_ALU_OP.LSH]: 0x86,
+  [BPF_ALU_OP.RSH]: 0x88,
+  [BPF_ALU_OP.XOR]: 0x85,
+  [BPF_ALU_OP.ARSH]: 0x87,
+};
+const SIMPLE32: Record<number, number> = {
+  [BPF_ALU_OP.ADD]: 0x6a,
+  [BPF_ALU_OP.SUB]: 0x6b,
+  [BPF_ALU_OP.MUL]: 0x6c,
+  [BPF_ALU_OP.OR]: 0x72,
+  [BPF_ALU_OP.AND]: 0x71,
+  [BPF_ALU_OP.LSH]: 0x74,
+  [BPF_ALU_OP.RSH]: 0x76,
+  [BPF_ALU_OP.XOR]: 0x73,
+  [BPF_ALU_OP.ARSH]: 0x75,
+};
+/** eBPF conditional jumps (JSET aside) as Wasm i64 and i32 comparisons. */
+const CMP64: Record<number, number> = {
+  [BPF_JMP_OP.JEQ]: 0x51,
+  [BPF_JMP_OP.JGT]: 0x56,
+  [BPF_JMP_OP.JGE]: 0x5a,
+  [BPF_JMP_OP.JNE]: 0x52,
+  [BPF_JMP_OP.JSGT]: 0x55,
+  [BPF_JMP_OP.JSGE]: 0x59,
+  [BPF_JMP_OP.JLT]: 0x54,
+  [BPF_JMP_OP.JLE]: 0x58,
+  [BPF_JMP_OP.JSLT]: 0x53,
+  [BPF_JMP_OP.JSLE]: 0x57,
+};
+const CMP32: Record<number, number> = {
+  [BPF_JMP_OP.JEQ]: 0x46,
+  [BPF_JMP_OP.JGT]: 0x4b,
+  [BPF_JMP_OP.JGE]: 0x4f,
+  [BPF_JMP_OP.JNE]: 0x47,
+  [BPF_JMP_OP.JSGT]: 0x4a,
+  [BPF_JMP_OP.JSGE]: 0x4e,
+  [BPF_JMP_OP.JLT]: 0x49,
+  [BPF_JMP_OP.JLE]: 0x4d,
+  [BPF_JMP_OP.JSLT]: 0x48,
+  [BPF_JMP_OP.JSLE]: 0x4c,
+};
 const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
 
 function reg(r: number): number {
@@ -259,9 +325,8 @@ class FnGen {
     const loopLen = new Map<number, number>();
     for (const pc of pcs) {
       const op = c.op[pc];
-      if (pc >= c.count || op === undefined || op === 0x85 || op === 0x8d || op === 0x95) continue;
-      if ((op & 7) !== 0x05 && (op & 7) !== 0x06) continue;
-      const t = pc + (op === 0x06 ? c.imm[pc]! : c.off[pc]!) + 1;
+      if (pc >= c.count || op === undefined || !isJump(op)) continue;
+      const t = pc + jumpOffset(c, pc) + 1;
       if (t <= pc) loopLen.set(t, Math.max(loopLen.get(t) ?? 0, pc - t + 1));
     }
     this.nBlocks = this.blockOf.size;
@@ -313,7 +378,7 @@ class FnGen {
         }
       } else if (!prevFalls) continue;
       prevFalls = this.insn(pc);
-      if (c.op[pc] === 0x18) i++;
+      if (c.op[pc] === BPF_INSN.LD_IMM64) i++;
     }
     o.u8(0x0b); // loop
     o.u8(0x00); // unreachable: every path returned or branched
@@ -335,12 +400,12 @@ class FnGen {
       if (leaders.has(pc) || pc !== prev + 1) close();
       prev = pc;
       const op = c.op[pc]!;
-      const cls = op & 7;
+      const cls = opClass(op);
       const d = c.dst[pc]!;
-      if (cls === 0x01) {
+      if (cls === BPF_CLASS.LDX) {
         const s = c.src[pc]!;
         const off = c.off[pc]!;
-        const n = [4, 2, 1, 8][(op >> 3) & 3]!;
+        const n = opBytes(op);
         if (g && g.base === s && Math.max(g.max, off + n) - Math.min(g.min, off) <= MERGE_SPAN) {
           g.min = Math.min(g.min, off);
           g.max = Math.max(g.max, off + n);
@@ -350,7 +415,7 @@ class FnGen {
           g = { base: s, first: pc, min: off, max: off + n, members: [{ pc, off, n }] };
         }
         if (d === s) close();
-      } else if (cls === 0x04 || cls === 0x07 || op === 0x18) {
+      } else if (isAluClass(cls) || op === BPF_INSN.LD_IMM64) {
         if (g && d === g.base) close();
       } else close();
     }
@@ -372,7 +437,7 @@ class FnGen {
     const hi = half(8);
     // the exact per-load checks, in program order: the first load out of bounds faults with its own pc
     const exact = () => {
-      for (const m of g.members) this.check(m.pc, g.base, m.off, m.n, 1);
+      for (const m of g.members) this.check(m.pc, g.base, m.off, m.n, PERM_READ);
     };
     this.get(g.base);
     this.i64(g.min - BASE);
@@ -489,11 +554,11 @@ class FnGen {
   }
 
   private src64(op: number, s: number, imm: number): void {
-    if (op & 8) this.get(s);
+    if (opSrc(op) === BPF_SRC.X) this.get(s);
     else this.i64(imm);
   }
   private src32(op: number, s: number, imm: number): void {
-    if (op & 8) {
+    if (opSrc(op) === BPF_SRC.X) {
       this.get(s);
       this.o.u8(0xa7);
     } else this.i32(imm);
@@ -544,20 +609,10 @@ class FnGen {
     const s = c.src[pc]!;
     const imm = c.imm[pc]!;
     const off = c.off[pc]!;
-    const cls = op & 7;
-    const sub = op >> 4;
-    if (cls === 0x07) {
-      const simple: Record<number, number> = {
-        0: 0x7c,
-        1: 0x7d,
-        2: 0x7e,
-        4: 0x84,
-        5: 0x83,
-        6: 0x86,
-        7: 0x88,
-        10: 0x85,
-        12: 0x87,
-      };
+    const cls = opClass(op);
+    const sub = opOp(op);
+    if (cls === BPF_CLASS.ALU64) {
+      const simple = SIMPLE64;
       if (simple[sub] !== undefined) {
         this.get(d);
         this.src64(op, s, imm);
@@ -566,15 +621,15 @@ class FnGen {
         return true;
       }
       switch (sub) {
-        case 0x3:
-        case 0x9: {
+        case BPF_ALU_OP.DIV:
+        case BPF_ALU_OP.MOD: {
           this.src64(op, s, imm);
           o.u8(0x22).uleb(L_U).u8(0x50); // eqz
           o.u8(0x04, I64);
-          if (sub === 0x3) this.i64(0);
+          if (sub === BPF_ALU_OP.DIV) this.i64(0);
           else this.get(d);
           o.u8(0x05);
-          if (sub === 0x3 && off === 1) {
+          if (sub === BPF_ALU_OP.DIV && off === BPF_OFF_SIGNED) {
             // INT64_MIN / -1 traps in Wasm: x / -1 = -x
             o.u8(0x20).uleb(L_U);
             this.i64(-1);
@@ -587,26 +642,26 @@ class FnGen {
           } else {
             this.get(d);
             o.u8(0x20).uleb(L_U);
-            o.u8(sub === 0x3 ? 0x80 : off === 1 ? 0x81 : 0x82);
+            o.u8(sub === BPF_ALU_OP.DIV ? 0x80 : off === BPF_OFF_SIGNED ? 0x81 : 0x82);
           }
           o.u8(0x0b);
           this.set(d);
           return true;
         }
-        case 0x8:
+        case BPF_ALU_OP.NEG:
           this.i64(0);
           this.get(d);
           o.u8(0x7d);
           this.set(d);
           return true;
-        case 0xb:
+        case BPF_ALU_OP.MOV:
           this.src64(op, s, imm);
           if (off === 8) o.u8(0xc2);
           else if (off === 16) o.u8(0xc3);
           else if (off === 32) o.u8(0xc4);
           this.set(d);
           return true;
-        default:
+        default: // BPF_ALU_OP.END: bswap
           this.get(d);
           o.u8(0x21).uleb(L_T);
           this.bswap(imm);
@@ -614,11 +669,11 @@ class FnGen {
           return true;
       }
     }
-    if (cls === 0x04) {
-      if (sub === 0xd) {
+    if (cls === BPF_CLASS.ALU) {
+      if (sub === BPF_ALU_OP.END) {
         this.get(d);
         o.u8(0x21).uleb(L_T);
-        if (op === 0xdc) this.bswap(imm);
+        if (opSrc(op) === BPF_END.TO_BE) this.bswap(imm);
         else {
           o.u8(0x20).uleb(L_T);
           if (imm === 16) this.i64(0xffff);
@@ -628,33 +683,23 @@ class FnGen {
         this.set(d);
         return true;
       }
-      const simple: Record<number, number> = {
-        0: 0x6a,
-        1: 0x6b,
-        2: 0x6c,
-        4: 0x72,
-        5: 0x71,
-        6: 0x74,
-        7: 0x76,
-        10: 0x73,
-        12: 0x75,
-      };
+      const simple = SIMPLE32;
       if (simple[sub] !== undefined) {
         this.get(d);
         o.u8(0xa7);
         this.src32(op, s, imm);
         o.u8(simple[sub]!);
-      } else if (sub === 0x3 || sub === 0x9) {
+      } else if (sub === BPF_ALU_OP.DIV || sub === BPF_ALU_OP.MOD) {
         this.src32(op, s, imm);
         o.u8(0x22).uleb(L_O).u8(0x45); // eqz
         o.u8(0x04, I32);
-        if (sub === 0x3) this.i32(0);
+        if (sub === BPF_ALU_OP.DIV) this.i32(0);
         else {
           this.get(d);
           o.u8(0xa7);
         }
         o.u8(0x05);
-        if (sub === 0x3 && off === 1) {
+        if (sub === BPF_ALU_OP.DIV && off === BPF_OFF_SIGNED) {
           o.u8(0x20).uleb(L_O);
           this.i32(-1);
           o.u8(0x46, 0x04, I32);
@@ -666,10 +711,10 @@ class FnGen {
         } else {
           this.get(d);
           o.u8(0xa7).u8(0x20).uleb(L_O);
-          o.u8(sub === 0x3 ? 0x6e : off === 1 ? 0x6f : 0x70);
+          o.u8(sub === BPF_ALU_OP.DIV ? 0x6e : off === BPF_OFF_SIGNED ? 0x6f : 0x70);
         }
         o.u8(0x0b);
-      } else if (sub === 0x8) {
+      } else if (sub === BPF_ALU_OP.NEG) {
         this.i32(0);
         this.get(d);
         o.u8(0xa7, 0x6b);
@@ -683,57 +728,33 @@ class FnGen {
       this.set(d);
       return true;
     }
-    if (cls === 0x05 || cls === 0x06) {
-      if (op === 0x95) {
+    if (cls === BPF_CLASS.JMP || cls === BPF_CLASS.JMP32) {
+      if (op === BPF_INSN.EXIT) {
         this.get(0);
         o.u8(0x0f);
         return false;
       }
-      if (op === 0x05 || op === 0x06) {
-        this.jump(pc + (op === 0x06 ? imm : off) + 1);
+      if (op === BPF_INSN.JA || op === BPF_INSN.JA32) {
+        this.jump(pc + jumpOffset(c, pc) + 1);
         return false;
       }
-      if (op === 0x85 || op === 0x8d) {
+      if (op === BPF_INSN.CALL || op === BPF_INSN.CALLX) {
         this.call(pc, op, s, d, imm);
         return true;
       }
       const target = pc + off + 1;
-      const wide = cls === 0x05;
-      const cmp64: Record<number, number> = {
-        1: 0x51,
-        2: 0x56,
-        3: 0x5a,
-        5: 0x52,
-        6: 0x55,
-        7: 0x59,
-        10: 0x54,
-        11: 0x58,
-        12: 0x53,
-        13: 0x57,
-      };
-      const cmp32: Record<number, number> = {
-        1: 0x46,
-        2: 0x4b,
-        3: 0x4f,
-        5: 0x47,
-        6: 0x4a,
-        7: 0x4e,
-        10: 0x49,
-        11: 0x4d,
-        12: 0x48,
-        13: 0x4c,
-      };
+      const wide = cls === BPF_CLASS.JMP;
       this.get(d);
       if (!wide) o.u8(0xa7);
       if (wide) this.src64(op, s, imm);
       else this.src32(op, s, imm);
-      if (sub === 0x4) {
+      if (sub === BPF_JMP_OP.JSET) {
         if (wide) {
           o.u8(0x83);
           this.i64(0);
           o.u8(0x52);
         } else o.u8(0x71);
-      } else o.u8((wide ? cmp64 : cmp32)[sub]!);
+      } else o.u8((wide ? CMP64 : CMP32)[sub]!);
       this.jumpIf(target);
       return true;
     }
@@ -755,7 +776,7 @@ class FnGen {
       o.u8(0x29, 0x03).uleb(scr);
       this.set(0);
     };
-    if (op === 0x8d) {
+    if (op === BPF_INSN.CALLX) {
       passArgs();
       this.get(d);
       o.u8(0xa7);
@@ -764,7 +785,7 @@ class FnGen {
       back();
       return;
     }
-    if (s === 1) {
+    if (s === BPF_PSEUDO.CALL) {
       const t = pc + imm + 1;
       // D += 1; if (D >= MAXD) fault
       o.u8(0x23).uleb(G_D);
@@ -788,7 +809,7 @@ class FnGen {
     passArgs();
     this.i32(imm);
     this.i32(pc);
-    o.u8(0x10).uleb(s === 2 ? FN_K : FN_H);
+    o.u8(0x10).uleb(s === BPF_PSEUDO.KFUNC_CALL ? FN_K : FN_H);
     back();
   }
 
@@ -796,24 +817,24 @@ class FnGen {
     const o = this.o;
     const c = this.c;
     const lo = () => o.u8(0x20).uleb(L_O);
-    if (op === 0x18) {
-      if (c.src[pc] === 4) this.i64(CODE_BASE + (pc + imm + 1) * 8);
+    if (op === BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === BPF_PSEUDO.FUNC) this.i64(CODE_BASE + (pc + imm + 1) * 8);
       else this.i64(BigInt.asIntN(64, (BigInt(c.imm[pc + 1]!) << 32n) | BigInt(imm >>> 0)));
       this.set(d);
       return true;
     }
-    const size = [4, 2, 1, 8][(op >> 3) & 3]!;
-    const cls = op & 7;
-    if (cls === 0x01) {
+    const size = opBytes(op);
+    const cls = opClass(op);
+    if (cls === BPF_CLASS.LDX) {
       const g = this.groupOf.get(pc);
       if (g) {
         if (g.first === pc) this.groupCheck(g);
         o.u8(0x20).uleb(L_G);
       } else {
-        this.check(pc, s, off, size, 1);
+        this.check(pc, s, off, size, PERM_READ);
         lo();
       }
-      const sx = (op & 0xe0) === 0x80;
+      const sx = opMode(op) === BPF_MODE.MEMSX;
       const ld =
         size === 1
           ? sx
@@ -833,21 +854,21 @@ class FnGen {
       return true;
     }
     const st = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
-    if (cls === 0x02 || (cls === 0x03 && (op & 0xe0) === 0x60)) {
-      this.check(pc, d, off, size, 2);
+    if (opMode(op) === BPF_MODE.MEM) {
+      this.check(pc, d, off, size, PERM_WRITE);
       lo();
-      if (cls === 0x02) this.i64(imm);
+      if (cls === BPF_CLASS.ST) this.i64(imm);
       else this.get(s);
       o.u8(st, 0x00, 0x00);
       return true;
     }
     // atomics: single-threaded load, modify, store
-    this.check(pc, d, off, size, 3);
+    this.check(pc, d, off, size, PERM_RW);
     const ld = size === 4 ? 0x35 : 0x29;
     lo();
     o.u8(ld, 0x00, 0x00).u8(0x21).uleb(L_T); // t = old
     const t = () => o.u8(0x20).uleb(L_T);
-    if (imm === 0xf1) {
+    if (imm === BPF_ATOMIC.CMPXCHG) {
       t();
       this.get(0);
       if (size === 4) {
@@ -863,15 +884,15 @@ class FnGen {
       return true;
     }
     lo();
-    const base = imm & 0xf0;
-    if (base === 0xe0) this.get(s);
+    const base = opOp(imm);
+    if (base === opOp(BPF_ATOMIC.XCHG)) this.get(s);
     else {
       t();
       this.get(s);
-      o.u8(base === 0x00 ? 0x7c : base === 0x40 ? 0x84 : base === 0x50 ? 0x83 : 0x85);
+      o.u8(SIMPLE64[base]!); // ADD, OR, AND, XOR
     }
     o.u8(st, 0x00, 0x00);
-    if (imm & 1) {
+    if (imm & BPF_ATOMIC.FETCH) {
       t();
       this.set(s);
     }
