@@ -1,20 +1,4 @@
-import {
-  BPF_ALU_OP,
-  BPF_ATOMIC,
-  BPF_CLASS,
-  BPF_END,
-  BPF_INSN,
-  BPF_JMP_OP,
-  BPF_MODE,
-  BPF_OFF_SIGNED,
-  BPF_PSEUDO,
-  BPF_SRC,
-  opBytes,
-  opClass,
-  opMode,
-  opOp,
-  opSrc,
-} from "../asm/index.ts";
+import * as asm from "../asm/index.ts";
 import * as alu from "./alu.ts";
 import { CODE_BASE, type Code, isJump, jumpOffset } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
@@ -153,7 +137,7 @@ class Generator {
         if (prevFalls) lines.push(`  F("bad-program", ${pc}, "execution ran off the end of the program");`);
         break;
       }
-      if (c.op[pc - 1] === BPF_INSN.LD_IMM64 && pcs[i - 1] === pc - 1 && !leaders.has(pc)) continue; // lddw's 2nd half
+      if (c.op[pc - 1] === asm.BPF_INSN.LD_IMM64 && pcs[i - 1] === pc - 1 && !leaders.has(pc)) continue; // lddw's 2nd half
       if (leaders.has(pc)) {
         // the block's length: up to the next leader or the end of straight-line code
         let n = 0;
@@ -169,7 +153,7 @@ class Generator {
       const { text, falls } = this.insn(pc, jump);
       lines.push(`    ${text}`);
       prevFalls = falls;
-      if (c.op[pc] === BPF_INSN.LD_IMM64) i++;
+      if (c.op[pc] === asm.BPF_INSN.LD_IMM64) i++;
     }
     lines.push("  }", "}");
     return lines.join("\n");
@@ -182,78 +166,79 @@ class Generator {
     const s = c.src[pc]!;
     const imm = c.imm[pc]!;
     const off = c.off[pc]!;
-    const cls = opClass(op);
+    const cls = asm.opClass(op);
     const L = `l${d}`;
     const H = `h${d}`;
-    const X = opSrc(op) === BPF_SRC.X;
+    const X = asm.opSrc(op) === asm.BPF_SRC.X;
     const BL = X ? `l${s}` : `${imm}`;
     const BH = X ? `h${s}` : `${imm >> 31}`;
     const falls = (text: string) => ({ text, falls: true });
-    if (cls === BPF_CLASS.ALU64) return falls(this.alu64(opOp(op), L, H, BL, BH, X ? s : -1, imm, off));
-    if (cls === BPF_CLASS.ALU)
+    if (cls === asm.BPF_CLASS.ALU64)
+      return falls(this.alu64(asm.opOp(op), L, H, BL, BH, X ? s : -1, imm, off));
+    if (cls === asm.BPF_CLASS.ALU)
       return falls(this.alu32(op, L, H, X ? `l${s}` : `${imm}`, X ? -1 : imm, imm, off));
-    if (cls === BPF_CLASS.JMP || cls === BPF_CLASS.JMP32) {
-      const sub = opOp(op);
-      if (op === BPF_INSN.EXIT) return { text: "RH = h0; return l0;", falls: false };
-      if (op === BPF_INSN.JA || op === BPF_INSN.JA32)
+    if (cls === asm.BPF_CLASS.JMP || cls === asm.BPF_CLASS.JMP32) {
+      const sub = asm.opOp(op);
+      if (op === asm.BPF_INSN.EXIT) return { text: "RH = h0; return l0;", falls: false };
+      if (op === asm.BPF_INSN.JA || op === asm.BPF_INSN.JA32)
         return { text: jump(pc + jumpOffset(c, pc) + 1), falls: false };
-      if (op === BPF_INSN.CALL || op === BPF_INSN.CALLX) return falls(this.call(pc, op, s, d, imm));
+      if (op === asm.BPF_INSN.CALL || op === asm.BPF_INSN.CALLX) return falls(this.call(pc, op, s, d, imm));
       const target = jump(pc + off + 1);
       let cond: string;
-      if (cls === BPF_CLASS.JMP) {
+      if (cls === asm.BPF_CLASS.JMP) {
         const ult = (al: string, ah: string, bl: string, bh: string) =>
           `(${ah} === ${bh} ? (${al} >>> 0) < (${bl} >>> 0) : (${ah} >>> 0) < (${bh} >>> 0))`;
         const slt = (al: string, ah: string, bl: string, bh: string) =>
           `(${ah} === ${bh} ? (${al} >>> 0) < (${bl} >>> 0) : ${ah} < ${bh})`;
         switch (sub) {
-          case BPF_JMP_OP.JEQ:
+          case asm.BPF_JMP_OP.JEQ:
             cond = `${L} === ${BL} && ${H} === ${BH}`;
             break;
-          case BPF_JMP_OP.JGT:
+          case asm.BPF_JMP_OP.JGT:
             cond = ult(BL, BH, L, H);
             break;
-          case BPF_JMP_OP.JGE:
+          case asm.BPF_JMP_OP.JGE:
             cond = `!${ult(L, H, BL, BH)}`;
             break;
-          case BPF_JMP_OP.JSET:
+          case asm.BPF_JMP_OP.JSET:
             cond = `((${L} & ${BL}) | (${H} & ${BH})) !== 0`;
             break;
-          case BPF_JMP_OP.JNE:
+          case asm.BPF_JMP_OP.JNE:
             cond = `${L} !== ${BL} || ${H} !== ${BH}`;
             break;
-          case BPF_JMP_OP.JSGT:
+          case asm.BPF_JMP_OP.JSGT:
             cond = slt(BL, BH, L, H);
             break;
-          case BPF_JMP_OP.JSGE:
+          case asm.BPF_JMP_OP.JSGE:
             cond = `!${slt(L, H, BL, BH)}`;
             break;
-          case BPF_JMP_OP.JLT:
+          case asm.BPF_JMP_OP.JLT:
             cond = ult(L, H, BL, BH);
             break;
-          case BPF_JMP_OP.JLE:
+          case asm.BPF_JMP_OP.JLE:
             cond = `!${ult(BL, BH, L, H)}`;
             break;
-          case BPF_JMP_OP.JSLT:
+          case asm.BPF_JMP_OP.JSLT:
             cond = slt(L, H, BL, BH);
             break;
-          default: // BPF_JMP_OP.JSLE
+          default: // asm.BPF_JMP_OP.JSLE
             cond = `!${slt(BL, BH, L, H)}`;
         }
       } else {
         const b = X ? `l${s}` : `${imm}`;
         const ub = X ? `(l${s} >>> 0)` : `${imm >>> 0}`;
         const ops: Record<number, string> = {
-          [BPF_JMP_OP.JEQ]: `${L} === ${b}`,
-          [BPF_JMP_OP.JGT]: `(${L} >>> 0) > ${ub}`,
-          [BPF_JMP_OP.JGE]: `(${L} >>> 0) >= ${ub}`,
-          [BPF_JMP_OP.JSET]: `(${L} & ${b}) !== 0`,
-          [BPF_JMP_OP.JNE]: `${L} !== ${b}`,
-          [BPF_JMP_OP.JSGT]: `${L} > ${b}`,
-          [BPF_JMP_OP.JSGE]: `${L} >= ${b}`,
-          [BPF_JMP_OP.JLT]: `(${L} >>> 0) < ${ub}`,
-          [BPF_JMP_OP.JLE]: `(${L} >>> 0) <= ${ub}`,
-          [BPF_JMP_OP.JSLT]: `${L} < ${b}`,
-          [BPF_JMP_OP.JSLE]: `${L} <= ${b}`,
+          [asm.BPF_JMP_OP.JEQ]: `${L} === ${b}`,
+          [asm.BPF_JMP_OP.JGT]: `(${L} >>> 0) > ${ub}`,
+          [asm.BPF_JMP_OP.JGE]: `(${L} >>> 0) >= ${ub}`,
+          [asm.BPF_JMP_OP.JSET]: `(${L} & ${b}) !== 0`,
+          [asm.BPF_JMP_OP.JNE]: `${L} !== ${b}`,
+          [asm.BPF_JMP_OP.JSGT]: `${L} > ${b}`,
+          [asm.BPF_JMP_OP.JSGE]: `${L} >= ${b}`,
+          [asm.BPF_JMP_OP.JLT]: `(${L} >>> 0) < ${ub}`,
+          [asm.BPF_JMP_OP.JLE]: `(${L} >>> 0) <= ${ub}`,
+          [asm.BPF_JMP_OP.JSLT]: `${L} < ${b}`,
+          [asm.BPF_JMP_OP.JSLE]: `${L} <= ${b}`,
         };
         cond = ops[sub]!;
       }
@@ -274,48 +259,48 @@ class Generator {
   ): string {
     const constShift = sreg < 0;
     switch (sub) {
-      case BPF_ALU_OP.ADD:
+      case asm.BPF_ALU_OP.ADD:
         return `t = (${L} + ${BL}) | 0; ${H} = (${H} + ${BH} + ((t >>> 0) < (${L} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
-      case BPF_ALU_OP.SUB:
+      case asm.BPF_ALU_OP.SUB:
         return `t = (${L} - ${BL}) | 0; ${H} = (${H} - ${BH} - ((${L} >>> 0) < (${BL} >>> 0) ? 1 : 0)) | 0; ${L} = t;`;
-      case BPF_ALU_OP.MUL:
+      case asm.BPF_ALU_OP.MUL:
         return (
           `a0 = ${L} & 65535; a1 = ${L} >>> 16; b0 = ${BL} & 65535; b1 = ${BL} >>> 16; p01 = Math.imul(a0, b1); p10 = Math.imul(a1, b0); ` +
           `m = (Math.imul(a0, b0) >>> 16) + (p01 & 65535) + (p10 & 65535); ` +
           `t = (Math.imul(a1, b1) + (p01 >>> 16) + (p10 >>> 16) + (m >>> 16) + Math.imul(${L}, ${BH}) + Math.imul(${H}, ${BL})) | 0; ` +
           `${L} = Math.imul(${L}, ${BL}); ${H} = t;`
         );
-      case BPF_ALU_OP.DIV:
-        return `${L} = ${off === BPF_OFF_SIGNED ? "sdiv64" : "udiv64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
-      case BPF_ALU_OP.MOD:
-        return `${L} = ${off === BPF_OFF_SIGNED ? "smod64" : "umod64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
-      case BPF_ALU_OP.OR:
+      case asm.BPF_ALU_OP.DIV:
+        return `${L} = ${off === asm.BPF_OFF_SIGNED ? "sdiv64" : "udiv64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
+      case asm.BPF_ALU_OP.MOD:
+        return `${L} = ${off === asm.BPF_OFF_SIGNED ? "smod64" : "umod64"}(${L}, ${H}, ${BL}, ${BH}); ${H} = OUT[0];`;
+      case asm.BPF_ALU_OP.OR:
         return `${L} |= ${BL}; ${H} |= ${BH};`;
-      case BPF_ALU_OP.AND:
+      case asm.BPF_ALU_OP.AND:
         return `${L} &= ${BL}; ${H} &= ${BH};`;
-      case BPF_ALU_OP.XOR:
+      case asm.BPF_ALU_OP.XOR:
         return `${L} ^= ${BL}; ${H} ^= ${BH};`;
-      case BPF_ALU_OP.NEG:
+      case asm.BPF_ALU_OP.NEG:
         return `${H} = (0 - ${H} - (${L} !== 0 ? 1 : 0)) | 0; ${L} = -${L} | 0;`;
-      case BPF_ALU_OP.MOV:
+      case asm.BPF_ALU_OP.MOV:
         if (off === 8) return `${L} = (${BL} << 24) >> 24; ${H} = ${L} >> 31;`;
         if (off === 16) return `${L} = (${BL} << 16) >> 16; ${H} = ${L} >> 31;`;
         if (off === 32) return `${L} = ${BL}; ${H} = ${L} >> 31;`;
         return `${L} = ${BL}; ${H} = ${BH};`;
-      case BPF_ALU_OP.LSH:
-      case BPF_ALU_OP.RSH:
-      case BPF_ALU_OP.ARSH: {
+      case asm.BPF_ALU_OP.LSH:
+      case asm.BPF_ALU_OP.RSH:
+      case asm.BPF_ALU_OP.ARSH: {
         if (!constShift) {
-          const f = sub === BPF_ALU_OP.LSH ? "lsh64" : sub === BPF_ALU_OP.RSH ? "rsh64" : "arsh64";
+          const f = sub === asm.BPF_ALU_OP.LSH ? "lsh64" : sub === asm.BPF_ALU_OP.RSH ? "rsh64" : "arsh64";
           return `${L} = ${f}(${L}, ${H}, ${BL}); ${H} = OUT[0];`;
         }
         const n = imm & 63;
         if (n === 0) return "";
-        if (sub === BPF_ALU_OP.LSH)
+        if (sub === asm.BPF_ALU_OP.LSH)
           return n < 32
             ? `${H} = (${H} << ${n}) | (${L} >>> ${32 - n}); ${L} = ${L} << ${n};`
             : `${H} = ${L} << ${n - 32}; ${L} = 0;`;
-        if (sub === BPF_ALU_OP.RSH)
+        if (sub === asm.BPF_ALU_OP.RSH)
           return n < 32
             ? `${L} = (${L} >>> ${n}) | (${H} << ${32 - n}); ${H} = (${H} >>> ${n}) | 0;`
             : `${L} = (${H} >>> ${n - 32}) | 0; ${H} = 0;`;
@@ -323,7 +308,7 @@ class Generator {
           ? `${L} = (${L} >>> ${n}) | (${H} << ${32 - n}); ${H} = ${H} >> ${n};`
           : `${L} = ${H} >> ${n - 32}; ${H} = ${H} >> 31;`;
       }
-      default: // BPF_ALU_OP.END: bswap
+      default: // asm.BPF_ALU_OP.END: bswap
         if (imm === 16) return `${L} = ((${L} & 255) << 8) | ((${L} >>> 8) & 255); ${H} = 0;`;
         if (imm === 32) return `${L} = ${bswap32(L)}; ${H} = 0;`;
         return `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;`;
@@ -342,50 +327,52 @@ class Generator {
     const isConst = constB !== -1 || !B.startsWith("l");
     const n = imm & 31;
     let r: string;
-    switch (opOp(op)) {
-      case BPF_ALU_OP.ADD:
+    switch (asm.opOp(op)) {
+      case asm.BPF_ALU_OP.ADD:
         r = `(${L} + ${B}) | 0`;
         break;
-      case BPF_ALU_OP.SUB:
+      case asm.BPF_ALU_OP.SUB:
         r = `(${L} - ${B}) | 0`;
         break;
-      case BPF_ALU_OP.MUL:
+      case asm.BPF_ALU_OP.MUL:
         r = `Math.imul(${L}, ${B})`;
         break;
-      case BPF_ALU_OP.DIV:
-        r = `${off === BPF_OFF_SIGNED ? "sdiv32" : "udiv32"}(${L}, ${B})`;
+      case asm.BPF_ALU_OP.DIV:
+        r = `${off === asm.BPF_OFF_SIGNED ? "sdiv32" : "udiv32"}(${L}, ${B})`;
         break;
-      case BPF_ALU_OP.OR:
+      case asm.BPF_ALU_OP.OR:
         r = `${L} | ${B}`;
         break;
-      case BPF_ALU_OP.AND:
+      case asm.BPF_ALU_OP.AND:
         r = `${L} & ${B}`;
         break;
-      case BPF_ALU_OP.LSH:
+      case asm.BPF_ALU_OP.LSH:
         r = isConst ? `${L} << ${n}` : `${L} << (${B} & 31)`;
         break;
-      case BPF_ALU_OP.RSH:
+      case asm.BPF_ALU_OP.RSH:
         r = isConst ? `(${L} >>> ${n}) | 0` : `(${L} >>> (${B} & 31)) | 0`;
         break;
-      case BPF_ALU_OP.NEG:
+      case asm.BPF_ALU_OP.NEG:
         r = `-${L} | 0`;
         break;
-      case BPF_ALU_OP.MOD:
-        r = `${off === BPF_OFF_SIGNED ? "smod32" : "umod32"}(${L}, ${B})`;
+      case asm.BPF_ALU_OP.MOD:
+        r = `${off === asm.BPF_OFF_SIGNED ? "smod32" : "umod32"}(${L}, ${B})`;
         break;
-      case BPF_ALU_OP.XOR:
+      case asm.BPF_ALU_OP.XOR:
         r = `${L} ^ ${B}`;
         break;
-      case BPF_ALU_OP.MOV:
+      case asm.BPF_ALU_OP.MOV:
         r = off === 8 ? `(${B} << 24) >> 24` : off === 16 ? `(${B} << 16) >> 16` : `${B}`;
         break;
-      case BPF_ALU_OP.ARSH:
+      case asm.BPF_ALU_OP.ARSH:
         r = isConst ? `${L} >> ${n}` : `${L} >> (${B} & 31)`;
         break;
-      default: // BPF_ALU_OP.END
+      default: // asm.BPF_ALU_OP.END
         if (imm === 64)
-          return opSrc(op) === BPF_END.TO_BE ? `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;` : "";
-        if (opSrc(op) === BPF_END.TO_BE)
+          return asm.opSrc(op) === asm.BPF_END.TO_BE
+            ? `t = ${bswap32(H)}; ${H} = ${bswap32(L)}; ${L} = t;`
+            : "";
+        if (asm.opSrc(op) === asm.BPF_END.TO_BE)
           r = imm === 16 ? `((${L} & 255) << 8) | ((${L} >>> 8) & 255)` : bswap32(L);
         else r = imm === 16 ? `${L} & 65535` : L;
     }
@@ -396,13 +383,13 @@ class Generator {
     const c = this.c;
     const pass = `CPC = ${pc}; A[0] = l1; A[1] = h1; A[2] = l2; A[3] = h2; A[4] = l3; A[5] = h3; A[6] = l4; A[7] = h4; A[8] = l5; A[9] = h5;`;
     const back = "l0 = A[0]; h0 = A[1];";
-    if (op === BPF_INSN.CALLX)
+    if (op === asm.BPF_INSN.CALLX)
       return `f = HF[l${d} >>> 0]; if (h${d} !== 0 || !f) F("unknown-helper", ${pc}, "no helper with id " + (l${d} >>> 0)); ${pass} f(A, CB); ${back}`;
-    if (s === BPF_PSEUDO.CALL) {
+    if (s === asm.BPF_PSEUDO.CALL) {
       const t = pc + c.imm[pc]! + 1;
       return `if (++D >= MAXD) F("stack-overflow", ${pc}, "call depth exceeds ${this.env.stackTops.length} frames"); l0 = f${t}(${ARGS}); h0 = RH; D--;`;
     }
-    if (s === BPF_PSEUDO.KFUNC_CALL) {
+    if (s === asm.BPF_PSEUDO.KFUNC_CALL) {
       if (!this.env.kfuncs[imm]) return `F("kfunc", ${pc}, "kfunc #${imm} has no binding");`;
       return `${pass} KF[${imm}](A, CB); ${back}`;
     }
@@ -422,44 +409,44 @@ class Generator {
     const L = `l${d}`;
     const H = `h${d}`;
     const c = this.c;
-    if (op === BPF_INSN.LD_IMM64) {
-      if (c.src[pc] === BPF_PSEUDO.FUNC) return `${L} = ${CODE_BASE + (pc + imm + 1) * 8}; ${H} = 0;`;
+    if (op === asm.BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === asm.BPF_PSEUDO.FUNC) return `${L} = ${CODE_BASE + (pc + imm + 1) * 8}; ${H} = 0;`;
       return `${L} = ${imm}; ${H} = ${c.imm[pc + 1]!};`;
     }
-    const n = opBytes(op);
-    const cls = opClass(op);
-    const mode = opMode(op);
-    if (cls === BPF_CLASS.LDX) {
+    const n = asm.opBytes(op);
+    const cls = asm.opClass(op);
+    const mode = asm.opMode(op);
+    if (cls === asm.BPF_CLASS.LDX) {
       const chk = this.check(pc, s, off, n, PERM_READ);
-      if (mode === BPF_MODE.MEMSX) return `${chk}${L} = ${LOAD_SX[n]}; ${H} = ${L} >> 31;`;
+      if (mode === asm.BPF_MODE.MEMSX) return `${chk}${L} = ${LOAD_SX[n]}; ${H} = ${L} >> 31;`;
       if (n === 8) return `${chk}${L} = dv.getInt32(o, true); ${H} = dv.getInt32(o + 4, true);`;
       return `${chk}${L} = ${LOAD[n]}; ${H} = 0;`;
     }
-    if (mode === BPF_MODE.MEM) {
+    if (mode === asm.BPF_MODE.MEM) {
       const chk = this.check(pc, d, off, n, PERM_WRITE);
-      const [v, vh] = cls === BPF_CLASS.ST ? [`${imm}`, `${imm >> 31}`] : [`l${s}`, `h${s}`];
+      const [v, vh] = cls === asm.BPF_CLASS.ST ? [`${imm}`, `${imm >> 31}`] : [`l${s}`, `h${s}`];
       if (n === 8) return `${chk}dv.setInt32(o, ${v}, true); dv.setInt32(o + 4, ${vh}, true);`;
       return `${chk}${STORE[n]!(v)}`;
     }
-    // BPF_STX | BPF_ATOMIC
-    const base = opOp(imm);
-    const fetch = (imm & BPF_ATOMIC.FETCH) !== 0;
+    // BPF_STX | asm.BPF_ATOMIC
+    const base = asm.opOp(imm);
+    const fetch = (imm & asm.BPF_ATOMIC.FETCH) !== 0;
     if (n === 4) {
       const S = `l${s}`;
       const pre = `${this.check(pc, d, off, 4, PERM_RW)}t = dv.getInt32(o, true); `;
-      if (imm === BPF_ATOMIC.CMPXCHG)
+      if (imm === asm.BPF_ATOMIC.CMPXCHG)
         return `${pre}if (t === l0) dv.setInt32(o, ${S}, true); l0 = t; h0 = 0;`;
       const nv =
-        base === BPF_ATOMIC.ADD ? `(t + ${S}) | 0` : ATOMIC_JS[base] ? `t ${ATOMIC_JS[base]} ${S}` : S;
+        base === asm.BPF_ATOMIC.ADD ? `(t + ${S}) | 0` : ATOMIC_JS[base] ? `t ${ATOMIC_JS[base]} ${S}` : S;
       return `${pre}dv.setInt32(o, ${nv}, true);${fetch ? ` ${S} = t; h${s} = 0;` : ""}`;
     }
     const SL = `l${s}`;
     const SH = `h${s}`;
     const pre = `${this.check(pc, d, off, 8, PERM_RW)}a0 = dv.getInt32(o, true); a1 = dv.getInt32(o + 4, true); `;
-    if (imm === BPF_ATOMIC.CMPXCHG)
+    if (imm === asm.BPF_ATOMIC.CMPXCHG)
       return `${pre}if (a0 === l0 && a1 === h0) { dv.setInt32(o, ${SL}, true); dv.setInt32(o + 4, ${SH}, true); } l0 = a0; h0 = a1;`;
     let nv: string;
-    if (base === BPF_ATOMIC.ADD)
+    if (base === asm.BPF_ATOMIC.ADD)
       nv = `t = (a0 + ${SL}) | 0; dv.setInt32(o, t, true); dv.setInt32(o + 4, (a1 + ${SH} + ((t >>> 0) < (a0 >>> 0) ? 1 : 0)) | 0, true);`;
     else {
       const f = ATOMIC_JS[base] ?? "";
@@ -485,9 +472,9 @@ const STORE: Record<number, (v: string) => string> = {
 };
 /** The bitwise atomics as JS operators (ADD needs a carry; XCHG stores the source). */
 const ATOMIC_JS: Record<number, string> = {
-  [BPF_ATOMIC.OR]: "|",
-  [BPF_ATOMIC.AND]: "&",
-  [BPF_ATOMIC.XOR]: "^",
+  [asm.BPF_ATOMIC.OR]: "|",
+  [asm.BPF_ATOMIC.AND]: "&",
+  [asm.BPF_ATOMIC.XOR]: "^",
 };
 
 function bswap32(x: string): string {
@@ -504,17 +491,17 @@ export function reachFrom(c: Code, entry: number): { pcs: number[]; leaders: Set
     while (pc < c.count && !seen[pc]) {
       seen[pc] = 1;
       const op = c.op[pc]!;
-      if (op === BPF_INSN.LD_IMM64) {
+      if (op === asm.BPF_INSN.LD_IMM64) {
         seen[pc + 1] = 1;
         pc += 2;
         continue;
       }
-      if (op === BPF_INSN.EXIT) break;
+      if (op === asm.BPF_INSN.EXIT) break;
       if (isJump(op)) {
         const t = pc + jumpOffset(c, pc) + 1;
         leaders.add(t);
         work.push(t);
-        if (op === BPF_INSN.JA || op === BPF_INSN.JA32) break;
+        if (op === asm.BPF_INSN.JA || op === asm.BPF_INSN.JA32) break;
       }
       pc++;
     }
@@ -529,9 +516,9 @@ export function reachFrom(c: Code, entry: number): { pcs: number[]; leaders: Set
 export function functionEntries(c: Code): number[] {
   const e = new Set<number>([0]);
   for (let pc = 0; pc < c.count; pc++) {
-    if (c.op[pc] === BPF_INSN.CALL && c.src[pc] === BPF_PSEUDO.CALL) e.add(pc + c.imm[pc]! + 1);
-    if (c.op[pc] === BPF_INSN.LD_IMM64) {
-      if (c.src[pc] === BPF_PSEUDO.FUNC) e.add(pc + c.imm[pc]! + 1);
+    if (c.op[pc] === asm.BPF_INSN.CALL && c.src[pc] === asm.BPF_PSEUDO.CALL) e.add(pc + c.imm[pc]! + 1);
+    if (c.op[pc] === asm.BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === asm.BPF_PSEUDO.FUNC) e.add(pc + c.imm[pc]! + 1);
       pc++;
     }
   }

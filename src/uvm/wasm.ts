@@ -1,21 +1,4 @@
-import {
-  BPF_ALU_OP,
-  BPF_ATOMIC,
-  BPF_CLASS,
-  BPF_END,
-  BPF_INSN,
-  BPF_JMP_OP,
-  BPF_MODE,
-  BPF_OFF_SIGNED,
-  BPF_PSEUDO,
-  BPF_SRC,
-  isAluClass,
-  opBytes,
-  opClass,
-  opMode,
-  opOp,
-  opSrc,
-} from "../asm/index.ts";
+import * as asm from "../asm/index.ts";
 import { OUT, toU64 } from "./alu.ts";
 import { CODE_BASE, type Code, isJump, jumpOffset } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
@@ -70,51 +53,51 @@ interface LoadGroup {
 }
 /** eBPF ALU operations that are one Wasm instruction (i64 and i32 forms). */
 const SIMPLE64: Record<number, number> = {
-  [BPF_ALU_OP.ADD]: 0x7c,
-  [BPF_ALU_OP.SUB]: 0x7d,
-  [BPF_ALU_OP.MUL]: 0x7e,
-  [BPF_ALU_OP.OR]: 0x84,
-  [BPF_ALU_OP.AND]: 0x83,
-  [BPF_ALU_OP.LSH]: 0x86,
-  [BPF_ALU_OP.RSH]: 0x88,
-  [BPF_ALU_OP.XOR]: 0x85,
-  [BPF_ALU_OP.ARSH]: 0x87,
+  [asm.BPF_ALU_OP.ADD]: 0x7c,
+  [asm.BPF_ALU_OP.SUB]: 0x7d,
+  [asm.BPF_ALU_OP.MUL]: 0x7e,
+  [asm.BPF_ALU_OP.OR]: 0x84,
+  [asm.BPF_ALU_OP.AND]: 0x83,
+  [asm.BPF_ALU_OP.LSH]: 0x86,
+  [asm.BPF_ALU_OP.RSH]: 0x88,
+  [asm.BPF_ALU_OP.XOR]: 0x85,
+  [asm.BPF_ALU_OP.ARSH]: 0x87,
 };
 const SIMPLE32: Record<number, number> = {
-  [BPF_ALU_OP.ADD]: 0x6a,
-  [BPF_ALU_OP.SUB]: 0x6b,
-  [BPF_ALU_OP.MUL]: 0x6c,
-  [BPF_ALU_OP.OR]: 0x72,
-  [BPF_ALU_OP.AND]: 0x71,
-  [BPF_ALU_OP.LSH]: 0x74,
-  [BPF_ALU_OP.RSH]: 0x76,
-  [BPF_ALU_OP.XOR]: 0x73,
-  [BPF_ALU_OP.ARSH]: 0x75,
+  [asm.BPF_ALU_OP.ADD]: 0x6a,
+  [asm.BPF_ALU_OP.SUB]: 0x6b,
+  [asm.BPF_ALU_OP.MUL]: 0x6c,
+  [asm.BPF_ALU_OP.OR]: 0x72,
+  [asm.BPF_ALU_OP.AND]: 0x71,
+  [asm.BPF_ALU_OP.LSH]: 0x74,
+  [asm.BPF_ALU_OP.RSH]: 0x76,
+  [asm.BPF_ALU_OP.XOR]: 0x73,
+  [asm.BPF_ALU_OP.ARSH]: 0x75,
 };
 /** eBPF conditional jumps (JSET aside) as Wasm i64 and i32 comparisons. */
 const CMP64: Record<number, number> = {
-  [BPF_JMP_OP.JEQ]: 0x51,
-  [BPF_JMP_OP.JGT]: 0x56,
-  [BPF_JMP_OP.JGE]: 0x5a,
-  [BPF_JMP_OP.JNE]: 0x52,
-  [BPF_JMP_OP.JSGT]: 0x55,
-  [BPF_JMP_OP.JSGE]: 0x59,
-  [BPF_JMP_OP.JLT]: 0x54,
-  [BPF_JMP_OP.JLE]: 0x58,
-  [BPF_JMP_OP.JSLT]: 0x53,
-  [BPF_JMP_OP.JSLE]: 0x57,
+  [asm.BPF_JMP_OP.JEQ]: 0x51,
+  [asm.BPF_JMP_OP.JGT]: 0x56,
+  [asm.BPF_JMP_OP.JGE]: 0x5a,
+  [asm.BPF_JMP_OP.JNE]: 0x52,
+  [asm.BPF_JMP_OP.JSGT]: 0x55,
+  [asm.BPF_JMP_OP.JSGE]: 0x59,
+  [asm.BPF_JMP_OP.JLT]: 0x54,
+  [asm.BPF_JMP_OP.JLE]: 0x58,
+  [asm.BPF_JMP_OP.JSLT]: 0x53,
+  [asm.BPF_JMP_OP.JSLE]: 0x57,
 };
 const CMP32: Record<number, number> = {
-  [BPF_JMP_OP.JEQ]: 0x46,
-  [BPF_JMP_OP.JGT]: 0x4b,
-  [BPF_JMP_OP.JGE]: 0x4f,
-  [BPF_JMP_OP.JNE]: 0x47,
-  [BPF_JMP_OP.JSGT]: 0x4a,
-  [BPF_JMP_OP.JSGE]: 0x4e,
-  [BPF_JMP_OP.JLT]: 0x49,
-  [BPF_JMP_OP.JLE]: 0x4d,
-  [BPF_JMP_OP.JSLT]: 0x48,
-  [BPF_JMP_OP.JSLE]: 0x4c,
+  [asm.BPF_JMP_OP.JEQ]: 0x46,
+  [asm.BPF_JMP_OP.JGT]: 0x4b,
+  [asm.BPF_JMP_OP.JGE]: 0x4f,
+  [asm.BPF_JMP_OP.JNE]: 0x47,
+  [asm.BPF_JMP_OP.JSGT]: 0x4a,
+  [asm.BPF_JMP_OP.JSGE]: 0x4e,
+  [asm.BPF_JMP_OP.JLT]: 0x49,
+  [asm.BPF_JMP_OP.JLE]: 0x4d,
+  [asm.BPF_JMP_OP.JSLT]: 0x48,
+  [asm.BPF_JMP_OP.JSLE]: 0x4c,
 };
 const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
 
@@ -378,7 +361,7 @@ class FnGen {
         }
       } else if (!prevFalls) continue;
       prevFalls = this.insn(pc);
-      if (c.op[pc] === BPF_INSN.LD_IMM64) i++;
+      if (c.op[pc] === asm.BPF_INSN.LD_IMM64) i++;
     }
     o.u8(0x0b); // loop
     o.u8(0x00); // unreachable: every path returned or branched
@@ -400,12 +383,12 @@ class FnGen {
       if (leaders.has(pc) || pc !== prev + 1) close();
       prev = pc;
       const op = c.op[pc]!;
-      const cls = opClass(op);
+      const cls = asm.opClass(op);
       const d = c.dst[pc]!;
-      if (cls === BPF_CLASS.LDX) {
+      if (cls === asm.BPF_CLASS.LDX) {
         const s = c.src[pc]!;
         const off = c.off[pc]!;
-        const n = opBytes(op);
+        const n = asm.opBytes(op);
         if (g && g.base === s && Math.max(g.max, off + n) - Math.min(g.min, off) <= MERGE_SPAN) {
           g.min = Math.min(g.min, off);
           g.max = Math.max(g.max, off + n);
@@ -415,7 +398,7 @@ class FnGen {
           g = { base: s, first: pc, min: off, max: off + n, members: [{ pc, off, n }] };
         }
         if (d === s) close();
-      } else if (isAluClass(cls) || op === BPF_INSN.LD_IMM64) {
+      } else if (asm.isAluClass(cls) || op === asm.BPF_INSN.LD_IMM64) {
         if (g && d === g.base) close();
       } else close();
     }
@@ -554,11 +537,11 @@ class FnGen {
   }
 
   private src64(op: number, s: number, imm: number): void {
-    if (opSrc(op) === BPF_SRC.X) this.get(s);
+    if (asm.opSrc(op) === asm.BPF_SRC.X) this.get(s);
     else this.i64(imm);
   }
   private src32(op: number, s: number, imm: number): void {
-    if (opSrc(op) === BPF_SRC.X) {
+    if (asm.opSrc(op) === asm.BPF_SRC.X) {
       this.get(s);
       this.o.u8(0xa7);
     } else this.i32(imm);
@@ -609,9 +592,9 @@ class FnGen {
     const s = c.src[pc]!;
     const imm = c.imm[pc]!;
     const off = c.off[pc]!;
-    const cls = opClass(op);
-    const sub = opOp(op);
-    if (cls === BPF_CLASS.ALU64) {
+    const cls = asm.opClass(op);
+    const sub = asm.opOp(op);
+    if (cls === asm.BPF_CLASS.ALU64) {
       const simple = SIMPLE64;
       if (simple[sub] !== undefined) {
         this.get(d);
@@ -621,15 +604,15 @@ class FnGen {
         return true;
       }
       switch (sub) {
-        case BPF_ALU_OP.DIV:
-        case BPF_ALU_OP.MOD: {
+        case asm.BPF_ALU_OP.DIV:
+        case asm.BPF_ALU_OP.MOD: {
           this.src64(op, s, imm);
           o.u8(0x22).uleb(L_U).u8(0x50); // eqz
           o.u8(0x04, I64);
-          if (sub === BPF_ALU_OP.DIV) this.i64(0);
+          if (sub === asm.BPF_ALU_OP.DIV) this.i64(0);
           else this.get(d);
           o.u8(0x05);
-          if (sub === BPF_ALU_OP.DIV && off === BPF_OFF_SIGNED) {
+          if (sub === asm.BPF_ALU_OP.DIV && off === asm.BPF_OFF_SIGNED) {
             // INT64_MIN / -1 traps in Wasm: x / -1 = -x
             o.u8(0x20).uleb(L_U);
             this.i64(-1);
@@ -642,26 +625,26 @@ class FnGen {
           } else {
             this.get(d);
             o.u8(0x20).uleb(L_U);
-            o.u8(sub === BPF_ALU_OP.DIV ? 0x80 : off === BPF_OFF_SIGNED ? 0x81 : 0x82);
+            o.u8(sub === asm.BPF_ALU_OP.DIV ? 0x80 : off === asm.BPF_OFF_SIGNED ? 0x81 : 0x82);
           }
           o.u8(0x0b);
           this.set(d);
           return true;
         }
-        case BPF_ALU_OP.NEG:
+        case asm.BPF_ALU_OP.NEG:
           this.i64(0);
           this.get(d);
           o.u8(0x7d);
           this.set(d);
           return true;
-        case BPF_ALU_OP.MOV:
+        case asm.BPF_ALU_OP.MOV:
           this.src64(op, s, imm);
           if (off === 8) o.u8(0xc2);
           else if (off === 16) o.u8(0xc3);
           else if (off === 32) o.u8(0xc4);
           this.set(d);
           return true;
-        default: // BPF_ALU_OP.END: bswap
+        default: // asm.BPF_ALU_OP.END: bswap
           this.get(d);
           o.u8(0x21).uleb(L_T);
           this.bswap(imm);
@@ -669,11 +652,11 @@ class FnGen {
           return true;
       }
     }
-    if (cls === BPF_CLASS.ALU) {
-      if (sub === BPF_ALU_OP.END) {
+    if (cls === asm.BPF_CLASS.ALU) {
+      if (sub === asm.BPF_ALU_OP.END) {
         this.get(d);
         o.u8(0x21).uleb(L_T);
-        if (opSrc(op) === BPF_END.TO_BE) this.bswap(imm);
+        if (asm.opSrc(op) === asm.BPF_END.TO_BE) this.bswap(imm);
         else {
           o.u8(0x20).uleb(L_T);
           if (imm === 16) this.i64(0xffff);
@@ -689,17 +672,17 @@ class FnGen {
         o.u8(0xa7);
         this.src32(op, s, imm);
         o.u8(simple[sub]!);
-      } else if (sub === BPF_ALU_OP.DIV || sub === BPF_ALU_OP.MOD) {
+      } else if (sub === asm.BPF_ALU_OP.DIV || sub === asm.BPF_ALU_OP.MOD) {
         this.src32(op, s, imm);
         o.u8(0x22).uleb(L_O).u8(0x45); // eqz
         o.u8(0x04, I32);
-        if (sub === BPF_ALU_OP.DIV) this.i32(0);
+        if (sub === asm.BPF_ALU_OP.DIV) this.i32(0);
         else {
           this.get(d);
           o.u8(0xa7);
         }
         o.u8(0x05);
-        if (sub === BPF_ALU_OP.DIV && off === BPF_OFF_SIGNED) {
+        if (sub === asm.BPF_ALU_OP.DIV && off === asm.BPF_OFF_SIGNED) {
           o.u8(0x20).uleb(L_O);
           this.i32(-1);
           o.u8(0x46, 0x04, I32);
@@ -711,10 +694,10 @@ class FnGen {
         } else {
           this.get(d);
           o.u8(0xa7).u8(0x20).uleb(L_O);
-          o.u8(sub === BPF_ALU_OP.DIV ? 0x6e : off === BPF_OFF_SIGNED ? 0x6f : 0x70);
+          o.u8(sub === asm.BPF_ALU_OP.DIV ? 0x6e : off === asm.BPF_OFF_SIGNED ? 0x6f : 0x70);
         }
         o.u8(0x0b);
-      } else if (sub === BPF_ALU_OP.NEG) {
+      } else if (sub === asm.BPF_ALU_OP.NEG) {
         this.i32(0);
         this.get(d);
         o.u8(0xa7, 0x6b);
@@ -728,27 +711,27 @@ class FnGen {
       this.set(d);
       return true;
     }
-    if (cls === BPF_CLASS.JMP || cls === BPF_CLASS.JMP32) {
-      if (op === BPF_INSN.EXIT) {
+    if (cls === asm.BPF_CLASS.JMP || cls === asm.BPF_CLASS.JMP32) {
+      if (op === asm.BPF_INSN.EXIT) {
         this.get(0);
         o.u8(0x0f);
         return false;
       }
-      if (op === BPF_INSN.JA || op === BPF_INSN.JA32) {
+      if (op === asm.BPF_INSN.JA || op === asm.BPF_INSN.JA32) {
         this.jump(pc + jumpOffset(c, pc) + 1);
         return false;
       }
-      if (op === BPF_INSN.CALL || op === BPF_INSN.CALLX) {
+      if (op === asm.BPF_INSN.CALL || op === asm.BPF_INSN.CALLX) {
         this.call(pc, op, s, d, imm);
         return true;
       }
       const target = pc + off + 1;
-      const wide = cls === BPF_CLASS.JMP;
+      const wide = cls === asm.BPF_CLASS.JMP;
       this.get(d);
       if (!wide) o.u8(0xa7);
       if (wide) this.src64(op, s, imm);
       else this.src32(op, s, imm);
-      if (sub === BPF_JMP_OP.JSET) {
+      if (sub === asm.BPF_JMP_OP.JSET) {
         if (wide) {
           o.u8(0x83);
           this.i64(0);
@@ -776,7 +759,7 @@ class FnGen {
       o.u8(0x29, 0x03).uleb(scr);
       this.set(0);
     };
-    if (op === BPF_INSN.CALLX) {
+    if (op === asm.BPF_INSN.CALLX) {
       passArgs();
       this.get(d);
       o.u8(0xa7);
@@ -785,7 +768,7 @@ class FnGen {
       back();
       return;
     }
-    if (s === BPF_PSEUDO.CALL) {
+    if (s === asm.BPF_PSEUDO.CALL) {
       const t = pc + imm + 1;
       // D += 1; if (D >= MAXD) fault
       o.u8(0x23).uleb(G_D);
@@ -809,7 +792,7 @@ class FnGen {
     passArgs();
     this.i32(imm);
     this.i32(pc);
-    o.u8(0x10).uleb(s === BPF_PSEUDO.KFUNC_CALL ? FN_K : FN_H);
+    o.u8(0x10).uleb(s === asm.BPF_PSEUDO.KFUNC_CALL ? FN_K : FN_H);
     back();
   }
 
@@ -817,15 +800,15 @@ class FnGen {
     const o = this.o;
     const c = this.c;
     const lo = () => o.u8(0x20).uleb(L_O);
-    if (op === BPF_INSN.LD_IMM64) {
-      if (c.src[pc] === BPF_PSEUDO.FUNC) this.i64(CODE_BASE + (pc + imm + 1) * 8);
+    if (op === asm.BPF_INSN.LD_IMM64) {
+      if (c.src[pc] === asm.BPF_PSEUDO.FUNC) this.i64(CODE_BASE + (pc + imm + 1) * 8);
       else this.i64(BigInt.asIntN(64, (BigInt(c.imm[pc + 1]!) << 32n) | BigInt(imm >>> 0)));
       this.set(d);
       return true;
     }
-    const size = opBytes(op);
-    const cls = opClass(op);
-    if (cls === BPF_CLASS.LDX) {
+    const size = asm.opBytes(op);
+    const cls = asm.opClass(op);
+    if (cls === asm.BPF_CLASS.LDX) {
       const g = this.groupOf.get(pc);
       if (g) {
         if (g.first === pc) this.groupCheck(g);
@@ -834,7 +817,7 @@ class FnGen {
         this.check(pc, s, off, size, PERM_READ);
         lo();
       }
-      const sx = opMode(op) === BPF_MODE.MEMSX;
+      const sx = asm.opMode(op) === asm.BPF_MODE.MEMSX;
       const ld =
         size === 1
           ? sx
@@ -854,10 +837,10 @@ class FnGen {
       return true;
     }
     const st = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
-    if (opMode(op) === BPF_MODE.MEM) {
+    if (asm.opMode(op) === asm.BPF_MODE.MEM) {
       this.check(pc, d, off, size, PERM_WRITE);
       lo();
-      if (cls === BPF_CLASS.ST) this.i64(imm);
+      if (cls === asm.BPF_CLASS.ST) this.i64(imm);
       else this.get(s);
       o.u8(st, 0x00, 0x00);
       return true;
@@ -868,7 +851,7 @@ class FnGen {
     lo();
     o.u8(ld, 0x00, 0x00).u8(0x21).uleb(L_T); // t = old
     const t = () => o.u8(0x20).uleb(L_T);
-    if (imm === BPF_ATOMIC.CMPXCHG) {
+    if (imm === asm.BPF_ATOMIC.CMPXCHG) {
       t();
       this.get(0);
       if (size === 4) {
@@ -884,15 +867,15 @@ class FnGen {
       return true;
     }
     lo();
-    const base = opOp(imm);
-    if (base === opOp(BPF_ATOMIC.XCHG)) this.get(s);
+    const base = asm.opOp(imm);
+    if (base === asm.opOp(asm.BPF_ATOMIC.XCHG)) this.get(s);
     else {
       t();
       this.get(s);
       o.u8(SIMPLE64[base]!); // ADD, OR, AND, XOR
     }
     o.u8(st, 0x00, 0x00);
-    if (imm & BPF_ATOMIC.FETCH) {
+    if (imm & asm.BPF_ATOMIC.FETCH) {
       t();
       this.set(s);
     }
