@@ -3,21 +3,23 @@
  * reads like a path: `file 'x.o': section '.BTF': type [12]: dangling type id 99`. Guard with
  * {@link isKfuncKitError} (checks `code`, so it works across duplicate package copies).
  */
-export type ErrorCode =
-  | "ELF" // malformed or unsupported ELF
-  | "BTF" // malformed BTF / BTF.ext, or a type lookup that failed
-  | "OBJECT" // a BPF object that parses but does not make sense (unknown section, bad map definition…)
-  | "RELOCATION" // a relocation that cannot be applied
-  | "SYSCALL" // a syscall failed with errno
-  | "VERIFIER" // BPF_PROG_LOAD rejected the program
-  | "NOT_SUPPORTED" // the running kernel cannot do this
-  | "KFUNC" // kfunc resolution / registration problems
-  | "MODULE" // kernel module build or check failed
-  | "VM" // QEMU runner problem
-  | "KERNEL" // a kernel to boot or build against cannot be had (package, image, BTF)
-  | "UVM" // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
-  | "USAGE" // bad arguments or options (CLI exit code 2)
-  | "ENVIRONMENT"; // a missing tool, package or permission on this machine
+export const ERROR_CODES = [
+  "ELF", // malformed or unsupported ELF
+  "BTF", // malformed BTF / BTF.ext, or a type lookup that failed
+  "OBJECT", // a BPF object that parses but does not make sense (unknown section, bad map definition…)
+  "RELOCATION", // a relocation that cannot be applied
+  "SYSCALL", // a syscall failed with errno
+  "VERIFIER", // BPF_PROG_LOAD rejected the program
+  "NOT_SUPPORTED", // the running kernel cannot do this
+  "KFUNC", // kfunc resolution / registration problems
+  "MODULE", // kernel module build or check failed
+  "VM", // QEMU runner problem
+  "KERNEL", // a kernel to boot or build against cannot be had (package, image, BTF)
+  "UVM", // the userspace eBPF runtime stopped a program (wild access, budget, stack overflow…)
+  "USAGE", // bad arguments or options (CLI exit code 2)
+  "ENVIRONMENT", // a missing tool, package or permission on this machine
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface KfuncKitErrorOptions {
   cause?: unknown;
@@ -37,25 +39,21 @@ export class KfuncKitError extends Error {
   }
 }
 
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  "ELF",
-  "BTF",
-  "OBJECT",
-  "RELOCATION",
-  "SYSCALL",
-  "VERIFIER",
-  "NOT_SUPPORTED",
-  "KFUNC",
-  "MODULE",
-  "VM",
-  "KERNEL",
-  "UVM",
-  "USAGE",
-  "ENVIRONMENT",
-]);
+type MessageErrorClass = new (message: string, options?: KfuncKitErrorOptions) => KfuncKitError;
+
+/** The base of the error classes whose constructor takes just a message (and options): the code is the class's. */
+function messageError(code: ErrorCode): MessageErrorClass {
+  return class extends KfuncKitError {
+    constructor(message: string, options: KfuncKitErrorOptions = {}) {
+      super(code, message, options);
+    }
+  };
+}
+
+const ERROR_CODE_SET: ReadonlySet<string> = new Set<string>(ERROR_CODES);
 
 export function isKfuncKitError(e: unknown): e is KfuncKitError {
-  return e instanceof Error && ERROR_CODES.has(String((e as { code?: unknown }).code)) && "hint" in e;
+  return e instanceof Error && ERROR_CODE_SET.has(String((e as { code?: unknown }).code)) && "hint" in e;
 }
 
 /** Malformed ELF input. `file` and `offset` locate the problem. */
@@ -84,11 +82,8 @@ export class BtfError extends KfuncKitError {
   }
 }
 
-export class ObjectError extends KfuncKitError {
+export class ObjectError extends messageError("OBJECT") {
   override readonly name = "ObjectError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("OBJECT", message, options);
-  }
 }
 
 export class RelocationError extends KfuncKitError {
@@ -215,46 +210,31 @@ export class NotSupportedError extends KfuncKitError {
   }
 }
 
-export class UsageError extends KfuncKitError {
+export class UsageError extends messageError("USAGE") {
   override readonly name = "UsageError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("USAGE", message, options);
-  }
 }
 
 /** A kfunc that cannot be resolved, registered or called as declared. */
-export class KfuncError extends KfuncKitError {
+export class KfuncError extends messageError("KFUNC") {
   override readonly name = "KfuncError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("KFUNC", message, options);
-  }
 }
 
 /** A kernel module that cannot be configured, built, checked or loaded. */
-export class ModuleError extends KfuncKitError {
+export class ModuleError extends messageError("MODULE") {
   override readonly name = "ModuleError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("MODULE", message, options);
-  }
 }
 
 /** Something missing on this machine: a tool, a package, a permission, a file system. */
-export class EnvironmentError extends KfuncKitError {
+export class EnvironmentError extends messageError("ENVIRONMENT") {
   override readonly name = "EnvironmentError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("ENVIRONMENT", message, options);
-  }
 }
 
 /**
  * A kernel cannot be acquired or used: no such Debian package, an image without a version or BTF, a damaged
  * cache entry (src/kernels). Booting failures are `VmError` (src/qemu).
  */
-export class KernelUnavailableError extends KfuncKitError {
+export class KernelUnavailableError extends messageError("KERNEL") {
   override readonly name = "KernelUnavailableError";
-  constructor(message: string, options: KfuncKitErrorOptions = {}) {
-    super("KERNEL", message, options);
-  }
 }
 
 /**
