@@ -40,6 +40,28 @@ function u32(key: Uint8Array): number {
   return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
 }
 
+/**
+ * The maps a program cannot read or write by key (ring buffer, perf event array, prog array): no value
+ * address, no lookup, update -EINVAL, no keys to list.
+ */
+abstract class KeylessMap extends UvmMap {
+  lookupAddr(): number {
+    return 0;
+  }
+  lookup(): undefined {
+    return undefined;
+  }
+  update(): number {
+    return -EINVAL;
+  }
+  delete(_key: Uint8Array): number {
+    return -EINVAL;
+  }
+  keys(): Uint8Array[] {
+    return [];
+  }
+}
+
 /** ARRAY, PERCPU_ARRAY (one CPU) and the global data sections. */
 export class ArrayMap extends UvmMap {
   readonly region: Region;
@@ -160,7 +182,7 @@ export class HashMap extends UvmMap {
  * handed to `consume(cb)` in order, the same shape as the kernel RingBuffer's consume (a view per record;
  * return false to stop).
  */
-export class RingBufMap extends UvmMap {
+export class RingBufMap extends KeylessMap {
   readonly region: Region;
   private head = 0;
   private readonly records: { off: number; len: number; state: "busy" | "ready" | "discarded" }[] = [];
@@ -225,63 +247,21 @@ export class RingBufMap extends UvmMap {
     if (this.records.length === 0) this.head = 0;
     return n;
   }
-  lookupAddr(): number {
-    return 0;
-  }
-  lookup(): undefined {
-    return undefined;
-  }
-  update(): number {
-    return -EINVAL;
-  }
-  delete(): number {
-    return -EINVAL;
-  }
-  keys(): Uint8Array[] {
-    return [];
-  }
 }
 
 /** PERF_EVENT_ARRAY: bpf_perf_event_output appends a copy; `read()` drains them. */
-export class PerfEventMap extends UvmMap {
+export class PerfEventMap extends KeylessMap {
   readonly events: Uint8Array[] = [];
   read(): Uint8Array[] {
     return this.events.splice(0);
   }
-  lookupAddr(): number {
-    return 0;
-  }
-  lookup(): undefined {
-    return undefined;
-  }
-  update(): number {
-    return -EINVAL;
-  }
-  delete(): number {
-    return -EINVAL;
-  }
-  keys(): Uint8Array[] {
-    return [];
-  }
 }
 
 /** PROG_ARRAY: slot → program name, for bpf_tail_call. */
-export class ProgArrayMap extends UvmMap {
+export class ProgArrayMap extends KeylessMap {
   readonly slots = new Map<number, string>();
-  lookupAddr(): number {
-    return 0;
-  }
-  lookup(): undefined {
-    return undefined;
-  }
-  update(): number {
-    return -EINVAL;
-  }
-  delete(key: Uint8Array): number {
+  override delete(key: Uint8Array): number {
     return this.slots.delete(u32(key)) ? 0 : -ENOENT;
-  }
-  keys(): Uint8Array[] {
-    return [];
   }
 }
 
