@@ -13,6 +13,7 @@ import {
   BPF_SIZE,
   BPF_SRC,
   INSN_SIZE,
+  type Insn,
   Insns,
   isAluClass,
   isJmpClass,
@@ -171,6 +172,11 @@ function validate(c: Code): void {
       if (!ATOMIC_OPS.has(c.imm[pc]!)) bad(pc, `unknown atomic operation 0x${c.imm[pc]!.toString(16)}`);
     }
   }
+}
+
+/** Instruction `pc` as src/asm's `Insn` (for the JITs' code generators; the interpreter packs its own words). */
+export function insnAt(c: Code, pc: number): Insn {
+  return { code: c.op[pc]!, dst: c.dst[pc]!, src: c.src[pc]!, off: c.off[pc]!, imm: c.imm[pc]! };
 }
 
 /** A jump's offset: `off`, but `imm` for `gotol` (BPF_JMP32 | BPF_JA). */

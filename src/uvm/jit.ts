@@ -1,6 +1,6 @@
 import * as asm from "../asm/index.ts";
 import * as alu from "./alu.ts";
-import { CODE_BASE, type Code, isJump, jumpOffset } from "./code.ts";
+import { CODE_BASE, type Code, insnAt, isJump, jumpOffset } from "./code.ts";
 import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { callError, fault, wildAccess } from "./faults.ts";
@@ -161,11 +161,7 @@ class Generator {
 
   private insn(pc: number, jump: (t: number) => string): { text: string; falls: boolean } {
     const c = this.c;
-    const op = c.op[pc]!;
-    const d = c.dst[pc]!;
-    const s = c.src[pc]!;
-    const imm = c.imm[pc]!;
-    const off = c.off[pc]!;
+    const { code: op, dst: d, src: s, imm, off } = insnAt(c, pc);
     const cls = asm.opClass(op);
     const L = `l${d}`;
     const H = `h${d}`;
