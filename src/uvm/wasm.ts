@@ -51,53 +51,30 @@ interface LoadGroup {
   max: number;
   readonly members: { pc: number; off: number; n: number }[];
 }
-/** eBPF ALU operations that are one Wasm instruction (i64 and i32 forms). */
-const SIMPLE64: Record<number, number> = {
-  [asm.BPF_ALU_OP.ADD]: 0x7c,
-  [asm.BPF_ALU_OP.SUB]: 0x7d,
-  [asm.BPF_ALU_OP.MUL]: 0x7e,
-  [asm.BPF_ALU_OP.OR]: 0x84,
-  [asm.BPF_ALU_OP.AND]: 0x83,
-  [asm.BPF_ALU_OP.LSH]: 0x86,
-  [asm.BPF_ALU_OP.RSH]: 0x88,
-  [asm.BPF_ALU_OP.XOR]: 0x85,
-  [asm.BPF_ALU_OP.ARSH]: 0x87,
+/** eBPF ALU operations that are one Wasm instruction: [i64 form, i32 form]. */
+const ALU_WASM: Record<number, readonly [number, number]> = {
+  [asm.BPF_ALU_OP.ADD]: [0x7c, 0x6a],
+  [asm.BPF_ALU_OP.SUB]: [0x7d, 0x6b],
+  [asm.BPF_ALU_OP.MUL]: [0x7e, 0x6c],
+  [asm.BPF_ALU_OP.OR]: [0x84, 0x72],
+  [asm.BPF_ALU_OP.AND]: [0x83, 0x71],
+  [asm.BPF_ALU_OP.LSH]: [0x86, 0x74],
+  [asm.BPF_ALU_OP.RSH]: [0x88, 0x76],
+  [asm.BPF_ALU_OP.XOR]: [0x85, 0x73],
+  [asm.BPF_ALU_OP.ARSH]: [0x87, 0x75],
 };
-const SIMPLE32: Record<number, number> = {
-  [asm.BPF_ALU_OP.ADD]: 0x6a,
-  [asm.BPF_ALU_OP.SUB]: 0x6b,
-  [asm.BPF_ALU_OP.MUL]: 0x6c,
-  [asm.BPF_ALU_OP.OR]: 0x72,
-  [asm.BPF_ALU_OP.AND]: 0x71,
-  [asm.BPF_ALU_OP.LSH]: 0x74,
-  [asm.BPF_ALU_OP.RSH]: 0x76,
-  [asm.BPF_ALU_OP.XOR]: 0x73,
-  [asm.BPF_ALU_OP.ARSH]: 0x75,
-};
-/** eBPF conditional jumps (JSET aside) as Wasm i64 and i32 comparisons. */
-const CMP64: Record<number, number> = {
-  [asm.BPF_JMP_OP.JEQ]: 0x51,
-  [asm.BPF_JMP_OP.JGT]: 0x56,
-  [asm.BPF_JMP_OP.JGE]: 0x5a,
-  [asm.BPF_JMP_OP.JNE]: 0x52,
-  [asm.BPF_JMP_OP.JSGT]: 0x55,
-  [asm.BPF_JMP_OP.JSGE]: 0x59,
-  [asm.BPF_JMP_OP.JLT]: 0x54,
-  [asm.BPF_JMP_OP.JLE]: 0x58,
-  [asm.BPF_JMP_OP.JSLT]: 0x53,
-  [asm.BPF_JMP_OP.JSLE]: 0x57,
-};
-const CMP32: Record<number, number> = {
-  [asm.BPF_JMP_OP.JEQ]: 0x46,
-  [asm.BPF_JMP_OP.JGT]: 0x4b,
-  [asm.BPF_JMP_OP.JGE]: 0x4f,
-  [asm.BPF_JMP_OP.JNE]: 0x47,
-  [asm.BPF_JMP_OP.JSGT]: 0x4a,
-  [asm.BPF_JMP_OP.JSGE]: 0x4e,
-  [asm.BPF_JMP_OP.JLT]: 0x49,
-  [asm.BPF_JMP_OP.JLE]: 0x4d,
-  [asm.BPF_JMP_OP.JSLT]: 0x48,
-  [asm.BPF_JMP_OP.JSLE]: 0x4c,
+/** eBPF conditional jumps (JSET aside) as Wasm comparisons: [i64 form, i32 form]. */
+const CMP_WASM: Record<number, readonly [number, number]> = {
+  [asm.BPF_JMP_OP.JEQ]: [0x51, 0x46],
+  [asm.BPF_JMP_OP.JGT]: [0x56, 0x4b],
+  [asm.BPF_JMP_OP.JGE]: [0x5a, 0x4f],
+  [asm.BPF_JMP_OP.JNE]: [0x52, 0x47],
+  [asm.BPF_JMP_OP.JSGT]: [0x55, 0x4a],
+  [asm.BPF_JMP_OP.JSGE]: [0x59, 0x4e],
+  [asm.BPF_JMP_OP.JLT]: [0x54, 0x49],
+  [asm.BPF_JMP_OP.JLE]: [0x58, 0x4d],
+  [asm.BPF_JMP_OP.JSLT]: [0x53, 0x48],
+  [asm.BPF_JMP_OP.JSLE]: [0x57, 0x4c],
 };
 const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
 
@@ -591,11 +568,11 @@ class FnGen {
     const cls = asm.opClass(op);
     const sub = asm.opOp(op);
     if (cls === asm.BPF_CLASS.ALU64) {
-      const simple = SIMPLE64;
-      if (simple[sub] !== undefined) {
+      const simple = ALU_WASM[sub]?.[0];
+      if (simple !== undefined) {
         this.get(d);
         this.src64(op, s, imm);
-        o.u8(simple[sub]!);
+        o.u8(simple);
         this.set(d);
         return true;
       }
@@ -662,12 +639,12 @@ class FnGen {
         this.set(d);
         return true;
       }
-      const simple = SIMPLE32;
-      if (simple[sub] !== undefined) {
+      const simple = ALU_WASM[sub]?.[1];
+      if (simple !== undefined) {
         this.get(d);
         o.u8(0xa7);
         this.src32(op, s, imm);
-        o.u8(simple[sub]!);
+        o.u8(simple);
       } else if (sub === asm.BPF_ALU_OP.DIV || sub === asm.BPF_ALU_OP.MOD) {
         this.src32(op, s, imm);
         o.u8(0x22).uleb(L_O).u8(0x45); // eqz
@@ -733,7 +710,7 @@ class FnGen {
           this.i64(0);
           o.u8(0x52);
         } else o.u8(0x71);
-      } else o.u8((wide ? CMP64 : CMP32)[sub]!);
+      } else o.u8(CMP_WASM[sub]![wide ? 0 : 1]);
       this.jumpIf(target);
       return true;
     }
@@ -868,7 +845,7 @@ class FnGen {
     else {
       t();
       this.get(s);
-      o.u8(SIMPLE64[base]!); // ADD, OR, AND, XOR
+      o.u8(ALU_WASM[base]![0]); // ADD, OR, AND, XOR
     }
     o.u8(st, 0x00, 0x00);
     if (imm & asm.BPF_ATOMIC.FETCH) {
