@@ -51,31 +51,49 @@ interface LoadGroup {
   max: number;
   readonly members: { pc: number; off: number; n: number }[];
 }
-/** eBPF ALU operations that are one Wasm instruction: [i64 form, i32 form]. */
-const ALU_WASM: Record<number, readonly [number, number]> = {
-  [asm.BPF_ALU_OP.ADD]: [0x7c, 0x6a],
-  [asm.BPF_ALU_OP.SUB]: [0x7d, 0x6b],
-  [asm.BPF_ALU_OP.MUL]: [0x7e, 0x6c],
-  [asm.BPF_ALU_OP.OR]: [0x84, 0x72],
-  [asm.BPF_ALU_OP.AND]: [0x83, 0x71],
-  [asm.BPF_ALU_OP.LSH]: [0x86, 0x74],
-  [asm.BPF_ALU_OP.RSH]: [0x88, 0x76],
-  [asm.BPF_ALU_OP.XOR]: [0x85, 0x73],
-  [asm.BPF_ALU_OP.ARSH]: [0x87, 0x75],
+/**
+ * The eBPF 64-bit ALU operations and conditional jumps (JSET aside) that are one Wasm i64 instruction, by
+ * class | op. Wasm numbers each i32 form a fixed distance below its i64 form (binary operators 0x12, comparisons
+ * 0x0b), which `wasmOp` applies for ALU and JMP32.
+ */
+const WASM_I64: Record<number, number> = {
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.ADD]: 0x7c,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.SUB]: 0x7d,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.MUL]: 0x7e,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.OR]: 0x84,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.AND]: 0x83,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.LSH]: 0x86,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.RSH]: 0x88,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.XOR]: 0x85,
+  [asm.BPF_CLASS.ALU64 | asm.BPF_ALU_OP.ARSH]: 0x87,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JEQ]: 0x51,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JGT]: 0x56,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JGE]: 0x5a,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JNE]: 0x52,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JSGT]: 0x55,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JSGE]: 0x59,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JLT]: 0x54,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JLE]: 0x58,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JSLT]: 0x53,
+  [asm.BPF_CLASS.JMP | asm.BPF_JMP_OP.JSLE]: 0x57,
 };
-/** eBPF conditional jumps (JSET aside) as Wasm comparisons: [i64 form, i32 form]. */
-const CMP_WASM: Record<number, readonly [number, number]> = {
-  [asm.BPF_JMP_OP.JEQ]: [0x51, 0x46],
-  [asm.BPF_JMP_OP.JGT]: [0x56, 0x4b],
-  [asm.BPF_JMP_OP.JGE]: [0x5a, 0x4f],
-  [asm.BPF_JMP_OP.JNE]: [0x52, 0x47],
-  [asm.BPF_JMP_OP.JSGT]: [0x55, 0x4a],
-  [asm.BPF_JMP_OP.JSGE]: [0x59, 0x4e],
-  [asm.BPF_JMP_OP.JLT]: [0x54, 0x49],
-  [asm.BPF_JMP_OP.JLE]: [0x58, 0x4d],
-  [asm.BPF_JMP_OP.JSLT]: [0x53, 0x48],
-  [asm.BPF_JMP_OP.JSLE]: [0x57, 0x4c],
-};
+
+/** The Wasm opcode of ALU/ALU64 operation or JMP/JMP32 comparison `op` (class-less), if it is one instruction. */
+function wasmOp(cls: number, op: number): number | undefined {
+  switch (cls) {
+    case asm.BPF_CLASS.ALU64:
+    case asm.BPF_CLASS.JMP:
+      return WASM_I64[cls | op];
+    case asm.BPF_CLASS.ALU: {
+      const w = WASM_I64[asm.BPF_CLASS.ALU64 | op];
+      return w === undefined ? undefined : w - 0x12;
+    }
+    default: {
+      const w = WASM_I64[asm.BPF_CLASS.JMP | op];
+      return w === undefined ? undefined : w - 0x0b;
+    }
+  }
+}
 const FAULT_KINDS = ["budget", "stack-overflow", "bad-program", "unknown-helper", "kfunc"] as const;
 
 function reg(r: number): number {
@@ -568,7 +586,7 @@ class FnGen {
     const cls = asm.opClass(op);
     const sub = asm.opOp(op);
     if (cls === asm.BPF_CLASS.ALU64) {
-      const simple = ALU_WASM[sub]?.[0];
+      const simple = wasmOp(cls, sub);
       if (simple !== undefined) {
         this.get(d);
         this.src64(op, s, imm);
@@ -639,7 +657,7 @@ class FnGen {
         this.set(d);
         return true;
       }
-      const simple = ALU_WASM[sub]?.[1];
+      const simple = wasmOp(cls, sub);
       if (simple !== undefined) {
         this.get(d);
         o.u8(0xa7);
@@ -710,7 +728,7 @@ class FnGen {
           this.i64(0);
           o.u8(0x52);
         } else o.u8(0x71);
-      } else o.u8(CMP_WASM[sub]![wide ? 0 : 1]);
+      } else o.u8(wasmOp(cls, sub)!);
       this.jumpIf(target);
       return true;
     }
@@ -845,7 +863,7 @@ class FnGen {
     else {
       t();
       this.get(s);
-      o.u8(ALU_WASM[base]![0]); // ADD, OR, AND, XOR
+      o.u8(wasmOp(asm.BPF_CLASS.ALU64, base)!); // ADD, OR, AND, XOR
     }
     o.u8(st, 0x00, 0x00);
     if (imm & asm.BPF_ATOMIC.FETCH) {
