@@ -5,6 +5,7 @@ import { test } from "node:test";
 import {
   Asm,
   aluImm,
+  aluReg,
   BPF_ATOMIC,
   BPF_CLASS,
   BPF_MODE,
