@@ -142,15 +142,13 @@ function matchMember(
   return undefined;
 }
 
+/** A target spec at candidate type `candId`, before any access is matched. */
+function candidateRoot(tb: Btf, candId: number): Spec {
+  return { btf: tb, rootId: candId, access: [], bitOffset: 0, member: undefined, fieldTypeId: candId };
+}
+
 function matchField(local: Spec, tb: Btf, candId: number): Spec | undefined {
-  const out: Spec = {
-    btf: tb,
-    rootId: candId,
-    access: [],
-    bitOffset: 0,
-    member: undefined,
-    fieldTypeId: candId,
-  };
+  const out = candidateRoot(tb, candId);
   const first = local.access[0]!;
   out.bitOffset = first.idx * tb.sizeof(candId) * 8;
   let id = candId;
@@ -187,12 +185,7 @@ function matchEnum(local: Spec, tb: Btf, candId: number): Spec | undefined {
   const v = t.values.find((x) => essentialName(x.name) === want);
   if (!v) return undefined;
   return {
-    btf: tb,
-    rootId: candId,
-    access: [],
-    bitOffset: 0,
-    member: undefined,
-    fieldTypeId: candId,
+    ...candidateRoot(tb, candId),
     enumValue: v.value,
   };
 }

@@ -38,6 +38,13 @@ export function readExterns(elf: ElfFile, btf: Btf | undefined): ExternsResult {
   }
   const externs: ExternSpec[] = [];
   const weakOf = (name: string) => undefinedSyms.get(name)?.bind === STB_WEAK;
+  /** The fields every extern takes from its BTF type the same way. */
+  const named = (t: { id: number; name: string }) => ({
+    name: t.name,
+    essentialName: essentialName(t.name),
+    weak: weakOf(t.name),
+    btfId: t.id,
+  });
 
   const ksyms = btf.findByName(".ksyms", "DATASEC");
   if (ksyms?.kind === "DATASEC") {
@@ -46,10 +53,7 @@ export function readExterns(elf: ElfFile, btf: Btf | undefined): ExternsResult {
       if (t.kind === "FUNC") {
         externs.push({
           kind: "kfunc",
-          name: t.name,
-          essentialName: essentialName(t.name),
-          weak: weakOf(t.name),
-          btfId: t.id,
+          ...named(t),
           typeId: t.type,
           offset: 0,
           size: 0,
@@ -58,10 +62,7 @@ export function readExterns(elf: ElfFile, btf: Btf | undefined): ExternsResult {
         const typed = btf.skipModifiers(t.type).kind !== "VOID";
         externs.push({
           kind: "ksym",
-          name: t.name,
-          essentialName: essentialName(t.name),
-          weak: weakOf(t.name),
-          btfId: t.id,
+          ...named(t),
           typeId: typed ? t.type : 0,
           offset: 0,
           size: typed ? btf.sizeof(t.type) : 0,
@@ -88,10 +89,7 @@ export function readExterns(elf: ElfFile, btf: Btf | undefined): ExternsResult {
         );
       list.push({
         kind: "kconfig",
-        name: t.name,
-        essentialName: essentialName(t.name),
-        weak: weakOf(t.name),
-        btfId: t.id,
+        ...named(t),
         typeId: t.type,
         offset: 0,
         size: btf.sizeof(t.type),
