@@ -8,26 +8,30 @@ import { BtfError } from "../errors.ts";
 import { type Btf, recordOffsets } from "./btf.ts";
 import { parseBtfHeader } from "./header.ts";
 import { extraSize } from "./kinds.ts";
+import { BTF_KIND } from "./types.ts";
 
-export const K_INT = 1;
-export const K_PTR = 2;
-export const K_ARRAY = 3;
-export const K_STRUCT = 4;
-export const K_UNION = 5;
-export const K_ENUM = 6;
-export const K_FWD = 7;
-export const K_TYPEDEF = 8;
-export const K_VOLATILE = 9;
-export const K_CONST = 10;
-export const K_RESTRICT = 11;
-export const K_FUNC = 12;
-export const K_FUNC_PROTO = 13;
-export const K_VAR = 14;
-export const K_DATASEC = 15;
-export const K_FLOAT = 16;
-export const K_DECL_TAG = 17;
-export const K_TYPE_TAG = 18;
-export const K_ENUM64 = 19;
+/** Kind numbers under the names this module's passes switch on (the one table is BTF_KIND). */
+export const {
+  INT: K_INT,
+  PTR: K_PTR,
+  ARRAY: K_ARRAY,
+  STRUCT: K_STRUCT,
+  UNION: K_UNION,
+  ENUM: K_ENUM,
+  FWD: K_FWD,
+  TYPEDEF: K_TYPEDEF,
+  VOLATILE: K_VOLATILE,
+  CONST: K_CONST,
+  RESTRICT: K_RESTRICT,
+  FUNC: K_FUNC,
+  FUNC_PROTO: K_FUNC_PROTO,
+  VAR: K_VAR,
+  DATASEC: K_DATASEC,
+  FLOAT: K_FLOAT,
+  DECL_TAG: K_DECL_TAG,
+  TYPE_TAG: K_TYPE_TAG,
+  ENUM64: K_ENUM64,
+} = BTF_KIND;
 
 interface StrPart {
   base: number;

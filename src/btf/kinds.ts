@@ -1,28 +1,9 @@
 import { BTF_KIND, type BtfTypeKind } from "./types.ts";
 
-/** Kind number → kind name (index 0 is "VOID"; UNKN never appears in a parsed type). */
-export const KIND_NAMES: readonly BtfTypeKind[] = [
-  "VOID",
-  "INT",
-  "PTR",
-  "ARRAY",
-  "STRUCT",
-  "UNION",
-  "ENUM",
-  "FWD",
-  "TYPEDEF",
-  "VOLATILE",
-  "CONST",
-  "RESTRICT",
-  "FUNC",
-  "FUNC_PROTO",
-  "VAR",
-  "DATASEC",
-  "FLOAT",
-  "DECL_TAG",
-  "TYPE_TAG",
-  "ENUM64",
-];
+/** Kind number → kind name (index 0 is "VOID"; UNKN never appears in a parsed type), from BTF_KIND. */
+export const KIND_NAMES: readonly BtfTypeKind[] = Object.entries(BTF_KIND)
+  .sort(([, a], [, b]) => a - b)
+  .map(([name]) => (name === "UNKN" ? "VOID" : name) as BtfTypeKind);
 
 export const MAX_KIND = BTF_KIND.ENUM64;
 
