@@ -75,7 +75,10 @@ const MEM_CASES: readonly number[] = [
 /** Case groups (bits 0-2 of a packed word). */
 const GROUP: Readonly<Record<number, number>> = { [ALU64]: 0, [ALU]: 1, [JMP]: 2, [JMP32]: 3 };
 const G_MEM = 4;
-/** Bit 3: the operand is a register (BPF_SRC.X); for BPF_END, to big-endian; for a call, callx. */
+/**
+ * Bit 3: the operand is a register (BPF_SRC.X); for BPF_END, to big-endian; for a call, callx. The loop
+ * tests it as the literal `k & 8`, like its other field masks.
+ */
 const W_X = 8;
 
 /**
@@ -190,7 +193,7 @@ export class Interpreter implements Engine {
         // ALU64
         let bl: number;
         let bh: number;
-        if ((k & W_X) !== 0) {
+        if ((k & 8) !== 0) {
           bl = R[s]!;
           bh = R[s + 1]!;
         } else {
@@ -295,7 +298,7 @@ export class Interpreter implements Engine {
       }
       if (g === 1) {
         // ALU
-        const b = (k & W_X) !== 0 ? R[s]! : imm;
+        const b = (k & 8) !== 0 ? R[s]! : imm;
         const a = R[d]!;
         let r: number;
         switch (k >> 4) {
@@ -344,7 +347,7 @@ export class Interpreter implements Engine {
           default:
             // END: to little-endian (a truncation on this host) or to big-endian (a swap)
             if (imm === 64) {
-              if ((k & W_X) !== 0) {
+              if ((k & 8) !== 0) {
                 const h = R[d + 1]!;
                 R[d + 1] = bswap32(a);
                 R[d] = bswap32(h);
@@ -352,7 +355,7 @@ export class Interpreter implements Engine {
               pc++;
               continue;
             }
-            if ((k & W_X) !== 0) r = imm === 16 ? bswap16(a) : bswap32(a);
+            if ((k & 8) !== 0) r = imm === 16 ? bswap16(a) : bswap32(a);
             else r = imm === 16 ? a & 0xffff : a;
         }
         R[d] = r;
@@ -372,20 +375,20 @@ export class Interpreter implements Engine {
         if (sub === 8) {
           // CALL, CALLX
           this.budget = budget;
-          if ((k & W_X) === 0 && s >> 1 === BPF_PSEUDO.CALL) {
+          if ((k & 8) === 0 && s >> 1 === BPF_PSEUDO.CALL) {
             const R2 = new Int32Array(22);
             R2.set(R.subarray(2, 12), 2);
             R[0] = this.enter(pc + imm + 1, R2, pc);
             R[1] = OUT[0]!;
           } else {
             const fn =
-              (k & W_X) !== 0
+              (k & 8) !== 0
                 ? env.helpers[R[d]! >>> 0]
                 : s >> 1 === BPF_PSEUDO.KFUNC_CALL
                   ? env.kfuncs[imm]
                   : env.helpers[imm];
             if (!fn) {
-              const id = (k & W_X) !== 0 ? R[d]! >>> 0 : imm;
+              const id = (k & 8) !== 0 ? R[d]! >>> 0 : imm;
               throw fault(
                 this.code,
                 s >> 1 === BPF_PSEUDO.KFUNC_CALL ? "kfunc" : "unknown-helper",
@@ -405,7 +408,7 @@ export class Interpreter implements Engine {
         }
         let bl: number;
         let bh: number;
-        if ((k & W_X) !== 0) {
+        if ((k & 8) !== 0) {
           bl = R[s]!;
           bh = R[s + 1]!;
         } else {
@@ -463,7 +466,7 @@ export class Interpreter implements Engine {
           pc += imm + 1;
           continue;
         }
-        const b = (k & W_X) !== 0 ? R[s]! : imm;
+        const b = (k & 8) !== 0 ? R[s]! : imm;
         const a = R[d]!;
         let taken: boolean;
         switch (k >> 4) {
