@@ -37,7 +37,9 @@ export function recordDurations(
     if (t.status === "not-run" || t.failure?.kind === "crash") continue;
     const source = sourceOf(t.file);
     if (source === undefined) continue;
-    (d[source] ??= {})[t.title] = t.durationMs;
+    const perTitle = d[source] ?? {};
+    perTitle[t.title] = t.durationMs;
+    d[source] = perTitle;
     changed = true;
   }
   if (!changed) return;

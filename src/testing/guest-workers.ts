@@ -192,8 +192,9 @@ export function coordinate(plan: GuestPlan, kernel: KernelFacts): Promise<number
     workers.delete(w);
     if (w.stderr) lastStderr = w.stderr;
     const item = w.busy;
+    const started = w.started;
     idle(w);
-    if (item && w.started) {
+    if (item && started) {
       // it died in the test: the test fails, as a panic fails the test that was running
       const f = plan.files[item.file]!;
       const tail = w.stderr.trim().split("\n").slice(-8).join("\n");
@@ -201,7 +202,7 @@ export function coordinate(plan: GuestPlan, kernel: KernelFacts): Promise<number
       emitResult({
         type: "test",
         file: f.file,
-        program: w.started.program,
+        program: started.program,
         title: item.title,
         status: "fail",
         durationMs: 0,
