@@ -32,7 +32,7 @@ export interface SuiteRun {
 }
 
 export async function runVerifierSelftests(
-  o: { onEvent?: (e: TestEvent) => void; filter?: string } = {},
+  o: { onEvent?: (e: TestEvent) => void; filter?: string; guestJobs?: number } = {},
 ): Promise<SuiteRun> {
   const cacheDir = defaultCacheDir();
   const kernel = await prepareKernel(KERNEL, { cacheDir });
@@ -49,7 +49,7 @@ export async function runVerifierSelftests(
     dropCaps: ["CAP_SYS_ADMIN"],
     // one test worker per vCPU of the guest (runInVm's default: 2; no kprobe attach here, so multi-threaded
     // TCG with 2 vCPUs is safe): the two 1M-instruction refusals then run beside the rest
-    guestJobs: GUEST_JOBS,
+    guestJobs: o.guestJobs ?? GUEST_JOBS,
     timeoutS: 1800,
     ...(o.filter ? { filter: o.filter } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
