@@ -3,10 +3,12 @@
  * two worker processes give the same verdicts, in the same report order, as one process, on a suite with
  * passes, skips and deliberate failures; the run really is spread over two workers; each test's duration is
  * kept per kernel release for the next run's order; and a worker that dies in a test fails that test (the
- * others still run) instead of hanging the run.
+ * others still run) instead of hanging the run; workers that cannot start at all leave every test not run,
+ * with their error.
  *
- * The worker pids and the crash come from a wrapper around the real runner bundle: the wrapper notes its pid
- * when it runs as a worker, and can SIGKILL itself right after a given test's `start` record — a worker
+ * The worker pids and the crashes come from a wrapper around the real runner bundle: the wrapper notes its
+ * pid when it runs as a worker, and can SIGKILL itself right after a given test's `start` record, or exit
+ * before it starts — a worker
  * dying (a crash in native code, the OOM killer) cannot be provoked on purpose by a test program here.
  */
 import assert from "node:assert/strict";
@@ -46,6 +48,10 @@ before(async () => {
     `import { appendFileSync } from "node:fs";
 if (process.argv[3] === "--worker") {
   appendFileSync(${JSON.stringify(pidFile)}, process.pid + "\\n");
+  if (process.env.KFUNC_TEST_WORKER_EXIT) {
+    process.stderr.write("worker: cannot start (deliberate)\\n");
+    process.exit(3);
+  }
   const crashAt = process.env.KFUNC_TEST_CRASH_AT;
   if (crashAt) {
     const write = process.stdout.write.bind(process.stdout);
@@ -134,4 +140,25 @@ test("a worker that dies in a test fails that test; the other tests still run, n
   );
   assert.deepEqual(verdicts(tests), verdicts(expected));
   assert.equal(r.summary.notRun, 0);
+});
+
+test("workers that cannot start: every test is reported not run with the workers' error, nothing hangs", {
+  skip: why,
+  timeout: 120_000,
+}, async () => {
+  process.env["KFUNC_TEST_WORKER_EXIT"] = "1";
+  let r: TestRunResults;
+  try {
+    r = await runTests({ paths: PATHS, host: true, guestJobs: 2, guestScript: wrapper, timeoutS: 100 });
+  } finally {
+    delete process.env["KFUNC_TEST_WORKER_EXIT"];
+  }
+  const tests = r.kernels[0]!.tests;
+  assert.equal(tests.length, one.kernels[0]!.tests.length);
+  assert.equal(r.summary.notRun, tests.length);
+  assert.match(
+    tests[0]!.reason ?? "",
+    /the test process exited \(1\): .*worker: cannot start \(deliberate\)/,
+  );
+  assert.equal(r.ok, false);
 });
