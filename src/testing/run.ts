@@ -2,9 +2,9 @@
  * `runTests(options)`: the `kfunc test` pipeline. Per kernel: prepare it, build the module(s) (cached),
  * compile each test file against that kernel (cached by content), boot once with the modules inserted and
  * run every test in one guest process (src/testing/guest.ts; with `guestJobs` N in N worker processes),
- * streaming results. One kernel's failure to
- * build, boot or insmod marks its column and the others still run; a guest panic, oops or hang is charged
- * to the test that was running and the rest of that kernel's tests are reported as not run.
+ * streaming results. One kernel's failure to build, boot or insmod marks its column and the others still
+ * run; a guest panic, oops or hang is charged to the test that was running (with guest workers: to every
+ * test that was running) and the rest of that kernel's tests are reported as not run.
  */
 import {
   copyFileSync,
