@@ -4,7 +4,7 @@
  * passes, skips and deliberate failures; the run really is spread over two workers; each test's duration is
  * kept per kernel release for the next run's order; and a worker that dies in a test fails that test (the
  * others still run) instead of hanging the run; workers that cannot start at all leave every test not run,
- * with their error.
+ * with their error; the CLI flag checks its value.
  *
  * The worker pids and the crashes come from a wrapper around the real runner bundle: the wrapper notes its
  * pid when it runs as a worker, and can SIGKILL itself right after a given test's `start` record, or exit
@@ -12,6 +12,7 @@
  * dying (a crash in native code, the OOM killer) cannot be provoked on purpose by a test program here.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -161,4 +162,28 @@ test("workers that cannot start: every test is reported not run with the workers
     /the test process exited \(1\): .*worker: cannot start \(deliberate\)/,
   );
   assert.equal(r.ok, false);
+});
+
+test("the CLI: --guest-jobs takes a positive integer (exit 2 otherwise), and runs the tests with it", {
+  skip: why,
+}, () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), ...args], {
+      encoding: "utf8",
+      cwd: REPO_ROOT,
+    });
+  const bad = cli(["test", "--host", "--guest-jobs", "0", PATHS[0]!]);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /--guest-jobs '0': expected a positive integer/);
+  const good = cli([
+    "test",
+    "--host",
+    "--guest-jobs",
+    "2",
+    "--filter",
+    "^(returns_42|regex_msg)$",
+    PATHS[0]!,
+  ]);
+  assert.equal(good.status, 0, good.stdout + good.stderr);
+  assert.match(good.stdout, /kfunc test: 2 passed, 0 failed/);
 });
