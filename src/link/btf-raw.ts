@@ -3,11 +3,9 @@
  * same-sized ones), new types and strings are appended. Pure: bytes in, bytes out. Little-endian only
  * (the loader targets the running kernel's byte order).
  */
-import { BTF_HEADER_MIN, parseBtfHeader } from "../btf/header.ts";
+import { assembleBtf, parseBtfHeader } from "../btf/header.ts";
 import { extraSize } from "../btf/kinds.ts";
 import { BtfError } from "../errors.ts";
-
-const HDR = BTF_HEADER_MIN;
 
 export class RawBtf {
   types: Uint8Array;
@@ -116,17 +114,6 @@ export class RawBtf {
   }
 
   encode(): Uint8Array {
-    const out = new Uint8Array(HDR + this.types.length + this.strings.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    v.setUint8(2, 1);
-    v.setUint32(4, HDR, true);
-    v.setUint32(8, 0, true);
-    v.setUint32(12, this.types.length, true);
-    v.setUint32(16, this.types.length, true);
-    v.setUint32(20, this.strings.length, true);
-    out.set(this.types, HDR);
-    out.set(this.strings, HDR + this.types.length);
-    return out;
+    return assembleBtf(this.types, this.strings);
   }
 }
