@@ -2,8 +2,9 @@
  * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, sets the
  * serial ports' modes, mounts tracefs/debugfs/bpffs and fills the tmpfs that becomes the guest's /run (busybox,
  * the output FIFOs); then it mounts the host root read-only over virtio-9p, tmpfs on the other writable dirs,
- * moves /run into place, mounts the read-write shares listed in /kfunc/shares (from the per-run archive), and
- * switch_roots to the per-run script /kfunc/run.sh.
+ * moves /run into place with the run's own files in /run/kfunc/in (bound from the host's run directory after a
+ * restore, copied from the per-run archive after a cold boot), mounts the read-write shares listed in its
+ * `shares`, and switch_roots to its `run.sh` under the guest's busybox ash.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  * With `kfunc.snap=1` on the command line it stops before the first 9p mount and waits on ttyS3 for
  * `go <epoch seconds> <entropy hex> <run dir>`: the point at which src/qemu/snapshot.ts saves the VM state.
@@ -32,9 +33,12 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 # the guest's /run, filled here and moved under the host root once that is mounted
 mkdir -p /newroot /stage
 mount -t tmpfs -o mode=1777 tmpfs /stage
-mkdir /stage/kfunc
+mkdir -p /stage/kfunc/in
 cp /bin/busybox /stage/kfunc/busybox
 mkfifo /stage/kfunc/o /stage/kfunc/e
+# the run's own files (run.sh, shares, kconfig, mods) are in in/: bound from the host after a restore,
+# copied from the per-run archive after a cold boot; the links keep their /run/kfunc/<name> paths
+for f in run.sh shares kconfig mods; do ln -s "in/$f" "/stage/kfunc/$f"; done
 dir=
 if grep -q kfunc.snap=1 /proc/cmdline; then
   # the host saves the VM state here (no 9p share is mounted yet: QEMU cannot migrate a mounted export) and
@@ -48,23 +52,27 @@ if grep -q kfunc.snap=1 /proc/cmdline; then
 fi
 O=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host root over 9p failed"
-# after a restore, the per-run files (run.sh, shares, modules) come from the run's directory on the host
-[ -z "$dir" ] || cp -a "/newroot$dir/kfunc/." /kfunc/ || fatal "copying the run's files from $dir failed"
+# the run's files: after a restore, the run's directory on the host, bound in place (read-only, no copy);
+# after a cold boot, the per-run archive's /kfunc
+if [ -n "$dir" ]; then
+  mount --bind "/newroot$dir/kfunc" /stage/kfunc/in || fatal "binding the run's files from $dir failed"
+else
+  cp -a /kfunc/. /stage/kfunc/in/ || fatal "copying the run's files failed"
+fi
 for d in /tmp /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
 mount --move /stage /newroot/run || fatal "moving the guest's /run under the host root failed"
 chmod 700 /newroot/root
-if [ -f /kfunc/shares ]; then
+if [ -f /newroot/run/kfunc/shares ]; then
   while read -r tag path; do
     mkdir -p "/newroot$path" 2>/dev/null
     mount -t 9p -o $O,cache=none "$tag" "/newroot$path" || fatal "mounting share $path failed"
-  done < /kfunc/shares
+  done < /newroot/run/kfunc/shares
 fi
 ctl root
-cp -a /kfunc/. /newroot/run/kfunc/
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
-[ -f /kfunc/run.sh ] || fatal "no /kfunc/run.sh in the initramfs"
+[ -f /newroot/run/kfunc/run.sh ] || fatal "no run.sh among the run's files"
 # busybox ash from the guest's /run (tmpfs), not the host's /bin/sh: exec'ing a dynamic binary over 9p
 # costs a restored run ~0.25 s under TCG; run.sh resolves the command itself, so no applet stands in for it
 exec switch_root /newroot /run/kfunc/busybox sh /run/kfunc/run.sh
