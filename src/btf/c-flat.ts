@@ -8,26 +8,28 @@ import { BtfError } from "../errors.ts";
 import { type Btf, recordOffsets } from "./btf.ts";
 import { parseBtfHeader } from "./header.ts";
 import { extraSize } from "./kinds.ts";
+import { BTF_KIND } from "./types.ts";
 
-export const K_INT = 1;
-export const K_PTR = 2;
-export const K_ARRAY = 3;
-export const K_STRUCT = 4;
-export const K_UNION = 5;
-export const K_ENUM = 6;
-export const K_FWD = 7;
-export const K_TYPEDEF = 8;
-export const K_VOLATILE = 9;
-export const K_CONST = 10;
-export const K_RESTRICT = 11;
-export const K_FUNC = 12;
-export const K_FUNC_PROTO = 13;
-export const K_VAR = 14;
-export const K_DATASEC = 15;
-export const K_FLOAT = 16;
-export const K_DECL_TAG = 17;
-export const K_TYPE_TAG = 18;
-export const K_ENUM64 = 19;
+// the kind numbers as module constants for the printer's hot switches (one table: BTF_KIND)
+export const K_INT = BTF_KIND.INT;
+export const K_PTR = BTF_KIND.PTR;
+export const K_ARRAY = BTF_KIND.ARRAY;
+export const K_STRUCT = BTF_KIND.STRUCT;
+export const K_UNION = BTF_KIND.UNION;
+export const K_ENUM = BTF_KIND.ENUM;
+export const K_FWD = BTF_KIND.FWD;
+export const K_TYPEDEF = BTF_KIND.TYPEDEF;
+export const K_VOLATILE = BTF_KIND.VOLATILE;
+export const K_CONST = BTF_KIND.CONST;
+export const K_RESTRICT = BTF_KIND.RESTRICT;
+export const K_FUNC = BTF_KIND.FUNC;
+export const K_FUNC_PROTO = BTF_KIND.FUNC_PROTO;
+export const K_VAR = BTF_KIND.VAR;
+export const K_DATASEC = BTF_KIND.DATASEC;
+export const K_FLOAT = BTF_KIND.FLOAT;
+export const K_DECL_TAG = BTF_KIND.DECL_TAG;
+export const K_TYPE_TAG = BTF_KIND.TYPE_TAG;
+export const K_ENUM64 = BTF_KIND.ENUM64;
 
 interface StrPart {
   base: number;
