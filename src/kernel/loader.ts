@@ -23,7 +23,7 @@ import { attachBtfName } from "../object/sections.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
 import { BtfLoadFailure, btfLoad, mapInfo, objGet, objPin } from "../sys/bpf-obj.ts";
-import { ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
+import { encodeFuncInfo, encodeLineInfo, ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
 import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
@@ -516,20 +516,8 @@ export class CollectionLoader {
     let flags = p.flags;
     if (p.sleepable || p.type.id === BPF_PROG_TYPE.SYSCALL) flags |= BPF_PROG_F.SLEEPABLE;
     const btfFd = this.#btfFd?.value ?? 0;
-    const funcInfo = new Uint8Array(p.funcInfo.length * 8);
-    const fv = new DataView(funcInfo.buffer);
-    p.funcInfo.forEach((f, i) => {
-      fv.setUint32(i * 8, f.insnIndex, true);
-      fv.setUint32(i * 8 + 4, f.typeId, true);
-    });
-    const lineInfo = new Uint8Array(p.lineInfo.length * 16);
-    const lv = new DataView(lineInfo.buffer);
-    p.lineInfo.forEach((l, i) => {
-      lv.setUint32(i * 16, l.insnIndex, true);
-      lv.setUint32(i * 16 + 4, l.fileNameOff, true);
-      lv.setUint32(i * 16 + 8, l.lineOff, true);
-      lv.setUint32(i * 16 + 12, l.lineCol, true);
-    });
+    const funcInfo = encodeFuncInfo(p.funcInfo);
+    const lineInfo = encodeLineInfo(p.lineInfo);
     const fdArray = this.#fdArray.toInt32Array();
     try {
       const { fd, log: vlog } = progLoad(
@@ -544,8 +532,8 @@ export class CollectionLoader {
           flags,
           kernVersion: this.spec.kernelVersion || kernelVersionCode(),
           btfFd,
-          ...(btfFd && p.funcInfo.length > 0 ? { funcInfo, funcInfoRecSize: 8 } : {}),
-          ...(btfFd && p.lineInfo.length > 0 ? { lineInfo, lineInfoRecSize: 16 } : {}),
+          ...(btfFd && p.funcInfo.length > 0 ? { funcInfo } : {}),
+          ...(btfFd && p.lineInfo.length > 0 ? { lineInfo } : {}),
           ...(fdArray ? { fdArray } : {}),
         },
         {

@@ -6,14 +6,12 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.ts";
-import { bpfRaw } from "../sys/bpf.ts";
-import { mapUpdate } from "../sys/bpf-map.ts";
+import { mapDeleteRaw, mapUpdate } from "../sys/bpf-map.ts";
 import { Epoll } from "../sys/epoll.ts";
 import type { Fd } from "../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../sys/ioctl.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import {
-  addressOf,
   encodePerfEventAttr,
   PERF_COUNT_SW,
   PERF_SAMPLE_RAW,
@@ -292,12 +290,5 @@ export class PerfBuffer implements Disposable {
 
 /** BPF_MAP_DELETE_ELEM, ignoring errors (the map may be gone already). */
 function mapDeleteQuiet(mapFd: number, key: Uint8Array): void {
-  const k = new Uint8Array(new ArrayBuffer(72));
-  k.set(key);
-  const attr = new Uint8Array(new ArrayBuffer(16));
-  const v = new DataView(attr.buffer);
-  v.setUint32(0, mapFd, true);
-  v.setBigUint64(8, addressOf(k), true);
-  bpfRaw(3, attr);
-  k[0] = k[0]!;
+  mapDeleteRaw(mapFd, key);
 }

@@ -6,8 +6,7 @@
  * copied back (returned as `ctxOut`).
  */
 import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
-import { BPF_CMD, bpf } from "../sys/bpf.ts";
-import { encodeTestRun, testRunResult } from "../sys/bpf-prog.ts";
+import { progTestRun, type TestRunResult as RawTestRunResult } from "../sys/bpf-prog.ts";
 
 export interface TestRunProgram {
   readonly name: string;
@@ -181,22 +180,21 @@ export function testRun(program: TestRunProgram, options: TestRunOptions = {}): 
     ctxIn && !ctxOnly
       ? pinned(undefined, options.ctxSizeOut ?? Math.max(ctxIn.byteLength, ctxRoom))
       : undefined;
-  const attr = encodeTestRun({
-    progFd: fd,
-    dataIn,
-    dataOut,
-    ctxIn,
-    ctxOut,
-    repeat: ctxOnly ? 0 : (options.repeat ?? 1),
-    flags: options.cpu !== undefined ? BPF_F_TEST_RUN_ON_CPU : 0,
-    cpu: options.cpu ?? 0,
-  });
+  let r: RawTestRunResult;
   try {
-    bpf(BPF_CMD.PROG_TEST_RUN, attr.bytes);
+    r = progTestRun({
+      progFd: fd,
+      dataIn,
+      dataOut,
+      ctxIn,
+      ctxOut,
+      repeat: ctxOnly ? 0 : (options.repeat ?? 1),
+      flags: options.cpu !== undefined ? BPF_F_TEST_RUN_ON_CPU : 0,
+      cpu: options.cpu ?? 0,
+    });
   } catch (e) {
     throw explain(program, options, e);
   }
-  const r = testRunResult(attr);
   return {
     retval: r.retval | 0,
     durationNs: r.durationNs,
