@@ -1,0 +1,110 @@
+/**
+ * The loader's own bookkeeping, without root and without a kernel: loadCollectionSync with a FakeSys
+ * (test/kernel/fake-sys.ts) and a fake Environment. A real clang object (test/fixtures/loader-fake.bpf.c);
+ * only the kernel is stood in for. Proves the order of the bpf(2) commands, that a failure at any of them
+ * closes every fd created before it (no leak), and that the error names the map or program.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { loadCollectionSync } from "../../src/kernel/collection.ts";
+import { parseObject } from "../../src/object/index.ts";
+import type { ObjectSpec } from "../../src/object/types.ts";
+import { compileFixture } from "../helpers/index.ts";
+import { FakeSys, fakeEnv } from "./fake-sys.ts";
+
+let cached: ObjectSpec | undefined;
+function spec(): ObjectSpec {
+  if (!cached) {
+    const obj = compileFixture("loader-fake");
+    cached = parseObject(readFileSync(obj), obj);
+  }
+  return cached;
+}
+
+const openFds = () => readdirSync("/proc/self/fd").length;
+const EINVAL = 22;
+
+test("the loader issues BTF, maps in spec order, global data, programs, then prog-array slots, through `sys`", () => {
+  const sys = new FakeSys();
+  const c = loadCollectionSync(spec(), { sys, env: fakeEnv });
+  assert.deepEqual(
+    sys.calls.map((x) => `${x.op} ${x.what}${x.withBtf ? " +btf" : ""}`),
+    [
+      `btfLoad BTF of ${spec().source}`,
+      "mapCreate map 'jumps' +btf",
+      "mapCreate map 'counts' +btf",
+      "mapCreate map 'events'", // ring buffers are created without key/value BTF
+      "mapCreate map '.data' +btf",
+      "mapUpdate map '.data'", // the initial value (seen = 1)
+      "mapCreate map '.rodata' +btf",
+      "mapUpdate map '.rodata'",
+      "mapFreeze map '.rodata'",
+      "progLoad program 'tail_target'",
+      "progLoad program 'count_packets'",
+      "progLoad program 'emit'",
+      "mapUpdate map 'jumps'", // slot 1 = tail_target
+    ],
+  );
+  assert.deepEqual([...c.programs.keys()], ["tail_target", "count_packets", "emit"]);
+  assert.equal(
+    c.maps.get("counts")?.fd,
+    sys.handed[2]!.value,
+    "the collection owns the fds the backend made",
+  );
+  assert.ok(sys.handed.every((fd) => !fd.closed));
+  c.close();
+  assert.deepEqual(
+    sys.handed.filter((fd) => !fd.closed).map((fd) => fd.what),
+    [],
+    "closing the collection closes every fd",
+  );
+});
+
+test("a failure at any bpf(2) call closes every fd made before it, and the error names the object", () => {
+  const total = (() => {
+    const sys = new FakeSys();
+    loadCollectionSync(spec(), { sys, env: fakeEnv }).close();
+    return sys.calls.length;
+  })();
+  const before = openFds();
+  let failures = 0;
+  for (let n = 1; n <= total; n++) {
+    const sys = new FakeSys({ n, errno: EINVAL });
+    let error: unknown;
+    try {
+      loadCollectionSync(spec(), { sys, env: fakeEnv }).close();
+    } catch (e) {
+      error = e;
+    }
+    const failed = sys.calls[n - 1]!;
+    const leaked = sys.handed.filter((fd) => !fd.closed).map((fd) => fd.what);
+    assert.deepEqual(leaked, [], `call ${n} (${failed.op} ${failed.what}) failed: these fds stayed open`);
+    if (failed.op === "mapCreate" && failed.withBtf) {
+      // libbpf's fallback: the map is created again without BTF, and the load goes on
+      assert.equal(error, undefined, `call ${n}: a map refused with BTF is retried without`);
+      assert.deepEqual(sys.calls[n], { op: "mapCreate", what: failed.what, withBtf: false });
+      continue;
+    }
+    failures++;
+    assert.ok(error instanceof Error, `call ${n} (${failed.op} ${failed.what}) failed but the load did not`);
+    const name = failed.what.startsWith("BTF of") ? spec().source : /'([^']*)'/.exec(failed.what)![1]!;
+    assert.ok(
+      error.message.includes(name),
+      `call ${n} (${failed.op} ${failed.what}): the error names '${name}': ${error.message}`,
+    );
+    assert.equal(sys.calls.length, n, `call ${n}: nothing is issued after the failure`);
+  }
+  assert.ok(failures >= 8, `${failures} of ${total} calls failed the load`);
+  assert.equal(openFds(), before, "no fd of the process is left open");
+});
+
+test("a program the fake verifier refuses is a VerifierError that names it; the maps are closed", () => {
+  const sys = new FakeSys({ n: 11, errno: 13 }); // the second progLoad: count_packets, EACCES
+  assert.throws(
+    () => loadCollectionSync(spec(), { sys, env: fakeEnv }),
+    (e: Error) => e.name === "VerifierError" && /count_packets/.test(e.message) && /EACCES/.test(e.message),
+  );
+  assert.equal(sys.calls[10]!.what, "program 'count_packets'");
+  assert.ok(sys.handed.every((fd) => fd.closed));
+});
