@@ -33,6 +33,9 @@ export const BPF_PROG_F = {
   XDP_DEV_BOUND_ONLY: 1 << 6,
 } as const;
 
+/** BPF_PROG_TEST_RUN flags (#defines, not in BTF). */
+export const BPF_F_TEST_RUN = { ON_CPU: 1 << 0, XDP_LIVE_FRAMES: 1 << 1 } as const;
+
 /** Instruction encoding and ld_imm64/call src_reg values: pure tables, kept in src/object/uapi.ts. */
 export { BPF_INSN, BPF_PSEUDO } from "../object/uapi.ts";
 
