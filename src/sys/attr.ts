@@ -125,6 +125,25 @@ export class LayoutReader<L extends StructLayout> {
   }
 }
 
+/** An array of `layout` structs, one per record: each named u32 field from its getter, the rest zero. */
+export function encodeRecords<L extends StructLayout, R>(
+  layout: L,
+  recs: ReadonlyArray<R>,
+  fields: { readonly [K in keyof L["fields"]]?: (r: R) => number },
+): Uint8Array {
+  const out = new Uint8Array(recs.length * layout.size);
+  const v = new DataView(out.buffer);
+  const writers = Object.entries(fields).map(([name, get]) => {
+    const f = layout.fields[name]!;
+    if (f.size !== 4) throw new Error(`field ${name} is ${f.size} bytes, not 4`);
+    return { off: f.off, get: get as (r: R) => number };
+  });
+  recs.forEach((r, i) => {
+    for (const w of writers) v.setUint32(i * layout.size + w.off, w.get(r) >>> 0, true);
+  });
+  return out;
+}
+
 /** A NUL-terminated C string in a fresh buffer. */
 export function cString(s: string): Uint8Array {
   const enc = new TextEncoder().encode(s);

@@ -1,6 +1,6 @@
 /** BPF_PROG_LOAD with verifier-log handling and BPF_PROG_TEST_RUN attr encoding. */
 import { SyscallError } from "../errors.ts";
-import { Attr, cString } from "./attr.ts";
+import { Attr, cString, encodeRecords } from "./attr.ts";
 import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
 import { ERRNO, errnoName } from "./errno.ts";
 import { Fd } from "./fd.ts";
@@ -31,32 +31,19 @@ export interface ProgLoadAttr {
 
 /** Encodes `struct bpf_func_info` records (the loader's func_info, on the generated layout). */
 export function encodeFuncInfo(recs: ReadonlyArray<{ insnIndex: number; typeId: number }>): Uint8Array {
-  const F = FUNC_INFO.fields;
-  const out = new Uint8Array(recs.length * FUNC_INFO.size);
-  const v = new DataView(out.buffer);
-  recs.forEach((r, i) => {
-    const at = i * FUNC_INFO.size;
-    v.setUint32(at + F.insn_off.off, r.insnIndex, true);
-    v.setUint32(at + F.type_id.off, r.typeId, true);
-  });
-  return out;
+  return encodeRecords(FUNC_INFO, recs, { insn_off: (r) => r.insnIndex, type_id: (r) => r.typeId });
 }
 
 /** Encodes `struct bpf_line_info` records. */
 export function encodeLineInfo(
   recs: ReadonlyArray<{ insnIndex: number; fileNameOff: number; lineOff: number; lineCol: number }>,
 ): Uint8Array {
-  const F = LINE_INFO.fields;
-  const out = new Uint8Array(recs.length * LINE_INFO.size);
-  const v = new DataView(out.buffer);
-  recs.forEach((r, i) => {
-    const at = i * LINE_INFO.size;
-    v.setUint32(at + F.insn_off.off, r.insnIndex, true);
-    v.setUint32(at + F.file_name_off.off, r.fileNameOff, true);
-    v.setUint32(at + F.line_off.off, r.lineOff, true);
-    v.setUint32(at + F.line_col.off, r.lineCol, true);
+  return encodeRecords(LINE_INFO, recs, {
+    insn_off: (r) => r.insnIndex,
+    file_name_off: (r) => r.fileNameOff,
+    line_off: (r) => r.lineOff,
+    line_col: (r) => r.lineCol,
   });
-  return out;
 }
 
 export interface ProgLoadOptions {

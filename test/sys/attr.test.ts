@@ -1,0 +1,52 @@
+/** src/sys/attr.ts: attrs and records written by field name on the generated layouts, sized to the last field. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Attr, attrEnd, LayoutReader } from "../../src/sys/attr.ts";
+import { encodeFuncInfo, encodeLineInfo } from "../../src/sys/bpf-prog.ts";
+import { LINE_INFO, MAP_CREATE_ATTR, MAP_INFO, PROG_LOAD_ATTR } from "../../src/sys/uapi.generated.ts";
+
+test("an attr ends at its last field; fields are written at the generated offsets by their size", () => {
+  const a = Attr.upTo(MAP_CREATE_ATTR, "map_extra");
+  assert.equal(a.bytes.byteLength, MAP_CREATE_ATTR.fields.map_extra.off + 8);
+  a.set("map_type", 2)
+    .set("max_entries", 0xffffffff)
+    .set("map_extra", 1n << 40n)
+    .str("map_name", "x".repeat(20));
+  const v = new DataView(a.bytes.buffer);
+  assert.equal(v.getUint32(MAP_CREATE_ATTR.fields.map_type.off, true), 2);
+  assert.equal(v.getUint32(MAP_CREATE_ATTR.fields.max_entries.off, true), 0xffffffff);
+  assert.equal(v.getBigUint64(MAP_CREATE_ATTR.fields.map_extra.off, true), 1n << 40n);
+  const name = MAP_CREATE_ATTR.fields.map_name;
+  assert.equal(a.bytes[name.off + name.size - 2], "x".charCodeAt(0));
+  assert.equal(a.bytes[name.off + name.size - 1], 0, "names keep their NUL");
+  assert.equal(attrEnd(PROG_LOAD_ATTR, "log_true_size"), 144);
+});
+
+test("a field past the attr's size is refused, naming it", () => {
+  const a = Attr.upTo(MAP_CREATE_ATTR, "map_ifindex");
+  assert.throws(() => a.set("btf_fd", 3), /field btf_fd \(bytes 48\.\.52\) is past this 48-byte attr/);
+  assert.throws(() => a.set("map_name", 1), /map_name is 16 bytes, not an integer/);
+});
+
+test("func_info and line_info records are the kernel's structs", () => {
+  const f = encodeFuncInfo([
+    { insnIndex: 0, typeId: 5 },
+    { insnIndex: 9, typeId: 7 },
+  ]);
+  assert.deepEqual([...new Uint32Array(f.buffer)], [0, 5, 9, 7]);
+  const l = encodeLineInfo([{ insnIndex: 3, fileNameOff: 10, lineOff: 20, lineCol: (12 << 10) | 4 }]);
+  assert.equal(l.byteLength, LINE_INFO.size);
+  assert.deepEqual([...new Uint32Array(l.buffer)], [3, 10, 20, (12 << 10) | 4]);
+});
+
+test("info structs are read by field name", () => {
+  const b = new Uint8Array(attrEnd(MAP_INFO, "map_extra"));
+  const v = new DataView(b.buffer);
+  v.setUint32(MAP_INFO.fields.key_size.off, 4, true);
+  v.setBigUint64(MAP_INFO.fields.map_extra.off, 99n, true);
+  b.set(new TextEncoder().encode("counts"), MAP_INFO.fields.name.off);
+  const r = new LayoutReader(MAP_INFO, b);
+  assert.equal(r.u32("key_size"), 4);
+  assert.equal(r.u64("map_extra"), 99n);
+  assert.equal(r.str("name"), "counts");
+});
