@@ -57,7 +57,10 @@ export const ABI_ATTRS = [
   { name: "ITER_CREATE_ATTR", member: "iter_create", cmds: "BPF_ITER_CREATE" },
 ] as const;
 
-/** Structs the code reads or writes whole: the info structs of BPF_OBJ_GET_INFO_BY_FD and the .BTF.ext records. */
+/**
+ * Structs the code reads or writes whole: the info structs of BPF_OBJ_GET_INFO_BY_FD, the .BTF.ext records,
+ * the iterator target, and perf_event_open(2)'s attr.
+ */
 export const ABI_STRUCTS = [
   { name: "PROG_INFO", struct: "bpf_prog_info" },
   { name: "MAP_INFO", struct: "bpf_map_info" },
@@ -66,6 +69,7 @@ export const ABI_STRUCTS = [
   { name: "FUNC_INFO", struct: "bpf_func_info" },
   { name: "LINE_INFO", struct: "bpf_line_info" },
   { name: "ITER_LINK_INFO", struct: "bpf_iter_link_info", kind: "UNION" },
+  { name: "PERF_EVENT_ATTR", struct: "perf_event_attr" },
 ] as const;
 
 export const HOST_VMLINUX_BTF = "/sys/kernel/btf/vmlinux";

@@ -61,6 +61,22 @@ export class Attr<L extends StructLayout = StructLayout> {
     return this;
   }
 
+  /** Sets or clears a one-bit bitfield (`perf_event_attr.disabled`) inside its storage unit. */
+  bit(name: keyof L["fields"] & string, on: boolean): this {
+    const f = this.#field(name);
+    if (f.bits !== 1 || f.shift === undefined) throw new Error(`field ${name} is not a one-bit bitfield`);
+    if (f.size === 8) {
+      const mask = 1n << BigInt(f.shift);
+      const old = this.view.getBigUint64(f.off, true);
+      this.view.setBigUint64(f.off, on ? old | mask : old & ~mask, true);
+    } else if (f.size === 4) {
+      const mask = (1 << f.shift) >>> 0;
+      const old = this.view.getUint32(f.off, true);
+      this.view.setUint32(f.off, (on ? old | mask : old & ~mask) >>> 0, true);
+    } else throw new Error(`field ${name}: a ${f.size}-byte bitfield unit`);
+    return this;
+  }
+
   /** Writes a pointer to `buf` (or NULL) into an `__aligned_u64` field and pins `buf`. */
   ptr(name: keyof L["fields"] & string, buf: Uint8Array | null | undefined): this {
     const f = this.#field(name);

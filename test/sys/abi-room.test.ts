@@ -65,8 +65,8 @@ test("no file outside src/sys issues a bpf(2) command or encodes a bpf_attr itse
   assert.deepEqual(found, [], "call the src/sys wrappers (progLoad, mapCreate, linkCreate, …) instead");
 });
 
-test("src/sys's bpf(2) wrappers write and read attr fields by their generated layouts only", () => {
-  const files = readdirSync(SYS).filter((f) => /^(bpf-.*|attr)\.ts$/.test(f) && f !== "bpf-fast.ts");
+test("src/sys's bpf(2) and perf_event_open wrappers write and read attr fields by their generated layouts only", () => {
+  const files = readdirSync(SYS).filter((f) => /^(bpf-.*|attr|perf)\.ts$/.test(f) && f !== "bpf-fast.ts");
   assert.ok(files.includes("bpf-prog.ts") && files.includes("bpf-link.ts"), files.join(", "));
   const found: string[] = [];
   for (const f of files)

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Attr, attrEnd, LayoutReader } from "../../src/sys/attr.ts";
 import { encodeFuncInfo, encodeLineInfo } from "../../src/sys/bpf-prog.ts";
+import { encodePerfEventAttr } from "../../src/sys/perf.ts";
 import { LINE_INFO, MAP_CREATE_ATTR, MAP_INFO, PROG_LOAD_ATTR } from "../../src/sys/uapi.generated.ts";
 
 test("an attr ends at its last field; fields are written at the generated offsets by their size", () => {
@@ -49,4 +50,24 @@ test("info structs are read by field name", () => {
   assert.equal(r.u32("key_size"), 4);
   assert.equal(r.u64("map_extra"), 99n);
   assert.equal(r.str("name"), "counts");
+});
+
+test("perf_event_attr is encoded on its generated layout, bitfields in the flags word", () => {
+  const b = encodePerfEventAttr({
+    type: 2,
+    config: 77,
+    sampleFreq: 99,
+    disabled: true,
+    wakeupEvents: 1,
+    config1: 5n,
+  });
+  const v = new DataView(b.buffer);
+  assert.equal(b.byteLength, 136, "PERF_ATTR_SIZE_VER8");
+  assert.equal(v.getUint32(0, true), 2);
+  assert.equal(v.getUint32(4, true), 136);
+  assert.equal(v.getBigUint64(8, true), 77n);
+  assert.equal(v.getBigUint64(16, true), 99n);
+  assert.equal(v.getBigUint64(40, true), (1n << 0n) | (1n << 10n), "disabled and freq");
+  assert.equal(v.getUint32(48, true), 1);
+  assert.equal(v.getBigUint64(56, true), 5n);
 });
