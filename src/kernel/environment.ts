@@ -16,9 +16,15 @@ import {
 } from "./capabilities.ts";
 import { btfFeatures, type Feature, supports } from "./features.ts";
 import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
-import { kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
+import {
+  type KconfigEnvironment,
+  type KernelConfig,
+  kallsymsAddresses,
+  kernelVersionCode,
+  runningKconfig,
+} from "./ksyms.ts";
 
-export interface Environment {
+export interface Environment extends KconfigEnvironment {
   /** A name for messages ("host", "fake"). */
   readonly name: string;
   /** The kernel's vmlinux BTF (LoadOptions.kernelBtf overrides it). */
@@ -31,7 +37,7 @@ export interface Environment {
   btfFeatures(): BtfFeatureSet;
   /** Addresses of these kernel symbols (kallsyms); absent names are left out. */
   kallsymsAddresses(names: Set<string>): Map<string, bigint>;
-  /** LINUX_VERSION_CODE of the kernel (for kern_version). */
+  /** LINUX_VERSION_CODE of the kernel (for kern_version and LINUX_KERNEL_VERSION). */
   kernelVersionCode(): number;
   /** The kernel release (uname -r), for messages. */
   release(): string;
@@ -41,6 +47,8 @@ export interface Environment {
   permissionEvidence(): PermissionEvidence;
   /** Possible CPUs (PERF_EVENT_ARRAY's default size). */
   possibleCpus(): number;
+  /** The kernel's config, for `.kconfig` externs (null when there is none). */
+  kernelConfig(): KernelConfig | null;
 }
 
 /** The running kernel. */
@@ -56,4 +64,5 @@ export const hostEnvironment: Environment = {
   unprivileged: () => missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF") ?? false,
   permissionEvidence,
   possibleCpus,
+  kernelConfig: () => runningKconfig(),
 };

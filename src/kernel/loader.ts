@@ -408,7 +408,7 @@ export class CollectionLoader {
     const ds = this.spec.dataSections.find((d) => d.name === section);
     const bytes = new Uint8Array(m.valueSize);
     if (ds) bytes.set(ds.bytes.subarray(0, m.valueSize));
-    if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
+    if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source, this.#env);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
     try {
       if (bytes.some((b) => b !== 0)) this.#sys.mapUpdate(map.fd, new Uint8Array(4), bytes);

@@ -25,6 +25,8 @@ export interface FakeCall {
   what: string;
   /** map_create: whether it carried key/value BTF. */
   withBtf?: boolean;
+  /** map_update: a copy of the value written. */
+  value?: Uint8Array;
 }
 
 export class FakeSys implements SysBackend {
@@ -67,9 +69,9 @@ export class FakeSys implements SysBackend {
     return this.#fd(what);
   }
 
-  mapUpdate(fd: number): void {
+  mapUpdate(fd: number, _key: Uint8Array, value: Uint8Array): void {
     this.#call(
-      { op: "mapUpdate", what: this.#on(fd) },
+      { op: "mapUpdate", what: this.#on(fd), value: value.slice() },
       (e) => new SyscallError("BPF_MAP_UPDATE_ELEM", e, errnoName(e)),
     );
   }
@@ -132,4 +134,5 @@ export const fakeEnv: Environment = {
   unprivileged: () => false,
   permissionEvidence: () => ({ caps: undefined, lockdown: undefined }),
   possibleCpus: () => 2,
+  kernelConfig: () => null,
 };

@@ -12,6 +12,7 @@ import { parseObject } from "../../src/object/index.ts";
 import type { ObjectSpec } from "../../src/object/types.ts";
 import { compileFixture } from "../helpers/index.ts";
 import { FakeSys, fakeEnv } from "./fake-sys.ts";
+import { fixtureSpec } from "./load-helpers.ts";
 
 let cached: ObjectSpec | undefined;
 function spec(): ObjectSpec {
@@ -107,4 +108,40 @@ test("a program the fake verifier refuses is a VerifierError that names it; the 
   );
   assert.equal(sys.calls[10]!.what, "program 'count_packets'");
   assert.ok(sys.handed.every((fd) => fd.closed));
+});
+
+test(".kconfig externs are answered by the environment's kernel config, not the host's", () => {
+  const spec = fixtureSpec("load-kconfig");
+  const config = {
+    file: "fake-config",
+    values: new Map([
+      ["CONFIG_BPF_SYSCALL", "y"],
+      ["CONFIG_KFUNC_KIT_TRISTATE", "m"],
+      ["CONFIG_KFUNC_KIT_INT", "42"],
+      ["CONFIG_KFUNC_KIT_STR", '"abc"'],
+    ]),
+  };
+  const sys = new FakeSys();
+  loadCollectionSync(spec, { sys, env: { ...fakeEnv, kernelConfig: () => config } }).close();
+  const update = sys.calls.find((c) => c.op === "mapUpdate" && c.what === "map '.kconfig'");
+  assert.ok(update?.value, sys.calls.map((c) => `${c.op} ${c.what}`).join(", "));
+  const at = (name: string) => spec.externs.find((e) => e.name === name)!;
+  const v = new DataView(update.value.buffer);
+  assert.equal(update.value[at("CONFIG_BPF_SYSCALL").offset], 1);
+  assert.equal(v.getUint32(at("CONFIG_KFUNC_KIT_TRISTATE").offset, true), 2, "m → LIBBPF_TRISTATE_MODULE");
+  assert.equal(v.getInt32(at("CONFIG_KFUNC_KIT_INT").offset, true), 42);
+  const str = at("CONFIG_KFUNC_KIT_STR");
+  assert.equal(new TextDecoder().decode(update.value.subarray(str.offset, str.offset + 3)), "abc");
+  assert.equal(v.getInt32(at("CONFIG_KFUNC_KIT_ABSENT").offset, true), 0);
+
+  const none = new FakeSys();
+  assert.throws(
+    () =>
+      loadCollectionSync(spec, {
+        sys: none,
+        env: { ...fakeEnv, kernelConfig: () => ({ ...config, values: new Map() }) },
+      }),
+    /extern \(kconfig\) 'CONFIG_BPF_SYSCALL': not set in the running kernel's config \(fake-config\)/,
+  );
+  assert.ok(none.handed.every((fd) => fd.closed));
 });
