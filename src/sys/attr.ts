@@ -19,6 +19,12 @@ export function attrEnd<L extends StructLayout>(layout: L, field: keyof L["field
   return f.off + f.size;
 }
 
+/**
+ * The attr bytes keep their pins alive: callers pass only `attr.bytes` to bpf(2) and drop the Attr, so the
+ * buffers it points at must live as long as the bytes do (a WeakMap entry lives as long as its key).
+ */
+const PINS = new WeakMap<Uint8Array, object[]>();
+
 export class Attr<L extends StructLayout = StructLayout> {
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -32,6 +38,7 @@ export class Attr<L extends StructLayout = StructLayout> {
     // Off-heap backing store: the kernel gets this buffer's address, which must not move.
     this.bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 1)), 0, size);
     this.view = new DataView(this.bytes.buffer);
+    PINS.set(this.bytes, this.pins);
   }
 
   /** An attr sized to end at `last`. */

@@ -45,6 +45,11 @@ function iterInfo(t: IterTarget): Uint8Array {
  * perf_event.bpf_cookie, as before); buffers it points at are pinned until the call returns.
  */
 export function linkCreate(a: LinkCreateAttr, what: string): Fd {
+  return new Fd(bpf(BPF_CMD.LINK_CREATE, encodeLinkCreate(a).bytes), what);
+}
+
+/** The BPF_LINK_CREATE attr of {@link linkCreate} (it pins what it points at). */
+export function encodeLinkCreate(a: LinkCreateAttr): Attr<typeof LINK_CREATE_ATTR> {
   const last = a.kprobeMulti ? "kprobe_multi.cookies" : a.iter ? "iter_info_len" : "perf_event.bpf_cookie";
   const attr = Attr.upTo(LINK_CREATE_ATTR, last)
     .set("prog_fd", a.progFd)
@@ -65,7 +70,7 @@ export function linkCreate(a: LinkCreateAttr, what: string): Fd {
       .set("kprobe_multi.cnt", names.length)
       .ptr("kprobe_multi.syms", ptrs);
   }
-  return new Fd(bpf(BPF_CMD.LINK_CREATE, attr.bytes), what);
+  return attr;
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: `name` for raw_tp, null for tp_btf/fentry (the target is in the program). */

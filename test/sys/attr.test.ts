@@ -1,10 +1,18 @@
 /** src/sys/attr.ts: attrs and records written by field name on the generated layouts, sized to the last field. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Attr, attrEnd, LayoutReader } from "../../src/sys/attr.ts";
+import { Attr, addressOf, attrEnd, LayoutReader } from "../../src/sys/attr.ts";
+import { encodeLinkCreate } from "../../src/sys/bpf-link.ts";
 import { encodeFuncInfo, encodeLineInfo } from "../../src/sys/bpf-prog.ts";
 import { encodePerfEventAttr } from "../../src/sys/perf.ts";
-import { LINE_INFO, MAP_CREATE_ATTR, MAP_INFO, PROG_LOAD_ATTR } from "../../src/sys/uapi.generated.ts";
+import {
+  ITER_LINK_INFO,
+  LINE_INFO,
+  LINK_CREATE_ATTR,
+  MAP_CREATE_ATTR,
+  MAP_INFO,
+  PROG_LOAD_ATTR,
+} from "../../src/sys/uapi.generated.ts";
 
 test("an attr ends at its last field; fields are written at the generated offsets by their size", () => {
   const a = Attr.upTo(MAP_CREATE_ATTR, "map_extra");
@@ -70,4 +78,38 @@ test("perf_event_attr is encoded on its generated layout, bitfields in the flags
   assert.equal(v.getBigUint64(40, true), (1n << 0n) | (1n << 10n), "disabled and freq");
   assert.equal(v.getUint32(48, true), 1);
   assert.equal(v.getBigUint64(56, true), 5n);
+});
+
+test("BPF_LINK_CREATE for kprobe.multi: flags, count and a pointer array to NUL-terminated names", () => {
+  const a = encodeLinkCreate({
+    progFd: 7,
+    attachType: 42,
+    kprobeMulti: { syms: ["do_unlinkat", "vfs_read"], flags: 1 },
+  });
+  const F = LINK_CREATE_ATTR.fields;
+  assert.equal(a.bytes.byteLength, F["kprobe_multi.cookies"].off + 8);
+  const v = new DataView(a.bytes.buffer);
+  assert.equal(v.getUint32(F.prog_fd.off, true), 7);
+  assert.equal(v.getUint32(F.attach_type.off, true), 42);
+  assert.equal(v.getUint32(F["kprobe_multi.flags"].off, true), 1);
+  assert.equal(v.getUint32(F["kprobe_multi.cnt"].off, true), 2);
+  const ptrs = a.pins.find((p) => p instanceof Uint8Array && p.byteLength === 16) as Uint8Array;
+  assert.equal(v.getBigUint64(F["kprobe_multi.syms"].off, true), addressOf(ptrs), "syms points at the array");
+  const names = a.pins.filter((p) => p !== ptrs) as Uint8Array[];
+  assert.deepEqual(
+    names.map((n) => new TextDecoder().decode(n.subarray(0, n.indexOf(0)))),
+    ["do_unlinkat", "vfs_read"],
+  );
+  const pv = new DataView(ptrs.buffer);
+  assert.deepEqual([pv.getBigUint64(0, true), pv.getBigUint64(8, true)], names.map(addressOf));
+});
+
+test("BPF_LINK_CREATE for iter/bpf_map_elem points at a bpf_iter_link_info with the map", () => {
+  const a = encodeLinkCreate({ progFd: 3, attachType: 28, iter: { mapFd: 9 } });
+  const F = LINK_CREATE_ATTR.fields;
+  const v = new DataView(a.bytes.buffer);
+  assert.equal(v.getUint32(F.iter_info_len.off, true), ITER_LINK_INFO.size);
+  const info = a.pins[0] as Uint8Array;
+  assert.equal(v.getBigUint64(F.iter_info.off, true), addressOf(info));
+  assert.equal(new DataView(info.buffer).getUint32(ITER_LINK_INFO.fields["map.map_fd"].off, true), 9);
 });
