@@ -178,7 +178,8 @@ export class CollectionLoader {
         modules: () => {
           if (!modules) {
             const session = this.opts.session;
-            const set = session ? session.modules(vmlinux) : this.#env.moduleBtfs(vmlinux);
+            const enumerate = (base: Btf) => this.#env.moduleBtfs(base);
+            const set = session ? session.modules(vmlinux, enumerate) : enumerate(vmlinux);
             if (!session) this.#modules = set; // closed after the load; a session's stay open
             modules = set.modules.map((m) => ({
               name: m.name,
