@@ -21,6 +21,8 @@ const SYS = join(SRC, "sys");
 
 /** Imports of the raw bpf(2) entry points or the attr builder. */
 const RAW_IMPORT = /import\s*\{([^}]*)\}\s*from\s*"[./]*\/?sys\/(bpf|bpf-fast|attr|libc)\.ts"/g;
+/** A dynamic import (or `typeof import`) of those modules: whatever it then calls is a raw bpf(2) call. */
+const RAW_DYNAMIC = /import\(\s*"[./]*\/?sys\/(bpf|bpf-fast|attr)\.ts"\s*\)/g;
 const RAW_NAMES = new Set(["bpf", "bpfRaw", "bpfAt", "bpfAtAsync", "syscall3", "SYS_BPF", "Attr", "attrEnd"]);
 
 /** Offenders in one file's text outside src/sys: what it does and the line. */
@@ -36,6 +38,7 @@ function outsideOffences(text: string): string[] {
     );
     for (const n of names) if (RAW_NAMES.has(n)) out.push(`imports ${n} from src/sys/${m[2]}.ts`);
   }
+  for (const m of text.matchAll(RAW_DYNAMIC)) out.push(`imports src/sys/${m[1]}.ts dynamically`);
   const lines = text.split("\n");
   lines.forEach((l, i) => {
     if (/\bBPF_CMD\b/.test(l) && !/^\s*(\*|\/\/)/.test(l))
@@ -87,6 +90,10 @@ test("the scans catch what they forbid", () => {
     "imports Attr from src/sys/attr.ts",
   ]);
   assert.deepEqual(outsideOffences('import { mapCreate } from "../sys/bpf-map.ts";'), []);
+  assert.deepEqual(outsideOffences('const sys = await import("../sys/bpf.ts");'), [
+    "imports src/sys/bpf.ts dynamically",
+  ]);
+  assert.deepEqual(outsideOffences('const p = await import("../sys/bpf-prog.ts");'), []);
   assert.deepEqual(insideOffences("  v.setUint32(24, flags, true);\n  v.setUint32(F.flags.off, x, true);"), [
     "line 1: v.setUint32(24, flags, true);",
   ]);
