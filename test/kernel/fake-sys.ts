@@ -3,7 +3,7 @@
  * every call, hands out real but harmless fds (/dev/null) as the kernel objects, and fails the Nth call with an
  * errno; and an Environment for a kernel that has no optional features. Not a model of BPF: nothing is verified.
  */
-import { openSync } from "node:fs";
+import { openSync, writeFileSync } from "node:fs";
 import type { Btf } from "../../src/btf/index.ts";
 import { SyscallError } from "../../src/errors.ts";
 import type { Environment } from "../../src/kernel/environment.ts";
@@ -35,6 +35,9 @@ export class FakeSys implements SysBackend {
   /** Every fd handed out, in order. */
   readonly handed: Fd[] = [];
   readonly #names = new Map<number, string>();
+  readonly #infos = new Map<number, MapInfo>();
+  /** bpffs stand-in: path → the pinned map's info. objPin also writes an empty file at the path. */
+  readonly pinned = new Map<string, MapInfo>();
 
   /** Fails call number `failAt.n` (1-based) with `failAt.errno`. */
   constructor(readonly failAt?: { n: number; errno: number }) {}
@@ -66,7 +69,21 @@ export class FakeSys implements SysBackend {
       { op: "mapCreate", what, withBtf: (a.btfFd ?? 0) !== 0 },
       (e) => new SyscallError("BPF_MAP_CREATE", e, errnoName(e)),
     );
-    return this.#fd(what);
+    const fd = this.#fd(what);
+    this.#infos.set(fd.value, {
+      type: a.type,
+      id: this.handed.length,
+      keySize: a.keySize,
+      valueSize: a.valueSize,
+      maxEntries: a.maxEntries,
+      flags: a.flags ?? 0,
+      name: a.name ?? "",
+      btfId: 0,
+      btfKeyTypeId: a.btfKeyTypeId ?? 0,
+      btfValueTypeId: a.btfValueTypeId ?? 0,
+      mapExtra: BigInt(a.mapExtra ?? 0),
+    });
+    return fd;
   }
 
   mapUpdate(fd: number, _key: Uint8Array, value: Uint8Array): void {
@@ -84,15 +101,36 @@ export class FakeSys implements SysBackend {
   }
 
   mapInfo(fd: number): MapInfo {
-    throw new Error(`FakeSys: mapInfo(${this.#on(fd)}) is not faked (no pinned maps in these tests)`);
+    this.#call(
+      { op: "mapInfo", what: this.#on(fd) },
+      (e) => new SyscallError("BPF_OBJ_GET_INFO_BY_FD", e, errnoName(e)),
+    );
+    const info = this.#infos.get(fd);
+    if (!info) throw new Error(`FakeSys: mapInfo of ${this.#on(fd)}, which is no map`);
+    return info;
   }
 
   objPin(fd: number, path: string): void {
-    throw new Error(`FakeSys: objPin(${this.#on(fd)}, ${path}) is not faked`);
+    this.#call(
+      { op: "objPin", what: `${this.#on(fd)} at ${path}` },
+      (e) => new SyscallError("BPF_OBJ_PIN", e, errnoName(e)),
+    );
+    const info = this.#infos.get(fd);
+    if (!info) throw new Error(`FakeSys: objPin of ${this.#on(fd)}, which is no map`);
+    this.pinned.set(path, info);
+    writeFileSync(path, "");
   }
 
-  objGet(path: string): Fd | undefined {
-    throw new Error(`FakeSys: objGet(${path}) is not faked`);
+  objGet(path: string, what: string): Fd | undefined {
+    this.#call(
+      { op: "objGet", what: `${what} at ${path}` },
+      (e) => new SyscallError("BPF_OBJ_GET", e, errnoName(e)),
+    );
+    const info = this.pinned.get(path);
+    if (!info) return undefined;
+    const fd = this.#fd(what);
+    this.#infos.set(fd.value, info);
+    return fd;
   }
 
   progLoad(a: ProgLoadAttr): { fd: Fd; log: string } {

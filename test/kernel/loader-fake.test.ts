@@ -5,7 +5,9 @@
  * closes every fd created before it (no leak), and that the error names the map or program.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { loadCollectionSync } from "../../src/kernel/collection.ts";
 import { parseObject } from "../../src/object/index.ts";
@@ -144,4 +146,51 @@ test(".kconfig externs are answered by the environment's kernel config, not the 
     /extern \(kconfig\) 'CONFIG_BPF_SYSCALL': not set in the running kernel's config \(fake-config\)/,
   );
   assert.ok(none.handed.every((fd) => fd.closed));
+});
+
+test("pinned maps: created and pinned once, reused when compatible, refused by name when not; a failed load unpins", () => {
+  const pinPath = mkdtempSync(join(tmpdir(), "kfunc-kit-fake-bpffs-"));
+  try {
+    const spec = fixtureSpec("load-pin");
+    const sys = new FakeSys();
+    loadCollectionSync(spec, { sys, env: fakeEnv, pinPath }).close();
+    const path = join(pinPath, "shared_counts");
+    assert.deepEqual(
+      sys.calls.filter((c) => c.op !== "btfLoad" && c.op !== "progLoad").map((c) => `${c.op} ${c.what}`),
+      [
+        `objGet map 'shared_counts' at ${path}`,
+        "mapCreate map 'shared_counts'",
+        `objPin map 'shared_counts' at ${path}`,
+      ],
+    );
+    assert.ok(existsSync(path));
+
+    // a second load finds the pin and creates no map
+    const again = new FakeSys();
+    again.pinned.set(path, sys.pinned.get(path)!);
+    loadCollectionSync(spec, { sys: again, env: fakeEnv, pinPath }).close();
+    assert.equal(again.calls.filter((c) => c.op === "mapCreate").length, 0);
+    assert.ok(again.handed.every((fd) => fd.closed));
+
+    // an incompatible pin (another max_entries) is refused, naming the map and the path
+    const bigger = new FakeSys();
+    bigger.pinned.set(path, { ...sys.pinned.get(path)!, maxEntries: 8 });
+    assert.throws(
+      () => loadCollectionSync(spec, { sys: bigger, env: fakeEnv, pinPath }),
+      (e: Error) => /map 'shared_counts': pinned map at '.*shared_counts' is incompatible/.test(e.message),
+    );
+    assert.ok(bigger.handed.every((fd) => fd.closed));
+
+    // a load that pinned and then failed (the program) removes its pin again
+    rmSync(path);
+    const calls = sys.calls.length;
+    const failing = new FakeSys({ n: calls, errno: 13 }); // the last call: progLoad
+    assert.equal(sys.calls[calls - 1]!.op, "progLoad");
+    assert.throws(() => loadCollectionSync(spec, { sys: failing, env: fakeEnv, pinPath }), /count_enter/);
+    assert.ok(failing.calls.some((c) => c.op === "objPin"));
+    assert.equal(existsSync(path), false, "the failed load's pin is gone");
+    assert.ok(failing.handed.every((fd) => fd.closed));
+  } finally {
+    rmSync(pinPath, { recursive: true, force: true });
+  }
 });
