@@ -16,6 +16,14 @@ export const ABI_ENUMS = [
   { enum: "bpf_link_type", name: "BPF_LINK_TYPE", prefix: "BPF_LINK_TYPE_" },
 ] as const;
 
+/** perf_event_open(2)'s enums (include/uapi/linux/perf_event.h); their `*_MAX` sentinels are left out. */
+export const ABI_PERF_ENUMS = [
+  { enum: "perf_type_id", name: "PERF_TYPE", prefix: "PERF_TYPE_" },
+  { enum: "perf_sw_ids", name: "PERF_COUNT_SW", prefix: "PERF_COUNT_SW_" },
+  { enum: "perf_event_sample_format", name: "PERF_SAMPLE", prefix: "PERF_SAMPLE_" },
+  { enum: "perf_event_type", name: "PERF_RECORD", prefix: "PERF_RECORD_" },
+] as const;
+
 /**
  * Constants the uapi header declares in anonymous enums (so they are in BTF), each found by one of its names.
  * (`BPF_F_STRICT_ALIGNMENT` and the other prog_flags, and BPF_OBJ_NAME_LEN, are #defines: not in BTF, kept
@@ -36,6 +44,7 @@ export const ABI_FLAG_ENUMS = [
     prefix: "BPF_F_UPROBE_MULTI_",
     what: "link_create.uprobe_multi.flags",
   },
+  { has: "BPF_RINGBUF_BUSY_BIT", name: "BPF_RINGBUF", prefix: "BPF_RINGBUF_", what: "ring buffer record header" },
 ] as const;
 
 /**
@@ -83,6 +92,7 @@ export function missingAbiEnums(btf: Btf): string[] {
 /** Everything the generator needs that `btf` lacks: enums, flag enums, union bpf_attr members, structs. */
 export function missingAbi(btf: Btf): string[] {
   const out = missingAbiEnums(btf).map((e) => `enum ${e}`);
+  for (const e of ABI_PERF_ENUMS) if (btf.findByName(e.enum, "ENUM") === undefined) out.push(`enum ${e.enum}`);
   for (const f of ABI_FLAG_ENUMS) if (!flagEnum(btf, f.has)) out.push(`the enum holding ${f.has}`);
   const attr = btf.findByName("bpf_attr", "UNION");
   if (attr?.kind !== "UNION") out.push("union bpf_attr");
@@ -222,6 +232,16 @@ export function renderUapi(btf: Btf, release: string): string {
     out.push(`/** enum ${e.enum} */`, `export const ${e.name} = {`);
     for (const v of t.values) {
       if (v.name.startsWith("__") || !v.name.startsWith(e.prefix)) continue;
+      out.push(`  ${v.name.slice(e.prefix.length)}: ${v.value},`);
+    }
+    out.push("} as const;", "");
+  }
+  for (const e of ABI_PERF_ENUMS) {
+    const t = btf.findByName(e.enum, "ENUM");
+    if (t?.kind !== "ENUM") throw new Error(`enum ${e.enum} is not an ENUM`);
+    out.push(`/** enum ${e.enum} */`, `export const ${e.name} = {`);
+    for (const v of t.values) {
+      if (v.name.startsWith("__") || !v.name.startsWith(e.prefix) || v.name === `${e.prefix}MAX`) continue;
       out.push(`  ${v.name.slice(e.prefix.length)}: ${v.value},`);
     }
     out.push("} as const;", "");

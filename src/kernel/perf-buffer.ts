@@ -14,13 +14,14 @@ import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mm
 import {
   encodePerfEventAttr,
   PERF_COUNT_SW,
+  PERF_RECORD,
   PERF_SAMPLE_RAW,
   PERF_TYPE,
   perfEventOpen,
 } from "../sys/perf.ts";
 
-const PERF_RECORD_LOST = 2;
-const PERF_RECORD_SAMPLE = 9;
+const PERF_RECORD_LOST = PERF_RECORD.LOST;
+const PERF_RECORD_SAMPLE = PERF_RECORD.SAMPLE;
 const PERF_EVENT_ARRAY = 4;
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;

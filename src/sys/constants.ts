@@ -19,8 +19,8 @@ export type ProgTypeName = keyof typeof BPF_PROG_TYPE;
 export type MapTypeName = keyof typeof BPF_MAP_TYPE;
 export type AttachTypeName = keyof typeof BPF_ATTACH_TYPE;
 
-/** map_flags and map update flags (BPF_ANY, …), generated from BTF (src/sys/uapi.generated.ts). */
-export { BPF_F, BPF_F_KPROBE_MULTI, BPF_F_UPROBE_MULTI, BPF_UPDATE } from "./uapi.generated.ts";
+/** map_flags, map update flags (BPF_ANY, …), multi-probe flags and the ring buffer header bits, generated from BTF (src/sys/uapi.generated.ts). */
+export { BPF_F, BPF_F_KPROBE_MULTI, BPF_F_UPROBE_MULTI, BPF_RINGBUF, BPF_UPDATE } from "./uapi.generated.ts";
 
 /** Program load flags (prog_flags): #defines in the uapi header, so not in BTF; kept by hand. */
 export const BPF_PROG_F = {

@@ -6,20 +6,16 @@ import { readFileSync } from "node:fs";
 import { Attr, attrEnd } from "./attr.ts";
 import { Fd } from "./fd.ts";
 import { koffi, lastErrno, libcFunc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
-import { PERF_EVENT_ATTR } from "./uapi.generated.ts";
+import { PERF_EVENT_ATTR, PERF_SAMPLE } from "./uapi.generated.ts";
 
 const syscallPerf = libcFunc<
   (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number
 >("long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)");
 
-export const PERF_TYPE = {
-  HARDWARE: 0,
-  SOFTWARE: 1,
-  TRACEPOINT: 2,
-} as const;
-
-export const PERF_COUNT_SW = { CPU_CLOCK: 0, DUMMY: 9, BPF_OUTPUT: 10 } as const;
-export const PERF_SAMPLE_RAW = 1 << 10;
+/** enum perf_type_id, perf_sw_ids, perf_event_type: generated from BTF (src/sys/uapi.generated.ts). */
+export { PERF_COUNT_SW, PERF_RECORD, PERF_TYPE } from "./uapi.generated.ts";
+export const PERF_SAMPLE_RAW = PERF_SAMPLE.RAW;
+/** A #define, not in BTF. */
 export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
 /**
  * sizeof(struct perf_event_attr) up to config3 (PERF_ATTR_SIZE_VER8, Linux 6.3): the kernel accepts any size it

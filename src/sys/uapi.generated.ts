@@ -219,6 +219,86 @@ export const BPF_LINK_TYPE = {
   SOCKMAP: 14,
 } as const;
 
+/** enum perf_type_id */
+export const PERF_TYPE = {
+  HARDWARE: 0,
+  SOFTWARE: 1,
+  TRACEPOINT: 2,
+  HW_CACHE: 3,
+  RAW: 4,
+  BREAKPOINT: 5,
+} as const;
+
+/** enum perf_sw_ids */
+export const PERF_COUNT_SW = {
+  CPU_CLOCK: 0,
+  TASK_CLOCK: 1,
+  PAGE_FAULTS: 2,
+  CONTEXT_SWITCHES: 3,
+  CPU_MIGRATIONS: 4,
+  PAGE_FAULTS_MIN: 5,
+  PAGE_FAULTS_MAJ: 6,
+  ALIGNMENT_FAULTS: 7,
+  EMULATION_FAULTS: 8,
+  DUMMY: 9,
+  BPF_OUTPUT: 10,
+  CGROUP_SWITCHES: 11,
+} as const;
+
+/** enum perf_event_sample_format */
+export const PERF_SAMPLE = {
+  IP: 1,
+  TID: 2,
+  TIME: 4,
+  ADDR: 8,
+  READ: 16,
+  CALLCHAIN: 32,
+  ID: 64,
+  CPU: 128,
+  PERIOD: 256,
+  STREAM_ID: 512,
+  RAW: 1024,
+  BRANCH_STACK: 2048,
+  REGS_USER: 4096,
+  STACK_USER: 8192,
+  WEIGHT: 16384,
+  DATA_SRC: 32768,
+  IDENTIFIER: 65536,
+  TRANSACTION: 131072,
+  REGS_INTR: 262144,
+  PHYS_ADDR: 524288,
+  AUX: 1048576,
+  CGROUP: 2097152,
+  DATA_PAGE_SIZE: 4194304,
+  CODE_PAGE_SIZE: 8388608,
+  WEIGHT_STRUCT: 16777216,
+} as const;
+
+/** enum perf_event_type */
+export const PERF_RECORD = {
+  MMAP: 1,
+  LOST: 2,
+  COMM: 3,
+  EXIT: 4,
+  THROTTLE: 5,
+  UNTHROTTLE: 6,
+  FORK: 7,
+  READ: 8,
+  SAMPLE: 9,
+  MMAP2: 10,
+  AUX: 11,
+  ITRACE_START: 12,
+  LOST_SAMPLES: 13,
+  SWITCH: 14,
+  SWITCH_CPU_WIDE: 15,
+  NAMESPACES: 16,
+  KSYMBOL: 17,
+  BPF_EVENT: 18,
+  CGROUP: 19,
+  TEXT_POKE: 20,
+  AUX_OUTPUT_HW_ID: 21,
+} as const;
+
 /** map_flags (the anonymous enum with BPF_F_NO_PREALLOC) */
 export const BPF_F = {
   NO_PREALLOC: 1,
@@ -258,6 +338,13 @@ export const BPF_F_KPROBE_MULTI = {
 /** link_create.uprobe_multi.flags (the anonymous enum with BPF_F_UPROBE_MULTI_RETURN) */
 export const BPF_F_UPROBE_MULTI = {
   RETURN: 1,
+} as const;
+
+/** ring buffer record header (the anonymous enum with BPF_RINGBUF_BUSY_BIT) */
+export const BPF_RINGBUF = {
+  BUSY_BIT: 2147483648,
+  DISCARD_BIT: 1073741824,
+  HDR_SZ: 8,
 } as const;
 
 /** sizeof(union bpf_attr) */
