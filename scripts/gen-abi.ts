@@ -44,7 +44,12 @@ export const ABI_FLAG_ENUMS = [
     prefix: "BPF_F_UPROBE_MULTI_",
     what: "link_create.uprobe_multi.flags",
   },
-  { has: "BPF_RINGBUF_BUSY_BIT", name: "BPF_RINGBUF", prefix: "BPF_RINGBUF_", what: "ring buffer record header" },
+  {
+    has: "BPF_RINGBUF_BUSY_BIT",
+    name: "BPF_RINGBUF",
+    prefix: "BPF_RINGBUF_",
+    what: "ring buffer record header",
+  },
 ] as const;
 
 /**
@@ -92,7 +97,8 @@ export function missingAbiEnums(btf: Btf): string[] {
 /** Everything the generator needs that `btf` lacks: enums, flag enums, union bpf_attr members, structs. */
 export function missingAbi(btf: Btf): string[] {
   const out = missingAbiEnums(btf).map((e) => `enum ${e}`);
-  for (const e of ABI_PERF_ENUMS) if (btf.findByName(e.enum, "ENUM") === undefined) out.push(`enum ${e.enum}`);
+  for (const e of ABI_PERF_ENUMS)
+    if (btf.findByName(e.enum, "ENUM") === undefined) out.push(`enum ${e.enum}`);
   for (const f of ABI_FLAG_ENUMS) if (!flagEnum(btf, f.has)) out.push(`the enum holding ${f.has}`);
   const attr = btf.findByName("bpf_attr", "UNION");
   if (attr?.kind !== "UNION") out.push("union bpf_attr");
