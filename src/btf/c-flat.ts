@@ -10,28 +10,26 @@ import { parseBtfHeader } from "./header.ts";
 import { extraSize } from "./kinds.ts";
 import { BTF_KIND } from "./types.ts";
 
-/** Kind numbers under the names this module's passes switch on (the one table is BTF_KIND). */
-export const {
-  INT: K_INT,
-  PTR: K_PTR,
-  ARRAY: K_ARRAY,
-  STRUCT: K_STRUCT,
-  UNION: K_UNION,
-  ENUM: K_ENUM,
-  FWD: K_FWD,
-  TYPEDEF: K_TYPEDEF,
-  VOLATILE: K_VOLATILE,
-  CONST: K_CONST,
-  RESTRICT: K_RESTRICT,
-  FUNC: K_FUNC,
-  FUNC_PROTO: K_FUNC_PROTO,
-  VAR: K_VAR,
-  DATASEC: K_DATASEC,
-  FLOAT: K_FLOAT,
-  DECL_TAG: K_DECL_TAG,
-  TYPE_TAG: K_TYPE_TAG,
-  ENUM64: K_ENUM64,
-} = BTF_KIND;
+// the kind numbers as module constants for the printer's hot switches (one table: BTF_KIND)
+export const K_INT = BTF_KIND.INT;
+export const K_PTR = BTF_KIND.PTR;
+export const K_ARRAY = BTF_KIND.ARRAY;
+export const K_STRUCT = BTF_KIND.STRUCT;
+export const K_UNION = BTF_KIND.UNION;
+export const K_ENUM = BTF_KIND.ENUM;
+export const K_FWD = BTF_KIND.FWD;
+export const K_TYPEDEF = BTF_KIND.TYPEDEF;
+export const K_VOLATILE = BTF_KIND.VOLATILE;
+export const K_CONST = BTF_KIND.CONST;
+export const K_RESTRICT = BTF_KIND.RESTRICT;
+export const K_FUNC = BTF_KIND.FUNC;
+export const K_FUNC_PROTO = BTF_KIND.FUNC_PROTO;
+export const K_VAR = BTF_KIND.VAR;
+export const K_DATASEC = BTF_KIND.DATASEC;
+export const K_FLOAT = BTF_KIND.FLOAT;
+export const K_DECL_TAG = BTF_KIND.DECL_TAG;
+export const K_TYPE_TAG = BTF_KIND.TYPE_TAG;
+export const K_ENUM64 = BTF_KIND.ENUM64;
 
 interface StrPart {
   base: number;

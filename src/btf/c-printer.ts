@@ -39,6 +39,7 @@ import {
 import { FlatLayout } from "./c-flat-layout.ts";
 import { NameCounts } from "./c-names.ts";
 import { ByteOut } from "./c-out.ts";
+import { kfuncTags } from "./kfunc-tags.ts";
 import { KIND_NAMES } from "./kinds.ts";
 
 export interface DumpCOptions {
@@ -56,9 +57,6 @@ export interface DumpCOptions {
 }
 
 const DEFAULTS: DumpCOptions = { scope: "own", kfuncPrototypes: true, header: true, sortKfuncs: true };
-
-export const KFUNC_DECL_TAG = "bpf_kfunc";
-export const FASTCALL_DECL_TAG = "bpf_fastcall";
 
 const HEADER = `#ifndef __VMLINUX_H__
 #define __VMLINUX_H__
@@ -985,17 +983,9 @@ class CPrinter {
 
   dumpKfuncs(first: number, sort: boolean, declareDeps: boolean): void {
     const f = this.f;
-    const w = this.w;
-    const kfuncs: { id: number; name: string }[] = [];
-    const fastcall = new Set<number>();
-    for (const id of this.declTags) {
-      if (id < first) continue;
-      const a = this.at[id]!;
-      const fid = w[a + 2]!;
-      if (f.kind(fid) !== K_FUNC) continue;
-      if (f.strEquals(w[a]!, KFUNC_DECL_TAG)) kfuncs.push({ id: fid, name: f.name(fid) });
-      else if (f.strEquals(w[a]!, FASTCALL_DECL_TAG)) fastcall.add(fid);
-    }
+    const tags = kfuncTags(f, first, this.declTags);
+    const kfuncs = tags.kfuncs.map((id) => ({ id, name: f.name(id) }));
+    const fastcall = new Set(tags.fastcall);
     if (sort) kfuncs.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     if (declareDeps) for (const k of kfuncs) this.declareProto(f.sizeOrType(k.id));
     const o = this.o;

@@ -20,24 +20,29 @@ export const BPF_CORE = {
 } as const;
 export type BpfCoreReloKindName = keyof typeof BPF_CORE;
 export type BpfCoreReloKind = (typeof BPF_CORE)[BpfCoreReloKindName];
-export const BPF_CORE_FIELD_BYTE_OFFSET = 0;
-export const BPF_CORE_FIELD_BYTE_SIZE = 1;
-export const BPF_CORE_FIELD_EXISTS = 2;
-export const BPF_CORE_FIELD_SIGNED = 3;
-export const BPF_CORE_FIELD_LSHIFT_U64 = 4;
-export const BPF_CORE_FIELD_RSHIFT_U64 = 5;
-export const BPF_CORE_TYPE_ID_LOCAL = 6;
-export const BPF_CORE_TYPE_ID_TARGET = 7;
-export const BPF_CORE_TYPE_EXISTS = 8;
-export const BPF_CORE_TYPE_SIZE = 9;
-export const BPF_CORE_ENUMVAL_EXISTS = 10;
-export const BPF_CORE_ENUMVAL_VALUE = 11;
-export const BPF_CORE_TYPE_MATCHES = 12;
+export const BPF_CORE_FIELD_BYTE_OFFSET = BPF_CORE.FIELD_BYTE_OFFSET;
+export const BPF_CORE_FIELD_BYTE_SIZE = BPF_CORE.FIELD_BYTE_SIZE;
+export const BPF_CORE_FIELD_EXISTS = BPF_CORE.FIELD_EXISTS;
+export const BPF_CORE_FIELD_SIGNED = BPF_CORE.FIELD_SIGNED;
+export const BPF_CORE_FIELD_LSHIFT_U64 = BPF_CORE.FIELD_LSHIFT_U64;
+export const BPF_CORE_FIELD_RSHIFT_U64 = BPF_CORE.FIELD_RSHIFT_U64;
+export const BPF_CORE_TYPE_ID_LOCAL = BPF_CORE.TYPE_ID_LOCAL;
+export const BPF_CORE_TYPE_ID_TARGET = BPF_CORE.TYPE_ID_TARGET;
+export const BPF_CORE_TYPE_EXISTS = BPF_CORE.TYPE_EXISTS;
+export const BPF_CORE_TYPE_SIZE = BPF_CORE.TYPE_SIZE;
+export const BPF_CORE_ENUMVAL_EXISTS = BPF_CORE.ENUMVAL_EXISTS;
+export const BPF_CORE_ENUMVAL_VALUE = BPF_CORE.ENUMVAL_VALUE;
+export const BPF_CORE_TYPE_MATCHES = BPF_CORE.TYPE_MATCHES;
 
 /** Name of a CO-RE kind ("FIELD_BYTE_OFFSET"), or undefined for a kind this version does not know. */
 export function coreReloKindName(kind: number): BpfCoreReloKindName | undefined {
-  return (Object.keys(BPF_CORE) as BpfCoreReloKindName[]).find((k) => BPF_CORE[k] === kind);
+  return CORE_KIND_NAMES[kind];
 }
+const CORE_KIND_NAMES: readonly (BpfCoreReloKindName | undefined)[] = (() => {
+  const names: BpfCoreReloKindName[] = [];
+  for (const k of Object.keys(BPF_CORE) as BpfCoreReloKindName[]) names[BPF_CORE[k]] = k;
+  return names;
+})();
 
 /** `struct bpf_func_info`. In a .o, `insnOff` is a byte offset in the ELF section (÷ 8 for an index). */
 export interface FuncInfo {

@@ -67,3 +67,20 @@ export function parseBtfHeader(bytes: Uint8Array, source: string): BtfHeader {
     strLen,
   };
 }
+
+/** Header + type section + string section: the one place a BTF blob is put together (version 1, no padding). */
+export function assembleBtf(types: Uint8Array, strings: Uint8Array, littleEndian = true): Uint8Array {
+  const out = new Uint8Array(BTF_HEADER_MIN + types.length + strings.length);
+  const hv = new DataView(out.buffer);
+  hv.setUint16(0, BTF_MAGIC, littleEndian);
+  out[2] = BTF_VERSION;
+  out[3] = 0;
+  hv.setUint32(4, BTF_HEADER_MIN, littleEndian);
+  hv.setUint32(8, 0, littleEndian);
+  hv.setUint32(12, types.length, littleEndian);
+  hv.setUint32(16, types.length, littleEndian);
+  hv.setUint32(20, strings.length, littleEndian);
+  out.set(types, BTF_HEADER_MIN);
+  out.set(strings, BTF_HEADER_MIN + types.length);
+  return out;
+}

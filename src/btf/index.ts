@@ -8,8 +8,6 @@ export {
   type DumpCOptions,
   dumpC,
   dumpCBytes,
-  FASTCALL_DECL_TAG,
-  KFUNC_DECL_TAG,
 } from "./c-printer.ts";
 export { type BtfJson, dumpJson, parseBtfJson } from "./dump-json.ts";
 export { dumpRaw, rawLine } from "./dump-raw.ts";
@@ -38,6 +36,7 @@ export {
   parseBtfExt,
 } from "./ext.ts";
 export { BTF_MAGIC, type BtfHeader, parseBtfHeader } from "./header.ts";
+export { FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./kfunc-tags.ts";
 export { findKfuncs, hasKfuncTags, type KfuncInfo } from "./kfuncs.ts";
 export { MAX_TYPE_DEPTH, POINTER_SIZE } from "./layout.ts";
 export { TS_RESERVED, type TsDeclOptions, TsDeclPrinter, type TsEnumConst, UniqueNames } from "./ts-decl.ts";

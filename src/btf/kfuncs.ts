@@ -5,8 +5,9 @@
  */
 import type { Btf } from "./btf.ts";
 
-import { flatOf, K_DECL_TAG, K_FUNC } from "./c-flat.ts";
-import { cFuncPrototype, FASTCALL_DECL_TAG, KFUNC_DECL_TAG } from "./c-printer.ts";
+import { flatOf } from "./c-flat.ts";
+import { cFuncPrototype } from "./c-printer.ts";
+import { kfuncTags } from "./kfunc-tags.ts";
 
 export interface KfuncInfo {
   name: string;
@@ -18,27 +19,14 @@ export interface KfuncInfo {
   fastcall: boolean;
 }
 
-/** Ids of FUNCs carrying `tag` (component_idx -1) among types [first, nextId). */
-function taggedFuncs(btf: Btf, tag: string, first: number): number[] {
-  const f = flatOf(btf);
-  const w = f.w;
-  const out: number[] = [];
-  for (let id = first; id < f.nextId; id++) {
-    const a = f.at[id]!;
-    if (((w[a + 1]! >>> 24) & 0x1f) !== K_DECL_TAG || (w[a + 3]! | 0) !== -1) continue;
-    const target = w[a + 2]!;
-    if (target < f.nextId && f.kind(target) === K_FUNC && f.strEquals(w[a]!, tag)) out.push(target);
-  }
-  return out;
-}
-
 /**
  * FUNCs tagged "bpf_kfunc", sorted by name. For split BTF (a module) only the module's own kfuncs.
  * Empty when the BTF has no tags at all: check {@link hasKfuncTags} to tell "none" from "not tagged".
  */
 export function findKfuncs(btf: Btf): KfuncInfo[] {
-  const ids = [...new Set(taggedFuncs(btf, KFUNC_DECL_TAG, btf.firstId))];
-  const fast = new Set(taggedFuncs(btf, FASTCALL_DECL_TAG, btf.firstId));
+  const tags = kfuncTags(flatOf(btf), btf.firstId);
+  const ids = [...new Set(tags.kfuncs)];
+  const fast = new Set(tags.fastcall);
   const out = ids.map((id) => ({
     name: btf.typeById(id).name,
     id,
@@ -53,6 +41,6 @@ export function findKfuncs(btf: Btf): KfuncInfo[] {
  * False on kernels < 6.11 or built with pahole < 1.27, even though they have kfuncs.
  */
 export function hasKfuncTags(btf: Btf, options: { includeBase?: boolean } = {}): boolean {
-  if (taggedFuncs(btf, KFUNC_DECL_TAG, btf.firstId).length > 0) return true;
+  if (kfuncTags(flatOf(btf), btf.firstId).kfuncs.length > 0) return true;
   return options.includeBase === true && btf.base !== undefined && hasKfuncTags(btf.base, options);
 }

@@ -1,6 +1,6 @@
 import { BtfError } from "../errors.ts";
 import { type Btf, stringsEnd } from "./btf.ts";
-import { BTF_HEADER_MIN, BTF_MAGIC, BTF_VERSION } from "./header.ts";
+import { assembleBtf } from "./header.ts";
 import { BTF_KIND, type BtfEnumValue, type BtfType } from "./types.ts";
 
 export interface EncodeBtfOptions {
@@ -114,21 +114,7 @@ export function encodeBtf(types: readonly BtfType[], options: EncodeBtfOptions =
   const enc = new TypeEncoder(options.source ?? "<encodeBtf>", le, base, types.length);
   for (let i = 0; i < types.length; i++) enc.type(types[i]!, enc.firstId + i);
 
-  const typeLen = enc.w.len;
-  const strs = enc.strings.bytes;
-  const out = new Uint8Array(BTF_HEADER_MIN + typeLen + strs.length);
-  const hv = new DataView(out.buffer);
-  hv.setUint16(0, BTF_MAGIC, le);
-  out[2] = BTF_VERSION;
-  out[3] = 0;
-  hv.setUint32(4, BTF_HEADER_MIN, le);
-  hv.setUint32(8, 0, le);
-  hv.setUint32(12, typeLen, le);
-  hv.setUint32(16, typeLen, le);
-  hv.setUint32(20, strs.length, le);
-  out.set(enc.w.buf.subarray(0, typeLen), BTF_HEADER_MIN);
-  out.set(strs, BTF_HEADER_MIN + typeLen);
-  return out;
+  return assembleBtf(enc.w.buf.subarray(0, enc.w.len), enc.strings.bytes, le);
 }
 
 class TypeEncoder {

@@ -1,4 +1,9 @@
 export { type BtfObject, type BtfValue, codecFor, mapCodec, type ValueCodec } from "../btf/codec.ts";
+export { hostSys, type SysBackend } from "../sys/backend.ts";
+export type { MapCreateAttr } from "../sys/bpf-map.ts";
+export { BtfLoadFailure, type MapInfo } from "../sys/bpf-obj.ts";
+export { type ProgLoadAttr, ProgLoadFailure, type ProgLoadOptions } from "../sys/bpf-prog.ts";
+export { Fd } from "../sys/fd.ts";
 export * from "./attach/index.ts";
 export {
   Collection,
@@ -9,6 +14,7 @@ export {
   loadObjectFile,
   setGlobal,
 } from "./collection.ts";
+export { type Environment, hostEnvironment } from "./environment.ts";
 export { checkFeature, type Feature, supports } from "./features.ts";
 export { GlobalData, Variable } from "./global-data.ts";
 export { loadModuleBtfs, type ModuleBtf, ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";

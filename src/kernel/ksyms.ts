@@ -5,13 +5,13 @@ import { gunzipSync } from "node:zlib";
 import { EnvironmentError } from "../errors.ts";
 import { parseKernelVersion, versionCode } from "../kernel-version.ts";
 import type { ExternSpec } from "../object/types.ts";
-import { supports } from "./features.ts";
+import type { Feature } from "./features.ts";
 import { KALLSYMS_PATH, parseKallsyms } from "./host.ts";
 
-/** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them). */
+/** Addresses of the named symbols in /proc/kallsyms (0 when kptr_restrict hides them; none without the file). */
 export function kallsymsAddresses(names: Set<string>): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  if (names.size === 0) return out;
+  if (names.size === 0 || !existsSync(KALLSYMS_PATH)) return out;
   const text = readFileSync(KALLSYMS_PATH, "utf8");
   for (const s of parseKallsyms(text))
     if (names.has(s.name) && !out.has(s.name)) out.set(s.name, BigInt(`0x${s.address}`));
@@ -40,14 +40,23 @@ function syscallPrefix(): string | undefined {
  * /proc/kallsyms); libbpf probes by creating a kprobe on it, which hosts without kprobes cannot, so the
  * symbol table answers here. Undefined for every other name.
  */
-function probedKconfig(name: string): bigint | undefined {
-  if (name === "LINUX_HAS_BPF_COOKIE") return supports("bpfCookie") ? 1n : 0n;
+function probedKconfig(name: string, env: KconfigEnvironment): bigint | undefined {
+  if (name === "LINUX_HAS_BPF_COOKIE") return env.supports("bpfCookie") ? 1n : 0n;
   if (name === "LINUX_HAS_SYSCALL_WRAPPER") {
     const pfx = syscallPrefix();
-    if (!pfx || !existsSync(KALLSYMS_PATH)) return 0n;
-    return kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
+    if (!pfx) return 0n;
+    return env.kallsymsAddresses(new Set([`${pfx}sys_bpf`])).size > 0 ? 1n : 0n;
   }
   return undefined;
+}
+
+/** What {@link fillKconfig} asks of the kernel (the loader's Environment, src/kernel/environment.ts). */
+export interface KconfigEnvironment {
+  kernelVersionCode(): number;
+  supports(feature: Feature): boolean;
+  kallsymsAddresses(names: Set<string>): Map<string, bigint>;
+  /** The kernel's config; null when there is none. */
+  kernelConfig(): KernelConfig | null;
 }
 
 /** Parses kernel config text: `CONFIG_X=y` → Map(CONFIG_X → "y"). */
@@ -111,20 +120,25 @@ function writeInt(out: DataView, off: number, size: number, v: bigint): void {
  * other CONFIG_* come from the kernel config (y → 1, m → 2, n → 0, numbers, "strings" into char arrays).
  * A missing strong extern is an error; a missing weak one stays 0.
  */
-export function fillKconfig(externs: ExternSpec[], bytes: Uint8Array, source: string): void {
+export function fillKconfig(
+  externs: ExternSpec[],
+  bytes: Uint8Array,
+  source: string,
+  env: KconfigEnvironment,
+): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (const e of externs) {
     if (e.kind !== "kconfig") continue;
     if (e.name === "LINUX_KERNEL_VERSION") {
-      writeInt(view, e.offset, e.size, BigInt(kernelVersionCode()));
+      writeInt(view, e.offset, e.size, BigInt(env.kernelVersionCode()));
       continue;
     }
-    const probed = probedKconfig(e.name);
+    const probed = probedKconfig(e.name, env);
     if (probed !== undefined) {
       writeInt(view, e.offset, e.size, probed);
       continue;
     }
-    const config = runningKconfig();
+    const config = env.kernelConfig();
     const raw = config?.values.get(e.name);
     if (raw === undefined) {
       if (e.weak) continue;

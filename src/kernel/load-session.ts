@@ -18,12 +18,15 @@ export class LoadSession implements Disposable {
   readonly #objectBtfs = new Map<Btf, { key: string; fd: Fd }[]>();
   #closed = false;
 
-  /** The module BTFs of the running kernel, split on `base` (enumerated on first use). */
-  modules(base: Btf): ModuleBtfSet {
+  /**
+   * The module BTFs, split on `base` (enumerated on first use by `enumerate`: the loader passes its
+   * Environment's; default the running kernel's).
+   */
+  modules(base: Btf, enumerate: (base: Btf) => ModuleBtfSet = loadModuleBtfs): ModuleBtfSet {
     this.#check();
     if (!this.#modules || this.#base !== base) {
       this.#modules?.close();
-      this.#modules = loadModuleBtfs(base);
+      this.#modules = enumerate(base);
       this.#base = base;
     }
     return this.#modules;

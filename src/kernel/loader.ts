@@ -5,8 +5,6 @@
  * PROG_LOAD → map initial values (prog arrays, map-in-map).
  */
 import { rmSync } from "node:fs";
-
-import { release } from "node:os";
 import type { Btf } from "../btf/index.ts";
 import { BtfError, KfuncError, ObjectError, SyscallError, UsageError } from "../errors.ts";
 import { type BtfFeatureSet, sanitizeBtf } from "../link/btf-sanitize.ts";
@@ -21,18 +19,16 @@ import { applyRelocations, type ExternResolution, FdArray } from "../link/reloca
 import { log } from "../log.ts";
 import { attachBtfName } from "../object/sections.ts";
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
-import { mapCreate, mapFreeze, mapUpdate } from "../sys/bpf-map.ts";
-import { BtfLoadFailure, btfLoad, mapInfo, objGet, objPin } from "../sys/bpf-obj.ts";
-import { ProgLoadFailure, progLoad } from "../sys/bpf-prog.ts";
+import { hostSys, type SysBackend } from "../sys/backend.ts";
+import { BtfLoadFailure } from "../sys/bpf-obj.ts";
+import { encodeFuncInfo, encodeLineInfo, ProgLoadFailure } from "../sys/bpf-prog.ts";
 import { BPF_F, BPF_MAP_TYPE, BPF_PROG_F, BPF_PROG_TYPE } from "../sys/constants.ts";
-import { possibleCpus } from "../sys/cpus.ts";
 import type { Fd } from "../sys/fd.ts";
-import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
-import { effectiveCapabilities, missingBpfCapabilities, permissionEvidence } from "./capabilities.ts";
-import { btfFeatures, supports } from "./features.ts";
+import { type Mapping, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
+import { type Environment, hostEnvironment } from "./environment.ts";
 import { GlobalData, type MmapDecision, mmapDecision } from "./global-data.ts";
-import { loadModuleBtfs, type ModuleBtfSet, vmlinuxBtf } from "./kernel-btf.ts";
-import { fillKconfig, kallsymsAddresses, kernelVersionCode } from "./ksyms.ts";
+import type { ModuleBtfSet } from "./kernel-btf.ts";
+import { fillKconfig } from "./ksyms.ts";
 import type { LoadSession } from "./load-session.ts";
 import { BpfMap } from "./map.ts";
 import { Program } from "./program.ts";
@@ -65,6 +61,10 @@ export interface LoadOptions {
    * this process (see LoadSession); default: each load enumerates module BTF and loads the object's BTF.
    */
   session: LoadSession | undefined;
+  /** The syscall backend (default: the running kernel through bpf(2), src/sys/backend.ts's hostSys). */
+  sys: SysBackend;
+  /** Kernel BTF, features, kallsyms, release, privileges (default: the running kernel's). */
+  env: Environment;
 }
 
 export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
@@ -80,6 +80,8 @@ export function withDefaults(o: Partial<LoadOptions> = {}): LoadOptions {
     btfFeatures: o.btfFeatures,
     mmapGlobals: o.mmapGlobals ?? true,
     session: o.session,
+    sys: o.sys ?? hostSys,
+    env: o.env ?? hostEnvironment,
   };
 }
 
@@ -120,6 +122,8 @@ class OptionalBtfRefused extends Error {}
 export class CollectionLoader {
   readonly spec: ObjectSpec;
   readonly opts: LoadOptions;
+  readonly #sys: SysBackend;
+  readonly #env: Environment;
   readonly #owned: { close(): void }[] = [];
   readonly maps = new Map<string, BpfMap>();
   readonly globals = new Map<string, GlobalData>();
@@ -137,6 +141,12 @@ export class CollectionLoader {
   constructor(spec: ObjectSpec, opts: LoadOptions) {
     this.spec = spec;
     this.opts = opts;
+    this.#sys = opts.sys;
+    this.#env = opts.env;
+  }
+
+  #shape(m: MapSpec): { keySize: number; valueSize: number; maxEntries: number } {
+    return createdShape(m, () => this.#env.possibleCpus());
   }
 
   #own<T extends { close(): void }>(o: T): T {
@@ -160,7 +170,7 @@ export class CollectionLoader {
 
   get kernel(): KernelBtfs {
     if (!this.#kernel) {
-      const vmlinux = this.opts.kernelBtf ?? vmlinuxBtf();
+      const vmlinux = this.opts.kernelBtf ?? this.#env.vmlinuxBtf();
       let modules: KernelModuleBtf[] | undefined;
       this.#kernel = {
         vmlinux,
@@ -168,7 +178,8 @@ export class CollectionLoader {
         modules: () => {
           if (!modules) {
             const session = this.opts.session;
-            const set = session ? session.modules(vmlinux) : loadModuleBtfs(vmlinux);
+            const enumerate = (base: Btf) => this.#env.moduleBtfs(base);
+            const set = session ? session.modules(vmlinux, enumerate) : enumerate(vmlinux);
             if (!session) this.#modules = set; // closed after the load; a session's stay open
             modules = set.modules.map((m) => ({
               name: m.name,
@@ -223,21 +234,21 @@ export class CollectionLoader {
       size: d.size,
       variables: d.variables,
     }));
-    const features = this.opts.btfFeatures ?? btfFeatures();
+    const features = this.opts.btfFeatures ?? this.#env.btfFeatures();
     const hidden = new Set(
       this.spec.programs.flatMap((p) => p.subprograms.filter((s) => s.hidden).map((s) => s.name)),
     );
     // libbpf's "BTF is optional, ignoring": without CAP_BPF (an unprivileged load: BPF_BTF_LOAD is EPERM), and,
     // when kfunc test asks (it loads as test_loader.c does, through libbpf), whenever the kernel refuses it
     // (no struct_ops). The programs then load without func and line info.
-    const unprivileged = missingBpfCapabilities(effectiveCapabilities())?.includes("CAP_BPF") ?? false;
+    const unprivileged = this.#env.unprivileged();
     const optional = (e: BtfLoadFailure) =>
       (e.errnoName === "EPERM" && unprivileged) ||
       (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS")));
     const load = (): Fd => {
       const bytes = sanitizeBtf(btf.bytes, btf.source, layouts, this.spec.externs, features, hidden);
       try {
-        return btfLoad(bytes, `BTF of ${this.spec.source}`);
+        return this.#sys.btfLoad(bytes, `BTF of ${this.spec.source}`);
       } catch (e) {
         if (!(e instanceof BtfLoadFailure)) throw e;
         if (optional(e)) throw new OptionalBtfRefused(e.errnoName);
@@ -275,7 +286,7 @@ export class CollectionLoader {
   // ---- maps ------------------------------------------------------------------------------------
 
   #create(m: MapSpec, innerMapFd: number | undefined): Fd {
-    const { keySize, valueSize, maxEntries } = createdShape(m);
+    const { keySize, valueSize, maxEntries } = this.#shape(m);
     let flags = m.flags;
     if (m.dataSection && this.#mmapOf(m).mmap) flags |= BPF_F.MMAPABLE;
     const base = {
@@ -292,7 +303,7 @@ export class CollectionLoader {
     const withBtf = this.#btfFd && !NO_BTF_MAPS.has(m.type.id) && (m.keyTypeId || m.valueTypeId);
     if (withBtf) {
       try {
-        return mapCreate({
+        return this.#sys.mapCreate({
           ...base,
           btfFd: this.#btfFd!.value,
           btfKeyTypeId: m.keyTypeId,
@@ -304,7 +315,7 @@ export class CollectionLoader {
       }
     }
     try {
-      return mapCreate(base);
+      return this.#sys.mapCreate(base);
     } catch (e) {
       if (!(e instanceof SyscallError)) throw e;
       throw SyscallError.wrap(
@@ -328,7 +339,7 @@ export class CollectionLoader {
     if (!d) {
       const ds = this.spec.dataSections.find((x) => x.name === section);
       if (!this.opts.mmapGlobals) d = { mmap: false, reason: "mmapGlobals: false" };
-      else if (!supports("mmapableArray"))
+      else if (!this.#env.supports("mmapableArray"))
         d = { mmap: false, reason: "the kernel has no BPF_F_MMAPABLE (Linux < 5.5)" };
       else d = mmapDecision(ds, this.spec.btf);
       this.#mmapDecisions.set(section, d);
@@ -341,10 +352,10 @@ export class CollectionLoader {
     let fd: Fd | undefined;
     if (m.pinning === 1) {
       pinned = `${this.opts.pinPath}/${m.name}`;
-      fd = objGet(pinned, `map '${m.name}'`);
+      fd = this.#sys.objGet(pinned, `map '${m.name}'`);
       if (fd) {
-        const info = mapInfo(fd.value);
-        const want = createdShape(m);
+        const info = this.#sys.mapInfo(fd.value);
+        const want = this.#shape(m);
         if (
           info.type !== m.type.id ||
           info.keySize !== want.keySize ||
@@ -368,7 +379,7 @@ export class CollectionLoader {
       }
       if (pinned) {
         try {
-          objPin(fd.value, pinned);
+          this.#sys.objPin(fd.value, pinned);
           this.#newPins.push(pinned);
         } catch (e) {
           fd.close();
@@ -381,7 +392,7 @@ export class CollectionLoader {
         name: m.name,
         type: m.type.id,
         // what the kernel has, not the spec: a PERF_EVENT_ARRAY's 0 becomes the CPU count
-        ...createdShape(m),
+        ...this.#shape(m),
         flags: m.flags,
         btf: this.spec.btf,
         keyTypeId: m.keyTypeId,
@@ -398,10 +409,14 @@ export class CollectionLoader {
     const ds = this.spec.dataSections.find((d) => d.name === section);
     const bytes = new Uint8Array(m.valueSize);
     if (ds) bytes.set(ds.bytes.subarray(0, m.valueSize));
-    if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source);
-    if (bytes.some((b) => b !== 0)) mapUpdate(map.fd, new Uint8Array(4), bytes);
+    if (section === ".kconfig") fillKconfig(this.spec.externs, bytes, this.spec.source, this.#env);
     const readonly = (m.flags & BPF_F.RDONLY_PROG) !== 0;
-    if (readonly) mapFreeze(map.fd);
+    try {
+      if (bytes.some((b) => b !== 0)) this.#sys.mapUpdate(map.fd, new Uint8Array(4), bytes);
+      if (readonly) this.#sys.mapFreeze(map.fd);
+    } catch (e) {
+      throw SyscallError.wrap(`${this.spec.source}: global data '${section}': initial values`, e);
+    }
     const decision = this.#mmapOf(m);
     // read-only sections are read through lookups: the values are fixed at load, one copy is enough
     const mapping = decision.mmap && !readonly ? this.#mmap(map) : undefined;
@@ -411,7 +426,7 @@ export class CollectionLoader {
 
   #mmap(map: BpfMap): Mapping {
     const len = Math.ceil(map.valueSize / pageSize()) * pageSize();
-    return mmapFd(map.fd, len, PROT_READ | PROT_WRITE, 0, `global data '${map.name}'`);
+    return this.#sys.mmap(map.fd, len, PROT_READ | PROT_WRITE, 0, `global data '${map.name}'`);
   }
 
   // ---- externs ---------------------------------------------------------------------------------
@@ -421,7 +436,7 @@ export class CollectionLoader {
     const untyped = new Set(
       externs.filter((e) => e.kind === "ksym" && e.typeId === 0).map((e) => e.essentialName),
     );
-    const addrs = kallsymsAddresses(untyped);
+    const addrs = this.#env.kallsymsAddresses(untyped);
     externs.forEach((e, index) => {
       this.#externs.set(e.name, { resolution: this.#resolveExtern(e, addrs), index });
     });
@@ -516,23 +531,11 @@ export class CollectionLoader {
     let flags = p.flags;
     if (p.sleepable || p.type.id === BPF_PROG_TYPE.SYSCALL) flags |= BPF_PROG_F.SLEEPABLE;
     const btfFd = this.#btfFd?.value ?? 0;
-    const funcInfo = new Uint8Array(p.funcInfo.length * 8);
-    const fv = new DataView(funcInfo.buffer);
-    p.funcInfo.forEach((f, i) => {
-      fv.setUint32(i * 8, f.insnIndex, true);
-      fv.setUint32(i * 8 + 4, f.typeId, true);
-    });
-    const lineInfo = new Uint8Array(p.lineInfo.length * 16);
-    const lv = new DataView(lineInfo.buffer);
-    p.lineInfo.forEach((l, i) => {
-      lv.setUint32(i * 16, l.insnIndex, true);
-      lv.setUint32(i * 16 + 4, l.fileNameOff, true);
-      lv.setUint32(i * 16 + 8, l.lineOff, true);
-      lv.setUint32(i * 16 + 12, l.lineCol, true);
-    });
+    const funcInfo = encodeFuncInfo(p.funcInfo);
+    const lineInfo = encodeLineInfo(p.lineInfo);
     const fdArray = this.#fdArray.toInt32Array();
     try {
-      const { fd, log: vlog } = progLoad(
+      const { fd, log: vlog } = this.#sys.progLoad(
         {
           type: p.type.id,
           insns,
@@ -542,10 +545,10 @@ export class CollectionLoader {
           attachBtfId: attach.id,
           attachBtfObjFd: attach.objFd,
           flags,
-          kernVersion: this.spec.kernelVersion || kernelVersionCode(),
+          kernVersion: this.spec.kernelVersion || this.#env.kernelVersionCode(),
           btfFd,
-          ...(btfFd && p.funcInfo.length > 0 ? { funcInfo, funcInfoRecSize: 8 } : {}),
-          ...(btfFd && p.lineInfo.length > 0 ? { lineInfo, lineInfoRecSize: 16 } : {}),
+          ...(btfFd && p.funcInfo.length > 0 ? { funcInfo } : {}),
+          ...(btfFd && p.lineInfo.length > 0 ? { lineInfo } : {}),
           ...(fdArray ? { fdArray } : {}),
         },
         {
@@ -581,8 +584,8 @@ export class CollectionLoader {
         btf: this.spec.btf,
         externNames: this.spec.externs.map((x) => x.name),
         corePoison,
-        kernelRelease: release(),
-        permissions: permissionEvidence(),
+        kernelRelease: this.#env.release(),
+        permissions: this.#env.permissionEvidence(),
       });
     }
   }
@@ -602,19 +605,29 @@ export class CollectionLoader {
         new DataView(key.buffer).setUint32(0, v.index, true);
         const val = new Uint8Array(4);
         new DataView(val.buffer).setUint32(0, target.fd, true);
-        mapUpdate(map.fd, key, val);
+        try {
+          this.#sys.mapUpdate(map.fd, key, val);
+        } catch (e) {
+          throw SyscallError.wrap(
+            `${this.spec.source}: map '${m.name}': slot ${v.index} = ${v.kind} '${v.name}'`,
+            e,
+          );
+        }
       }
     }
   }
 }
 
 /** Key size, value size and max_entries as created (libbpf's defaults for PERF_EVENT_ARRAY). */
-function createdShape(m: MapSpec): { keySize: number; valueSize: number; maxEntries: number } {
+function createdShape(
+  m: MapSpec,
+  cpus: () => number,
+): { keySize: number; valueSize: number; maxEntries: number } {
   if (m.type.id !== BPF_MAP_TYPE.PERF_EVENT_ARRAY)
     return { keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries };
   return {
     keySize: m.keySize || 4,
     valueSize: m.valueSize || 4,
-    maxEntries: m.maxEntries || possibleCpus(),
+    maxEntries: m.maxEntries || cpus(),
   };
 }

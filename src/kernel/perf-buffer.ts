@@ -6,23 +6,22 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.ts";
-import { bpfRaw } from "../sys/bpf.ts";
-import { mapUpdate } from "../sys/bpf-map.ts";
+import { mapDeleteRaw, mapUpdate } from "../sys/bpf-map.ts";
 import { Epoll } from "../sys/epoll.ts";
 import type { Fd } from "../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../sys/ioctl.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 import {
-  addressOf,
   encodePerfEventAttr,
   PERF_COUNT_SW,
+  PERF_RECORD,
   PERF_SAMPLE_RAW,
   PERF_TYPE,
   perfEventOpen,
 } from "../sys/perf.ts";
 
-const PERF_RECORD_LOST = 2;
-const PERF_RECORD_SAMPLE = 9;
+const PERF_RECORD_LOST = PERF_RECORD.LOST;
+const PERF_RECORD_SAMPLE = PERF_RECORD.SAMPLE;
 const PERF_EVENT_ARRAY = 4;
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;
@@ -292,12 +291,5 @@ export class PerfBuffer implements Disposable {
 
 /** BPF_MAP_DELETE_ELEM, ignoring errors (the map may be gone already). */
 function mapDeleteQuiet(mapFd: number, key: Uint8Array): void {
-  const k = new Uint8Array(new ArrayBuffer(72));
-  k.set(key);
-  const attr = new Uint8Array(new ArrayBuffer(16));
-  const v = new DataView(attr.buffer);
-  v.setUint32(0, mapFd, true);
-  v.setBigUint64(8, addressOf(k), true);
-  bpfRaw(3, attr);
-  k[0] = k[0]!;
+  mapDeleteRaw(mapFd, key);
 }

@@ -9,12 +9,14 @@
 import { type BtfValue, codecFor } from "../btf/codec.ts";
 import type { Btf } from "../btf/index.ts";
 import { UsageError } from "../errors.ts";
+import { BPF_RINGBUF } from "../sys/constants.ts";
 import { Epoll } from "../sys/epoll.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
 
-const BUSY_BIT = 0x80000000;
-const DISCARD_BIT = 0x40000000;
-const HDR_SZ = 8;
+// the record header's bits (generated from BTF), as plain consts for the consume loops
+const BUSY_BIT = BPF_RINGBUF.BUSY_BIT;
+const DISCARD_BIT = BPF_RINGBUF.DISCARD_BIT;
+const HDR_SZ = BPF_RINGBUF.HDR_SZ;
 const RINGBUF_MAP_TYPE = 27;
 
 /** What the ring buffer needs to know about its map; the loader's BpfMap satisfies it. */

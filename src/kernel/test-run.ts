@@ -6,8 +6,8 @@
  * copied back (returned as `ctxOut`).
  */
 import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../errors.ts";
-import { BPF_CMD, bpf } from "../sys/bpf.ts";
-import { encodeTestRun, testRunResult } from "../sys/bpf-prog.ts";
+import { progTestRun, type TestRunResult as RawTestRunResult } from "../sys/bpf-prog.ts";
+import { BPF_ATTACH_TYPE, BPF_F_TEST_RUN, BPF_PROG_TYPE } from "../sys/constants.ts";
 
 export interface TestRunProgram {
   readonly name: string;
@@ -27,7 +27,7 @@ export interface TestRunOptions {
   dataSizeOut?: number;
   /** Room for the output context (default: the size of ctxIn). */
   ctxSizeOut?: number;
-  /** BPF_F_TEST_RUN_ON_CPU with this CPU (raw_tp only). */
+  /** BPF_F_TEST_RUN.ON_CPU with this CPU (raw_tp only). */
   cpu?: number;
 }
 
@@ -42,37 +42,49 @@ export interface TestRunResult {
   ctxOut: Uint8Array | undefined;
 }
 
-const T = {
-  SOCKET_FILTER: 1,
-  SCHED_CLS: 3,
-  SCHED_ACT: 4,
-  XDP: 6,
-  RAW_TRACEPOINT: 17,
-  TRACING: 26,
-  SYSCALL: 31,
-};
-const CTX_ONLY = new Set([T.RAW_TRACEPOINT, T.SYSCALL, T.TRACING]);
-const BPF_F_TEST_RUN_ON_CPU = 1 << 0;
+const T = BPF_PROG_TYPE;
+const CTX_ONLY = new Set<number>([T.RAW_TRACEPOINT, T.SYSCALL, T.TRACING]);
 
 /** Program types with a test_run in the kernel (net/bpf/test_run.c, kernel/bpf/syscall.c). */
-const TEST_RUNNABLE = new Set([1, 3, 4, 6, 8, 10, 11, 12, 17, 19, 22, 26, 27, 30, 31, 32]);
-/** BPF_PROG_TYPE_TRACING test-runs only fentry (24), fexit (25) and fmod_ret (26). */
-const TRACING_RUNNABLE = new Set([24, 25, 26]);
+const TEST_RUNNABLE = new Set<number>([
+  T.SOCKET_FILTER,
+  T.SCHED_CLS,
+  T.SCHED_ACT,
+  T.XDP,
+  T.CGROUP_SKB,
+  T.LWT_IN,
+  T.LWT_OUT,
+  T.LWT_XMIT,
+  T.RAW_TRACEPOINT,
+  T.LWT_SEG6LOCAL,
+  T.FLOW_DISSECTOR,
+  T.TRACING,
+  T.STRUCT_OPS,
+  T.SK_LOOKUP,
+  T.SYSCALL,
+  T.NETFILTER,
+]);
+/** BPF_PROG_TYPE_TRACING test-runs only fentry, fexit and fmod_ret. */
+const TRACING_RUNNABLE = new Set<number>([
+  BPF_ATTACH_TYPE.TRACE_FENTRY,
+  BPF_ATTACH_TYPE.TRACE_FEXIT,
+  BPF_ATTACH_TYPE.MODIFY_RETURN,
+]);
 const TYPE_NAMES: Record<number, string> = {
-  2: "kprobe",
-  5: "tracepoint",
-  7: "perf_event",
-  9: "cgroup_sock",
-  13: "sock_ops",
-  14: "sk_skb",
-  15: "cgroup_device",
-  16: "sk_msg",
-  18: "cgroup_sock_addr",
-  21: "lirc_mode2",
-  23: "cgroup_sysctl",
-  25: "cgroup_sockopt",
-  28: "ext (freplace)",
-  29: "lsm",
+  [T.KPROBE]: "kprobe",
+  [T.TRACEPOINT]: "tracepoint",
+  [T.PERF_EVENT]: "perf_event",
+  [T.CGROUP_SOCK]: "cgroup_sock",
+  [T.SOCK_OPS]: "sock_ops",
+  [T.SK_SKB]: "sk_skb",
+  [T.CGROUP_DEVICE]: "cgroup_device",
+  [T.SK_MSG]: "sk_msg",
+  [T.CGROUP_SOCK_ADDR]: "cgroup_sock_addr",
+  [T.LIRC_MODE2]: "lirc_mode2",
+  [T.CGROUP_SYSCTL]: "cgroup_sysctl",
+  [T.CGROUP_SOCKOPT]: "cgroup_sockopt",
+  [T.EXT]: "ext (freplace)",
+  [T.LSM]: "lsm",
 };
 
 /** sizeof(struct xdp_md): the context of an XDP test run. */
@@ -181,22 +193,21 @@ export function testRun(program: TestRunProgram, options: TestRunOptions = {}): 
     ctxIn && !ctxOnly
       ? pinned(undefined, options.ctxSizeOut ?? Math.max(ctxIn.byteLength, ctxRoom))
       : undefined;
-  const attr = encodeTestRun({
-    progFd: fd,
-    dataIn,
-    dataOut,
-    ctxIn,
-    ctxOut,
-    repeat: ctxOnly ? 0 : (options.repeat ?? 1),
-    flags: options.cpu !== undefined ? BPF_F_TEST_RUN_ON_CPU : 0,
-    cpu: options.cpu ?? 0,
-  });
+  let r: RawTestRunResult;
   try {
-    bpf(BPF_CMD.PROG_TEST_RUN, attr.bytes);
+    r = progTestRun({
+      progFd: fd,
+      dataIn,
+      dataOut,
+      ctxIn,
+      ctxOut,
+      repeat: ctxOnly ? 0 : (options.repeat ?? 1),
+      flags: options.cpu !== undefined ? BPF_F_TEST_RUN.ON_CPU : 0,
+      cpu: options.cpu ?? 0,
+    });
   } catch (e) {
     throw explain(program, options, e);
   }
-  const r = testRunResult(attr);
   return {
     retval: r.retval | 0,
     durationNs: r.durationNs,

@@ -3,30 +3,9 @@
  * same-sized ones), new types and strings are appended. Pure: bytes in, bytes out. Little-endian only
  * (the loader targets the running kernel's byte order).
  */
+import { assembleBtf, parseBtfHeader } from "../btf/header.ts";
+import { extraSize } from "../btf/kinds.ts";
 import { BtfError } from "../errors.ts";
-
-const HDR = 24;
-
-function extra(kind: number, vlen: number): number {
-  switch (kind) {
-    case 1: // INT
-    case 14: // VAR
-    case 17: // DECL_TAG
-      return 4;
-    case 3: // ARRAY
-      return 12;
-    case 4: // STRUCT
-    case 5: // UNION
-    case 15: // DATASEC
-    case 19: // ENUM64
-      return 12 * vlen;
-    case 6: // ENUM
-    case 13: // FUNC_PROTO
-      return 8 * vlen;
-    default:
-      return 0;
-  }
-}
 
 export class RawBtf {
   types: Uint8Array;
@@ -39,22 +18,23 @@ export class RawBtf {
 
   constructor(bytes: Uint8Array, source: string) {
     this.#source = source;
-    if (bytes.length < HDR) throw new BtfError(source, undefined, "BTF too small for a header");
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (v.getUint16(0, true) !== 0xeb9f)
+    const h = parseBtfHeader(bytes, source);
+    if (!h.littleEndian)
       throw new BtfError(source, undefined, "not little-endian BTF (magic); kfunc-kit loads LE objects");
-    const hdrLen = v.getUint32(4, true);
-    const typeOff = v.getUint32(8, true);
-    const typeLen = v.getUint32(12, true);
-    const strOff = v.getUint32(16, true);
-    const strLen = v.getUint32(20, true);
-    this.types = new Uint8Array(bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen));
-    this.strings = new Uint8Array(bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen));
+    this.types = new Uint8Array(bytes.subarray(h.typeStart, h.typeStart + h.typeLen));
+    this.strings = new Uint8Array(bytes.subarray(h.strStart, h.strStart + h.strLen));
     this.#typesView = new DataView(this.types.buffer);
     for (let off = 0; off < this.types.length; ) {
       this.offsets.push(off);
       const info = this.#typesView.getUint32(off + 4, true);
-      off += 12 + extra((info >>> 24) & 0x1f, info & 0xffff);
+      const extra = extraSize((info >>> 24) & 0x1f, info & 0xffff);
+      if (extra < 0)
+        throw new BtfError(
+          source,
+          this.offsets.length,
+          `unknown BTF kind ${(info >>> 24) & 0x1f} in raw BTF`,
+        );
+      off += 12 + extra;
     }
   }
 
@@ -134,17 +114,6 @@ export class RawBtf {
   }
 
   encode(): Uint8Array {
-    const out = new Uint8Array(HDR + this.types.length + this.strings.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    v.setUint8(2, 1);
-    v.setUint32(4, HDR, true);
-    v.setUint32(8, 0, true);
-    v.setUint32(12, this.types.length, true);
-    v.setUint32(16, this.types.length, true);
-    v.setUint32(20, this.strings.length, true);
-    out.set(this.types, HDR);
-    out.set(this.strings, HDR + this.types.length);
-    return out;
+    return assembleBtf(this.types, this.strings);
   }
 }

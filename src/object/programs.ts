@@ -4,12 +4,10 @@
  * every relocation is classified and re-indexed into the program's final instruction array.
  */
 import { INSN_SIZE, Insns } from "../asm/index.ts";
-import type { Btf } from "../btf/index.ts";
+import { type Btf, type BtfExt, coreReloKindName } from "../btf/index.ts";
 import type { ElfFile, ElfSection, ElfSymbol } from "../elf/index.ts";
 import { SHF_EXECINSTR, SHN_UNDEF, SHT, STB_GLOBAL, STB_LOCAL, STT_FUNC } from "../elf/index.ts";
 import { ObjectError } from "../errors.ts";
-import type { ExtRecords } from "./ext.ts";
-import { CORE_RELO_KINDS } from "./ext.ts";
 import { knownSectionPrefixes, matchSection, stripAutoloadMark } from "./sections.ts";
 import type {
   CoreReloSpec,
@@ -64,7 +62,7 @@ interface RawRelo {
 export interface ProgramContext {
   elf: ElfFile;
   btf: Btf | undefined;
-  ext: ExtRecords | undefined;
+  ext: BtfExt | undefined;
   maps: MapSpec[];
   dataSections: DataSectionSpec[];
   externs: ExternSpec[];
@@ -333,7 +331,7 @@ function link(
           });
       for (const c of ext.coreRelos.get(u.section.name) ?? []) {
         if (c.insnOff < lo || c.insnOff >= hi) continue;
-        const kindName = CORE_RELO_KINDS[c.kind];
+        const kindName = coreReloKindName(c.kind);
         if (!kindName)
           throw new ObjectError(
             `file '${ctx.elf.source}': program '${main.name}': CO-RE relocation of unknown kind ${c.kind}`,

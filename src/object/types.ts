@@ -8,7 +8,7 @@
  * `imm`s are already fixed to point at the appended copies, and every index below (relocations, funcInfo,
  * lineInfo, coreRelos) is an instruction index into that final array. The loader never links subprograms.
  */
-import type { Btf, BtfExt } from "../btf/index.ts";
+import type { BpfCoreReloKindName, Btf, BtfExt } from "../btf/index.ts";
 import type { AttachKind } from "./sections.ts";
 
 /** A named UAPI enum value: `{ id: 2, name: "BPF_PROG_TYPE_KPROBE" }`. */
@@ -128,21 +128,8 @@ export interface LineInfoSpec {
   lineCol: number;
 }
 
-/** enum bpf_core_relo_kind names. */
-export type CoreReloKindName =
-  | "FIELD_BYTE_OFFSET"
-  | "FIELD_BYTE_SIZE"
-  | "FIELD_EXISTS"
-  | "FIELD_SIGNED"
-  | "FIELD_LSHIFT_U64"
-  | "FIELD_RSHIFT_U64"
-  | "TYPE_ID_LOCAL"
-  | "TYPE_ID_TARGET"
-  | "TYPE_EXISTS"
-  | "TYPE_SIZE"
-  | "ENUMVAL_EXISTS"
-  | "ENUMVAL_VALUE"
-  | "TYPE_MATCHES";
+/** enum bpf_core_relo_kind names (src/btf/ext.ts). */
+export type CoreReloKindName = BpfCoreReloKindName;
 
 export interface CoreReloSpec {
   insnIndex: number;

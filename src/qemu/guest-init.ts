@@ -2,8 +2,9 @@
  * The initramfs `/init` (busybox sh). It loads the 9p/virtio modules listed in /modules/order, sets the
  * serial ports' modes, mounts tracefs/debugfs/bpffs and fills the tmpfs that becomes the guest's /run (busybox,
  * the output FIFOs); then it mounts the host root read-only over virtio-9p, tmpfs on the other writable dirs,
- * moves /run into place, mounts the read-write shares listed in /kfunc/shares (from the per-run archive), and
- * switch_roots to the per-run script /kfunc/run.sh.
+ * moves /run into place with the run's own files in /run/kfunc/in (bound from the host's run directory after a
+ * restore, copied from the per-run archive after a cold boot), mounts the read-write shares listed in its
+ * `shares`, and switch_roots to its `run.sh` under the guest's busybox ash.
  * Progress events go to the control port (ttyS3) as `KFUNC <event> <uptime> [detail]`.
  * With `kfunc.snap=1` on the command line it stops before the first 9p mount and waits on ttyS3 for
  * `go <epoch seconds> <entropy hex> <run dir>`: the point at which src/qemu/snapshot.ts saves the VM state.
@@ -32,9 +33,12 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 # the guest's /run, filled here and moved under the host root once that is mounted
 mkdir -p /newroot /stage
 mount -t tmpfs -o mode=1777 tmpfs /stage
-mkdir /stage/kfunc
+mkdir -p /stage/kfunc/in
 cp /bin/busybox /stage/kfunc/busybox
 mkfifo /stage/kfunc/o /stage/kfunc/e
+# the run's own files (run.sh, shares, kconfig, mods) are in in/: bound from the host after a restore,
+# copied from the per-run archive after a cold boot; the links keep their /run/kfunc/<name> paths
+for f in run.sh shares kconfig mods; do ln -s "in/$f" "/stage/kfunc/$f"; done
 dir=
 if grep -q kfunc.snap=1 /proc/cmdline; then
   # the host saves the VM state here (no 9p share is mounted yet: QEMU cannot migrate a mounted export) and
@@ -48,26 +52,30 @@ if grep -q kfunc.snap=1 /proc/cmdline; then
 fi
 O=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o ro,$O,cache=loose hostroot /newroot || fatal "mounting the host root over 9p failed"
-# after a restore, the per-run files (run.sh, shares, modules) come from the run's directory on the host
-[ -z "$dir" ] || cp -a "/newroot$dir/kfunc/." /kfunc/ || fatal "copying the run's files from $dir failed"
+# the run's files: after a restore, the run's directory on the host, bound in place (read-only, no copy);
+# after a cold boot, the per-run archive's /kfunc
+if [ -n "$dir" ]; then
+  mount --bind "/newroot$dir/kfunc" /stage/kfunc/in || fatal "binding the run's files from $dir failed"
+else
+  cp -a /kfunc/. /stage/kfunc/in/ || fatal "copying the run's files failed"
+fi
 for d in /tmp /var/tmp /root; do mount -t tmpfs -o mode=1777 tmpfs /newroot$d; done
 mount --move /stage /newroot/run || fatal "moving the guest's /run under the host root failed"
 chmod 700 /newroot/root
-if [ -f /kfunc/shares ]; then
+if [ -f /newroot/run/kfunc/shares ]; then
   while read -r tag path; do
     mkdir -p "/newroot$path" 2>/dev/null
     mount -t 9p -o $O,cache=none "$tag" "/newroot$path" || fatal "mounting share $path failed"
-  done < /kfunc/shares
+  done < /newroot/run/kfunc/shares
 fi
 ctl root
-cp -a /kfunc/. /newroot/run/kfunc/
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
-[ -f /kfunc/run.sh ] || fatal "no /kfunc/run.sh in the initramfs"
-# the host's /bin/sh, not busybox ash: with busybox's "prefer applets" the command "sh" or "ls" would be
-# busybox's instead of the host's
-exec switch_root /newroot /bin/sh /run/kfunc/run.sh
+[ -f /newroot/run/kfunc/run.sh ] || fatal "no run.sh among the run's files"
+# busybox ash from the guest's /run (tmpfs), not the host's /bin/sh: exec'ing a dynamic binary over 9p
+# costs a restored run ~0.25 s under TCG; run.sh resolves the command itself, so no applet stands in for it
+exec switch_root /newroot /run/kfunc/busybox sh /run/kfunc/run.sh
 `;
 
 /**
@@ -94,7 +102,8 @@ export interface GuestCommand {
 }
 
 /**
- * The per-run PID-1 script, run by the host's /bin/sh after switch_root. The command's stdout/stderr go through FIFOs
+ * The per-run PID-1 script, run by the guest's busybox ash (from /run) after switch_root; the command itself is
+ * the host's binary, found on $PATH as execvp(3) finds it. The command's stdout/stderr go through FIFOs
  * (so they are pipes, like on the host) to ttyS1/ttyS2 in raw mode; events and the exit code go to ttyS3.
  */
 export function runScript(c: GuestCommand): string {
@@ -135,7 +144,22 @@ ${env}
 ${insmods}
 cd -- ${shq(c.cwd)} || { printf 'kfunc vm: cannot enter %s in the guest (under /tmp? share it with --share)\\n' ${shq(c.cwd)} >&2; finish 1; }
 set -- ${c.command.map(shq).join(" ")}
-if ! command -v "$1" >/dev/null 2>&1; then
+# found as execvp(3) finds it: a name with a slash as it is, else the first executable file on $PATH; never a
+# shell builtin or a busybox applet (this script runs under busybox ash, which prefers its applets)
+case $1 in
+*/*) cmd=$1 ;;
+*)
+  cmd=
+  IFS=:
+  set -f
+  for d in $PATH; do
+    [ -f "\${d:-.}/$1" ] && [ -x "\${d:-.}/$1" ] && { cmd=\${d:-.}/$1; break; }
+  done
+  set +f
+  unset IFS
+  ;;
+esac
+if [ -z "$cmd" ] || [ ! -e "$cmd" ]; then
   printf 'kfunc vm: %s: command not found in the guest (PATH=%s)\\n' "$1" "$PATH" >&2
   finish 127
 fi
@@ -144,7 +168,7 @@ p1=$!
 $BB cat /run/kfunc/e >/dev/ttyS2 &
 p2=$!
 ctl command
-"$@" >/run/kfunc/o 2>/run/kfunc/e
+(name=$1; shift; exec -a "$name" "$cmd" "$@") >/run/kfunc/o 2>/run/kfunc/e
 rc=$?
 ctl command-done "$rc"
 wait $p1 $p2

@@ -4,9 +4,13 @@ import { SyscallError } from "../errors.ts";
 import { Attr, addressOf } from "./attr.ts";
 import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
 import { addressNumber, bpfAt, offHeap } from "./bpf-fast.ts";
-import { BPF_OBJ_NAME_LEN } from "./constants.ts";
 import { ERRNO, errnoName } from "./errno.ts";
 import { Fd } from "./fd.ts";
+import { MAP_BATCH_ATTR, MAP_CREATE_ATTR, MAP_ELEM_ATTR } from "./uapi.generated.ts";
+
+/** Element attrs are whole `MAP_ELEM_ATTR`s; the update op rewrites `flags` in place. */
+const ELEM_SIZE = MAP_ELEM_ATTR.size;
+const ELEM_FLAGS = MAP_ELEM_ATTR.fields.flags.off;
 
 export interface MapCreateAttr {
   type: number;
@@ -24,31 +28,35 @@ export interface MapCreateAttr {
   mapExtra?: bigint | number;
 }
 
-/** BPF_MAP_CREATE → an owned fd. The attr is sized to the last field set (72 with map_extra, else 64/48). */
+/** BPF_MAP_CREATE → an owned fd. The attr is sized to the last field set (map_extra, else the BTF ids, else the name). */
 export function mapCreate(a: MapCreateAttr): Fd {
-  const size = a.mapExtra ? 72 : a.btfFd || a.btfVmlinuxValueTypeId ? 64 : 48;
-  const attr = new Attr(size)
-    .u32(0, a.type)
-    .u32(4, a.keySize)
-    .u32(8, a.valueSize)
-    .u32(12, a.maxEntries)
-    .u32(16, a.flags ?? 0)
-    .u32(20, a.innerMapFd ?? 0)
-    .u32(24, a.numaNode ?? 0);
-  if (a.name) attr.str(28, BPF_OBJ_NAME_LEN, a.name);
-  if (size >= 64) {
+  const last = a.mapExtra
+    ? "map_extra"
+    : a.btfFd || a.btfVmlinuxValueTypeId
+      ? "btf_vmlinux_value_type_id"
+      : "map_ifindex";
+  const attr = Attr.upTo(MAP_CREATE_ATTR, last)
+    .set("map_type", a.type)
+    .set("key_size", a.keySize)
+    .set("value_size", a.valueSize)
+    .set("max_entries", a.maxEntries)
+    .set("map_flags", a.flags ?? 0)
+    .set("inner_map_fd", a.innerMapFd ?? 0)
+    .set("numa_node", a.numaNode ?? 0);
+  if (a.name) attr.str("map_name", a.name);
+  if (last !== "map_ifindex") {
     attr
-      .u32(48, a.btfFd ?? 0)
-      .u32(52, a.btfKeyTypeId ?? 0)
-      .u32(56, a.btfValueTypeId ?? 0);
-    attr.u32(60, a.btfVmlinuxValueTypeId ?? 0);
+      .set("btf_fd", a.btfFd ?? 0)
+      .set("btf_key_type_id", a.btfKeyTypeId ?? 0)
+      .set("btf_value_type_id", a.btfValueTypeId ?? 0)
+      .set("btf_vmlinux_value_type_id", a.btfVmlinuxValueTypeId ?? 0);
   }
-  if (size >= 72) attr.u64(64, a.mapExtra ?? 0);
+  if (last === "map_extra") attr.set("map_extra", a.mapExtra ?? 0);
   return new Fd(bpf(BPF_CMD.MAP_CREATE, attr.bytes), `map '${a.name ?? ""}'`);
 }
 
 export function mapFreeze(fd: number): void {
-  bpf(BPF_CMD.MAP_FREEZE, new Attr(8).u32(0, fd).bytes);
+  bpf(BPF_CMD.MAP_FREEZE, Attr.upTo(MAP_ELEM_ATTR, "map_fd").set("map_fd", fd).bytes);
 }
 
 /**
@@ -77,9 +85,9 @@ export class MapElemOps {
     this.value = offHeap(Math.max(valueSize, 1));
     this.#what = what;
     const mk = (key: Uint8Array | null, val: Uint8Array | null) => {
-      const a = new Attr(32).u32(0, fd);
-      a.u64(8, keySize === 0 ? 0n : addressOf(key));
-      a.u64(16, addressOf(val));
+      const a = new Attr(MAP_ELEM_ATTR).set("map_fd", fd);
+      a.set("key", keySize === 0 ? 0n : addressOf(key));
+      a.set("value", addressOf(val));
       return a.bytes;
     };
     this.#lookup = mk(this.key, this.value);
@@ -100,16 +108,16 @@ export class MapElemOps {
 
   /** key → value; false when absent. */
   lookup(): boolean {
-    return this.#check(bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, 32), "BPF_MAP_LOOKUP_ELEM");
+    return this.#check(bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, ELEM_SIZE), "BPF_MAP_LOOKUP_ELEM");
   }
 
   /** Raw lookup result: 0 or -errno. For callers counting misses in a loop. */
   lookupRaw(): number {
-    return bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, 32);
+    return bpfAt(BPF_CMD.MAP_LOOKUP_ELEM, this.#lookupAddr, ELEM_SIZE);
   }
 
   update(flags = 0): void {
-    this.#updateView.setUint32(24, flags, true);
+    this.#updateView.setUint32(ELEM_FLAGS, flags, true);
     const r = bpfRaw(BPF_CMD.MAP_UPDATE_ELEM, this.#update);
     if (r < 0) throw new SyscallError(`${this.#what}: BPF_MAP_UPDATE_ELEM`, -r, errnoName(-r));
   }
@@ -137,21 +145,30 @@ export class MapElemOps {
 
 /** One-shot update with caller buffers (setup paths, not hot loops). */
 export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = 0): void {
-  const a = new Attr(32).u32(0, fd).ptr(8, key).ptr(16, value).u64(24, flags);
+  const a = new Attr(MAP_ELEM_ATTR).set("map_fd", fd).ptr("key", key).ptr("value", value).set("flags", flags);
   bpf(BPF_CMD.MAP_UPDATE_ELEM, a.bytes);
+}
+
+/** One-shot BPF_MAP_DELETE_ELEM; returns 0 or -errno (callers tearing down ignore a map already gone). */
+export function mapDeleteRaw(fd: number, key: Uint8Array): number {
+  // off-heap copy: the kernel reads the key through its address
+  const k = new Uint8Array(new ArrayBuffer(Math.max(key.byteLength, 8)));
+  k.set(key);
+  return bpfRaw(BPF_CMD.MAP_DELETE_ELEM, new Attr(MAP_ELEM_ATTR).set("map_fd", fd).ptr("key", k).bytes);
 }
 
 /** One-shot lookup into `value`; false when absent. */
 export function mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean {
-  const a = new Attr(32).u32(0, fd).ptr(8, key).ptr(16, value);
+  const a = new Attr(MAP_ELEM_ATTR).set("map_fd", fd).ptr("key", key).ptr("value", value);
   const r = bpfRaw(BPF_CMD.MAP_LOOKUP_ELEM, a.bytes);
   if (r === -ERRNO.ENOENT) return false;
   if (r < 0) throw new SyscallError("BPF_MAP_LOOKUP_ELEM", -r, errnoName(-r));
   return true;
 }
 
-/** The `batch` member of union bpf_attr: in_batch, out_batch, keys, values, count, map_fd, elem_flags, flags. */
-const BATCH_ATTR = 56;
+/** The `batch` member of union bpf_attr, written in place on every call (offsets read once from the layout). */
+const BATCH_ATTR = MAP_BATCH_ATTR.size;
+const B = MAP_BATCH_ATTR.fields;
 
 /** Why a map cannot use BPF_MAP_*_BATCH, from the errno of the first batch call; undefined if it can. */
 export function batchUnsupported(errno: number): string | undefined {
@@ -207,14 +224,14 @@ export class MapBatchOps {
 
   #encode(inBatch: boolean, count: number, elemFlags: number): void {
     const v = this.#view;
-    v.setBigUint64(0, inBatch ? BigInt(addressNumber(this.#inBatch)) : 0n, true);
-    v.setBigUint64(8, BigInt(addressNumber(this.#outBatch)), true);
-    v.setBigUint64(16, BigInt(addressNumber(this.keys)), true);
-    v.setBigUint64(24, BigInt(addressNumber(this.values)), true);
-    v.setUint32(32, count, true);
-    v.setUint32(36, this.#fd, true);
-    v.setBigUint64(40, BigInt(elemFlags), true);
-    v.setBigUint64(48, 0n, true);
+    v.setBigUint64(B.in_batch.off, inBatch ? BigInt(addressNumber(this.#inBatch)) : 0n, true);
+    v.setBigUint64(B.out_batch.off, BigInt(addressNumber(this.#outBatch)), true);
+    v.setBigUint64(B.keys.off, BigInt(addressNumber(this.keys)), true);
+    v.setBigUint64(B.values.off, BigInt(addressNumber(this.values)), true);
+    v.setUint32(B.count.off, count, true);
+    v.setUint32(B.map_fd.off, this.#fd, true);
+    v.setBigUint64(B.elem_flags.off, BigInt(elemFlags), true);
+    v.setBigUint64(B.flags.off, 0n, true);
   }
 
   /** Starts a new pass over the map (the next {@link lookupNext} reads from the beginning). */
@@ -233,7 +250,7 @@ export class MapBatchOps {
     for (;;) {
       this.#encode(this.#started, this.#capacity, 0);
       const r = bpfAt(BPF_CMD.MAP_LOOKUP_BATCH, this.#attrAddr, BATCH_ATTR);
-      const n = this.#view.getUint32(32, true);
+      const n = this.#view.getUint32(B.count.off, true);
       if (r === -ERRNO.ENOSPC && n === 0 && this.#capacity < 1 << 20) {
         this.#resize(this.#capacity * 4);
         continue;
@@ -256,7 +273,7 @@ export class MapBatchOps {
     this.#encode(false, count, elemFlags);
     const r = bpfAt(BPF_CMD.MAP_UPDATE_BATCH, this.#attrAddr, BATCH_ATTR);
     if (r < 0) return this.#fail("BPF_MAP_UPDATE_BATCH", r);
-    return this.#view.getUint32(32, true);
+    return this.#view.getUint32(B.count.off, true);
   }
 
   /** Deletes the `count` keys in `keys` (BPF_MAP_DELETE_BATCH); returns how many were deleted. */
@@ -265,7 +282,7 @@ export class MapBatchOps {
     this.#encode(false, count, 0);
     const r = bpfAt(BPF_CMD.MAP_DELETE_BATCH, this.#attrAddr, BATCH_ATTR);
     if (r < 0) return this.#fail("BPF_MAP_DELETE_BATCH", r);
-    return this.#view.getUint32(32, true);
+    return this.#view.getUint32(B.count.off, true);
   }
 
   /** Makes room for `count` elements (contents are not kept). */
@@ -278,7 +295,7 @@ export class MapBatchOps {
   }
 
   #fail(call: string, r: number): never {
-    const done = this.#view.getUint32(32, true);
+    const done = this.#view.getUint32(B.count.off, true);
     const why = -r === ERRNO.EINVAL ? undefined : batchUnsupported(-r);
     throw new SyscallError(
       `${this.#what}: ${call}${why ? ` (${why})` : ""} after ${done} element(s)`,

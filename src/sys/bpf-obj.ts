@@ -1,9 +1,19 @@
 /** Object commands: BTF_LOAD, *_GET_NEXT_ID, *_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, OBJ_PIN / OBJ_GET. */
 import { SyscallError } from "../errors.ts";
-import { Attr, cString, readCStr } from "./attr.ts";
+import { Attr, attrEnd, cString, LayoutReader, readCStr } from "./attr.ts";
 import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
 import { ERRNO, errnoName } from "./errno.ts";
 import { Fd } from "./fd.ts";
+import {
+  BTF_INFO,
+  BTF_LOAD_ATTR,
+  GET_ID_ATTR,
+  INFO_ATTR,
+  LINK_INFO,
+  MAP_INFO,
+  OBJ_ATTR,
+  PROG_INFO,
+} from "./uapi.generated.ts";
 
 /** BTF_LOAD failed; `btfLog` is the kernel's BTF verifier log. */
 export class BtfLoadFailure extends SyscallError {
@@ -17,12 +27,12 @@ export class BtfLoadFailure extends SyscallError {
 
 /** BPF_BTF_LOAD → owned fd; on failure reloads with a log (growing up to 16 MiB) and throws BtfLoadFailure. */
 export function btfLoad(btf: Uint8Array, name = "btf"): Fd {
-  const attr = new Attr(32).ptr(0, btf).u32(16, btf.byteLength);
+  const attr = Attr.upTo(BTF_LOAD_ATTR, "btf_log_true_size").ptr("btf", btf).set("btf_size", btf.byteLength);
   const r = bpfRaw(BPF_CMD.BTF_LOAD, attr.bytes);
   if (r >= 0) return new Fd(r, name);
   for (let size = 64 << 10; ; size *= 4) {
     const log = new Uint8Array(size);
-    attr.ptr(8, log).u32(20, size).u32(24, 1);
+    attr.ptr("btf_log_buf", log).set("btf_log_size", size).set("btf_log_level", 1);
     const r2 = bpfRaw(BPF_CMD.BTF_LOAD, attr.bytes);
     if (r2 >= 0) return new Fd(r2, name);
     if (-r2 === ERRNO.ENOSPC && size < 16 << 20) continue;
@@ -47,11 +57,11 @@ const FD_BY_ID: Record<ObjKind, number> = {
 
 /** The id after `start` of this kind of object, or undefined at the end (ENOENT). */
 export function getNextId(kind: ObjKind, start: number): number | undefined {
-  const a = new Attr(12).u32(0, start);
+  const a = Attr.upTo(GET_ID_ATTR, "open_flags").set("start_id", start);
   const r = bpfRaw(NEXT_ID[kind], a.bytes);
   if (r === -ERRNO.ENOENT) return undefined;
   if (r < 0) throw new SyscallError(`BPF_${kind.toUpperCase()}_GET_NEXT_ID`, -r, errnoName(-r));
-  return a.getU32(4);
+  return a.u32("next_id");
 }
 
 /** Every id of this kind currently in the kernel. */
@@ -63,14 +73,15 @@ export function allIds(kind: ObjKind): number[] {
 
 /** An owned fd for an object id; undefined when it went away meanwhile (ENOENT). */
 export function fdById(kind: ObjKind, id: number): Fd | undefined {
-  const r = bpfRaw(FD_BY_ID[kind], new Attr(12).u32(0, id).bytes);
+  const r = bpfRaw(FD_BY_ID[kind], Attr.upTo(GET_ID_ATTR, "open_flags").set("start_id", id).bytes);
   if (r === -ERRNO.ENOENT) return undefined;
   if (r < 0) throw new SyscallError(`BPF_${kind.toUpperCase()}_GET_FD_BY_ID ${id}`, -r, errnoName(-r));
   return new Fd(r, `${kind} id ${id}`);
 }
 
 function getInfo(fd: number, info: Uint8Array): void {
-  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, new Attr(16).u32(0, fd).u32(4, info.byteLength).ptr(8, info).bytes);
+  const attr = new Attr(INFO_ATTR).set("bpf_fd", fd).set("info_len", info.byteLength).ptr("info", info);
+  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, attr.bytes);
 }
 
 export interface ProgInfo {
@@ -88,25 +99,26 @@ export interface ProgInfo {
   runCnt: bigint;
 }
 
+/** The prefix of bpf_prog_info that {@link progInfo} reads (older kernels fill what they know). */
+const PROG_INFO_SIZE = attrEnd(PROG_INFO, "attach_btf_id");
+
 export function progInfo(fd: number): ProgInfo {
-  const b = new Uint8Array(232);
+  const b = new Uint8Array(PROG_INFO_SIZE);
   getInfo(fd, b);
-  const v = new DataView(b.buffer);
-  let tag = "";
-  for (let i = 8; i < 16; i++) tag += b[i]!.toString(16).padStart(2, "0");
+  const r = new LayoutReader(PROG_INFO, b);
   return {
-    type: v.getUint32(0, true),
-    id: v.getUint32(4, true),
-    tag,
-    xlatedProgLen: v.getUint32(20, true),
-    nrMapIds: v.getUint32(52, true),
-    name: readCStr(b, 64, 16),
-    btfId: v.getUint32(128, true),
-    runTimeNs: v.getBigUint64(192, true),
-    runCnt: v.getBigUint64(200, true),
-    verifiedInsns: v.getUint32(216, true),
-    attachBtfObjId: v.getUint32(220, true),
-    attachBtfId: v.getUint32(224, true),
+    type: r.u32("type"),
+    id: r.u32("id"),
+    tag: r.hex("tag"),
+    xlatedProgLen: r.u32("xlated_prog_len"),
+    nrMapIds: r.u32("nr_map_ids"),
+    name: r.str("name"),
+    btfId: r.u32("btf_id"),
+    runTimeNs: r.u64("run_time_ns"),
+    runCnt: r.u64("run_cnt"),
+    verifiedInsns: r.u32("verified_insns"),
+    attachBtfObjId: r.u32("attach_btf_obj_id"),
+    attachBtfId: r.u32("attach_btf_id"),
   };
 }
 
@@ -118,7 +130,9 @@ export function progXlatedInsns(fd: number): Uint8Array {
   const len = progInfo(fd).xlatedProgLen;
   // off-heap: the kernel writes through this buffer's address
   const insns = new Uint8Array(new ArrayBuffer(Math.max(len, 8)), 0, len);
-  const info = new Attr(232).u32(20, len).ptr(32, insns);
+  const info = new Attr(PROG_INFO, PROG_INFO_SIZE)
+    .set("xlated_prog_len", len)
+    .ptr("xlated_prog_insns", insns);
   getInfo(fd, info.bytes);
   return insns;
 }
@@ -138,21 +152,21 @@ export interface MapInfo {
 }
 
 export function mapInfo(fd: number): MapInfo {
-  const b = new Uint8Array(88);
+  const b = new Uint8Array(attrEnd(MAP_INFO, "map_extra"));
   getInfo(fd, b);
-  const v = new DataView(b.buffer);
+  const r = new LayoutReader(MAP_INFO, b);
   return {
-    type: v.getUint32(0, true),
-    id: v.getUint32(4, true),
-    keySize: v.getUint32(8, true),
-    valueSize: v.getUint32(12, true),
-    maxEntries: v.getUint32(16, true),
-    flags: v.getUint32(20, true),
-    name: readCStr(b, 24, 16),
-    btfId: v.getUint32(64, true),
-    btfKeyTypeId: v.getUint32(68, true),
-    btfValueTypeId: v.getUint32(72, true),
-    mapExtra: v.getBigUint64(80, true),
+    type: r.u32("type"),
+    id: r.u32("id"),
+    keySize: r.u32("key_size"),
+    valueSize: r.u32("value_size"),
+    maxEntries: r.u32("max_entries"),
+    flags: r.u32("map_flags"),
+    name: r.str("name"),
+    btfId: r.u32("btf_id"),
+    btfKeyTypeId: r.u32("btf_key_type_id"),
+    btfValueTypeId: r.u32("btf_value_type_id"),
+    mapExtra: r.u64("map_extra"),
   };
 }
 
@@ -167,18 +181,20 @@ export interface BtfInfo {
 export function btfInfo(fd: number, withData = false): BtfInfo & { data?: Uint8Array } {
   const name = new Uint8Array(64);
   const query = (data: Uint8Array | null): Attr => {
-    const info = new Attr(32).ptr(16, name).u32(24, name.byteLength);
-    if (data) info.ptr(0, data).u32(8, data.byteLength);
+    const info = new Attr(BTF_INFO, attrEnd(BTF_INFO, "kernel_btf"))
+      .ptr("name", name)
+      .set("name_len", name.byteLength);
+    if (data) info.ptr("btf", data).set("btf_size", data.byteLength);
     getInfo(fd, info.bytes);
     return info;
   };
   const info = query(null);
-  const size = info.getU32(8);
+  const size = info.u32("btf_size");
   const out: BtfInfo & { data?: Uint8Array } = {
-    id: info.getU32(12),
+    id: info.u32("id"),
     name: readCStr(name, 0, name.byteLength),
     size,
-    kernelBtf: info.getU32(28) !== 0,
+    kernelBtf: info.u32("kernel_btf") !== 0,
   };
   if (withData) {
     const data = new Uint8Array(size);
@@ -194,21 +210,27 @@ export interface LinkInfo {
   progId: number;
 }
 
+/** 48 bytes: the header and the largest per-type union member kernels before 6.x knew (so none refuses it). */
+const LINK_INFO_SIZE = 48;
+
 export function linkInfo(fd: number): LinkInfo {
-  const b = new Uint8Array(48);
+  const b = new Uint8Array(LINK_INFO_SIZE);
   getInfo(fd, b);
-  const v = new DataView(b.buffer);
-  return { type: v.getUint32(0, true), id: v.getUint32(4, true), progId: v.getUint32(8, true) };
+  const r = new LayoutReader(LINK_INFO, b);
+  return { type: r.u32("type"), id: r.u32("id"), progId: r.u32("prog_id") };
 }
 
 /** BPF_OBJ_PIN: pins `fd` at a path on a bpffs mount. */
 export function objPin(fd: number, path: string): void {
-  bpf(BPF_CMD.OBJ_PIN, new Attr(16).ptr(0, cString(path)).u32(8, fd).bytes);
+  bpf(
+    BPF_CMD.OBJ_PIN,
+    Attr.upTo(OBJ_ATTR, "file_flags").ptr("pathname", cString(path)).set("bpf_fd", fd).bytes,
+  );
 }
 
 /** BPF_OBJ_GET: an owned fd for a pinned object; undefined when nothing is pinned there (ENOENT). */
 export function objGet(path: string, what: string): Fd | undefined {
-  const r = bpfRaw(BPF_CMD.OBJ_GET, new Attr(16).ptr(0, cString(path)).bytes);
+  const r = bpfRaw(BPF_CMD.OBJ_GET, Attr.upTo(OBJ_ATTR, "file_flags").ptr("pathname", cString(path)).bytes);
   if (r === -ERRNO.ENOENT) return undefined;
   if (r < 0) throw new SyscallError(`BPF_OBJ_GET '${path}'`, -r, errnoName(-r));
   return new Fd(r, what);

@@ -1,10 +1,10 @@
 /** BPF_PROG_LOAD with verifier-log handling and BPF_PROG_TEST_RUN attr encoding. */
 import { SyscallError } from "../errors.ts";
-import { Attr, cString } from "./attr.ts";
-import { BPF_CMD, bpfRaw } from "./bpf.ts";
-import { BPF_OBJ_NAME_LEN } from "./constants.ts";
+import { Attr, cString, encodeRecords } from "./attr.ts";
+import { BPF_CMD, bpf, bpfRaw } from "./bpf.ts";
 import { ERRNO, errnoName } from "./errno.ts";
 import { Fd } from "./fd.ts";
+import { FUNC_INFO, LINE_INFO, PROG_LOAD_ATTR, TEST_RUN_ATTR } from "./uapi.generated.ts";
 
 export interface ProgLoadAttr {
   type: number;
@@ -27,6 +27,23 @@ export interface ProgLoadAttr {
   lineInfoRecSize?: number;
   /** fd_array as a little-endian s32 array (slot 0 unused for kfunc module BTFs). */
   fdArray?: Int32Array;
+}
+
+/** Encodes `struct bpf_func_info` records (the loader's func_info, on the generated layout). */
+export function encodeFuncInfo(recs: ReadonlyArray<{ insnIndex: number; typeId: number }>): Uint8Array {
+  return encodeRecords(FUNC_INFO, recs, { insn_off: (r) => r.insnIndex, type_id: (r) => r.typeId });
+}
+
+/** Encodes `struct bpf_line_info` records. */
+export function encodeLineInfo(
+  recs: ReadonlyArray<{ insnIndex: number; fileNameOff: number; lineOff: number; lineCol: number }>,
+): Uint8Array {
+  return encodeRecords(LINE_INFO, recs, {
+    insn_off: (r) => r.insnIndex,
+    file_name_off: (r) => r.fileNameOff,
+    line_off: (r) => r.lineOff,
+    line_col: (r) => r.lineCol,
+  });
 }
 
 export interface ProgLoadOptions {
@@ -53,46 +70,51 @@ export class ProgLoadFailure extends SyscallError {
   }
 }
 
-function encode(a: ProgLoadAttr, license: Uint8Array): Attr {
-  // 144 bytes reach log_true_size (Linux >= 6.4); older kernels accept the zero tail.
-  const attr = new Attr(144);
+type ProgLoad = Attr<typeof PROG_LOAD_ATTR>;
+
+function encode(a: ProgLoadAttr, license: Uint8Array): ProgLoad {
+  // Up to log_true_size (Linux >= 6.4); older kernels accept the zero tail.
+  const attr = Attr.upTo(PROG_LOAD_ATTR, "log_true_size");
   attr
-    .u32(0, a.type)
-    .u32(4, a.insns.byteLength / 8)
-    .ptr(8, a.insns)
-    .ptr(16, license);
-  attr.u32(40, a.kernVersion ?? 0).u32(44, a.flags ?? 0);
-  if (a.name) attr.str(48, BPF_OBJ_NAME_LEN, a.name);
-  attr.u32(68, a.expectedAttachType ?? 0).u32(72, a.btfFd ?? 0);
+    .set("prog_type", a.type)
+    .set("insn_cnt", a.insns.byteLength / 8)
+    .ptr("insns", a.insns)
+    .ptr("license", license);
+  attr.set("kern_version", a.kernVersion ?? 0).set("prog_flags", a.flags ?? 0);
+  if (a.name) attr.str("prog_name", a.name);
+  attr.set("expected_attach_type", a.expectedAttachType ?? 0).set("prog_btf_fd", a.btfFd ?? 0);
   if (a.btfFd && a.funcInfo && a.funcInfo.byteLength > 0) {
-    const rec = a.funcInfoRecSize ?? 8;
+    const rec = a.funcInfoRecSize ?? FUNC_INFO.size;
     attr
-      .u32(76, rec)
-      .ptr(80, a.funcInfo)
-      .u32(88, a.funcInfo.byteLength / rec);
+      .set("func_info_rec_size", rec)
+      .ptr("func_info", a.funcInfo)
+      .set("func_info_cnt", a.funcInfo.byteLength / rec);
   }
   if (a.btfFd && a.lineInfo && a.lineInfo.byteLength > 0) {
-    const rec = a.lineInfoRecSize ?? 16;
+    const rec = a.lineInfoRecSize ?? LINE_INFO.size;
     attr
-      .u32(92, rec)
-      .ptr(96, a.lineInfo)
-      .u32(104, a.lineInfo.byteLength / rec);
+      .set("line_info_rec_size", rec)
+      .ptr("line_info", a.lineInfo)
+      .set("line_info_cnt", a.lineInfo.byteLength / rec);
   }
-  attr.u32(108, a.attachBtfId ?? 0).u32(112, a.attachBtfObjFd ?? a.attachProgFd ?? 0);
+  // attach_prog_fd and attach_btf_obj_fd share their slot
+  attr
+    .set("attach_btf_id", a.attachBtfId ?? 0)
+    .set("attach_btf_obj_fd", a.attachBtfObjFd ?? a.attachProgFd ?? 0);
   if (a.fdArray) {
-    attr.ptr(120, new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength));
+    attr.ptr("fd_array", new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength));
   }
   return attr;
 }
 
-function setLog(attr: Attr, level: number, buf: Uint8Array | null): void {
+function setLog(attr: ProgLoad, level: number, buf: Uint8Array | null): void {
   attr
-    .u32(24, buf ? level : 0)
-    .u32(28, buf ? buf.byteLength : 0)
-    .ptr(32, buf);
+    .set("log_level", buf ? level : 0)
+    .set("log_size", buf ? buf.byteLength : 0)
+    .ptr("log_buf", buf);
 }
 
-function loadOnce(attr: Attr, retries: number): number {
+function loadOnce(attr: ProgLoad, retries: number): number {
   let r = bpfRaw(BPF_CMD.PROG_LOAD, attr.bytes);
   for (let i = 0; r === -ERRNO.EAGAIN && i < retries; i++) r = bpfRaw(BPF_CMD.PROG_LOAD, attr.bytes);
   return r;
@@ -128,7 +150,7 @@ export function progLoad(a: ProgLoadAttr, options: ProgLoadOptions = {}): { fd: 
     const errno = -r;
     if (errno === ERRNO.ENOSPC && size < maxLog) {
       // log_true_size (Linux >= 6.4) says how much was needed.
-      const need = attr.bytes.byteLength >= 144 ? attr.getU32(140) : 0;
+      const need = attr.u32("log_true_size");
       size = Math.min(maxLog, Math.max(size * 4, need + 1));
       continue;
     }
@@ -152,18 +174,21 @@ export interface TestRunAttr {
  * Encodes a BPF_PROG_TEST_RUN attr (80 bytes). After `bpf(BPF_CMD.PROG_TEST_RUN, attr.bytes)`, read results
  * with {@link testRunResult}. The attr pins the buffers it points at.
  */
-export function encodeTestRun(t: TestRunAttr): Attr {
-  const a = new Attr(80).u32(0, t.progFd);
-  if (t.dataIn) a.u32(8, t.dataIn.byteLength).ptr(16, t.dataIn);
-  if (t.dataOut) a.u32(12, t.dataOut.byteLength).ptr(24, t.dataOut);
-  a.u32(32, t.repeat ?? 0);
-  if (t.ctxIn) a.u32(40, t.ctxIn.byteLength).ptr(48, t.ctxIn);
-  if (t.ctxOut) a.u32(44, t.ctxOut.byteLength).ptr(56, t.ctxOut);
-  a.u32(64, t.flags ?? 0)
-    .u32(68, t.cpu ?? 0)
-    .u32(72, t.batchSize ?? 0);
+export function encodeTestRun(t: TestRunAttr): TestRun {
+  const a = Attr.upTo(TEST_RUN_ATTR, "batch_size").set("prog_fd", t.progFd);
+  if (t.dataIn) a.set("data_size_in", t.dataIn.byteLength).ptr("data_in", t.dataIn);
+  if (t.dataOut) a.set("data_size_out", t.dataOut.byteLength).ptr("data_out", t.dataOut);
+  a.set("repeat", t.repeat ?? 0);
+  if (t.ctxIn) a.set("ctx_size_in", t.ctxIn.byteLength).ptr("ctx_in", t.ctxIn);
+  if (t.ctxOut) a.set("ctx_size_out", t.ctxOut.byteLength).ptr("ctx_out", t.ctxOut);
+  a.set("flags", t.flags ?? 0)
+    .set("cpu", t.cpu ?? 0)
+    .set("batch_size", t.batchSize ?? 0);
   return a;
 }
+
+/** An encoded BPF_PROG_TEST_RUN attr. */
+export type TestRun = Attr<typeof TEST_RUN_ATTR>;
 
 export interface TestRunResult {
   retval: number;
@@ -173,11 +198,18 @@ export interface TestRunResult {
   ctxSizeOut: number;
 }
 
-export function testRunResult(a: Attr): TestRunResult {
+/** BPF_PROG_TEST_RUN: encodes, runs (throwing SyscallError) and reads the results back. */
+export function progTestRun(t: TestRunAttr): TestRunResult {
+  const attr = encodeTestRun(t);
+  bpf(BPF_CMD.PROG_TEST_RUN, attr.bytes);
+  return testRunResult(attr);
+}
+
+export function testRunResult(a: TestRun): TestRunResult {
   return {
-    retval: a.getU32(4),
-    durationNs: a.getU32(36),
-    dataSizeOut: a.getU32(12),
-    ctxSizeOut: a.getU32(44),
+    retval: a.u32("retval"),
+    durationNs: a.u32("duration"),
+    dataSizeOut: a.u32("data_size_out"),
+    ctxSizeOut: a.u32("ctx_size_out"),
   };
 }

@@ -19,30 +19,10 @@ export type ProgTypeName = keyof typeof BPF_PROG_TYPE;
 export type MapTypeName = keyof typeof BPF_MAP_TYPE;
 export type AttachTypeName = keyof typeof BPF_ATTACH_TYPE;
 
-/** Map creation flags (map_flags). */
-export const BPF_F = {
-  NO_PREALLOC: 1 << 0,
-  NO_COMMON_LRU: 1 << 1,
-  NUMA_NODE: 1 << 2,
-  RDONLY: 1 << 3,
-  WRONLY: 1 << 4,
-  STACK_BUILD_ID: 1 << 5,
-  ZERO_SEED: 1 << 6,
-  RDONLY_PROG: 1 << 7,
-  WRONLY_PROG: 1 << 8,
-  CLONE: 1 << 9,
-  MMAPABLE: 1 << 10,
-  PRESERVE_ELEMS: 1 << 11,
-  INNER_MAP: 1 << 12,
-  LINK: 1 << 13,
-  PATH_FD: 1 << 14,
-  VTYPE_BTF_OBJ_FD: 1 << 15,
-  TOKEN_FD: 1 << 16,
-  SEGV_ON_FAULT: 1 << 17,
-  NO_USER_CONV: 1 << 18,
-} as const;
+/** map_flags, map update flags (BPF_ANY, …), multi-probe flags and the ring buffer header bits, generated from BTF (src/sys/uapi.generated.ts). */
+export { BPF_F, BPF_F_KPROBE_MULTI, BPF_F_UPROBE_MULTI, BPF_RINGBUF, BPF_UPDATE } from "./uapi.generated.ts";
 
-/** Program load flags (prog_flags). */
+/** Program load flags (prog_flags): #defines in the uapi header, so not in BTF; kept by hand. */
 export const BPF_PROG_F = {
   STRICT_ALIGNMENT: 1 << 0,
   ANY_ALIGNMENT: 1 << 1,
@@ -53,13 +33,13 @@ export const BPF_PROG_F = {
   XDP_DEV_BOUND_ONLY: 1 << 6,
 } as const;
 
-/** Map update flags. */
-export const BPF_UPDATE = { ANY: 0, NOEXIST: 1, EXIST: 2, F_LOCK: 4 } as const;
+/** BPF_PROG_TEST_RUN flags (#defines, not in BTF). */
+export const BPF_F_TEST_RUN = { ON_CPU: 1 << 0, XDP_LIVE_FRAMES: 1 << 1 } as const;
 
 /** Instruction encoding and ld_imm64/call src_reg values: pure tables, kept in src/object/uapi.ts. */
 export { BPF_INSN, BPF_PSEUDO } from "../object/uapi.ts";
 
-/** OBJ_GET_INFO_BY_FD info struct sizes (the prefix kfunc-kit decodes). */
+/** BPF_OBJ_NAME_LEN (a #define): the size of the name fields (the generated layouts say it too). */
 export const BPF_OBJ_NAME_LEN = 16;
 
 const reverse = <T extends Record<string, number>>(t: T): Map<number, keyof T & string> =>

@@ -3,29 +3,25 @@
  * PMUs, and the sysfs lookups that dynamic PMUs (kprobe, uprobe) need.
  */
 import { readFileSync } from "node:fs";
+import { Attr, attrEnd } from "./attr.ts";
 import { Fd } from "./fd.ts";
 import { koffi, lastErrno, libcFunc, SYS_PERF_EVENT_OPEN, throwErrno } from "./libc.ts";
+import { PERF_EVENT_ATTR, PERF_SAMPLE } from "./uapi.generated.ts";
 
 const syscallPerf = libcFunc<
   (nr: number, attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number) => number
 >("long syscall(long nr, void *attr, long pid, long cpu, long group_fd, unsigned long flags)");
 
-export const PERF_TYPE = {
-  HARDWARE: 0,
-  SOFTWARE: 1,
-  TRACEPOINT: 2,
-} as const;
-
-export const PERF_COUNT_SW = { CPU_CLOCK: 0, DUMMY: 9, BPF_OUTPUT: 10 } as const;
-export const PERF_SAMPLE_RAW = 1 << 10;
+/** enum perf_type_id, perf_sw_ids, perf_event_type: generated from BTF (src/sys/uapi.generated.ts). */
+export { PERF_COUNT_SW, PERF_RECORD, PERF_TYPE } from "./uapi.generated.ts";
+export const PERF_SAMPLE_RAW = PERF_SAMPLE.RAW;
+/** A #define, not in BTF. */
 export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
-/** sizeof(struct perf_event_attr) at PERF_ATTR_SIZE_VER8; the kernel accepts any size it knows or a larger zero tail. */
-export const PERF_ATTR_SIZE = 136;
-
-/** Bits of the attr flags word (offset 40). */
-const FLAG_DISABLED = 1n << 0n;
-const FLAG_FREQ = 1n << 10n;
-const FLAG_WATERMARK = 1n << 14n;
+/**
+ * sizeof(struct perf_event_attr) up to config3 (PERF_ATTR_SIZE_VER8, Linux 6.3): the kernel accepts any size it
+ * knows, and a larger one with a zero tail.
+ */
+export const PERF_ATTR_SIZE = attrEnd(PERF_EVENT_ATTR, "config3");
 
 export interface PerfEventAttrOptions {
   type: number;
@@ -44,24 +40,22 @@ export interface PerfEventAttrOptions {
   watermark?: boolean;
 }
 
-/** Encodes a `struct perf_event_attr` (little-endian x86-64 layout). */
+/** Encodes a `struct perf_event_attr` on the layout generated from BTF (src/sys/uapi.generated.ts). */
 export function encodePerfEventAttr(o: PerfEventAttrOptions): Uint8Array {
-  const bytes = new Uint8Array(new ArrayBuffer(PERF_ATTR_SIZE));
-  const v = new DataView(bytes.buffer);
-  v.setUint32(0, o.type, true);
-  v.setUint32(4, PERF_ATTR_SIZE, true);
-  v.setBigUint64(8, BigInt(o.config ?? 0), true);
-  v.setBigUint64(16, BigInt(o.sampleFreq ?? o.samplePeriod ?? 0), true);
-  v.setBigUint64(24, BigInt(o.sampleType ?? 0), true);
-  let flags = 0n;
-  if (o.disabled) flags |= FLAG_DISABLED;
-  if (o.watermark) flags |= FLAG_WATERMARK;
-  if (o.sampleFreq !== undefined) flags |= FLAG_FREQ;
-  v.setBigUint64(40, flags, true);
-  v.setUint32(48, o.wakeupEvents ?? 0, true);
-  v.setBigUint64(56, o.config1 ?? 0n, true);
-  v.setBigUint64(64, o.config2 ?? 0n, true);
-  return bytes;
+  const a = new Attr(PERF_EVENT_ATTR, PERF_ATTR_SIZE)
+    .set("type", o.type)
+    .set("size", PERF_ATTR_SIZE)
+    .set("config", o.config ?? 0)
+    // sample_freq shares the field; the `freq` bit says which
+    .set("sample_period", o.sampleFreq ?? o.samplePeriod ?? 0)
+    .set("sample_type", o.sampleType ?? 0)
+    .bit("disabled", o.disabled ?? false)
+    .bit("watermark", o.watermark ?? false)
+    .bit("freq", o.sampleFreq !== undefined)
+    .set("wakeup_events", o.wakeupEvents ?? 0)
+    .set("config1", o.config1 ?? 0n)
+    .set("config2", o.config2 ?? 0n);
+  return a.bytes;
 }
 
 /**

@@ -431,6 +431,81 @@ export interface ObjectRunHooks {
   session?: LoadSession | false;
 }
 
+/** One run of a test case: privileged, or test_loader's unprivileged run (`title` ends in " @unpriv"). */
+export interface TestRun {
+  title: string;
+  tc: TestCase;
+  exp: RunExpectation;
+  unpriv: boolean;
+}
+
+/** An object's tests, parsed once: its runs in file order, and what each load of one of them needs. */
+export interface ObjectTests {
+  file: string;
+  spec: ObjectSpec;
+  runs: TestRun[];
+  auxiliary: string[];
+  auxiliaryUnpriv: string[];
+  dir: string;
+}
+
+/** Parses an object's test annotations into its runs (file order: each program, then its `@unpriv` run). */
+export function openObjectTests(objectPath: string, file: string): ObjectTests {
+  const spec = parseObject(readFileSync(objectPath), file);
+  const cases = parseTestCases(spec, file);
+  const runs: TestRun[] = [];
+  for (const tc of cases) {
+    if (tc.auxiliary) continue;
+    if (tc.priv) runs.push({ title: tc.title, tc, exp: tc.priv, unpriv: false });
+    if (tc.unpriv) runs.push({ title: `${tc.title} @unpriv`, tc, exp: tc.unpriv, unpriv: true });
+  }
+  return {
+    file,
+    spec,
+    runs,
+    auxiliary: cases.filter((c) => c.auxiliary && c.priv).map((c) => c.program),
+    auxiliaryUnpriv: cases.filter((c) => c.auxiliary && c.unpriv).map((c) => c.program),
+    dir: dirname(objectPath),
+  };
+}
+
+/** Runs one run of an object's tests (the capabilities `dropCaps` asks for are already dropped). */
+export async function runTestRun(
+  obj: ObjectTests,
+  run: TestRun,
+  kernel: KernelFacts,
+  session: LoadSession | undefined,
+): Promise<TestOutcome> {
+  const { tc, exp, unpriv } = run;
+  const t0 = performance.now();
+  let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
+  try {
+    r = await runOne(obj.spec, tc, exp, {
+      kernel,
+      auxiliary: obj.auxiliary,
+      auxiliaryUnpriv: obj.auxiliaryUnpriv,
+      unpriv,
+      dir: obj.dir,
+      session,
+    });
+  } catch (e) {
+    r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
+  }
+  return {
+    file: obj.file,
+    program: tc.program,
+    title: run.title,
+    durationMs: Math.round((performance.now() - t0) * 10) / 10,
+    ...r,
+  };
+}
+
+/** The capability mask of `dropCaps`, dropped from the effective set until `restoreEffective`. */
+export function dropCapabilities(env: TestEnv): bigint | undefined {
+  const dropMask = (env.dropCaps ?? []).reduce((m, c) => m | (1n << BigInt(c)), 0n);
+  return dropMask ? disableEffective(dropMask) : undefined;
+}
+
 /** Runs every test of an object; returns the outcomes (also given to hooks as they come). */
 export async function runObjectTests(
   objectPath: string,
@@ -439,49 +514,21 @@ export async function runObjectTests(
   kernel = kernelFacts(),
   env: TestEnv = {},
 ): Promise<TestOutcome[]> {
-  const spec = parseObject(readFileSync(objectPath), file);
-  const cases = parseTestCases(spec, file);
-  const auxiliary = cases.filter((c) => c.auxiliary && c.priv).map((c) => c.program);
-  const auxiliaryUnpriv = cases.filter((c) => c.auxiliary && c.unpriv).map((c) => c.program);
-  const dir = dirname(objectPath);
+  const obj = openObjectTests(objectPath, file);
   const out: TestOutcome[] = [];
-  const dropMask = (env.dropCaps ?? []).reduce((m, c) => m | (1n << BigInt(c)), 0n);
-  const saved = dropMask ? disableEffective(dropMask) : undefined;
+  const saved = dropCapabilities(env);
   const session = hooks.session === false ? undefined : (hooks.session ?? new LoadSession());
   try {
-    await runCases();
+    for (const run of obj.runs) {
+      if (hooks.filter && !hooks.filter.test(run.title)) continue;
+      hooks.onStart?.(run.tc, run.title);
+      const outcome = await runTestRun(obj, run, kernel, session);
+      out.push(outcome);
+      hooks.onResult?.(outcome);
+    }
   } finally {
     if (!hooks.session) session?.close();
     if (saved !== undefined) restoreEffective(saved);
   }
   return out;
-
-  async function runCases(): Promise<void> {
-    for (const tc of cases) {
-      if (tc.auxiliary) continue;
-      const runs: [string, RunExpectation, boolean][] = [];
-      if (tc.priv) runs.push([tc.title, tc.priv, false]);
-      if (tc.unpriv) runs.push([`${tc.title} @unpriv`, tc.unpriv, true]);
-      for (const [title, exp, unpriv] of runs) {
-        if (hooks.filter && !hooks.filter.test(title)) continue;
-        hooks.onStart?.(tc, title);
-        const t0 = performance.now();
-        let r: Omit<TestOutcome, "file" | "program" | "title" | "durationMs">;
-        try {
-          r = await runOne(spec, tc, exp, { kernel, auxiliary, auxiliaryUnpriv, unpriv, dir, session });
-        } catch (e) {
-          r = { status: "error", reason: isKfuncKitError(e) ? formatError(e) : String(e) };
-        }
-        const outcome: TestOutcome = {
-          file,
-          program: tc.program,
-          title,
-          durationMs: Math.round((performance.now() - t0) * 10) / 10,
-          ...r,
-        };
-        out.push(outcome);
-        hooks.onResult?.(outcome);
-      }
-    }
-  }
 }

@@ -3,6 +3,7 @@
  * host: `node guest.bundle.js <plan.json>`. Runs every test of every object in the plan in this one
  * process and streams records through the result channel (src/qemu/result-channel.ts): `ready`, then per
  * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
+ * With `plan.jobs` > 1 it runs the tests in that many worker processes instead (src/testing/guest-workers.ts).
  */
 import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
@@ -11,6 +12,7 @@ import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
+import { coordinate, runWorker, WORKER_ARG } from "./guest-workers.ts";
 import { type GuestPlan, KMSG_TAG } from "./types.ts";
 
 async function main(): Promise<number> {
@@ -21,16 +23,11 @@ async function main(): Promise<number> {
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
   const kernel = kernelFacts();
+  if (process.argv[3] === WORKER_ARG) return runWorker(plan, kernel, warmUp);
   if (plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
     writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
-  // once per run, not in the first test's time: parsing the kernel's BTF (its name index is not built: the
-  // few names a run looks up are found by a scan), the syscall binding and the kernel feature probes
-  try {
-    vmlinuxBtf();
-    btfFeatures();
-  } catch {
-    // a kernel without BTF or bpf(): each test reports it with its own load
-  }
+  if ((plan.jobs ?? 1) > 1) return coordinate(plan, kernel);
+  warmUp();
   // one session for the whole run: module BTF enumerated and parsed once, each object's BTF loaded once
   const session = new LoadSession();
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
@@ -80,6 +77,19 @@ async function main(): Promise<number> {
   session.close();
   emitResult({ type: "done", count });
   return 0;
+}
+
+/**
+ * Once per run (per worker), not in the first test's time: parsing the kernel's BTF (its name index is not
+ * built: the few names a run looks up are found by a scan), the syscall binding and the kernel feature probes.
+ */
+function warmUp(): void {
+  try {
+    vmlinuxBtf();
+    btfFeatures();
+  } catch {
+    // a kernel without BTF or bpf(): each test reports it with its own load
+  }
 }
 
 main().then(

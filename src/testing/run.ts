@@ -1,9 +1,10 @@
 /**
  * `runTests(options)`: the `kfunc test` pipeline. Per kernel: prepare it, build the module(s) (cached),
  * compile each test file against that kernel (cached by content), boot once with the modules inserted and
- * run every test in one guest process (src/testing/guest.ts), streaming results. One kernel's failure to
- * build, boot or insmod marks its column and the others still run; a guest panic, oops or hang is charged
- * to the test that was running and the rest of that kernel's tests are reported as not run.
+ * run every test in one guest process (src/testing/guest.ts; with `guestJobs` N in N worker processes),
+ * streaming results. One kernel's failure to build, boot or insmod marks its column and the others still
+ * run; a guest panic, oops or hang is charged to the test that was running (with guest workers: to every
+ * test that was running) and the rest of that kernel's tests are reported as not run.
  */
 import {
   copyFileSync,
@@ -25,6 +26,7 @@ import { resultSplitter } from "../qemu/result-channel.ts";
 import { parseTestCases } from "./annotations.ts";
 import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";
 import { findModules, findTestFiles, parseShard, shardPairs } from "./discover.ts";
+import { readDurations, recordDurations, schedule } from "./durations.ts";
 import type {
   GuestPlan,
   GuestRecord,
@@ -64,6 +66,12 @@ export interface RunTestsOptions {
   shard?: string;
   /** Kernels run at once (default 1: a TCG VM uses both cores of a small machine). */
   jobs?: number;
+  /**
+   * Test worker processes per kernel (default 1: every test in one process). With N > 1 the guest runner
+   * forks N workers that take tests from one queue, the slowest known first (src/testing/guest-workers.ts);
+   * the verdicts and the report's order are the same. The VM has 2 vCPUs: more than 2 gains nothing there.
+   */
+  guestJobs?: number;
   cacheDir?: string;
   progress?: Progress;
   /** Called as results come. */
@@ -128,15 +136,25 @@ interface FileEntry {
   file: string;
 }
 
-/** Expected test titles of an object (for "not run" after a crash). */
-function expectedTitles(object: string, file: string): { program: string; title: string }[] {
+interface ExpectedTest {
+  program: string;
+  title: string;
+  /** A `__printk` test (reads the kernel's one trace buffer). */
+  printk: boolean;
+}
+
+/** Expected test titles of an object, in run order (for "not run" after a crash, the queue, the report). */
+function expectedTitles(object: string, file: string): ExpectedTest[] {
   const spec = parseObject(readFileSync(object), file);
   return parseTestCases(spec, file)
     .filter((t) => !t.auxiliary)
-    .flatMap((t) => [
-      ...(t.priv ? [{ program: t.program, title: t.title }] : []),
-      ...(t.unpriv ? [{ program: t.program, title: `${t.title} @unpriv` }] : []),
-    ]);
+    .flatMap((t) => {
+      const printk = t.printk.length > 0;
+      return [
+        ...(t.priv ? [{ program: t.program, title: t.title, printk }] : []),
+        ...(t.unpriv ? [{ program: t.program, title: `${t.title} @unpriv`, printk }] : []),
+      ];
+    });
 }
 
 /** The `__btf_path` names an object's tests use. */
@@ -165,6 +183,44 @@ function findBtfFile(name: string, source: string, compile: (src: string) => str
     }
   }
   return undefined;
+}
+
+/** The guest plan's parallel part: `jobs` and the queue (slowest known first), when `guestJobs` > 1. */
+function parallelPlan(
+  objects: { source: string; titles: ExpectedTest[] }[],
+  o: RunTestsOptions,
+  cacheDir: string,
+  release: string,
+): Pick<GuestPlan, "jobs" | "queue"> {
+  const jobs = o.guestJobs ?? 1;
+  if (jobs <= 1) return {};
+  const filter = o.filter !== undefined ? new RegExp(o.filter) : undefined;
+  const items = objects.flatMap((x, file) =>
+    x.titles
+      .filter((t) => !filter || filter.test(t.title))
+      .map((t) => ({ file, title: t.title, source: x.source, ...(t.printk ? { exclusive: true } : {}) })),
+  );
+  return { jobs, queue: schedule(items, readDurations(cacheDir, release)) };
+}
+
+/** Sorts `tests[from…]` into file order, then each file's run order (an object error first). */
+function sortByRunOrder(
+  tests: TestOutcome[],
+  from: number,
+  objects: { file: string; titles: ExpectedTest[] }[],
+): void {
+  const fileIndex = new Map(objects.map((x, i) => [x.file, i]));
+  const runIndex = new Map(objects.map((x) => [x.file, new Map(x.titles.map((t, i) => [t.title, i]))]));
+  const rank = (t: TestOutcome): [number, number] => [
+    fileIndex.get(t.file) ?? objects.length,
+    runIndex.get(t.file)?.get(t.title) ?? -1,
+  ];
+  const sorted = tests
+    .slice(from)
+    .map((t, i) => ({ t, i, r: rank(t) }))
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i)
+    .map((x) => x.t);
+  tests.splice(from, sorted.length, ...sorted);
 }
 
 function summarize(kernels: KernelColumn[]): TestRunSummary {
@@ -207,6 +263,8 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
       throw new UsageError(`--drop-cap '${c}': not a capability kfunc test knows`, {
         hint: `one of ${Object.keys(CAPS).join(", ")}`,
       });
+  if (o.guestJobs !== undefined && !(Number.isInteger(o.guestJobs) && o.guestJobs >= 1))
+    throw new UsageError(`guestJobs ${o.guestJobs}: expected a positive integer`);
   const kernels = o.host ? ["host"] : o.kernels?.length ? o.kernels : await defaultKernels();
   const shard = o.shard ? parseShard(o.shard) : undefined;
   const work = shardPairs(kernels, files, shard);
@@ -299,7 +357,7 @@ async function runKernel(
       return fail(`module build for ${col.release}: ${isKfuncKitError(e) ? formatError(e) : String(e)}`);
     }
     // 3. the test objects
-    const objects: { file: string; object: string; titles: { program: string; title: string }[] }[] = [];
+    const objects: { file: string; source: string; object: string; titles: ExpectedTest[] }[] = [];
     /** `__btf_path` files the guest finds next to the staged objects: name → host path. */
     const btfFiles = new Map<string, string>();
     const compileOptions = {
@@ -328,7 +386,7 @@ async function runKernel(
           continue;
         }
         try {
-          objects.push({ file: f.file, object, titles: expectedTitles(object, f.file) });
+          objects.push({ file: f.file, source: f.source, object, titles: expectedTitles(object, f.file) });
           for (const name of btfPathsOf(object, f.file)) {
             if (btfFiles.has(name)) continue;
             const found = findBtfFile(name, f.source, (src) => compileTest(src, compileOptions).object);
@@ -362,6 +420,7 @@ async function runKernel(
       ...(o.filter !== undefined ? { filter: o.filter } : {}),
       ...(onHost ? {} : { kmsg: true, allowUnprivileged: true }),
       ...(dropCaps.length ? { dropCaps } : {}),
+      ...parallelPlan(objects, o, cacheDir, col.release!),
     };
     for (const [name, path] of btfFiles) {
       const dest = join(runDir, name);
@@ -370,7 +429,10 @@ async function runKernel(
     }
     const planFile = join(runDir, "plan.json");
     writeFileSync(planFile, JSON.stringify(plan));
-    let running: { file: string; program: string; title: string } | undefined;
+    /** The tests started and not finished: one, or with guest workers up to one per worker. */
+    const running = new Map<string, { file: string; program: string; title: string }>();
+    const keyOf = (t: { file: string; title: string }) => `${t.file}\0${t.title}`;
+    const guestFrom = col.tests.length;
     const done = new Set<string>();
     let ready = false;
     const splitter = resultSplitter<GuestRecord>(
@@ -378,11 +440,11 @@ async function runKernel(
         if (r.type === "ready") {
           ready = true;
           col.timings["guest start"] = r.startMs;
-        } else if (r.type === "start") running = r;
+        } else if (r.type === "start") running.set(keyOf(r), r);
         else if (r.type === "test") {
           const { type: _t, ...outcome } = r;
-          running = undefined;
-          done.add(`${outcome.file}\0${outcome.title}`);
+          running.delete(keyOf(outcome));
+          done.add(keyOf(outcome));
           push(outcome);
         } else if (r.type === "file-error") {
           push({
@@ -416,9 +478,9 @@ async function runKernel(
           });
         }
     };
-    /** After a crash: the verdicts and the last start the console has, which the serial pipeline may have lost. */
+    /** After a crash: the verdicts and the starts the console has, which the serial pipeline may have lost. */
     const recoverFromConsole = (consoleText: string) => {
-      let last: typeof running;
+      const started = new Map<string, { file: string; program: string; title: string }>();
       for (const m of consoleText.matchAll(new RegExp(`${KMSG_TAG}(start|result) (\\{.*\\})\\s*$`, "gm"))) {
         let rec: TestOutcome;
         try {
@@ -426,11 +488,11 @@ async function runKernel(
         } catch {
           continue;
         }
-        const key = `${rec.file}\0${rec.title}`;
-        if (m[1] === "start")
-          last = done.has(key) ? undefined : { file: rec.file, program: rec.program, title: rec.title };
-        else {
-          last = undefined;
+        const key = keyOf(rec);
+        if (m[1] === "start") {
+          if (!done.has(key)) started.set(key, { file: rec.file, program: rec.program, title: rec.title });
+        } else {
+          started.delete(key);
           if (done.has(key)) continue;
           done.add(key);
           push({
@@ -441,17 +503,18 @@ async function runKernel(
           });
         }
       }
-      if (last) running = last;
-      else if (running && done.has(`${running.file}\0${running.title}`)) running = undefined;
+      for (const [k, t] of started) running.set(k, t);
+      for (const k of [...running.keys()]) if (done.has(k)) running.delete(k);
     };
     const charge = (what: string, consoleTail: string, consoleText = "") => {
       if (consoleText) recoverFromConsole(consoleText);
-      if (running) {
-        done.add(`${running.file}\0${running.title}`);
+      // with guest workers, every test that was running is charged: which one crashed the kernel is unknown
+      for (const [k, t] of running) {
+        done.add(k);
         push({
-          file: running.file,
-          program: running.program,
-          title: running.title,
+          file: t.file,
+          program: t.program,
+          title: t.title,
           status: "fail",
           durationMs: 0,
           failure: {
@@ -460,21 +523,31 @@ async function runKernel(
             got: `${what}${consoleTail ? `\n--- console (tail) ---\n${consoleTail}` : ""}`,
           },
         });
-        running = undefined;
       }
+      running.clear();
       notRun(`not run: ${what.split("\n")[0]} while an earlier test ran`);
     };
     const timeoutMs = (o.timeoutS ?? 300) * 1000;
     if (onHost) {
       const { spawn } = await import("node:child_process");
       await timed("tests", async () => {
-        const child = spawn(process.execPath, [script, planFile], { stdio: ["ignore", "pipe", "pipe"] });
+        // its own process group: a timeout or Ctrl-C kills the runner's test workers too
+        const child = spawn(process.execPath, [script, planFile], {
+          stdio: ["ignore", "pipe", "pipe"],
+          detached: true,
+        });
         let stderr = "";
         child.stdout.on("data", (c: Buffer) => splitter.push(c));
         child.stderr.on("data", (c: Buffer) => {
           stderr += c.toString();
         });
-        const kill = () => child.kill("SIGKILL");
+        const kill = () => {
+          try {
+            process.kill(-child.pid!, "SIGKILL");
+          } catch {
+            child.kill("SIGKILL");
+          }
+        };
         const timer = setTimeout(kill, timeoutMs);
         o.signal?.addEventListener("abort", kill, { once: true });
         const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
@@ -534,7 +607,7 @@ async function runKernel(
           return fail(
             `the test runner did not start in the guest (exit ${r.exitCode}): ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
           );
-        if (r.exitCode !== 0 || running)
+        if (r.exitCode !== 0 || running.size)
           charge(
             `the test runner exited with ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
             r.console.split("\n").slice(-20).join("\n"),
@@ -551,6 +624,14 @@ async function runKernel(
       }
     }
     notRun("not run: the test runner ended before it");
+    // the report in file order and each file's run order, whatever order the guest workers finished in
+    sortByRunOrder(col.tests, guestFrom, objects);
+    recordDurations(
+      cacheDir,
+      col.release!,
+      (file) => objects.find((x) => x.file === file)?.source,
+      col.tests.slice(guestFrom),
+    );
   } catch (e) {
     if (isKfuncKitError(e) && e.code === "USAGE") throw e;
     return fail(isKfuncKitError(e) ? formatError(e) : String(e));

@@ -53,6 +53,21 @@ export interface GuestPlan {
    * can load, as the kernel's BPF CI configures its VMs.
    */
   allowUnprivileged?: boolean;
+  /**
+   * Test worker processes (default 1: every test in the runner's own process). With more, the runner forks
+   * that many workers and hands out `queue` from one queue as they finish (src/testing/guest-workers.ts).
+   */
+  jobs?: number;
+  /** With `jobs` > 1: every test run, in the order to start them (longest known first). */
+  queue?: WorkItem[];
+}
+
+/** One test run to hand to a worker: the plan's file index and the run's title. */
+export interface WorkItem {
+  file: number;
+  title: string;
+  /** Runs with no other test at once (a `__printk` test: the kernel's one trace buffer is shared). */
+  exclusive?: boolean;
 }
 
 /** Prefix of the runner's kernel-log lines (`kfunc-test: start {…}`, `kfunc-test: result {…}`). */

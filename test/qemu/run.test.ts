@@ -85,6 +85,21 @@ test("vm run streams: exit 1, 30000 lines of stdout byte-exact on our stdout, st
   assert.doesNotMatch(r.stderr, /sysrq|Power down/, "kernel console not mixed into stderr");
 });
 
+test("vm run: the command is the host's binary found on PATH, with argv[0] as given (no builtin, no applet)", () => {
+  // the run script is busybox ash, whose own ls would refuse --version and whose echo is a builtin
+  const ls = runCli(["vm", "run", "--share", work, "--", "ls", "--version"], { cwd: work });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^ls \(GNU coreutils\)/);
+  const argv0 = runCli(
+    ["vm", "run", "--share", work, "--", "bash", "-c", 'x=$(readlink /proc/$$/exe); echo "$0"; echo "$x"'],
+    {
+      cwd: work,
+    },
+  );
+  assert.equal(argv0.code, 0, argv0.stderr);
+  assert.equal(argv0.stdout, "bash\n/usr/bin/bash\n");
+});
+
 test("vm run --kernel <local bzImage>: boots it; a command missing in the guest exits 127 clearly", () => {
   const bzImage = join(kernel.root, "boot", `vmlinuz-${kernel.release}`);
   const r = runCli(["vm", "run", "--kernel", bzImage, "--share", work, "--", "no-such-command-xyz", "arg"], {

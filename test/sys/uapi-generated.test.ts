@@ -6,6 +6,8 @@ import {
   ABI_ENUMS,
   GENERATED_PATH,
   HOST_VMLINUX_BTF,
+  layoutFields,
+  missingAbi,
   missingAbiEnums,
   releaseOf,
   renderUapi,
@@ -23,8 +25,8 @@ test("src/sys/uapi.generated.ts is what `npm run gen:abi` makes from the host's 
   assert.ok(fileRelease, "the header names the kernel it was generated from");
   if (!existsSync(HOST_VMLINUX_BTF)) return void t.skip(`no ${HOST_VMLINUX_BTF} on this host`);
   const btf = parseBtf(new Uint8Array(readFileSync(HOST_VMLINUX_BTF)), { source: HOST_VMLINUX_BTF });
-  const missing = missingAbiEnums(btf);
-  if (missing.length > 0) return void t.skip(`the host's vmlinux BTF has no enum ${missing.join(", ")}`);
+  const missing = missingAbi(btf);
+  if (missing.length > 0) return void t.skip(`the host's vmlinux BTF has no ${missing.join(", ")}`);
   if (fileRelease !== osRelease())
     return void t.skip(
       `generated from Linux ${fileRelease}, the host runs ${osRelease()}: compared only there`,
@@ -67,4 +69,79 @@ test("renderUapi refuses a BTF without the enums, naming them", () => {
     "bpf_link_type",
   ]);
   assert.throws(() => renderUapi(partial, "x"), /no enum bpf_map_type, bpf_prog_type/);
+});
+
+test("layouts flatten anonymous members, prefix named ones, and place bitfields in their unit", () => {
+  const u32 = { id: 1, kind: "INT", name: "__u32", size: 4, encoding: 0, bitOffset: 0, bits: 32 } as const;
+  const u64 = { id: 2, kind: "INT", name: "__u64", size: 8, encoding: 0, bitOffset: 0, bits: 64 } as const;
+  const m = (name: string, type: number, bitOffset: number, bitfieldSize = 0) => ({
+    name,
+    type,
+    bitOffset,
+    bitfieldSize,
+  });
+  const types: BtfType[] = [
+    u32,
+    u64,
+    // union { __u32 prog_fd; __u32 map_fd; }
+    {
+      id: 3,
+      kind: "UNION",
+      name: "",
+      size: 4,
+      kindFlag: false,
+      members: [m("prog_fd", 1, 0), m("map_fd", 1, 0)],
+    },
+    // struct { __u32 flags; __u32 cnt; __u64 syms; } kprobe_multi
+    {
+      id: 4,
+      kind: "STRUCT",
+      name: "",
+      size: 16,
+      kindFlag: false,
+      members: [m("flags", 1, 0), m("cnt", 1, 32), m("syms", 2, 64)],
+    },
+    // struct { union {…}; __u32 gpl:1; __u32 :31; struct {…} kprobe_multi; }
+    {
+      id: 5,
+      kind: "STRUCT",
+      name: "outer",
+      size: 24,
+      kindFlag: true,
+      members: [m("", 3, 0), m("gpl", 1, 32, 1), m("", 1, 33, 31), m("kprobe_multi", 4, 64)],
+    },
+  ];
+  const btf = parseBtf(encodeBtf(types), { source: "synthetic" });
+  const outer = btf.findByName("outer", "STRUCT");
+  assert.ok(outer?.kind === "STRUCT");
+  assert.deepEqual(layoutFields(btf, outer), [
+    { path: "prog_fd", off: 0, size: 4 },
+    { path: "map_fd", off: 0, size: 4 },
+    { path: "gpl", off: 4, size: 4, shift: 0, bits: 1 },
+    { path: "kprobe_multi", off: 8, size: 16 },
+    { path: "kprobe_multi.flags", off: 8, size: 4 },
+    { path: "kprobe_multi.cnt", off: 12, size: 4 },
+    { path: "kprobe_multi.syms", off: 16, size: 8 },
+  ]);
+  // the real file: anonymous members of union bpf_attr were found by their first field
+  assert.equal(generated.PROG_LOAD_ATTR.fields.prog_type.off, 0);
+  assert.equal(generated.MAP_ELEM_ATTR.fields.map_fd.off, 0);
+  assert.ok(generated.PROG_LOAD_ATTR.size > generated.PROG_LOAD_ATTR.fields.log_true_size.off);
+  assert.ok(generated.BPF_ATTR_SIZE >= generated.PROG_LOAD_ATTR.size);
+});
+
+test("missingAbi names every attr member and struct a BTF lacks", () => {
+  const partial = parseBtf(
+    encodeBtf([{ id: 1, kind: "UNION", name: "bpf_attr", size: 4, kindFlag: false, members: [] }]),
+    { source: "partial" },
+  );
+  const missing = missingAbi(partial);
+  assert.ok(
+    missing.includes("union bpf_attr's anonymous struct starting with 'prog_type'"),
+    missing.join("; "),
+  );
+  assert.ok(missing.includes("union bpf_attr's member 'link_create'"));
+  assert.ok(missing.includes("struct bpf_prog_info"));
+  assert.ok(missing.includes("union bpf_iter_link_info"));
+  assert.ok(missing.includes("the enum holding BPF_F_NO_PREALLOC"));
 });

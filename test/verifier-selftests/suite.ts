@@ -3,7 +3,7 @@
  * the docs table use it: every progs/verifier_*.c of linux-source-6.12 (test/verifier-selftests/source.ts),
  * compiled with the selftests' flags and clang-19, run as prog_tests/verifier.c runs them — without
  * CAP_SYS_ADMIN, the `@unpriv` runs without test_loader's set as well — plus the deliberate fixture
- * (test/fixtures/verifier-selftests/deliberate.c).
+ * (test/fixtures/verifier-selftests/deliberate.c). Two test workers in the guest (`guestJobs`).
  */
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,8 @@ import { type VerifierSelftests, verifierSelftests } from "./source.ts";
 
 export const KERNEL = "debian:bookworm-backports";
 export const CLANG = "clang-19";
+/** Test workers in the guest: its vCPU count. */
+export const GUEST_JOBS = 2;
 export const DELIBERATE = join(
   dirname(fileURLToPath(import.meta.url)),
   "..",
@@ -30,7 +32,7 @@ export interface SuiteRun {
 }
 
 export async function runVerifierSelftests(
-  o: { onEvent?: (e: TestEvent) => void; filter?: string } = {},
+  o: { onEvent?: (e: TestEvent) => void; filter?: string; guestJobs?: number } = {},
 ): Promise<SuiteRun> {
   const cacheDir = defaultCacheDir();
   const kernel = await prepareKernel(KERNEL, { cacheDir });
@@ -45,6 +47,9 @@ export async function runVerifierSelftests(
     defines: source.defines,
     cflags: source.cflags,
     dropCaps: ["CAP_SYS_ADMIN"],
+    // one test worker per vCPU of the guest (runInVm's default: 2; no kprobe attach here, so multi-threaded
+    // TCG with 2 vCPUs is safe): the two 1M-instruction refusals then run beside the rest
+    guestJobs: o.guestJobs ?? GUEST_JOBS,
     timeoutS: 1800,
     ...(o.filter ? { filter: o.filter } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),

@@ -10,6 +10,7 @@ interface TestCliOptions {
   output?: string;
   json?: boolean;
   jobs?: string;
+  guestJobs?: string;
   timeout?: string;
   clang?: string;
   include?: string[];
@@ -51,6 +52,10 @@ export function register(program: Command): void {
     .option("-o, --output <file>", "write the tap/junit report to a file (spec stays on the terminal)")
     .option("--json", "print the structured results as JSON")
     .option("-j, --jobs <n>", "kernels run at once (default 1)")
+    .option(
+      "--guest-jobs <n>",
+      "test worker processes per kernel, taking tests from one queue, slowest first (default 1; the VM has 2 vCPUs)",
+    )
     .option("--timeout <s>", "per-kernel run timeout in seconds (default 300); a hang fails the running test")
     .option("--clang <path>", "clang to compile the tests with")
     .option("-I, --include <dir>", "include dir for compiling test sources (repeatable)", collect)
@@ -86,6 +91,7 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
     return n;
   };
   const jobs = num(opts.jobs, "--jobs");
+  const guestJobs = num(opts.guestJobs, "--guest-jobs");
   const timeoutS = num(opts.timeout, "--timeout");
   const { runTests, specLine, failureDetail, matrix, summaryLine, tap, junit } = await import(
     "../../testing/index.ts"
@@ -104,9 +110,9 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
   process.once("SIGINT", onSigint);
   if ((opts.kfuncs || opts.btf || opts.interp) && !opts.uvm)
     throw new UsageError("--kfuncs, --btf and --interp go with --uvm");
-  if (opts.uvm && (opts.kernel || opts.host || opts.module || opts.shard || opts.jobs))
+  if (opts.uvm && (opts.kernel || opts.host || opts.module || opts.shard || opts.jobs || opts.guestJobs))
     throw new UsageError(
-      "--uvm runs in userspace: it takes no --kernel, --host, --module, --shard or --jobs",
+      "--uvm runs in userspace: it takes no --kernel, --host, --module, --shard, --jobs or --guest-jobs",
     );
   let results: Awaited<ReturnType<typeof runTests>>;
   try {
@@ -133,6 +139,7 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
         ...(opts.host ? { host: true } : {}),
         ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
         ...(jobs ? { jobs } : {}),
+        ...(guestJobs ? { guestJobs } : {}),
         ...(timeoutS ? { timeoutS } : {}),
         ...(opts.clang ? { clang: opts.clang } : {}),
         ...(opts.include ? { includeDirs: opts.include } : {}),

@@ -5,8 +5,6 @@
  */
 import { readSync } from "node:fs";
 import { SyscallError } from "../../errors.ts";
-import { Fd } from "../../sys/fd.ts";
-import { addressOf, withPinned } from "../../sys/perf.ts";
 import { Link } from "../links.ts";
 import { ATTACH, iterCreate, linkCreate } from "./attrs.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
@@ -23,7 +21,7 @@ export interface IterOptions {
 export class IterLink extends Link {
   /** Runs the iterator once and returns everything it wrote. */
   read(): Uint8Array {
-    const fd = new Fd(iterCreate(this.fd), `iter ${this.info.program}`);
+    const fd = iterCreate(this.fd, `iter ${this.info.program}`);
     try {
       const chunks: Buffer[] = [];
       let total = 0;
@@ -49,27 +47,12 @@ export class IterLink extends Link {
 }
 
 export function attachIter(program: AttachableProgram, target: string, options: IterOptions = {}): IterLink {
-  let info: Uint8Array | undefined;
-  if (options.mapFd !== undefined || options.tid !== undefined || options.pid !== undefined) {
-    info = new Uint8Array(new ArrayBuffer(16));
-    const v = new DataView(info.buffer);
-    if (options.mapFd !== undefined) v.setUint32(0, options.mapFd, true);
-    else if (options.tid !== undefined) v.setUint32(0, options.tid, true);
-    else v.setUint32(4, options.pid!, true);
-  }
-  const tail = new Uint8Array(new ArrayBuffer(16));
-  if (info) {
-    const v = new DataView(tail.buffer);
-    v.setBigUint64(0, addressOf(info), true);
-    v.setUint32(8, info.byteLength, true);
-  }
   try {
-    const fd = withPinned(info ? [info] : [], () =>
-      linkCreate({ progFd: programFd(program), attachType: ATTACH.TRACE_ITER, tail }),
+    const fd = linkCreate(
+      { progFd: programFd(program), attachType: ATTACH.TRACE_ITER, iter: options },
+      `iter link ${program.name}`,
     );
-    return new IterLink({ kind: "iter", program: program.name, target, mechanism: "bpf_link" }, [
-      new Fd(fd, `iter link ${program.name}`),
-    ]);
+    return new IterLink({ kind: "iter", program: program.name, target, mechanism: "bpf_link" }, [fd]);
   } catch (e) {
     throw SyscallError.wrap(`iter '${program.name}' → ${target}: attach failed`, e, {
       ...(target.startsWith("bpf_map") && options.mapFd === undefined

@@ -7,9 +7,8 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { Fd } from "../../sys/fd.ts";
+import type { Fd } from "../../sys/fd.ts";
 import {
-  addressOf,
   cString,
   encodePerfEventAttr,
   PERF_TYPE,
@@ -20,7 +19,7 @@ import {
 } from "../../sys/perf.ts";
 import { kallsymsText, parseKallsyms } from "../host.ts";
 import { Link } from "../links.ts";
-import { ATTACH, BPF_F_KPROBE_MULTI_RETURN, linkCreate, u64Array } from "./attrs.ts";
+import { ATTACH, BPF_F_KPROBE_MULTI, linkCreate } from "./attrs.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
 import { tracefsRoot, tracepointId } from "./tracefs.ts";
@@ -214,20 +213,16 @@ export function attachKprobeMulti(program: AttachableProgram, pattern: string, r
       hint: "check the names against /proc/kallsyms",
     });
   }
-  const strings = names.map((n) => cString(n));
-  const ptrs = u64Array(strings.map((s) => s.address));
-  const tail = new Uint8Array(new ArrayBuffer(32));
-  const v = new DataView(tail.buffer);
-  v.setUint32(0, retprobe ? BPF_F_KPROBE_MULTI_RETURN : 0, true);
-  v.setUint32(4, names.length, true);
-  v.setBigUint64(8, addressOf(ptrs), true);
   try {
-    const fd = withPinned([ptrs, ...strings.map((x) => x.bytes)], () =>
-      linkCreate({ progFd: programFd(program), attachType: ATTACH.TRACE_KPROBE_MULTI, tail }),
+    const fd = linkCreate(
+      {
+        progFd: programFd(program),
+        attachType: ATTACH.TRACE_KPROBE_MULTI,
+        kprobeMulti: { syms: names, flags: retprobe ? BPF_F_KPROBE_MULTI.RETURN : 0 },
+      },
+      `${kind} link ${program.name}`,
     );
-    return new Link({ kind, program: program.name, target: pattern, mechanism: "bpf_link" }, [
-      new Fd(fd, `${kind} link ${program.name}`),
-    ]);
+    return new Link({ kind, program: program.name, target: pattern, mechanism: "bpf_link" }, [fd]);
   } catch (e) {
     if (e instanceof SyscallError && (e.errno === 95 || e.errno === 524)) {
       throw new NotSupportedError(

@@ -5,7 +5,7 @@
  * bpf_program__attach_perf_event is used by profile/runqlen/llcstat.
  */
 import { type KfuncKitError, SyscallError, UsageError } from "../../errors.ts";
-import { Fd } from "../../sys/fd.ts";
+import type { Fd } from "../../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../../sys/ioctl.ts";
 import { encodePerfEventAttr, PERF_COUNT_SW, PERF_TYPE, perfEventOpen } from "../../sys/perf.ts";
 import { Link, type LinkInfo, type LinkMechanism } from "../links.ts";
@@ -30,8 +30,11 @@ function attachFds(
 ): { fds: Fd[]; mechanism: LinkMechanism } {
   if (!forceIoctl) {
     try {
-      const fd = linkCreate({ progFd, targetFd: perfFd.value, attachType: ATTACH.PERF_EVENT });
-      return { fds: [perfFd, new Fd(fd, `link ${what}`)], mechanism: "bpf_link" };
+      const fd = linkCreate(
+        { progFd, targetFd: perfFd.value, attachType: ATTACH.PERF_EVENT },
+        `link ${what}`,
+      );
+      return { fds: [perfFd, fd], mechanism: "bpf_link" };
     } catch (e) {
       if (!(e instanceof SyscallError) || !FALLBACK_ERRNOS.has(e.errno)) throw e;
     }

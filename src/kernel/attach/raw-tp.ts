@@ -5,8 +5,6 @@
  */
 import { errnoOf, NotSupportedError, SyscallError } from "../../errors.ts";
 import { ERRNO, errnoName } from "../../sys/errno.ts";
-import { Fd } from "../../sys/fd.ts";
-import { cString, withPinned } from "../../sys/perf.ts";
 import { epermHint, permissionEvidence } from "../capabilities.ts";
 import { Link, type LinkKind } from "../links.ts";
 import { ATTACH, linkCreate, rawTracepointOpen } from "./attrs.ts";
@@ -14,12 +12,11 @@ import { type AttachableProgram, programFd } from "./program.ts";
 import { VM_HINT } from "./unsupported.ts";
 
 export function attachRawTracepoint(program: AttachableProgram, name: string): Link {
-  const s = cString(name);
   try {
-    const fd = withPinned([s.bytes], () => rawTracepointOpen(programFd(program), s.address));
+    const fd = rawTracepointOpen(programFd(program), name, `raw_tp link ${program.name}`);
     return new Link(
       { kind: "raw_tp", program: program.name, target: name, mechanism: "raw_tracepoint_open" },
-      [new Fd(fd, `raw_tp link ${program.name}`)],
+      [fd],
     );
   } catch (e) {
     throw SyscallError.wrap(`raw_tp '${program.name}' → ${name}: attach failed`, e, {
@@ -34,9 +31,9 @@ export function attachRawTracepoint(program: AttachableProgram, name: string): L
 
 export function attachTpBtf(program: AttachableProgram, target: string): Link {
   try {
-    const fd = rawTracepointOpen(programFd(program), 0n);
+    const fd = rawTracepointOpen(programFd(program), null, `tp_btf link ${program.name}`);
     return new Link({ kind: "tp_btf", program: program.name, target, mechanism: "raw_tracepoint_open" }, [
-      new Fd(fd, `tp_btf link ${program.name}`),
+      fd,
     ]);
   } catch (e) {
     throw SyscallError.wrap(`tp_btf '${program.name}' → ${target}: attach failed`, e);
@@ -59,10 +56,11 @@ export function attachTrampoline(
   target: string,
 ): Link {
   try {
-    const fd = linkCreate({ progFd: programFd(program), attachType: TRAMPOLINE_ATTACH[kind]! });
-    return new Link({ kind: kind as LinkKind, program: program.name, target, mechanism: "bpf_link" }, [
-      new Fd(fd, `${kind} link ${program.name}`),
-    ]);
+    const fd = linkCreate(
+      { progFd: programFd(program), attachType: TRAMPOLINE_ATTACH[kind]! },
+      `${kind} link ${program.name}`,
+    );
+    return new Link({ kind: kind as LinkKind, program: program.name, target, mechanism: "bpf_link" }, [fd]);
   } catch (e) {
     const errno = errnoOf(e);
     if (errno === ERRNO.EOPNOTSUPP || errno === ERRNO.ENOTSUPP) {

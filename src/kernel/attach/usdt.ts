@@ -18,7 +18,7 @@ import {
 } from "../../errors.ts";
 import { BPF_UPDATE } from "../../sys/constants.ts";
 import { ERRNO } from "../../sys/errno.ts";
-import { Fd } from "../../sys/fd.ts";
+import type { Fd } from "../../sys/fd.ts";
 import { ioctl, PERF_EVENT_IOC } from "../../sys/ioctl.ts";
 import { cString, encodePerfEventAttr, perfEventOpen, pmuType, withPinned } from "../../sys/perf.ts";
 import { collectionOf } from "../collection.ts";
@@ -434,10 +434,11 @@ function attachSite(
   const progFd = programFd(program);
   if (!options.forceIoctl) {
     try {
-      const tail = new Uint8Array(8);
-      new DataView(tail.buffer).setBigUint64(0, cookie ?? 0n, true);
-      const fd = linkCreate({ progFd, targetFd: perf.value, attachType: ATTACH.PERF_EVENT, tail });
-      fds.push(new Fd(fd, `usdt link ${program.name}`));
+      const fd = linkCreate(
+        { progFd, targetFd: perf.value, attachType: ATTACH.PERF_EVENT, perfEventCookie: cookie ?? 0n },
+        `usdt link ${program.name}`,
+      );
+      fds.push(fd);
       return "bpf_link";
     } catch (e) {
       const fallback = e instanceof SyscallError && [ERRNO.EINVAL, 95, 524].includes(e.errno);
