@@ -1,5 +1,10 @@
-import ora, { type Ora } from "ora";
+import type { Ora } from "ora";
 import { type Progress, silentProgress } from "../progress.ts";
+
+// a spinner only on a terminal with a width (a pty of 0 columns made ora redraw without end); ora and what it
+// imports (~20 ms of module loading) are not loaded for pipes and files
+const spinnerTerminal = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
+const ora = spinnerTerminal ? (await import("ora")).default : undefined;
 
 export type { Progress };
 
@@ -9,7 +14,7 @@ export type { Progress };
  */
 export function createProgress(options: { quiet?: boolean } = {}): Progress {
   if (options.quiet) return silentProgress;
-  if (!process.stderr.isTTY) {
+  if (!ora) {
     let current = "";
     return {
       step(t) {

@@ -3,7 +3,7 @@
  * so checks are combined into few boots. Never skipped: QEMU and the kernel download are requirements.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
 import { readModule } from "../../src/qemu/modules.ts";
-import { qemuProcesses, runCli, spawnCli, waitFor } from "./helpers.ts";
+import { cliArgs, qemuProcesses, runCli, spawnCli, waitFor } from "./helpers.ts";
 
 let kernel: PreparedKernel;
 let work: string;
@@ -98,6 +98,23 @@ test("vm run: the command is the host's binary found on PATH, with argv[0] as gi
   );
   assert.equal(argv0.code, 0, argv0.stderr);
   assert.equal(argv0.stdout, "bash\n/usr/bin/bash\n");
+});
+
+test("vm run on a terminal of 0 columns (script(1) without a size): plain progress lines, the output, exit 0", () => {
+  // ora redrew its spinner without end on such a pty (tens of MB of cursor-up codes, the run never ended)
+  const cmd = [process.execPath, ...cliArgs(["vm", "run", "--share", work, "--", "echo", "from-a-pty"])]
+    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+    .join(" ");
+  const r = spawnSync("script", ["-qec", cmd, "/dev/null"], {
+    cwd: work,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    timeout: 120_000,
+    maxBuffer: 1 << 20,
+  });
+  assert.equal(r.status, 0, `${r.error ?? ""} ${r.stderr}`);
+  assert.match(r.stdout, /from-a-pty/);
+  assert.ok(r.stdout.length < 4096, `${r.stdout.length} bytes of terminal output`);
 });
 
 test("vm run --kernel <local bzImage>: boots it; a command missing in the guest exits 127 clearly", () => {
