@@ -26,16 +26,29 @@ export const WORKER_ARG = "--worker";
 /** Workers started to replace ones that died, at most, per run. */
 const MAX_RESPAWNS = 4;
 
+/**
+ * In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
+ * panic can lose the last records still in the serial pipeline, the console keeps what happened.
+ */
+export function kernelLogNotes(plan: GuestPlan): (what: string, rec: Record<string, unknown>) => void {
+  const kmsg = plan.kmsg ? openSync("/dev/kmsg", "w") : undefined;
+  return (what, rec) => {
+    if (kmsg !== undefined) writeSync(kmsg, `<3>${KMSG_TAG}${what} ${JSON.stringify(rec)}\n`);
+  };
+}
+
+/** What the kernel log keeps of a verdict. */
+export function resultNote(r: TestOutcome): Record<string, unknown> {
+  return { file: r.file, program: r.program, title: r.title, status: r.status, durationMs: r.durationMs };
+}
+
 /** A worker: reads work items (one JSON line each) on stdin until it ends, runs each, emits its records. */
 export async function runWorker(plan: GuestPlan, kernel: KernelFacts, warmUp: () => void): Promise<number> {
   warmUp();
   const session = new LoadSession();
   // for the worker's whole life (the sequential runner drops them around each object)
   dropCapabilities({ dropCaps: plan.dropCaps });
-  const kmsg = plan.kmsg ? openSync("/dev/kmsg", "w") : undefined;
-  const note = (what: string, rec: Record<string, unknown>) => {
-    if (kmsg !== undefined) writeSync(kmsg, `<3>${KMSG_TAG}${what} ${JSON.stringify(rec)}\n`);
-  };
+  const note = kernelLogNotes(plan);
   const objects = new Map<number, ObjectTests>();
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
@@ -63,13 +76,7 @@ export async function runWorker(plan: GuestPlan, kernel: KernelFacts, warmUp: ()
     const r: TestOutcome = run
       ? await runTestRun(obj, run, kernel, session)
       : { ...start, status: "error", reason: "the object has no such test", durationMs: 0 };
-    note("result", {
-      file: r.file,
-      program: r.program,
-      title: r.title,
-      status: r.status,
-      durationMs: r.durationMs,
-    });
+    note("result", resultNote(r));
     emitResult({ type: "test", ...r });
   }
   session.close();

@@ -5,15 +5,15 @@
  * test `start` and `test`, then `done`. Exits 0 when it ran everything (the verdicts are in the records).
  * With `plan.jobs` > 1 it runs the tests in that many worker processes instead (src/testing/guest-workers.ts).
  */
-import { openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { formatError, isKfuncKitError } from "../errors.ts";
 import { btfFeatures } from "../kernel/features.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { emitResult } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
-import { coordinate, runWorker, WORKER_ARG } from "./guest-workers.ts";
-import { type GuestPlan, KMSG_TAG } from "./types.ts";
+import { coordinate, kernelLogNotes, resultNote, runWorker, WORKER_ARG } from "./guest-workers.ts";
+import type { GuestPlan } from "./types.ts";
 
 async function main(): Promise<number> {
   const planFile = process.argv[2];
@@ -32,12 +32,7 @@ async function main(): Promise<number> {
   const session = new LoadSession();
   emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
-  // In a VM, each start and verdict also goes to the kernel log (at KERN_ERR, so the console shows it): a
-  // panic can lose the last records still in the serial pipeline, the console keeps what happened.
-  const kmsg = plan.kmsg ? openSync("/dev/kmsg", "w") : undefined;
-  const note = (what: string, rec: Record<string, unknown>) => {
-    if (kmsg !== undefined) writeSync(kmsg, `<3>${KMSG_TAG}${what} ${JSON.stringify(rec)}\n`);
-  };
+  const note = kernelLogNotes(plan);
   let count = 0;
   for (const f of plan.files) {
     try {
@@ -52,13 +47,7 @@ async function main(): Promise<number> {
             note("start", { file: f.file, program: tc.program, title });
           },
           onResult: (r) => {
-            note("result", {
-              file: r.file,
-              program: r.program,
-              title: r.title,
-              status: r.status,
-              durationMs: r.durationMs,
-            });
+            note("result", resultNote(r));
             count++;
             emitResult({ type: "test", ...r });
           },

@@ -8,7 +8,7 @@ import type { Btf } from "../../src/btf/index.ts";
 import { SyscallError } from "../../src/errors.ts";
 import type { Environment } from "../../src/kernel/environment.ts";
 import { ModuleBtfSet } from "../../src/kernel/kernel-btf.ts";
-import type { BtfFeatureSet } from "../../src/link/btf-sanitize.ts";
+import { ALL_BTF_FEATURES } from "../../src/link/btf-sanitize.ts";
 import type { SysBackend } from "../../src/sys/backend.ts";
 import type { MapCreateAttr } from "../../src/sys/bpf-map.ts";
 import { BtfLoadFailure, type MapInfo } from "../../src/sys/bpf-obj.ts";
@@ -147,16 +147,6 @@ export class FakeSys implements SysBackend {
   }
 }
 
-const ALL_BTF: BtfFeatureSet = {
-  func: true,
-  funcGlobal: true,
-  datasec: true,
-  float: true,
-  declTag: true,
-  typeTag: true,
-  enum64: true,
-};
-
 /** A kernel that answers no to every optional feature, has no modules and no kallsyms. */
 export const fakeEnv: Environment = {
   name: "fake",
@@ -165,7 +155,7 @@ export const fakeEnv: Environment = {
   },
   moduleBtfs: () => new ModuleBtfSet([]),
   supports: () => false,
-  btfFeatures: () => ALL_BTF,
+  btfFeatures: () => ALL_BTF_FEATURES,
   kallsymsAddresses: () => new Map(),
   kernelVersionCode: () => (6 << 16) | (12 << 8),
   release: () => "6.12.0-fake",
