@@ -136,6 +136,19 @@ export function checkDist(dir = join(root, "dist")) {
  */
 export function bundleGuest() {
   for (const dir of ["demo", "testing"]) bundleOne(dir);
+  // `kfunc test`'s runner also as CommonJS: the VM starts it through a V8 code cache (src/testing/code-cache.ts)
+  run(join(root, "node_modules", ".bin", "esbuild"), [
+    join(root, "dist", "testing", "guest.js"),
+    "--bundle",
+    "--platform=node",
+    "--format=cjs",
+    "--target=node20",
+    "--external:koffi",
+    "--define:import.meta.url=__kfuncUrl",
+    '--banner:js=const __kfuncUrl = require("node:url").pathToFileURL(__filename).href;',
+    `--outfile=${join(root, "dist", "testing", "guest.bundle.cjs")}`,
+    "--log-level=warning",
+  ]);
 }
 
 function bundleOne(dir) {

@@ -24,6 +24,7 @@ import { parseObject } from "../object/index.ts";
 import type { Progress } from "../progress.ts";
 import { resultSplitter } from "../qemu/result-channel.ts";
 import { parseTestCases } from "./annotations.ts";
+import { guestLoader } from "./code-cache.ts";
 import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";
 import { findModules, findTestFiles, parseShard, shardPairs } from "./discover.ts";
 import { readDurations, recordDurations, schedule } from "./durations.ts";
@@ -108,26 +109,45 @@ async function guestScript(): Promise<string> {
  * source only). It lives under node_modules/.cache so that `koffi` (external: a native addon) still resolves;
  * CommonJS dependencies (commander) get a require() through the banner. Also used by the tests' guest scripts.
  */
-export function bundleForGuest(entry: string, name: string): string {
+export function bundleForGuest(entry: string, name: string, format: "esm" | "cjs" = "esm"): string {
   // loaded on demand, synchronously (esbuild is CommonJS): an installed package never reaches here
   const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const outDir = join(ROOT, "node_modules", ".cache", "kfunc-kit-guest");
   mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `${name}.mjs`);
+  const outfile = join(outDir, `${name}.${format === "esm" ? "mjs" : "cjs"}`);
   buildSync({
     entryPoints: [entry],
     bundle: true,
     platform: "node",
-    format: "esm",
+    format,
     target: "node20",
     external: ["koffi"],
     outfile,
     logLevel: "warning",
-    banner: {
-      js: 'import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
-    },
+    ...(format === "esm"
+      ? {
+          banner: {
+            js: 'import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
+          },
+        }
+      : CJS_GUEST),
   });
   return outfile;
+}
+
+/** A CommonJS guest bundle (run through the code-cache loader, src/testing/code-cache.ts): `import.meta.url` from `__filename`. */
+const CJS_GUEST = {
+  define: { "import.meta.url": "__kfuncUrl" },
+  banner: { js: 'const __kfuncUrl = require("node:url").pathToFileURL(__filename).href;' },
+};
+
+/** The runner as CommonJS, for the code-cache loader: dist/testing/guest.bundle.cjs, or bundled from source. */
+function guestCjsBundle(): string | undefined {
+  if (HERE.endsWith("/dist/testing") || fileURLToPath(import.meta.url).endsWith(".js")) {
+    const bundle = join(HERE, "guest.bundle.cjs");
+    return existsSync(bundle) ? bundle : undefined;
+  }
+  return bundleForGuest(join(HERE, "guest.ts"), `testing-guest-${process.pid}`, "cjs");
 }
 
 interface FileEntry {
@@ -269,13 +289,18 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
   const shard = o.shard ? parseShard(o.shard) : undefined;
   const work = shardPairs(kernels, files, shard);
   const script = o.guestScript ?? (await guestScript());
+  // the VM runs the runner through the code-cache loader (src/testing/code-cache.ts) unless a script is given
+  const cjsScript =
+    o.guestScript || o.host || process.env["KFUNC_KIT_GUEST_CODE_CACHE"] === "0"
+      ? undefined
+      : guestCjsBundle();
   const columns: KernelColumn[] = [];
   const jobs = Math.max(1, o.jobs ?? 1);
   const queue = [...work];
   const runNext = async (): Promise<void> => {
     for (let w = queue.shift(); w; w = queue.shift()) {
       if (o.signal?.aborted) break;
-      const col = await runKernel(w.kernel, w.files, moduleDirs, script, o);
+      const col = await runKernel(w.kernel, w.files, moduleDirs, script, cjsScript, o);
       columns.push(col);
     }
   };
@@ -296,6 +321,7 @@ async function runKernel(
   files: FileEntry[],
   moduleDirs: string[],
   script: string,
+  cjsScript: string | undefined,
   o: RunTestsOptions,
 ): Promise<KernelColumn> {
   const col: KernelColumn = { spec, release: undefined, tests: [], timings: {} };
@@ -576,17 +602,14 @@ async function runKernel(
       const profDir = process.env["KFUNC_KIT_TEST_CPU_PROF"];
       if (profDir) mkdirSync(profDir, { recursive: true });
       const shares = [runDir, ...(guestCanSee(ROOT) ? [] : [ROOT]), ...(profDir ? [resolve(profDir)] : [])];
+      const nodeArgs = profDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profDir)}`] : [];
+      const cached = cjsScript ? guestLoader(cjsScript, runDir, cacheDir, nodeArgs) : undefined;
       const bootStart = performance.now();
       try {
         const r = await runInVm({
           kernel: prepared!,
           insmod: mods.map((m) => m.ko),
-          command: [
-            process.execPath,
-            ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profDir)}`] : []),
-            script,
-            planFile,
-          ],
+          command: [process.execPath, ...nodeArgs, cached?.loader ?? script, planFile],
           cwd: runDir,
           shares,
           timeoutMs,
@@ -596,6 +619,7 @@ async function runKernel(
           onStdout: (c) => splitter.push(c),
         });
         splitter.flush();
+        cached?.collect();
         col.timings["boot"] = (r.timings.qemuToInit ?? 0) + (r.timings.initToCommand ?? 0);
         col.timings["tests"] = r.timings.command ?? 0;
         col.timings["vm total"] = Math.round(performance.now() - bootStart);
