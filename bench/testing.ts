@@ -4,7 +4,9 @@
  * (both VMs at once), and for reference `runInVm(["true"])` on each kernel; all in one process, the order
  * of the three rotating every round so that each sees the same machine load. Per kernel: boot (QEMU start →
  * guest command), guest start (node + the runner bundle + koffi + vmlinux BTF parse + feature probes, until
- * the runner is ready), per-test median (load + verify + test-run, guest clock), column total.
+ * the runner is ready), per-test median (load + verify + test-run, guest clock), column total. The
+ * `--jobs 1` run also without the runner's V8 code cache (`KFUNC_KIT_GUEST_CODE_CACHE=0`, the old start),
+ * in the same rotation, so the two are compared under the same load.
  * Usage: node --import tsx bench/testing.ts [N]   (N rounds, default 3, after a warm-up run; medians)
  */
 import { loadavg } from "node:os";
@@ -45,17 +47,21 @@ const check = (r: TestRunResults, what: string) => {
   }
 };
 
-const zoo = async (jobs: number) => {
+/** `codeCache` false: the runner started as before, without its V8 code cache (src/testing/code-cache.ts). */
+const zoo = async (jobs: number, codeCache = true) => {
+  process.env["KFUNC_KIT_GUEST_CODE_CACHE"] = codeCache ? "1" : "0";
   const r = await runTests({ paths: [ZOO], kernels: KERNELS, jobs });
-  check(r, `zoo --jobs ${jobs}`);
-  add(`two-kernel zoo run, --jobs ${jobs}`, r.durationMs);
+  delete process.env["KFUNC_KIT_GUEST_CODE_CACHE"];
+  const how = `--jobs ${jobs}${codeCache ? "" : ", no code cache"}`;
+  check(r, `zoo ${how}`);
+  add(`two-kernel zoo run, ${how}`, r.durationMs);
   for (const c of r.kernels) {
     const k = c.release?.split(".").slice(0, 2).join(".") ?? c.spec;
-    add(`  ${k} boot (--jobs ${jobs})`, c.timings["boot"]);
-    add(`  ${k} guest start (--jobs ${jobs})`, c.timings["guest start"]);
-    add(`  ${k} guest command: start + tests (--jobs ${jobs})`, c.timings["tests"]);
-    add(`  ${k} column total (--jobs ${jobs})`, c.timings["total"]);
-    const key = `${k}, --jobs ${jobs}`;
+    add(`  ${k} boot (${how})`, c.timings["boot"]);
+    add(`  ${k} guest start (${how})`, c.timings["guest start"]);
+    add(`  ${k} guest command: start + tests (${how})`, c.timings["tests"]);
+    add(`  ${k} column total (${how})`, c.timings["total"]);
+    const key = `${k}, ${how}`;
     perTest[key] = [
       ...(perTest[key] ?? []),
       ...c.tests.filter((t) => t.status !== "skip").map((t) => t.durationMs),
@@ -74,7 +80,7 @@ const vmTrue = async () => {
 
 // warm-up: module builds, test objects, initramfs, suite lookups
 check(await runTests({ paths: [ZOO], kernels: KERNELS }), "warm-up");
-const steps = [vmTrue, () => zoo(1), () => zoo(2)];
+const steps = [vmTrue, () => zoo(1), () => zoo(1, false), () => zoo(2)];
 for (let i = 0; i < N; i++) for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]!();
 console.log(
   `N=${N}, load average ${loadavg()
