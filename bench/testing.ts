@@ -59,6 +59,8 @@ const zoo = async (jobs: number, codeCache = true) => {
     const k = c.release?.split(".").slice(0, 2).join(".") ?? c.spec;
     add(`  ${k} boot (${how})`, c.timings["boot"]);
     add(`  ${k} guest start (${how})`, c.timings["guest start"]);
+    add(`    ${k} of which node + runner loaded (${how})`, c.timings["guest start: node + runner loaded"]);
+    add(`    ${k} of which BTF + feature probes (${how})`, c.timings["guest start: BTF + feature probes"]);
     add(`  ${k} guest command: start + tests (${how})`, c.timings["tests"]);
     add(`  ${k} column total (${how})`, c.timings["total"]);
     const key = `${k}, ${how}`;

@@ -16,6 +16,7 @@ import { coordinate, kernelLogNotes, resultNote, runWorker, WORKER_ARG } from ".
 import type { GuestPlan } from "./types.ts";
 
 async function main(): Promise<number> {
+  const mainMs = Math.round(performance.now());
   const planFile = process.argv[2];
   if (!planFile) {
     process.stderr.write("usage: guest.js <plan.json>\n");
@@ -28,9 +29,16 @@ async function main(): Promise<number> {
     writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
   if ((plan.jobs ?? 1) > 1) return coordinate(plan, kernel);
   warmUp();
+  const warmMs = Math.round(performance.now());
   // one session for the whole run: module BTF enumerated and parsed once, each object's BTF loaded once
   const session = new LoadSession();
-  emitResult({ type: "ready", release: kernel.release, startMs: Math.round(performance.now()) });
+  emitResult({
+    type: "ready",
+    release: kernel.release,
+    startMs: Math.round(performance.now()),
+    mainMs,
+    warmMs,
+  });
   const filter = plan.filter ? new RegExp(plan.filter) : undefined;
   const note = kernelLogNotes(plan);
   let count = 0;

@@ -466,6 +466,9 @@ async function runKernel(
         if (r.type === "ready") {
           ready = true;
           col.timings["guest start"] = r.startMs;
+          if (r.mainMs !== undefined) col.timings["guest start: node + runner loaded"] = r.mainMs;
+          if (r.mainMs !== undefined && r.warmMs !== undefined)
+            col.timings["guest start: BTF + feature probes"] = r.warmMs - r.mainMs;
         } else if (r.type === "start") running.set(keyOf(r), r);
         else if (r.type === "test") {
           const { type: _t, ...outcome } = r;

@@ -33,7 +33,14 @@ export interface TestOutcome {
 
 /** Guest protocol records (src/qemu/result-channel.ts), in the order they come. */
 export type GuestRecord =
-  | { type: "ready"; release: string; startMs: number }
+  | {
+      type: "ready";
+      release: string;
+      startMs: number;
+      /** When the runner's main() began (node's start-up + loading the bundle), and when the warm-up ended. */
+      mainMs?: number;
+      warmMs?: number;
+    }
   | { type: "start"; file: string; program: string; title: string }
   | ({ type: "test" } & TestOutcome)
   | { type: "file-error"; file: string; message: string }
