@@ -11,7 +11,6 @@ import type { Fd } from "../../sys/fd.ts";
 import {
   cString,
   encodePerfEventAttr,
-  PERF_TYPE,
   perfEventOpen,
   pmuType,
   retprobeBit,
@@ -22,7 +21,7 @@ import { Link } from "../links.ts";
 import { ATTACH, BPF_F_KPROBE_MULTI, linkCreate } from "./attrs.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
-import { tracefsRoot, tracepointId } from "./tracefs.ts";
+import { openTracepointEvent, tracefsRoot } from "./tracefs.ts";
 import { VM_HINT } from "./unsupported.ts";
 
 export interface KprobeOptions extends PerfAttachOptions {
@@ -114,14 +113,7 @@ export function attachViaTracefs(
   const remove = () => appendFileSync(eventsFile, `-:${group}/${event}\n`);
   let fd: Fd;
   try {
-    const id = tracepointId(group, event);
-    const attr = encodePerfEventAttr({
-      type: PERF_TYPE.TRACEPOINT,
-      config: id,
-      samplePeriod: 1,
-      wakeupEvents: 1,
-    });
-    fd = perfEventOpen(attr, -1, 0, `${info.kind} ${info.target} (tracefs ${group}/${event})`);
+    fd = openTracepointEvent(group, event, `${info.kind} ${info.target} (tracefs ${group}/${event})`);
   } catch (e) {
     remove();
     throw probeError(info.kind, info.program, info.target, e);
