@@ -8,14 +8,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { Fd } from "../../sys/fd.ts";
-import {
-  cString,
-  encodePerfEventAttr,
-  perfEventOpen,
-  pmuType,
-  retprobeBit,
-  withPinned,
-} from "../../sys/perf.ts";
+import { openProbePmuEvent, pmuType } from "../../sys/perf.ts";
 import { kallsymsText, parseKallsyms } from "../host.ts";
 import { Link } from "../links.ts";
 import { ATTACH, BPF_F_KPROBE_MULTI, linkCreate } from "./attrs.ts";
@@ -55,18 +48,16 @@ export function attachKprobe(program: AttachableProgram, target: string, options
   const info = { kind, program: program.name, target: offset ? `${func}+${offset}` : func } as const;
   const pmu = options.forceTracefs ? undefined : pmuType("kprobe");
   if (pmu !== undefined) {
-    const name = cString(func);
-    const attr = encodePerfEventAttr({
-      type: pmu,
-      config: retprobe ? 1n << BigInt(retprobeBit("kprobe")) : 0n,
-      config1: name.address,
-      config2: BigInt(offset),
-      samplePeriod: 1,
-      wakeupEvents: 1,
-    });
     let fd: Fd;
     try {
-      fd = withPinned([name.bytes], () => perfEventOpen(attr, -1, 0, `${kind} ${info.target}`));
+      fd = openProbePmuEvent("kprobe", pmu, {
+        retprobe,
+        name: func,
+        offset,
+        pid: -1,
+        cpu: 0,
+        what: `${kind} ${info.target}`,
+      });
     } catch (e) {
       throw probeError(kind, program.name, info.target, e);
     }
