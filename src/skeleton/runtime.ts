@@ -248,11 +248,7 @@ export class SkeletonRingBuffer<T> {
   }
 
   #decoder(): TypedCodec {
-    if (!this.#codec)
-      throw new UsageError(`ring buffer '${this.map.name}': the skeleton has no record type for it`, {
-        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-      });
-    return this.#codec;
+    return this.#codec ?? noRecordType(`ring buffer '${this.map.name}'`);
   }
 
   #viewClass(): RecordViewClass {
@@ -376,11 +372,7 @@ export class SkeletonPerfBuffer<T> {
   }
 
   #decoder(): TypedCodec {
-    if (!this.#codec)
-      throw new UsageError(`perf buffer '${this.map.name}': the skeleton has no record type for it`, {
-        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-      });
-    return this.#codec;
+    return this.#codec ?? noRecordType(`perf buffer '${this.map.name}'`);
   }
 
   #decode(b: Uint8Array): T {
@@ -656,4 +648,11 @@ async function loadSkeleton<R, D, B, K, P, M>(
     close,
     [Symbol.dispose]: close,
   };
+}
+
+/** A typed call on a ring/perf buffer whose map the skeleton has no record type for. */
+function noRecordType(what: string): never {
+  throw new UsageError(`${what}: the skeleton has no record type for it`, {
+    hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
+  });
 }
