@@ -52,6 +52,8 @@ export const BPF_JMP_OP = {
   JSLE: 0xd0,
 } as const;
 export type JmpOp = Exclude<keyof typeof BPF_JMP_OP, "CALL" | "EXIT">;
+/** BPF_JCOND (6.9+): `may_goto`'s jump operation; not in BPF_JMP_OP, whose ops every engine implements. */
+export const BPF_JCOND = 0xe0;
 
 /** Memory access sizes. */
 export const BPF_SIZE = { W: 0x00, H: 0x08, B: 0x10, DW: 0x18 } as const;
@@ -116,6 +118,8 @@ export const BPF_INSN = {
   JA: BPF_CLASS.JMP | BPF_JMP_OP.JA,
   /** `gotol +imm` (BPF_JMP32 | BPF_JA: the offset is in imm) */
   JA32: BPF_CLASS.JMP32 | BPF_JMP_OP.JA,
+  /** `may_goto +off` (BPF_JMP | BPF_JCOND | BPF_K, src_reg 0) */
+  MAY_GOTO: BPF_CLASS.JMP | BPF_JCOND,
   /** `exit` (BPF_JMP | BPF_EXIT) */
   EXIT: BPF_CLASS.JMP | BPF_JMP_OP.EXIT,
   /** the first half of `ld_imm64` (BPF_LD | BPF_IMM | BPF_DW) */

@@ -2,6 +2,8 @@
  * A growable byte buffer for generated C text. Writing bytes (and copying names straight out of the BTF
  * string section) avoids building millions of small strings for a 3 MB header.
  */
+import { growBytes } from "./grow.ts";
+
 const encoder = new TextEncoder();
 
 export class ByteOut {
@@ -21,11 +23,7 @@ export class ByteOut {
       this.flush();
       if (this.pos + need <= this.buf.length) return;
     }
-    let size = this.buf.length * 2;
-    while (size < this.pos + need) size *= 2;
-    const b = new Uint8Array(size);
-    b.set(this.buf.subarray(0, this.pos));
-    this.buf = b;
+    this.buf = growBytes(this.buf, this.pos, need);
   }
 
   /** Hands the buffered bytes to onChunk (which must consume them before returning). */

@@ -10,6 +10,7 @@
 
 import { UsageError } from "../errors.ts";
 import type { Btf } from "./btf.ts";
+import { perBtfMaps } from "./per-btf.ts";
 import type { BtfType } from "./types.ts";
 import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED } from "./types.ts";
 
@@ -198,18 +199,14 @@ function writeBits(out: Uint8Array, o: number, f: Field, value: bigint): void {
 
 /** The codec for a BTF type id (cached per Btf). */
 export function codecFor(btf: Btf, id: number): ValueCodec {
-  let cache = CACHE.get(btf);
-  if (!cache) {
-    cache = new Map();
-    CACHE.set(btf, cache);
-  }
+  const cache = codecCache(btf);
   const hit = cache.get(id);
   if (hit) return hit;
   const c = build(btf, id);
   cache.set(id, c);
   return c;
 }
-const CACHE = new WeakMap<Btf, Map<number, ValueCodec>>();
+const codecCache = perBtfMaps<number, ValueCodec>();
 
 function build(btf: Btf, id: number): ValueCodec {
   const t = btf.resolve(id);

@@ -9,6 +9,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Btf } from "./btf.ts";
+import { perBtfMaps } from "./per-btf.ts";
 import {
   type FieldShape,
   shapeOf,
@@ -318,11 +319,7 @@ function viewOf(b: Uint8Array): DataView {
 
 /** The typed codec of type `id` (cached per Btf). `what` names the value in error messages. */
 export function typedCodecFor<T = unknown>(btf: Btf, id: number, what?: string): TypedCodec<T> {
-  let cache = CODECS.get(btf);
-  if (!cache) {
-    cache = new Map();
-    CODECS.set(btf, cache);
-  }
+  const cache = typedCodecCache(btf);
   const key = `${id}\0${what ?? ""}`;
   let c = cache.get(key);
   if (!c) {
@@ -331,7 +328,7 @@ export function typedCodecFor<T = unknown>(btf: Btf, id: number, what?: string):
   }
   return c as TypedCodec<T>;
 }
-const CODECS = new WeakMap<Btf, Map<string, TypedCodec>>();
+const typedCodecCache = perBtfMaps<string, TypedCodec>();
 
 /** A typed codec for a shape (what typedCodecFor builds). */
 export function codecOfShape(shape: ValueShape, what: string): TypedCodec {

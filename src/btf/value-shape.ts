@@ -19,6 +19,7 @@
  */
 import { BtfError } from "../errors.ts";
 import type { Btf } from "./btf.ts";
+import { perBtfMaps } from "./per-btf.ts";
 import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type BtfStruct } from "./types.ts";
 
 export type TypedArrayName =
@@ -82,11 +83,7 @@ export function isCharType(btf: Btf, id: number): boolean {
 
 /** The value shape of type `id` (cached per Btf). */
 export function shapeOf(btf: Btf, id: number): ValueShape {
-  let cache = SHAPES.get(btf);
-  if (!cache) {
-    cache = new Map();
-    SHAPES.set(btf, cache);
-  }
+  const cache = shapeCache(btf);
   let s = cache.get(id);
   if (!s) {
     s = classify(btf, id, 0);
@@ -94,7 +91,7 @@ export function shapeOf(btf: Btf, id: number): ValueShape {
   }
   return s;
 }
-const SHAPES = new WeakMap<Btf, Map<number, ValueShape>>();
+const shapeCache = perBtfMaps<number, ValueShape>();
 
 const MAX_DEPTH = 64;
 

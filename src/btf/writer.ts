@@ -1,5 +1,6 @@
 import { BtfError } from "../errors.ts";
 import { type Btf, stringsEnd } from "./btf.ts";
+import { growBytes } from "./grow.ts";
 import { assembleBtf } from "./header.ts";
 import { BTF_KIND, type BtfEnumValue, type BtfType } from "./types.ts";
 
@@ -29,12 +30,8 @@ class ByteWriter {
   }
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.buf = growBytes(this.buf, this.len, n);
+    this.view = new DataView(this.buf.buffer);
   }
   u32(v: number): void {
     this.reserve(4);

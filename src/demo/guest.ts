@@ -12,7 +12,7 @@ import { attach } from "../kernel/attach/index.ts";
 import { loadObjectFile } from "../kernel/collection.ts";
 import type { Link } from "../kernel/links.ts";
 import { clearTrace, type TraceLine, tracePipe } from "../kernel/trace-pipe.ts";
-import { emitResult } from "../qemu/result-channel.ts";
+import { emitResult, runGuestMain } from "../qemu/result-channel.ts";
 import { deleteModule, finitModule } from "../sys/kernel-module.ts";
 import { lastKmsgSeq, readKmsg } from "./kmsg.ts";
 
@@ -179,12 +179,4 @@ async function main(): Promise<number> {
   return s.ok ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`kfunc demo (guest): ${formatError(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+runGuestMain("kfunc demo (guest)", main);

@@ -63,30 +63,15 @@ export class Collection implements Disposable {
 
   /** A program by name; throws a KfuncKitError listing the available names when missing. */
   program(name: string): Program {
-    const p = this.programs.get(name);
-    if (!p)
-      throw new UsageError(`${this.source}: no program named '${name}'`, {
-        hint: `programs: ${[...this.programs.keys()].join(", ") || "(none)"}`,
-      });
-    return p;
+    return named(this.programs, name, `${this.source}: no program named`, "programs");
   }
 
   map(name: string): BpfMap {
-    const m = this.maps.get(name);
-    if (!m)
-      throw new UsageError(`${this.source}: no map named '${name}'`, {
-        hint: `maps: ${[...this.maps.keys()].join(", ") || "(none)"}`,
-      });
-    return m;
+    return named(this.maps, name, `${this.source}: no map named`, "maps");
   }
 
   variable(name: string): Variable {
-    const v = this.variables.get(name);
-    if (!v)
-      throw new UsageError(`${this.source}: no global variable named '${name}'`, {
-        hint: `variables: ${[...this.variables.keys()].join(", ") || "(none)"}`,
-      });
-    return v;
+    return named(this.variables, name, `${this.source}: no global variable named`, "variables");
   }
 
   get closed(): boolean {
@@ -141,3 +126,13 @@ export async function loadObjectFile(path: string, options: Partial<LoadOptions>
 
 /** Global variables' initial values live on the spec (src/object/globals.ts); re-exported for loaders' users. */
 export { getGlobal, setGlobal } from "../object/globals.ts";
+
+/** `table`'s entry `name`, or a UsageError whose hint lists the names there are. */
+function named<T>(table: ReadonlyMap<string, T>, name: string, missing: string, plural: string): T {
+  const v = table.get(name);
+  if (v === undefined)
+    throw new UsageError(`${missing} '${name}'`, {
+      hint: `${plural}: ${[...table.keys()].join(", ") || "(none)"}`,
+    });
+  return v;
+}

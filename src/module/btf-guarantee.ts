@@ -78,25 +78,20 @@ export function paholeVersion(): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-function writable(dir: string): boolean {
+function hasAccess(path: string, mode: number): boolean {
   try {
-    accessSync(dir, constants.W_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
   }
 }
+
+const writable = (dir: string): boolean => hasAccess(dir, constants.W_OK);
 
 export const RESOLVE_BTFIDS = join("tools", "bpf", "resolve_btfids", "resolve_btfids");
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const executable = (path: string): boolean => hasAccess(path, constants.X_OK);
 
 /** resolve_btfids binaries of kernels already in the cache (their linux-kbuild packages). */
 function cachedResolveBtfids(cacheDir: string): string[] {

@@ -6,7 +6,7 @@
 import type { Btf } from "../btf/btf.ts";
 import { type BtfValue, bytesCodec, codecFor } from "../btf/codec.ts";
 import { UsageError } from "../errors.ts";
-import type { DataSectionSpec, DataVariableSpec, MapSpec, ObjectSpec } from "./types.ts";
+import type { DataSectionKind, DataSectionSpec, DataVariableSpec, MapSpec, ObjectSpec } from "./types.ts";
 
 /** The data section a global data map represents; undefined for other maps. */
 export function dataSectionOf(spec: ObjectSpec, map: MapSpec): DataSectionSpec | undefined {
@@ -46,4 +46,26 @@ export function getGlobal(spec: ObjectSpec, name: string): BtfValue {
   const { ds, v } = findGlobal(spec, name);
   const c = spec.btf && v.typeId ? codecFor(spec.btf, v.typeId) : bytesCodec(v.size);
   return c.size === v.size ? c.decode(ds.bytes, v.offset) : bytesCodec(v.size).decode(ds.bytes, v.offset);
+}
+
+/**
+ * The named variables of every `kind` section (.data, .rodata.*, …), each name once (its first
+ * definition), without those in `hidden`: what a skeleton's generator types and its runtime exposes.
+ */
+export function namedVariables(
+  spec: ObjectSpec,
+  kind: DataSectionKind,
+  hidden: ReadonlySet<string> = new Set(),
+): Array<{ ds: DataSectionSpec; v: DataVariableSpec }> {
+  const out: Array<{ ds: DataSectionSpec; v: DataVariableSpec }> = [];
+  const seen = new Set<string>();
+  for (const ds of spec.dataSections) {
+    if (ds.kind !== kind) continue;
+    for (const v of ds.variables) {
+      if (!v.name || hidden.has(v.name) || seen.has(v.name)) continue;
+      seen.add(v.name);
+      out.push({ ds, v });
+    }
+  }
+  return out;
 }

@@ -4,12 +4,29 @@
  * (what a person should see). Used by `kfunc demo` and `kfunc test`; works the same on the host.
  */
 import { StringDecoder } from "node:string_decoder";
+import { formatError } from "../errors.ts";
 
 export const RESULT_MARKER = "KFUNC_RESULT ";
 
 /** Writes one record (a JSON object with a `type`) as a line on stdout. */
 export function emitResult(record: { type: string } & Record<string, unknown>): void {
   process.stdout.write(`${RESULT_MARKER}${JSON.stringify(record)}\n`);
+}
+
+/**
+ * Runs a guest script's `main` and sets the process' exit code from it; a throw is one line on stderr
+ * (`<label>: <the error>`, never a stack) and exit code 1.
+ */
+export function runGuestMain(label: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`${label}: ${formatError(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
 
 /** The records in a complete stdout text. */

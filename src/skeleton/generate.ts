@@ -10,6 +10,7 @@ import type { Btf } from "../btf/index.ts";
 import { TsDeclPrinter } from "../btf/ts-decl.ts";
 import { shapeOf, shapeOfSize } from "../btf/value-shape.ts";
 import { UsageError } from "../errors.ts";
+import { namedVariables } from "../object/globals.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionKind, MapSpec, ObjectSpec } from "../object/types.ts";
 
@@ -211,15 +212,9 @@ export function generateSkeleton(
   // globals by kind
   const globals = (kind: DataSectionKind): string => {
     const lines: string[] = [];
-    const seen = new Set<string>();
-    for (const ds of spec.dataSections) {
-      if (ds.kind !== kind) continue;
-      for (const v of ds.variables) {
-        if (!v.name || hiddenSet.has(v.name) || seen.has(v.name)) continue;
-        seen.add(v.name);
-        lines.push(doc(`\`${cDecl(v.typeId, v.name)}\` (${ds.name}+${v.offset})`, "  "));
-        lines.push(`  ${key(v.name)}: ${typeOf(v.typeId, v.size)};`);
-      }
+    for (const { ds, v } of namedVariables(spec, kind, hiddenSet)) {
+      lines.push(doc(`\`${cDecl(v.typeId, v.name)}\` (${ds.name}+${v.offset})`, "  "));
+      lines.push(`  ${key(v.name)}: ${typeOf(v.typeId, v.size)};`);
     }
     return lines.length ? `{\n${lines.join("\n")}\n}` : "{}";
   };

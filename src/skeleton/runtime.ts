@@ -28,8 +28,9 @@ import {
 } from "../kernel/perf-buffer.ts";
 import type { Program } from "../kernel/program.ts";
 import { RingBuffer, type RingCursor } from "../kernel/ringbuf.ts";
+import { namedVariables } from "../object/globals.ts";
 import { parseObject } from "../object/index.ts";
-import type { DataSectionKind, DataSectionSpec, DataVariableSpec, ObjectSpec } from "../object/types.ts";
+import type { DataSectionKind, DataVariableSpec, ObjectSpec } from "../object/types.ts";
 import { possibleCpus } from "../sys/cpus.ts";
 
 /** What the generated file knows about its object; everything else is read from the object itself. */
@@ -247,11 +248,7 @@ export class SkeletonRingBuffer<T> {
   }
 
   #decoder(): TypedCodec {
-    if (!this.#codec)
-      throw new UsageError(`ring buffer '${this.map.name}': the skeleton has no record type for it`, {
-        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-      });
-    return this.#codec;
+    return this.#codec ?? noRecordType(`ring buffer '${this.map.name}'`);
   }
 
   #viewClass(): RecordViewClass {
@@ -375,11 +372,7 @@ export class SkeletonPerfBuffer<T> {
   }
 
   #decoder(): TypedCodec {
-    if (!this.#codec)
-      throw new UsageError(`perf buffer '${this.map.name}': the skeleton has no record type for it`, {
-        hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
-      });
-    return this.#codec;
+    return this.#codec ?? noRecordType(`perf buffer '${this.map.name}'`);
   }
 
   #decode(b: Uint8Array): T {
@@ -435,24 +428,6 @@ export class SkeletonLinks implements Disposable {
 /** The typed global variables of one kind of section, as properties (getters and setters). */
 type Globals = Record<string, unknown>;
 
-function variablesOf(
-  spec: ObjectSpec,
-  kind: DataSectionKind,
-  hidden: Set<string>,
-): Array<{ ds: DataSectionSpec; v: DataVariableSpec }> {
-  const out: Array<{ ds: DataSectionSpec; v: DataVariableSpec }> = [];
-  const seen = new Set<string>();
-  for (const ds of spec.dataSections) {
-    if (ds.kind !== kind) continue;
-    for (const v of ds.variables) {
-      if (!v.name || hidden.has(v.name) || seen.has(v.name)) continue;
-      seen.add(v.name);
-      out.push({ ds, v });
-    }
-  }
-  return out;
-}
-
 function varCodec(spec: ObjectSpec, v: DataVariableSpec): TypedCodec {
   return codecOf(spec.btf, v.typeId, v.size, `global '${v.name}'`);
 }
@@ -465,7 +440,7 @@ function specGlobals(
   writable: boolean,
 ): Globals {
   const obj: Globals = {};
-  for (const { ds, v } of variablesOf(spec, kind, hidden)) {
+  for (const { ds, v } of namedVariables(spec, kind, hidden)) {
     const c = varCodec(spec, v);
     Object.defineProperty(obj, v.name, {
       enumerable: true,
@@ -495,7 +470,7 @@ function loadedGlobals(
   hidden: Set<string>,
 ): Globals {
   const obj: Globals = {};
-  for (const { v } of variablesOf(spec, kind, hidden)) {
+  for (const { v } of namedVariables(spec, kind, hidden)) {
     const variable = coll.variables.get(v.name);
     if (!variable) continue;
     const c = varCodec(spec, v);
@@ -673,4 +648,11 @@ async function loadSkeleton<R, D, B, K, P, M>(
     close,
     [Symbol.dispose]: close,
   };
+}
+
+/** A typed call on a ring/perf buffer whose map the skeleton has no record type for. */
+function noRecordType(what: string): never {
+  throw new UsageError(`${what}: the skeleton has no record type for it`, {
+    hint: "regenerate with --record MAP=STRUCT, or declare KFUNC_KIT_RECORD(map, struct …) (docs/skeleton.md)",
+  });
 }

@@ -83,19 +83,9 @@ function encode(a: ProgLoadAttr, license: Uint8Array): ProgLoad {
   attr.set("kern_version", a.kernVersion ?? 0).set("prog_flags", a.flags ?? 0);
   if (a.name) attr.str("prog_name", a.name);
   attr.set("expected_attach_type", a.expectedAttachType ?? 0).set("prog_btf_fd", a.btfFd ?? 0);
-  if (a.btfFd && a.funcInfo && a.funcInfo.byteLength > 0) {
-    const rec = a.funcInfoRecSize ?? FUNC_INFO.size;
-    attr
-      .set("func_info_rec_size", rec)
-      .ptr("func_info", a.funcInfo)
-      .set("func_info_cnt", a.funcInfo.byteLength / rec);
-  }
-  if (a.btfFd && a.lineInfo && a.lineInfo.byteLength > 0) {
-    const rec = a.lineInfoRecSize ?? LINE_INFO.size;
-    attr
-      .set("line_info_rec_size", rec)
-      .ptr("line_info", a.lineInfo)
-      .set("line_info_cnt", a.lineInfo.byteLength / rec);
+  if (a.btfFd) {
+    setInfoRecords(attr, "func_info", a.funcInfo, a.funcInfoRecSize ?? FUNC_INFO.size);
+    setInfoRecords(attr, "line_info", a.lineInfo, a.lineInfoRecSize ?? LINE_INFO.size);
   }
   // attach_prog_fd and attach_btf_obj_fd share their slot
   attr
@@ -105,6 +95,20 @@ function encode(a: ProgLoadAttr, license: Uint8Array): ProgLoad {
     attr.ptr("fd_array", new Uint8Array(a.fdArray.buffer, a.fdArray.byteOffset, a.fdArray.byteLength));
   }
   return attr;
+}
+
+/** The func_info or line_info records of a load with BTF: pointer, record size and count (none when empty). */
+function setInfoRecords(
+  attr: ProgLoad,
+  field: "func_info" | "line_info",
+  records: Uint8Array | undefined,
+  recSize: number,
+): void {
+  if (!records || records.byteLength === 0) return;
+  attr
+    .set(`${field}_rec_size`, recSize)
+    .ptr(field, records)
+    .set(`${field}_cnt`, records.byteLength / recSize);
 }
 
 function setLog(attr: ProgLoad, level: number, buf: Uint8Array | null): void {

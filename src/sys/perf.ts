@@ -86,6 +86,27 @@ export function pmuType(pmu: "kprobe" | "uprobe"): number | undefined {
   }
 }
 
+/**
+ * A kprobe/uprobe perf event on the probe PMU `pmu` (libbpf perf_event_open_probe): config1 points to the
+ * function name (kprobe) or the binary's path (uprobe), config2 is the offset.
+ */
+export function openProbePmuEvent(
+  probe: "kprobe" | "uprobe",
+  pmu: number,
+  o: { retprobe: boolean; name: string; offset: number; pid: number; cpu: number; what: string },
+): Fd {
+  const name = cString(o.name);
+  const attr = encodePerfEventAttr({
+    type: pmu,
+    config: o.retprobe ? 1n << BigInt(retprobeBit(probe)) : 0n,
+    config1: name.address,
+    config2: BigInt(o.offset),
+    samplePeriod: 1,
+    wakeupEvents: 1,
+  });
+  return withPinned([name.bytes], () => perfEventOpen(attr, o.pid, o.cpu, o.what));
+}
+
 /** The config bit that selects a return probe on the kprobe/uprobe PMU ("config:0" → 0). */
 export function retprobeBit(pmu: "kprobe" | "uprobe"): number {
   try {

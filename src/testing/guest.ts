@@ -10,7 +10,7 @@ import { formatError, isKfuncKitError } from "../errors.ts";
 import { btfFeatures } from "../kernel/features.ts";
 import { vmlinuxBtf } from "../kernel/kernel-btf.ts";
 import { LoadSession } from "../kernel/load-session.ts";
-import { emitResult } from "../qemu/result-channel.ts";
+import { emitResult, runGuestMain } from "../qemu/result-channel.ts";
 import { kernelFacts, runObjectTests, unprivilegedBpfDisabled } from "./execute.ts";
 import { coordinate, kernelLogNotes, resultNote, runWorker, WORKER_ARG } from "./guest-workers.ts";
 import type { GuestPlan } from "./types.ts";
@@ -89,12 +89,4 @@ function warmUp(): void {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`kfunc test (guest): ${formatError(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+runGuestMain("kfunc test (guest)", main);

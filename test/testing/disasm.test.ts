@@ -4,6 +4,7 @@
  * `__xlated` expectations for these instructions, and `__xlated` patterns parse with test_loader's "…" rule.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { encodeInsns, type Insn, insn } from "../../src/asm/index.ts";
 import { xlatedText } from "../../src/testing/disasm.ts";
@@ -67,4 +68,18 @@ test("xlated text: ALU, memory, jumps, calls, ld_imm64 and the sdiv/movsx/percpu
       "",
     ].join("\n"),
   );
+});
+
+test("an atomic imm that names no operation prints BUG_<code>, as disasm.c does (imm 3 is FETCH with op 0x02)", () => {
+  assert.equal(xlatedText(prog(insn(0xdb, 10, 1, -8, 0x03))), "0: BUG_db\n");
+  assert.equal(xlatedText(prog(insn(0xdb, 10, 1, -8, 0xe1))), "0: r1 = atomic64_xchg((u64 *)(r10 -8), r1)\n");
+});
+
+test("src/testing/disasm.ts reads opcodes through src/asm: no instruction field compared with a literal number", () => {
+  const lines = readFileSync("src/testing/disasm.ts", "utf8").split("\n");
+  const bad = lines
+    .map((line, i) => `${i + 1}: ${line.trim()}`)
+    .filter((l) => /(===|!==|case)\s*(0x[0-9a-f]+|\d+)\b/i.test(l) || /\bcode\s*(>>|&)/.test(l))
+    .filter((l) => !/[!=]==\s*0\b/.test(l));
+  assert.deepEqual(bad, []);
 });

@@ -8,21 +8,13 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { type KfuncKitError, NotSupportedError, SyscallError, UsageError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { Fd } from "../../sys/fd.ts";
-import {
-  cString,
-  encodePerfEventAttr,
-  PERF_TYPE,
-  perfEventOpen,
-  pmuType,
-  retprobeBit,
-  withPinned,
-} from "../../sys/perf.ts";
+import { openProbePmuEvent, pmuType } from "../../sys/perf.ts";
 import { kallsymsText, parseKallsyms } from "../host.ts";
 import { Link } from "../links.ts";
 import { ATTACH, BPF_F_KPROBE_MULTI, linkCreate } from "./attrs.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
-import { tracefsRoot, tracepointId } from "./tracefs.ts";
+import { openTracepointEvent, tracefsRoot } from "./tracefs.ts";
 import { VM_HINT } from "./unsupported.ts";
 
 export interface KprobeOptions extends PerfAttachOptions {
@@ -56,18 +48,16 @@ export function attachKprobe(program: AttachableProgram, target: string, options
   const info = { kind, program: program.name, target: offset ? `${func}+${offset}` : func } as const;
   const pmu = options.forceTracefs ? undefined : pmuType("kprobe");
   if (pmu !== undefined) {
-    const name = cString(func);
-    const attr = encodePerfEventAttr({
-      type: pmu,
-      config: retprobe ? 1n << BigInt(retprobeBit("kprobe")) : 0n,
-      config1: name.address,
-      config2: BigInt(offset),
-      samplePeriod: 1,
-      wakeupEvents: 1,
-    });
     let fd: Fd;
     try {
-      fd = withPinned([name.bytes], () => perfEventOpen(attr, -1, 0, `${kind} ${info.target}`));
+      fd = openProbePmuEvent("kprobe", pmu, {
+        retprobe,
+        name: func,
+        offset,
+        pid: -1,
+        cpu: 0,
+        what: `${kind} ${info.target}`,
+      });
     } catch (e) {
       throw probeError(kind, program.name, info.target, e);
     }
@@ -114,14 +104,7 @@ export function attachViaTracefs(
   const remove = () => appendFileSync(eventsFile, `-:${group}/${event}\n`);
   let fd: Fd;
   try {
-    const id = tracepointId(group, event);
-    const attr = encodePerfEventAttr({
-      type: PERF_TYPE.TRACEPOINT,
-      config: id,
-      samplePeriod: 1,
-      wakeupEvents: 1,
-    });
-    fd = perfEventOpen(attr, -1, 0, `${info.kind} ${info.target} (tracefs ${group}/${event})`);
+    fd = openTracepointEvent(group, event, `${info.kind} ${info.target} (tracefs ${group}/${event})`);
   } catch (e) {
     remove();
     throw probeError(info.kind, info.program, info.target, e);

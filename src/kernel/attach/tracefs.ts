@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { EnvironmentError, NotSupportedError, ObjectError } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { mountTracefs } from "../../sys/perf.ts";
+import type { Fd } from "../../sys/fd.ts";
+import { encodePerfEventAttr, mountTracefs, PERF_TYPE, perfEventOpen } from "../../sys/perf.ts";
 
 const CANDIDATES = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 let cached: string | undefined;
@@ -55,4 +56,15 @@ export function tracepointId(category: string, name: string): number {
     });
   }
   return Number.parseInt(text.trim(), 10);
+}
+
+/** A perf event on the tracepoint `<category>/<name>`, for any process on CPU 0 (pid -1, cpu 0, as libbpf opens it). */
+export function openTracepointEvent(category: string, name: string, what: string): Fd {
+  const attr = encodePerfEventAttr({
+    type: PERF_TYPE.TRACEPOINT,
+    config: tracepointId(category, name),
+    samplePeriod: 1,
+    wakeupEvents: 1,
+  });
+  return perfEventOpen(attr, -1, 0, what);
 }

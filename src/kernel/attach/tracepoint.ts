@@ -1,10 +1,9 @@
 /** tracepoint/<category>/<name> (also tp/…): perf_event_open on the tracepoint id, then a perf link. */
 import { UsageError } from "../../errors.ts";
-import { encodePerfEventAttr, PERF_TYPE, perfEventOpen } from "../../sys/perf.ts";
 import type { Link } from "../links.ts";
 import { attachToPerfEvent, type PerfAttachOptions } from "./perf-event.ts";
 import { type AttachableProgram, programFd } from "./program.ts";
-import { tracepointId } from "./tracefs.ts";
+import { openTracepointEvent } from "./tracefs.ts";
 
 export function attachTracepoint(
   program: AttachableProgram,
@@ -19,14 +18,7 @@ export function attachTracepoint(
   }
   const category = target.slice(0, slash);
   const name = target.slice(slash + 1);
-  const id = tracepointId(category, name);
-  const attr = encodePerfEventAttr({
-    type: PERF_TYPE.TRACEPOINT,
-    config: id,
-    samplePeriod: 1,
-    wakeupEvents: 1,
-  });
-  const fd = perfEventOpen(attr, -1, 0, `tracepoint ${target}`);
+  const fd = openTracepointEvent(category, name, `tracepoint ${target}`);
   return attachToPerfEvent(
     programFd(program),
     fd,

@@ -1,14 +1,7 @@
 /** uprobe/uretprobe: perf_event_open on the uprobe PMU (config1 = path, config2 = file offset). */
 import { SyscallError } from "../../errors.ts";
 import type { Fd } from "../../sys/fd.ts";
-import {
-  cString,
-  encodePerfEventAttr,
-  perfEventOpen,
-  pmuType,
-  retprobeBit,
-  withPinned,
-} from "../../sys/perf.ts";
+import { openProbePmuEvent, pmuType } from "../../sys/perf.ts";
 import type { Link } from "../links.ts";
 import { attachViaTracefs } from "./kprobe.ts";
 import type { PerfAttachOptions } from "./perf-event.ts";
@@ -40,21 +33,17 @@ export function attachUprobe(
   if (pmu === undefined) {
     return attachViaTracefs(program, "uprobe", retprobe, `${path}:0x${offset.toString(16)}`, info, options);
   }
-  const name = cString(path);
-  const attr = encodePerfEventAttr({
-    type: pmu,
-    config: retprobe ? 1n << BigInt(retprobeBit("uprobe")) : 0n,
-    config1: name.address,
-    config2: BigInt(offset),
-    samplePeriod: 1,
-    wakeupEvents: 1,
-  });
   const pid = options.pid ?? -1;
   let fd: Fd;
   try {
-    fd = withPinned([name.bytes], () =>
-      perfEventOpen(attr, pid, pid === -1 ? 0 : -1, `${kind} ${info.target}`),
-    );
+    fd = openProbePmuEvent("uprobe", pmu, {
+      retprobe,
+      name: path,
+      offset,
+      pid,
+      cpu: pid === -1 ? 0 : -1,
+      what: `${kind} ${info.target}`,
+    });
   } catch (e) {
     throw SyscallError.wrap(`${kind} '${program.name}' → ${info.target}: cannot create the probe`, e, {
       ...(e instanceof SyscallError && e.errno === 22
