@@ -76,3 +76,5 @@ const n = rows["new"]!["node + runner loaded"]!;
 console.log(
   `node + runner loaded, new faster in ${o.filter((x, i) => n[i]! < x).length} of ${o.length} pairs`,
 );
+const pair = (x: number, i: number) => `${(x / 1000).toFixed(2)}/${(n[i]! / 1000).toFixed(2)}`;
+console.log(`pairs, node + runner loaded (old/new): ${o.map(pair).join(", ")}`);
