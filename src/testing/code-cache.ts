@@ -15,8 +15,10 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -95,9 +97,21 @@ export function guestLoader(
         const tmp = `${kept}.${process.pid}.tmp`;
         copyFileSync(cacheOut, tmp);
         renameSync(tmp, kept);
+        prune(dir);
       } catch {
         // a cache that cannot be kept only costs the next run a normal compile
       }
     },
   };
+}
+
+/** Caches kept: one per bundle build, so a source tree that changes leaves old ones; the newest few stay. */
+const KEEP = 8;
+
+function prune(dir: string): void {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".bin"))
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
 }

@@ -3,7 +3,15 @@
 // rejects (here: garbage) falls back to a normal compile silently and is replaced.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -48,6 +56,18 @@ test("the runner starts through its code cache: made, used, a rejected one repla
     );
     assert.ok(readFileSync(keptFile).length > 10_000, "the rejected cache was replaced");
     assert.deepEqual(run(), { wrote: false, given: true });
+    // caches of older bundles: the newest 8 stay
+    for (let i = 0; i < 12; i++) {
+      const old = join(cacheDir, "guest-code-cache", `old${i}.bin`);
+      writeFileSync(old, "x");
+      utimesSync(old, 1000 + i, 1000 + i);
+    }
+    rmSync(keptFile);
+    assert.deepEqual(run(), { wrote: true, given: false });
+    const left = readdirSync(join(cacheDir, "guest-code-cache")).sort();
+    assert.equal(left.length, 8);
+    assert.ok(left.includes(kept[0]!), "the new cache stays");
+    assert.ok(!left.includes("old0.bin") && left.includes("old11.bin"), "the oldest go");
   } finally {
     for (const d of [cacheDir, ...runs]) rmSync(d, { recursive: true, force: true });
     rmSync(bundle, { force: true });
