@@ -28,7 +28,7 @@ import {
 } from "./annotations.ts";
 import { xlatedText } from "./disasm.ts";
 import { describeThrown, retvalFailure } from "./failures.ts";
-import { matchInOrder, type Pattern } from "./match.ts";
+import { describePattern, matchInOrder, type Pattern, printkFailure } from "./match.ts";
 import { CAPS, type TestFailure, type TestOutcome } from "./types.ts";
 
 const TEST_DATA_LEN = 64;
@@ -75,10 +75,6 @@ function testingFlags(k: KernelFacts): number {
   let f = PROG_FLAGS["BPF_F_TEST_RND_HI32"]!;
   if (!below(k, "6.7")) f |= PROG_FLAGS["BPF_F_TEST_REG_INVARIANTS"]!;
   return f;
-}
-
-function describePattern(p: Pattern): string {
-  return `${p.regex ? "REGEX " : "SUBSTR"} '${p.text}'`;
 }
 
 /** A log excerpt for a failed match: the last lines (where the verifier stopped), at most 12. */
@@ -399,17 +395,7 @@ async function runOne(
         if (!pf) break;
       }
       if (pf)
-        return {
-          status: "fail",
-          retval,
-          failure: {
-            kind: "printk",
-            expected: `a bpf_printk line with ${describePattern(pf.pattern)}`,
-            got: lines.length
-              ? `the trace buffer had:\n${lines.slice(-8).join("\n")}`
-              : "no bpf_printk output",
-          },
-        };
+        return { status: "fail", retval, failure: printkFailure(pf.pattern, lines, "the trace buffer had") };
     }
     return { status: "pass", retval };
   } finally {

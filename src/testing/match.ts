@@ -5,6 +5,8 @@
  * patterns (`__xlated`, `__jited`) must also match on consecutive lines unless separated by "...".
  */
 
+import type { TestFailure } from "./types.ts";
+
 export interface Pattern {
   /** The annotation's text as written. */
   text: string;
@@ -96,4 +98,18 @@ export function matchInOrder(text: string, patterns: Pattern[]): MatchFailure | 
     prevLine = line;
   }
   return undefined;
+}
+
+/** How a failure names a pattern: test_loader's SUBSTR / REGEX prefix, then the text. */
+export function describePattern(p: Pattern): string {
+  return `${p.regex ? "REGEX " : "SUBSTR"} '${p.text}'`;
+}
+
+/** The failure of a `__printk` expectation: the pattern that did not come, and the last lines `where` had. */
+export function printkFailure(p: Pattern, lines: string[], where: string): TestFailure {
+  return {
+    kind: "printk",
+    expected: `a bpf_printk line with ${describePattern(p)}`,
+    got: lines.length ? `${where}:\n${lines.slice(-8).join("\n")}` : "no bpf_printk output",
+  };
 }

@@ -16,7 +16,7 @@ import { isPacketType, parseTestCases, type RunExpectation, type TestCase } from
 import { compileTest } from "./compile.ts";
 import { findTestFiles } from "./discover.ts";
 import { describeThrown, retvalFailure } from "./failures.ts";
-import { matchInOrder } from "./match.ts";
+import { matchInOrder, printkFailure } from "./match.ts";
 import type { KernelColumn, TestOutcome, TestRunResults } from "./types.ts";
 
 /** test_loader's default packet for packet program types (execute.ts uses the same). */
@@ -101,16 +101,7 @@ function runInUvm(
   if (tc.printk.length) {
     const got = lines.map((l) => l.replace(/^.*?bpf_trace_printk: /, "").trim());
     const pf = matchInOrder(got.join("\n"), tc.printk);
-    if (pf)
-      return {
-        status: "fail",
-        retval,
-        failure: {
-          kind: "printk",
-          expected: `a bpf_printk line with '${pf.pattern.text}'`,
-          got: got.length ? `the runtime printed:\n${got.slice(-8).join("\n")}` : "no bpf_printk output",
-        },
-      };
+    if (pf) return { status: "fail", retval, failure: printkFailure(pf.pattern, got, "the runtime printed") };
   }
   return { status: "pass", retval };
 }
