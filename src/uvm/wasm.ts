@@ -26,7 +26,8 @@ const FN_H = 0;
 const FN_K = 1;
 const FN_F = 2;
 const FN_W = 3;
-const N_IMPORTED = 4;
+const FN_G = 4;
+const N_IMPORTED = 5;
 // imported globals
 const G_B = 0;
 const G_D = 1;
@@ -167,12 +168,15 @@ interface WasmCtx {
   k(idx: number, pc: number): void;
   F(kind: number, pc: number): void;
   W(pc: number, reg: number, lo: number, hi: number, off: number, n: number, perm: number): void;
+  /** A merged check failed: the exact checks of group `gid`'s loads in program order; throws the first fault. */
+  G(gid: number, lo: number, hi: number): void;
 }
 
 export function compileWasm(code: Code, env: Env): Engine {
   const mem = env.mem;
   const entries = functionEntries(code);
-  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries)));
+  const groups: LoadGroup[] = [];
+  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups)));
   const B = new WA.Global({ value: "i32", mutable: true }, 0);
   const D = new WA.Global({ value: "i32", mutable: true }, 0);
   const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
@@ -225,9 +229,26 @@ export function compileWasm(code: Code, env: Env): Engine {
     W(pc, r, lo, hi, off, n, perm) {
       throw wildAccess(code, mem, pc, r, lo, hi, off, n, perm);
     },
+    G(gid, lo, hi) {
+      const g = groups[gid]!;
+      for (const m of g.members) {
+        const o = BigInt.asUintN(64, toU64(lo, hi) + BigInt(m.off)) - BigInt(BASE);
+        const ok =
+          o >= 0n &&
+          o + BigInt(m.n) <= BigInt(mem.capacity) &&
+          (mem.perm[Number(o)]! & mem.perm[Number(o) + m.n - 1]! & PERM_READ) !== 0;
+        if (!ok) throw wildAccess(code, mem, m.pc, g.base, lo, hi, m.off, m.n, PERM_READ);
+      }
+      throw fault(
+        code,
+        "bad-program",
+        g.first,
+        "internal error: a merged load check failed, no exact one did",
+      );
+    },
   };
   const inst = new WA.Instance(module, {
-    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W },
+    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
   });
   fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
   const f0 = fns[0]!;
@@ -251,18 +272,20 @@ export function compileWasm(code: Code, env: Env): Engine {
   };
 }
 
-function encodeModule(code: Code, env: Env, entries: number[]): number[] {
+function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup[]): number[] {
   const types = new Bytes().vec([
     [0x60, 2, I32, I32, 0],
     [0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0],
     [0x60, 5, I64, I64, I64, I64, I64, 1, I64],
+    [0x60, 3, I32, I32, I32, 0],
   ]);
   const pages = env.mem.wasm.buffer.byteLength / 65536;
-  const imp = new Bytes().uleb(7);
+  const imp = new Bytes().uleb(8);
   imp.str("env").str("h").u8(0x00).uleb(0);
   imp.str("env").str("k").u8(0x00).uleb(0);
   imp.str("env").str("F").u8(0x00).uleb(0);
   imp.str("env").str("W").u8(0x00).uleb(1);
+  imp.str("env").str("G").u8(0x00).uleb(3);
   imp.str("env").str("mem").u8(0x02, 0x00).uleb(pages);
   imp.str("env").str("B").u8(0x03, I32, 0x01);
   imp.str("env").str("D").u8(0x03, I32, 0x01);
@@ -281,7 +304,7 @@ function encodeModule(code: Code, env: Env, entries: number[]): number[] {
     fnIndex.set(e, N_IMPORTED + i);
   });
   for (const e of entries) {
-    const body = new FnGen(code, env, e, fnIndex).body();
+    const body = new FnGen(code, env, e, fnIndex, groups).body();
     codes.uleb(body.length).bytes(body);
   }
   return [
@@ -312,6 +335,8 @@ class FnGen {
     private readonly env: Env,
     private readonly entry: number,
     private readonly fnIndex: Map<number, number>,
+    /** Every merged load group of the module, by id (the G import's argument). */
+    private readonly groups: LoadGroup[],
   ) {}
 
   body(): number[] {
@@ -576,7 +601,10 @@ class FnGen {
       const op = c.op[pc]!;
       const cls = asm.opClass(op);
       const d = c.dst[pc]!;
-      if (cls === asm.BPF_CLASS.LDX) {
+      if (this.frameAccess(pc)) {
+        // never faults, so it cannot fault before the group's loads: only a load redefining the base ends it
+        if (g && cls === asm.BPF_CLASS.LDX && d === g.base) close();
+      } else if (cls === asm.BPF_CLASS.LDX) {
         const s = c.src[pc]!;
         const off = c.off[pc]!;
         const n = asm.opBytes(op);
@@ -596,6 +624,24 @@ class FnGen {
     close();
   }
 
+  /**
+   * A load or store off r10 inside the 512-byte frame, in a function that never writes r10: it is always
+   * valid (the frame is this call depth's stack region), so it is emitted without a check.
+   */
+  private frameAccess(pc: number): boolean {
+    const c = this.c;
+    const op = c.op[pc]!;
+    const cls = asm.opClass(op);
+    if (!this.fixedR10 || asm.opMode(op) === asm.BPF_MODE.ATOMIC) return false;
+    if (cls === asm.BPF_CLASS.LDX) {
+      if (c.src[pc] !== 10) return false;
+    } else if (cls === asm.BPF_CLASS.ST || cls === asm.BPF_CLASS.STX) {
+      if (c.dst[pc] !== 10) return false;
+    } else return false;
+    const off = c.off[pc]!;
+    return off >= -STACK_SIZE && off + asm.opBytes(op) <= 0;
+  }
+
   /** The merged check of a load group, at its first load: leaves the heap offset of `min` in L_G. */
   private groupCheck(g: LoadGroup): void {
     const o = this.o;
@@ -609,9 +655,17 @@ class FnGen {
     };
     const lo = half(0);
     const hi = half(8);
-    // the exact per-load checks, in program order: the first load out of bounds faults with its own pc
+    // the exact per-load checks, in program order, out of line (G): the first load out of bounds faults
+    // with its own pc
+    const gid = this.groups.push(g) - 1;
     const exact = () => {
-      for (const m of g.members) this.check(m.pc, g.base, m.off, m.n, PERM_READ);
+      this.i32(gid);
+      this.get(g.base);
+      o.u8(0xa7);
+      this.get(g.base);
+      this.i64(32);
+      o.u8(0x88, 0xa7);
+      o.u8(0x10).uleb(FN_G).u8(0x00);
     };
     this.get(g.base);
     this.i64(g.min - BASE);
@@ -620,7 +674,6 @@ class FnGen {
     o.u8(0x5a); // i64.ge_u
     o.u8(0x04, 0x40);
     exact();
-    o.u8(0x00); // unreachable: the lowest load is out of the heap, so its exact check faulted
     o.u8(0x0b);
     o.u8(0x20).uleb(L_T).u8(0xa7).u8(0x21).uleb(L_G);
     // every byte the loads touch has PERM_READ: (perm64 & mask) == mask, for each half
