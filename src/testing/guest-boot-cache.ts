@@ -30,9 +30,13 @@ export interface GuestBootCache {
 const KEEP = 16;
 const NAME = /^[0-9a-f-]{36}\.json$/;
 
-/** Copies the kept files into `<runDir>/boot`, or undefined when `KFUNC_KIT_NO_BOOT_CACHE` is set. */
+/**
+ * Copies the kept files into `<runDir>/boot`; undefined when `KFUNC_KIT_NO_BOOT_CACHE` is set or
+ * `KFUNC_KIT_GUEST_BOOT_CACHE=0` (then the guest probes in every run, as before).
+ */
 export function guestBootCache(runDir: string, cacheDir: string): GuestBootCache | undefined {
-  if (process.env["KFUNC_KIT_NO_BOOT_CACHE"]) return undefined;
+  if (process.env["KFUNC_KIT_NO_BOOT_CACHE"] || process.env["KFUNC_KIT_GUEST_BOOT_CACHE"] === "0")
+    return undefined;
   const kept = join(cacheDir, "guest-boot");
   const inRun = join(runDir, "boot");
   mkdirSync(inRun, { recursive: true });

@@ -66,7 +66,7 @@ test("probe results go out through the run dir, are kept per boot id, and come b
   }
 });
 
-test("the host keeps the newest 16 boot ids, ignores other files, and is off with KFUNC_KIT_NO_BOOT_CACHE", () => {
+test("the host keeps the newest 16 boot ids, ignores other files, and is off with KFUNC_KIT_NO_BOOT_CACHE or KFUNC_KIT_GUEST_BOOT_CACHE=0", () => {
   const cacheDir = mkdtempSync(join(tmpdir(), "kfunc-gb-cache-"));
   const run = mkdtempSync(join(tmpdir(), "kfunc-gb-run-"));
   try {
@@ -89,11 +89,16 @@ test("the host keeps the newest 16 boot ids, ignores other files, and is off wit
       left.includes(id(99)) && left.includes("notes.txt") && !left.includes(id(4)) && left.includes(id(19)),
     );
 
-    process.env["KFUNC_KIT_NO_BOOT_CACHE"] = "1";
-    try {
-      assert.equal(guestBootCache(run, cacheDir), undefined);
-    } finally {
-      delete process.env["KFUNC_KIT_NO_BOOT_CACHE"];
+    for (const [name, value] of [
+      ["KFUNC_KIT_NO_BOOT_CACHE", "1"],
+      ["KFUNC_KIT_GUEST_BOOT_CACHE", "0"],
+    ] as const) {
+      process.env[name] = value;
+      try {
+        assert.equal(guestBootCache(run, cacheDir), undefined, name);
+      } finally {
+        delete process.env[name];
+      }
     }
   } finally {
     for (const d of [cacheDir, run]) rmSync(d, { recursive: true, force: true });
