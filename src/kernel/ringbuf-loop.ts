@@ -30,7 +30,8 @@ export interface LoopSpec {
   readonly key: string;
   /**
    * Statements run once per call. In scope: `data` (the data area, 2 × size bytes), `cb`, `arg`.
-   * Declares the locals `perRecord` uses.
+   * Declares the locals `perRecord` uses; the loop's own names (`cons`, `prod`, `lens`, `size`, `chunk`,
+   * `count`, `base`, `start`, `end`, `p`, `publish`, `stop`, `len`, `q`) are taken.
    */
   readonly setup: string;
   /**
@@ -60,8 +61,16 @@ const HDR = BPF_RINGBUF.HDR_SZ;
 
 /** Compiles `spec` into a loop of its own (call once per ring buffer and kind; cache the result). */
 export function compileLoop(spec: LoopSpec): ConsumeLoop {
-  const src = `"use strict";
-return function consume_${spec.key.replace(/[^A-Za-z0-9_]/g, "_")}(cons, prod, lens, data, size, chunk, cb, arg) {
+  // a source of its own each time: V8 caches `new Function` by source, and a cached compile would share
+  // the call-site feedback this is meant to separate
+  return new Function(loopSource(spec, ++compiled))() as ConsumeLoop;
+}
+let compiled = 0;
+
+/** The source {@link compileLoop} compiles (exported for the benches' experiments). */
+export function loopSource(spec: LoopSpec, id = 0): string {
+  return `"use strict";
+return function consume_${spec.key.replace(/[^A-Za-z0-9_]/g, "_")}_${id}(cons, prod, lens, data, size, chunk, cb, arg) {
   ${spec.setup}
   let count = 0;
   let base = Atomics.load(cons, 0) + Atomics.load(cons, 1) * 4294967296;
@@ -100,7 +109,6 @@ return function consume_${spec.key.replace(/[^A-Za-z0-9_]/g, "_")}(cons, prod, l
     base += p - start;
   }
 };`;
-  return new Function(src)() as ConsumeLoop;
 }
 
 /** `cb(data, at, n)` per record (RingBuffer.consumeRaw). */

@@ -338,6 +338,11 @@ export class RingBuffer implements Disposable {
     }
   }
 
+  /** The data area (2 × size bytes: the kernel maps it twice), what the consumers' offsets index. */
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
   /** Bytes of the ring (max_entries). */
   get size(): number {
     return this.#mask + 1;

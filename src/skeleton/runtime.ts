@@ -28,6 +28,7 @@ import {
 } from "../kernel/perf-buffer.ts";
 import type { Program } from "../kernel/program.ts";
 import { RingBuffer, type RingCursor } from "../kernel/ringbuf.ts";
+import type { LoopSpec } from "../kernel/ringbuf-loop.ts";
 import { namedVariables } from "../object/globals.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionKind, DataVariableSpec, ObjectSpec } from "../object/types.ts";
@@ -227,13 +228,89 @@ export class TypedRingCursor<T> {
   }
 }
 
+/**
+ * What {@link SkeletonRingBuffer.consumeView}'s loop moves: the view, pointed at the ring, or at a zero-padded
+ * copy (behind a copy of its header) for a record shorter than the struct, so a getter never reads past it.
+ */
+class ViewPlacer {
+  readonly view: RecordViewState;
+  readonly record: unknown;
+  readonly size: number;
+  #data: Uint8Array = new Uint8Array(0);
+  #dv: DataView = new DataView(new ArrayBuffer(0));
+  #scratch: Uint8Array | undefined;
+  #scratchView: DataView | undefined;
+
+  constructor(View: RecordViewClass, size: number) {
+    const v = new View(new Uint8Array(0));
+    this.view = v;
+    this.record = v;
+    this.size = size;
+  }
+
+  /** Points the view at the ring's data area. */
+  reset(ring: RingBuffer): void {
+    const c = ring.data;
+    if (c !== this.#data) {
+      this.#data = c;
+      this.#dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
+    }
+    this.view["#data"] = this.#data;
+    this.view["#dv"] = this.#dv;
+  }
+
+  /** Called for a record of `n` bytes at `at` when it may need the copy; returns the next threshold. */
+  place(at: number, n: number): number {
+    const s = this.view;
+    if (n < this.size) {
+      this.#scratch ??= new Uint8Array(8 + this.size);
+      this.#scratchView ??= new DataView(this.#scratch.buffer);
+      this.#scratch.fill(0);
+      this.#scratchView.setUint32(0, n, true);
+      this.#scratch.set(this.#data.subarray(at, at + n), 8);
+      s["#data"] = this.#scratch;
+      s["#dv"] = this.#scratchView;
+      s["#at"] = 8;
+      return Number.POSITIVE_INFINITY;
+    }
+    s["#data"] = this.#data;
+    s["#dv"] = this.#dv;
+    return this.size;
+  }
+}
+
+/** The skeleton's typed view consumer: the view moved per record (`arg` is a {@link ViewPlacer}). */
+const TYPED_VIEW_LOOP: LoopSpec = {
+  key: "typed_view",
+  setup: "const view = arg.view; const record = arg.record; let min = arg.size;",
+  perRecord:
+    'view["#at"] = at; if (n < min) min = arg.place(at, n); if (cb(record) === false) { stop = true; break; }',
+};
+
+/** The skeleton's decoded-copy consumer: `read(dv, data, at)` per record, a padded copy for short ones. */
+const TYPED_COPY_LOOP: LoopSpec = {
+  key: "typed_copy",
+  setup:
+    "const read = arg.read; const recSize = arg.size; const dv = arg.dv === undefined || arg.dv.buffer !== data.buffer ? (arg.dv = new DataView(data.buffer, data.byteOffset, data.byteLength)) : arg.dv;",
+  perRecord:
+    "if (cb(n < recSize ? arg.padded(data, at, n) : read(dv, data, at)) === false) { stop = true; break; }",
+};
+
 /** A ring buffer whose records decode as `T`: copies (`consume`, `records`) or in place (`cursor`, `consumeView`). */
 export class SkeletonRingBuffer<T> {
   readonly map: BpfMap;
   readonly #codec: TypedCodec | undefined;
   #ring: RingBuffer | undefined;
   #cursor: TypedRingCursor<T> | undefined;
-  #viewCursor: TypedRingCursor<T> | undefined;
+  #viewPlacer: ViewPlacer | undefined;
+  #copyArgs:
+    | {
+        read: TypedCodec["read"];
+        size: number;
+        dv: DataView | undefined;
+        padded: (d: Uint8Array, at: number, n: number) => unknown;
+      }
+    | undefined;
 
   constructor(map: BpfMap, btf: Btf | undefined, recordTypeId: number | undefined) {
     this.map = map;
@@ -275,45 +352,34 @@ export class SkeletonRingBuffer<T> {
    * one). Returns how many records `cb` got; stops when it returns false.
    */
   consumeView(cb: (record: RecordView<T>) => unknown): number {
-    // a cursor of its own: cb may use cursor()
-    this.#viewCursor ??= new TypedRingCursor<T>(
-      this.ring.newCursor(),
-      this.#viewClass(),
-      this.#decoder().size,
-    );
-    const c = this.#viewCursor.reset();
-    const record = c.record;
-    let count = 0;
-    while (c.next()) {
-      count++;
-      if (cb(record) === false) {
-        c.release();
-        break;
-      }
-    }
-    return count;
+    // one loop of the ring's own with the positions in locals (src/kernel/ringbuf-loop.ts); the view is
+    // this consumer's own, apart from cursor()'s (cb may use that)
+    this.#viewPlacer ??= new ViewPlacer(this.#viewClass(), this.#decoder().size);
+    const ring = this.ring;
+    this.#viewPlacer.reset(ring);
+    return ring.consumeWith(TYPED_VIEW_LOOP, cb, this.#viewPlacer);
   }
 
-  /** Consumes every committed record without waiting, each decoded into a new value; returns how many. */
+  /**
+   * Consumes every committed record without waiting, each decoded into a new value; returns how many.
+   * Stops when `cb` returns false; positions and errors as `RingBuffer.consumeRaw`.
+   */
   consume(cb: (record: T) => unknown): number {
     const c = this.#decoder();
     const size = c.size;
-    const read = c.read;
-    let data: Uint8Array | undefined;
-    let view: DataView | undefined;
-    return this.ring.consumeRaw((d, offset, length) => {
-      if (d !== data) {
-        data = d;
-        view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      }
+    const ring = this.ring;
+    this.#copyArgs ??= {
+      read: c.read,
+      size,
+      dv: undefined as DataView | undefined,
       // a record shorter than its type (a truncated output): decode a zero-padded copy
-      if (length < size) {
+      padded: (d: Uint8Array, at: number, n: number) => {
         const padded = new Uint8Array(size);
-        padded.set(d.subarray(offset, offset + length));
-        return cb(c.decode(padded, 0) as T);
-      }
-      return cb(read(view!, d, offset) as T);
-    });
+        padded.set(d.subarray(at, at + n));
+        return c.decode(padded, 0);
+      },
+    };
+    return ring.consumeWith(TYPED_COPY_LOOP, cb, this.#copyArgs);
   }
 
   /** Waits up to `timeoutMs` for records, then consumes them (blocks the thread: keep it short). */
