@@ -242,10 +242,10 @@ function libbpf(rounds: number, object = obj): number[] {
 rawLookupNs();
 typedLookupNs();
 typedRecords(2);
+typedRecords(2, obj32k);
 rawBigints(2);
 rawBigints(2, false);
 rawBigints(2, "u32pair");
-rawBigints(2);
 for (const m of ["cursorNoField", "cursorBig", "viewBig"] as const) inPlace(2, m, obj1);
 for (const m of ["cursorU32", "viewU32"] as const) inPlace(2, m, obj32k);
 libbpf(2);
