@@ -157,49 +157,45 @@ interface StreamOptions {
  */
 export class TypedRingCursor<T> {
   readonly record: RecordView<T>;
-  readonly #state: RecordViewState;
+  /** Moves `record` to the next committed record; false when there is none (all read is then released). */
+  readonly next: () => boolean;
+  // string keys starting with `#` (no C identifier can), read by the `next` compiled for this record class
+  /** @internal */ "#state": RecordViewState;
+  /** @internal */ "#cursor": RingCursor;
+  /** Records shorter than this go through place(): the struct's size, or Infinity after a padded record. */
+  /** @internal */ "#min": number;
   readonly #size: number;
-  readonly #cursor: RingCursor;
-  /** Records shorter than this go through #place: the struct's size, or Infinity after a padded record. */
-  #min: number;
   #scratch: Uint8Array | undefined;
   #scratchView: DataView | undefined;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
   constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
-    this.#cursor = cursor;
+    this["#cursor"] = cursor;
     this.#size = size;
-    this.#min = size;
+    this["#min"] = size;
     const state = new View(new Uint8Array(0));
-    this.#state = state;
+    this["#state"] = state;
     this.record = state as unknown as RecordView<T>;
+    this.next = cursorNextFor(View);
   }
 
   /** @internal starts at the ring's consumer position */
   reset(): this {
-    this.#cursor.reset();
-    const s = this.#state;
-    s["#data"] = this.#cursor.data;
-    s["#dv"] = this.#cursor.view;
-    this.#min = this.#size;
+    const c = this["#cursor"];
+    c.reset();
+    const s = this["#state"];
+    s["#data"] = c.data;
+    s["#dv"] = c.view;
+    this["#min"] = this.#size;
     return this;
   }
 
-  /** Moves `record` to the next committed record; false when there is none (all read is then released). */
-  next(): boolean {
-    const c = this.#cursor;
-    if (!c.next()) return false;
-    this.#state["#at"] = c.offset;
-    if (c.length < this.#min) this.#place(c);
-    return true;
-  }
-
   /**
-   * A record shorter than its type (a truncated output) is read from a zero-padded copy behind a copy of its
-   * header; the record after it points the view back at the ring.
+   * @internal A record shorter than its type (a truncated output) is read from a zero-padded copy behind a
+   * copy of its header; the record after it points the view back at the ring.
    */
-  #place(c: RingCursor): void {
-    const s = this.#state;
+  place(c: RingCursor): void {
+    const s = this["#state"];
     if (c.length < this.#size) {
       this.#scratch ??= new Uint8Array(8 + this.#size);
       this.#scratchView ??= new DataView(this.#scratch.buffer);
@@ -209,24 +205,49 @@ export class TypedRingCursor<T> {
       s["#data"] = this.#scratch;
       s["#dv"] = this.#scratchView;
       s["#at"] = 8;
-      this.#min = Number.POSITIVE_INFINITY;
+      this["#min"] = Number.POSITIVE_INFINITY;
     } else {
       s["#data"] = c.data;
       s["#dv"] = c.view;
-      this.#min = this.#size;
+      this["#min"] = this.#size;
     }
   }
 
   /** Releases everything read so far (after leaving a loop early). */
   release(): void {
-    this.#cursor.release();
+    this["#cursor"].release();
   }
 
   /** True when the last `next()` stopped at a reserved, uncommitted record. */
   get busy(): boolean {
-    return this.#cursor.busy;
+    return this["#cursor"].busy;
   }
 }
+
+/**
+ * `TypedRingCursor.next`, compiled once per record view class (a source of its own each time: V8 caches
+ * `new Function` by source). One shared `next` would store the offset into the views of every record type
+ * of the process from one site, which turns that store polymorphic for all of them; this is the same
+ * reason the ring buffer's consume loops are compiled per ring buffer (src/kernel/ringbuf-loop.ts).
+ */
+function cursorNextFor(View: RecordViewClass): () => boolean {
+  let next = CURSOR_NEXT.get(View);
+  if (!next) {
+    next = new Function(
+      `"use strict"; return function next_${++cursorClasses}() {
+        const c = this["#cursor"];
+        if (!c.next()) return false;
+        this["#state"]["#at"] = c.offset;
+        if (c.length < this["#min"]) this.place(c);
+        return true;
+      };`,
+    )() as () => boolean;
+    CURSOR_NEXT.set(View, next);
+  }
+  return next;
+}
+const CURSOR_NEXT = new WeakMap<RecordViewClass, () => boolean>();
+let cursorClasses = 0;
 
 /**
  * What {@link SkeletonRingBuffer.consumeView}'s loop moves: the view, pointed at the ring, or at a zero-padded
