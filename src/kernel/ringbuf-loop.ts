@@ -67,8 +67,8 @@ export function compileLoop(spec: LoopSpec): ConsumeLoop {
 }
 let compiled = 0;
 
-/** The source {@link compileLoop} compiles (exported for the benches' experiments). */
-export function loopSource(spec: LoopSpec, id = 0): string {
+/** The source {@link compileLoop} compiles. */
+function loopSource(spec: LoopSpec, id = 0): string {
   return `"use strict";
 return function consume_${spec.key.replace(/[^A-Za-z0-9_]/g, "_")}_${id}(cons, prod, lens, data, size, chunk, cb, arg) {
   ${spec.setup}
