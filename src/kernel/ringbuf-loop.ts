@@ -1,13 +1,13 @@
 /**
  * The ring buffer's consume loop (libbpf's ringbuf_process_ring), compiled once per ring buffer and consumer
  * kind. The loop keeps the consumer and producer positions in locals for a whole pass and reads the record
- * headers through one typed array of the data pages; that is what lets a JS consumer keep up with libbpf
- * (a consumer whose position lives in an object field between records reads ~0.5× as fast).
+ * headers through one typed array of the data pages: the shape of the fastest JS loop measured here
+ * (bench/ringbuf-floor.ts; a consumer whose position lives in an object field between records is slower).
  *
  * Why compiled per ring buffer: V8 inlines a callback only while the call site has seen one function. A
  * loop shared by every ring buffer of the process has one call site for all of them, so a second consumer
  * (another ring buffer, the skeleton's typed path, a test) makes it polymorphic and every record pays a
- * real call (measured ~3× slower). `new Function` gives each ring buffer and kind a loop of its own, with
+ * real call (about half the rate in bench/ringbuf.ts). `new Function` gives each ring buffer and kind a loop of its own, with
  * its own call-site feedback. The sources below are fixed strings of this file: nothing from the object or
  * the caller is compiled.
  *
