@@ -122,7 +122,7 @@ export const RAW_LOOP: LoopSpec = {
 export const VIEW_LOOP: LoopSpec = {
   key: "view",
   setup: "const view = arg;",
-  perRecord: "view.offset = at; view.length = n; if (cb(view) === false) { stop = true; break; }",
+  perRecord: "view.offset = at; if (cb(view) === false) { stop = true; break; }",
 };
 
 /** `cb(bytes)` with a new zero-copy Uint8Array per record (RingBuffer.consume). */

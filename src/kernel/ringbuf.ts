@@ -69,13 +69,16 @@ export class RecordView {
   readonly data: Uint8Array;
   readonly view: DataView;
   offset = 0;
-  length = 0;
 
   constructor(data: Uint8Array) {
     this.data = data;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /** The record's length, from its header (read when asked: one store less per record). */
+  get length(): number {
+    return this.view.getUint32(this.offset - HDR_SZ, true) & 0x3fffffff;
+  }
   u8(at: number): number {
     return this.data[this.offset + at]!;
   }
