@@ -159,7 +159,7 @@ export class TypedRingCursor<T> {
   readonly record: RecordView<T>;
   /** Moves `record` to the next committed record; false when there is none (all read is then released). */
   readonly next: () => boolean;
-  // string keys starting with `#` (no C identifier can), read by the `next` compiled for this record class
+  // string keys starting with `#` (no C identifier can), read by the `next` compiled for this cursor
   /** @internal */ "#state": RecordViewState;
   /** @internal */ "#cursor": RingCursor;
   /** Records shorter than this go through place(): the struct's size, or Infinity after a padded record. */
@@ -176,7 +176,7 @@ export class TypedRingCursor<T> {
     const state = new View(new Uint8Array(0));
     this["#state"] = state;
     this.record = state as unknown as RecordView<T>;
-    this.next = cursorNextFor(View);
+    this.next = compileNext(cursor, state, this);
   }
 
   /** @internal starts at the ring's consumer position */
@@ -225,29 +225,26 @@ export class TypedRingCursor<T> {
 }
 
 /**
- * `TypedRingCursor.next`, compiled once per record view class (a source of its own each time: V8 caches
- * `new Function` by source). One shared `next` would store the offset into the views of every record type
- * of the process from one site, which turns that store polymorphic for all of them; this is the same
- * reason the ring buffer's consume loops are compiled per ring buffer (src/kernel/ringbuf-loop.ts).
+ * `TypedRingCursor.next`, compiled once per cursor (a source of its own each time: V8 caches `new Function`
+ * by source) with its ring cursor, view and itself as constants. One shared `next` would store the offset
+ * into the views of every record type of the process from one site, which turns that store polymorphic for
+ * all of them (the same reason the ring buffer's consume loops are compiled per ring buffer,
+ * src/kernel/ringbuf-loop.ts); the constants save three loads per record over reading them from `this`.
  */
-function cursorNextFor(View: RecordViewClass): () => boolean {
-  let next = CURSOR_NEXT.get(View);
-  if (!next) {
-    next = new Function(
-      `"use strict"; return function next_${++cursorClasses}() {
-        const c = this["#cursor"];
-        if (!c.next()) return false;
-        this["#state"]["#at"] = c.offset;
-        if (c.length < this["#min"]) this.place(c);
-        return true;
-      };`,
-    )() as () => boolean;
-    CURSOR_NEXT.set(View, next);
-  }
-  return next;
+function compileNext(cursor: RingCursor, state: RecordViewState, self: object): () => boolean {
+  return new Function(
+    "c",
+    "s",
+    "t",
+    `"use strict"; return function next_${++cursors}() {
+      if (!c.next()) return false;
+      s["#at"] = c.offset;
+      if (c.length < t["#min"]) t.place(c);
+      return true;
+    };`,
+  )(cursor, state, self) as () => boolean;
 }
-const CURSOR_NEXT = new WeakMap<RecordViewClass, () => boolean>();
-let cursorClasses = 0;
+let cursors = 0;
 
 /**
  * What {@link SkeletonRingBuffer.consumeView}'s loop moves: the view, pointed at the ring, or at a zero-padded
