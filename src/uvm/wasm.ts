@@ -1077,21 +1077,8 @@ class FnGen {
     const size = asm.opBytes(op);
     const cls = asm.opClass(op);
     const sx = asm.opMode(op) === asm.BPF_MODE.MEMSX;
-    const ldOp =
-      size === 1
-        ? sx
-          ? 0x30
-          : 0x31
-        : size === 2
-          ? sx
-            ? 0x32
-            : 0x33
-          : size === 4
-            ? sx
-              ? 0x34
-              : 0x35
-            : 0x29;
-    const stOp = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
+    const ldOp = wasmLoadOp(size, sx);
+    const stOp = wasmStoreOp(size);
     const inFrame = (r: number) => r === 10 && this.fixedR10 && off >= -STACK_SIZE && off + size <= 0;
     // r10 never changes in this function and the access lies inside the 512-byte frame: always valid
     if (cls === asm.BPF_CLASS.LDX && inFrame(s)) {
@@ -1119,25 +1106,12 @@ class FnGen {
         lo();
       }
       const sx = asm.opMode(op) === asm.BPF_MODE.MEMSX;
-      const ld =
-        size === 1
-          ? sx
-            ? 0x30
-            : 0x31
-          : size === 2
-            ? sx
-              ? 0x32
-              : 0x33
-            : size === 4
-              ? sx
-                ? 0x34
-                : 0x35
-              : 0x29;
+      const ld = wasmLoadOp(size, sx);
       o.u8(ld, 0x00).uleb(g ? off - g.min : 0);
       this.set(d);
       return true;
     }
-    const st = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
+    const st = wasmStoreOp(size);
     if (asm.opMode(op) === asm.BPF_MODE.MEM) {
       this.check(pc, d, off, size, PERM_WRITE);
       lo();
@@ -1195,4 +1169,17 @@ function writesR10(c: Code, pc: number): boolean {
       (c.imm[pc]! & asm.BPF_ATOMIC.FETCH) !== 0 && c.imm[pc] !== asm.BPF_ATOMIC.CMPXCHG && c.src[pc] === 10
     );
   return false;
+}
+
+/** The Wasm i64 load of `size` bytes (i64.load8/16/32 signed for BPF_MEMSX, unsigned for BPF_MEM; i64.load). */
+function wasmLoadOp(size: number, sx: boolean): number {
+  if (size === 1) return sx ? 0x30 : 0x31;
+  if (size === 2) return sx ? 0x32 : 0x33;
+  if (size === 4) return sx ? 0x34 : 0x35;
+  return 0x29;
+}
+
+/** The Wasm i64 store of `size` bytes (i64.store8/16/32, i64.store). */
+function wasmStoreOp(size: number): number {
+  return size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
 }
