@@ -5,8 +5,9 @@
  * of the three rotating every round so that each sees the same machine load. Per kernel: boot (QEMU start →
  * guest command), guest start (node + the runner bundle + koffi + vmlinux BTF parse + feature probes, until
  * the runner is ready), per-test median (load + verify + test-run, guest clock), column total. The
- * `--jobs 1` run also without the runner's V8 code cache (`KFUNC_KIT_GUEST_CODE_CACHE=0`, the old start),
- * in the same rotation, so the two are compared under the same load.
+ * `--jobs 1` run also without the guest's per-boot cache kept on the host (`KFUNC_KIT_GUEST_BOOT_CACHE=0`:
+ * src/testing/guest-boot-cache.ts, the guest probes in every run), in the same rotation, so the two are
+ * compared under the same load.
  * Usage: node --import tsx bench/testing.ts [N]   (N rounds, default 3, after a warm-up run; medians)
  */
 import { loadavg } from "node:os";
@@ -47,12 +48,12 @@ const check = (r: TestRunResults, what: string) => {
   }
 };
 
-/** `codeCache` false: the runner started as before, without its V8 code cache (src/testing/code-cache.ts). */
-const zoo = async (jobs: number, codeCache = true) => {
-  process.env["KFUNC_KIT_GUEST_CODE_CACHE"] = codeCache ? "1" : "0";
+/** `bootCache` false: the guest probes in every run, as before src/testing/guest-boot-cache.ts. */
+const zoo = async (jobs: number, bootCache = true) => {
+  process.env["KFUNC_KIT_GUEST_BOOT_CACHE"] = bootCache ? "1" : "0";
   const r = await runTests({ paths: [ZOO], kernels: KERNELS, jobs });
-  delete process.env["KFUNC_KIT_GUEST_CODE_CACHE"];
-  const how = `--jobs ${jobs}${codeCache ? "" : ", no code cache"}`;
+  delete process.env["KFUNC_KIT_GUEST_BOOT_CACHE"];
+  const how = `--jobs ${jobs}${bootCache ? "" : ", no guest boot cache"}`;
   check(r, `zoo ${how}`);
   add(`two-kernel zoo run, ${how}`, r.durationMs);
   for (const c of r.kernels) {

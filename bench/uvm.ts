@@ -5,9 +5,14 @@
  * bench/uvm/runner_native.c built with `gcc -O2` here. Medians of SAMPLES (default 5) processes; uBPF's
  * figures are the ones recorded on this machine (bench/uvm/README.md). Plus a TypeScript kfunc call with
  * 32-bit arguments (bench/uvm/kfunccall.bpf.c). `--json` prints the raw figures.
+ *
+ * `--against <git revision>`: old vs new in one run. The revision is checked out into a temporary git
+ * worktree (node_modules linked, dist/ compiled there; this tree's dist/ is recompiled too), and every cell
+ * is measured in both trees with their processes alternated (new, old, new, old, …); the table gets the old
+ * tree's column next to each engine's. The worktree is removed at the end.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileBpf } from "../src/compile/index.ts";
@@ -16,6 +21,9 @@ const root = new URL("..", import.meta.url).pathname;
 const dir = join(root, "bench", "uvm");
 const work = mkdtempSync(join(tmpdir(), "kfunc-uvm-bench-"));
 const SAMPLES = Number(process.env["SAMPLES"] ?? 5);
+const againstAt = process.argv.indexOf("--against");
+const against = againstAt >= 0 ? process.argv[againstAt + 1] : undefined;
+if (againstAt >= 0 && !against) throw new Error("--against needs a git revision (e.g. main)");
 
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 16 << 20 });
@@ -36,6 +44,21 @@ const objs = progs.map((p) => {
 run("gcc", ["-O2", "-c", join(dir, "native_helper.c"), "-o", join(work, "helper.o")]);
 const native = join(work, "runner_native_gcc");
 run("gcc", ["-O2", join(dir, "runner_native.c"), ...objs, join(work, "helper.o"), "-o", native]);
+
+/** The trees measured: this one, and with --against the old revision's worktree. */
+const trees = [root];
+if (against) {
+  const old = join(work, "old");
+  run("git", ["-C", root, "worktree", "add", "--detach", old, against]);
+  process.on("exit", () => {
+    spawnSync("git", ["-C", root, "worktree", "remove", "--force", old]);
+  });
+  symlinkSync(join(root, "node_modules"), join(old, "node_modules"));
+  for (const t of [root, old]) run(process.execPath, [join(t, "scripts", "setup.mjs"), "--build"]);
+  if (!existsSync(join(old, "dist", "cli", "main.js")))
+    throw new Error(`${against}: no dist/cli/main.js built`);
+  trees.push(old);
+}
 
 interface Bench {
   name: string;
@@ -91,22 +114,26 @@ const benches: Bench[] = [
   },
 ];
 
-const kfunc = (args: string[]) => run(process.execPath, [join(root, "bin", "kfunc.js"), ...args]);
+const kfunc = (args: string[], tree = root) =>
+  run(process.execPath, [join(tree, "bin", "kfunc.js"), ...args]);
 
-function measure(b: Bench, engine: "jit" | "js" | "interp"): number {
+/** The median ns per unit in each tree (trees[0] = this one), their processes alternated. */
+function measure(b: Bench, engine: "jit" | "js" | "interp"): number[] {
   const [warmup, repeat] = b.plan[engine];
-  const out: number[] = [];
+  const out: number[][] = trees.map(() => []);
   for (let s = 0; s < SAMPLES; s++) {
-    const args = ["uvm", "run", "--raw", join(dir, "bytecode", `${b.name}.bin`), "--json"];
-    if (b.input) args.push("--mem", join(work, b.input));
-    if (b.name === "helpercall") args.push("--helpers", join(dir, "helpers.mjs"));
-    args.push("--warmup", String(warmup), "--repeat", String(repeat));
-    if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
-    const j = JSON.parse(kfunc(args)) as { r0: string; nsPerRun: number };
-    if (j.r0 !== b.r0) throw new Error(`${b.name} (${engine}): r0 ${j.r0}, expected ${b.r0}`);
-    out.push(j.nsPerRun / b.iters);
+    trees.forEach((tree, t) => {
+      const args = ["uvm", "run", "--raw", join(dir, "bytecode", `${b.name}.bin`), "--json"];
+      if (b.input) args.push("--mem", join(work, b.input));
+      if (b.name === "helpercall") args.push("--helpers", join(dir, "helpers.mjs"));
+      args.push("--warmup", String(warmup), "--repeat", String(repeat));
+      if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
+      const j = JSON.parse(kfunc(args, tree)) as { r0: string; nsPerRun: number };
+      if (j.r0 !== b.r0) throw new Error(`${b.name} (${engine}, ${tree}): r0 ${j.r0}, expected ${b.r0}`);
+      out[t]!.push(j.nsPerRun / b.iters);
+    });
   }
-  return median(out);
+  return out.map(median);
 }
 
 function nativeNs(b: Bench): number {
@@ -126,9 +153,9 @@ function nativeNs(b: Bench): number {
 const rows: Record<string, number | string>[] = [];
 for (const b of benches) {
   const gcc = nativeNs(b);
-  const jit = measure(b, "jit");
-  const js = measure(b, "js");
-  const interp = measure(b, "interp");
+  const [jit, oldJit] = measure(b, "jit") as [number, number | undefined];
+  const [js, oldJs] = measure(b, "js") as [number, number | undefined];
+  const [interp, oldInterp] = measure(b, "interp") as [number, number | undefined];
   rows.push({
     bench: b.name,
     unit: `${b.unit} (${b.iters})`,
@@ -136,13 +163,15 @@ for (const b of benches) {
     jit,
     js,
     interp,
+    ...(against ? { oldJit: oldJit!, oldJs: oldJs!, oldInterp: oldInterp! } : {}),
     insns: b.insns,
     ubpfInterp: b.ubpf.interp,
     ubpfJit: b.ubpf.jit,
     ubpfGcc: b.ubpf.gcc,
   });
+  const was = (x: number | undefined, d: number) => (x === undefined ? "" : ` (old ${x.toFixed(d)})`);
   process.stderr.write(
-    `${b.name}: gcc ${gcc.toFixed(3)}  jit ${jit.toFixed(3)}  js ${js.toFixed(3)}  interp ${interp.toFixed(2)}\n`,
+    `${b.name}: gcc ${gcc.toFixed(3)}  jit ${jit.toFixed(3)}${was(oldJit, 3)}  js ${js.toFixed(3)}${was(oldJs, 3)}  interp ${interp.toFixed(2)}${was(oldInterp, 2)}\n`,
   );
 }
 
@@ -150,46 +179,56 @@ for (const b of benches) {
 const kobj = compileBpf(join(dir, "kfunccall.bpf.c"), { output: join(work, "kfunccall.o") });
 const kcall: Record<string, number> = {};
 for (const engine of ["jit", "js", "interp"] as const) {
-  const out: number[] = [];
+  const out: number[][] = trees.map(() => []);
   for (let s = 0; s < SAMPLES; s++) {
-    const args = ["uvm", "run", kobj, "--program", "kcall", "--kfuncs", join(dir, "kfuncs.mjs"), "--json"];
-    args.push("--warmup", "2", "--repeat", engine === "interp" ? "2" : "5");
-    if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
-    out.push((JSON.parse(kfunc(args)) as { nsPerRun: number }).nsPerRun / 1e6);
+    trees.forEach((tree, t) => {
+      const args = ["uvm", "run", kobj, "--program", "kcall", "--kfuncs", join(dir, "kfuncs.mjs"), "--json"];
+      args.push("--warmup", "2", "--repeat", engine === "interp" ? "2" : "5");
+      if (engine !== "jit") args.push(engine === "js" ? "--js" : "--interp");
+      out[t]!.push((JSON.parse(kfunc(args, tree)) as { nsPerRun: number }).nsPerRun / 1e6);
+    });
   }
-  kcall[engine] = median(out);
+  kcall[engine] = median(out[0]!);
+  if (against) kcall[`old ${engine}`] = median(out[1]!);
 }
 
 if (process.argv.includes("--json")) {
   console.log(JSON.stringify({ rows, kfuncCall: kcall }, null, 2));
 } else {
   const f = (x: number, d = 3) => x.toFixed(d);
+  if (against) console.log(`old = ${against}, new = this tree; ${SAMPLES} alternated processes per cell\n`);
+  const oldCols = against ? " old JIT ns | old JIT/gcc |" : "";
   console.log(
-    "| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc | JIT (JS) ns | interp ns | interp ns/insn | uBPF JIT/gcc | uBPF interp ns/insn |",
+    `| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc |${oldCols} JIT (JS) ns | interp ns | interp ns/insn |${against ? " old interp ns/insn |" : ""} uBPF JIT/gcc | uBPF interp ns/insn |`,
   );
-  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log(
+    `|---|---|---:|---:|---:|${against ? "---:|---:|" : ""}---:|---:|---:|${against ? "---:|" : ""}---:|---:|`,
+  );
   const ratios: number[] = [];
+  const oldRatios: number[] = [];
   for (const r of rows) {
     const b = benches.find((x) => x.name === r["bench"])!;
     const gcc = r["gcc"] as number;
     const jit = r["jit"] as number;
     const interp = r["interp"] as number;
-    if (b.name !== "helpercall") ratios.push(jit / gcc);
-    const cells = [
-      b.name,
-      r["unit"],
-      f(gcc),
-      f(jit),
-      `${f(jit / gcc, 2)}×`,
-      f(r["js"] as number),
-      f(interp, 1),
-    ];
-    cells.push(f(interp / b.insns, 2), `${f(b.ubpf.jit / b.ubpf.gcc, 2)}×`, f(b.ubpf.interp / b.insns, 2));
+    const oldJit = r["oldJit"] as number | undefined;
+    if (b.name !== "helpercall") {
+      ratios.push(jit / gcc);
+      if (oldJit !== undefined) oldRatios.push(oldJit / gcc);
+    }
+    const cells = [b.name, r["unit"], f(gcc), f(jit), `${f(jit / gcc, 2)}×`];
+    if (oldJit !== undefined) cells.push(f(oldJit), `${f(oldJit / gcc, 2)}×`);
+    cells.push(f(r["js"] as number), f(interp, 1), f(interp / b.insns, 2));
+    if (against) cells.push(f((r["oldInterp"] as number) / b.insns, 2));
+    cells.push(`${f(b.ubpf.jit / b.ubpf.gcc, 2)}×`, f(b.ubpf.interp / b.insns, 2));
     console.log(`| ${cells.join(" | ")} |`);
   }
-  const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
-  console.log(`\nJIT/gcc geometric mean (intloop, fnv1a, pktparse): ${geo.toFixed(2)}×`);
+  const geo = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
   console.log(
-    `TypeScript kfunc call, two u32 arguments (ns per call incl. the loop): JIT ${f(kcall["jit"]!, 1)}, JS JIT ${f(kcall["js"]!, 1)}, interp ${f(kcall["interp"]!, 1)}`,
+    `\nJIT/gcc geometric mean (intloop, fnv1a, pktparse): ${geo(ratios).toFixed(2)}×${against ? ` (old ${geo(oldRatios).toFixed(2)}×)` : ""}`,
+  );
+  const kc = (e: string) => `${f(kcall[e]!, 1)}${against ? ` (old ${f(kcall[`old ${e}`]!, 1)})` : ""}`;
+  console.log(
+    `TypeScript kfunc call, two u32 arguments (ns per call incl. the loop): JIT ${kc("jit")}, JS JIT ${kc("js")}, interp ${kc("interp")}`,
   );
 }

@@ -2,7 +2,9 @@
  * Facts about the running kernel that cannot change until the next boot (feature probe results, vmlinux
  * BTF type ids of kfuncs), kept on disk between processes: `<cache>/boot/<boot_id>.json`, where boot_id is
  * /proc/sys/kernel/random/boot_id. A fresh process then skips the probes and the vmlinux name index. Best
- * effort: an unreadable or unwritable cache only means probing again. KFUNC_KIT_NO_BOOT_CACHE=1 turns it off.
+ * effort: an unreadable or unwritable cache only means probing again. KFUNC_KIT_NO_BOOT_CACHE=1 turns it off;
+ * KFUNC_KIT_BOOT_CACHE_DIR names the directory instead of `<cache>/boot` (the test runner's guests use it:
+ * src/testing/guest-boot-cache.ts).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -14,10 +16,12 @@ let entries: Entries | undefined;
 let file: string | undefined;
 let disabled = false;
 
-function cacheRoot(): string {
+function bootDir(): string {
+  const dir = process.env["KFUNC_KIT_BOOT_CACHE_DIR"];
+  if (dir) return dir;
   const env = process.env["KFUNC_KIT_CACHE"];
-  if (env) return env;
-  return join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "kfunc-kit");
+  if (env) return join(env, "boot");
+  return join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "kfunc-kit", "boot");
 }
 
 function load(): Entries | undefined {
@@ -26,7 +30,7 @@ function load(): Entries | undefined {
     if (process.env["KFUNC_KIT_NO_BOOT_CACHE"]) throw new Error("off");
     const id = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new Error("no boot id");
-    file = join(cacheRoot(), "boot", `${id}.json`);
+    file = join(bootDir(), `${id}.json`);
   } catch {
     disabled = true;
     return undefined;

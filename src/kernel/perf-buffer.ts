@@ -155,7 +155,7 @@ export class PerfBuffer implements Disposable {
   /**
    * Reads one CPU's ring from tail to head: `cb(cpu, data, offset, length)` per sample (a sample that wraps
    * the ring's end is copied to a scratch buffer: then `data` is that buffer). Sets #stop when cb returns
-   * false; the tail moves past what was read once the loop ends.
+   * false; the tail moves past what was read once the loop ends, or when cb throws (past that sample).
    */
   #readRing(r: CpuRing, cb: RawSampleCallback): number {
     const ctl = r.ctl;
@@ -170,41 +170,45 @@ export class PerfBuffer implements Disposable {
     // keeps small integers (bytes left and the masked offset), not the 64-bit positions
     let left = Math.min(head - tail, dataSize) | 0;
     let off = (tail % dataSize) | 0;
-    while (left > 0) {
-      // header fields may straddle the end: read them bytewise through the mask
-      const size = data[(off + 6) & mask]! | (data[(off + 7) & mask]! << 8);
-      const type = data[off]! | (data[(off + 1) & mask]! << 8);
-      if (size === 0) break;
-      let rec = data;
-      let v = r.view;
-      let base = off;
-      if (off + size > dataSize) {
-        if (this.#scratch.byteLength < size) {
-          this.#scratch = new Uint8Array(size * 2);
-          this.#scratchView = new DataView(this.#scratch.buffer);
+    // the tail is written in `finally`: a callback that throws has consumed its sample (the error propagates)
+    try {
+      while (left > 0) {
+        // header fields may straddle the end: read them bytewise through the mask
+        const size = data[(off + 6) & mask]! | (data[(off + 7) & mask]! << 8);
+        const type = data[off]! | (data[(off + 1) & mask]! << 8);
+        if (size === 0) break;
+        let rec = data;
+        let v = r.view;
+        let base = off;
+        if (off + size > dataSize) {
+          if (this.#scratch.byteLength < size) {
+            this.#scratch = new Uint8Array(size * 2);
+            this.#scratchView = new DataView(this.#scratch.buffer);
+          }
+          const first = dataSize - off;
+          this.#scratch.set(data.subarray(off), 0);
+          this.#scratch.set(data.subarray(0, size - first), first);
+          rec = this.#scratch;
+          v = this.#scratchView;
+          base = 0;
         }
-        const first = dataSize - off;
-        this.#scratch.set(data.subarray(off), 0);
-        this.#scratch.set(data.subarray(0, size - first), first);
-        rec = this.#scratch;
-        v = this.#scratchView;
-        base = 0;
-      }
-      left -= size;
-      off = (off + size) & mask;
-      tail += size;
-      if (type === PERF_RECORD_SAMPLE) {
-        count++;
-        if (cb(r.cpu, rec, base + 12, v.getUint32(base + 8, true)) === false) {
-          this.#stop = true;
-          break;
+        left -= size;
+        off = (off + size) & mask;
+        tail += size;
+        if (type === PERF_RECORD_SAMPLE) {
+          count++;
+          if (cb(r.cpu, rec, base + 12, v.getUint32(base + 8, true)) === false) {
+            this.#stop = true;
+            break;
+          }
+        } else if (type === PERF_RECORD_LOST) {
+          this.#lost += v.getUint32(base + 16, true) + v.getUint32(base + 20, true) * 0x1_0000_0000;
         }
-      } else if (type === PERF_RECORD_LOST) {
-        this.#lost += v.getUint32(base + 16, true) + v.getUint32(base + 20, true) * 0x1_0000_0000;
       }
+    } finally {
+      Atomics.store(ctl, DATA_TAIL / 4, tail >>> 0);
+      Atomics.store(ctl, DATA_TAIL / 4 + 1, Math.floor(tail / 0x1_0000_0000));
     }
-    Atomics.store(ctl, DATA_TAIL / 4, tail >>> 0);
-    Atomics.store(ctl, DATA_TAIL / 4 + 1, Math.floor(tail / 0x1_0000_0000));
     return count;
   }
 

@@ -12,6 +12,14 @@ import { UsageError } from "../errors.ts";
 import { BPF_RINGBUF } from "../sys/constants.ts";
 import { Epoll } from "../sys/epoll.ts";
 import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mmap.ts";
+import {
+  BYTES_LOOP,
+  type ConsumeLoop,
+  compileLoop,
+  type LoopSpec,
+  RAW_LOOP,
+  VIEW_LOOP,
+} from "./ringbuf-loop.ts";
 
 // the record header's bits (generated from BTF), as plain consts for the consume loops
 const BUSY_BIT = BPF_RINGBUF.BUSY_BIT;
@@ -61,13 +69,16 @@ export class RecordView {
   readonly data: Uint8Array;
   readonly view: DataView;
   offset = 0;
-  length = 0;
 
   constructor(data: Uint8Array) {
     this.data = data;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /** The record's length, from its header (read when asked: one store less per record). */
+  get length(): number {
+    return this.view.getUint32(this.offset - HDR_SZ, true) & 0x3fffffff;
+  }
   u8(at: number): number {
     return this.data[this.offset + at]!;
   }
@@ -273,7 +284,12 @@ export class RingBuffer implements Disposable {
   #batch: Batch | undefined;
   #record: RecordView | undefined;
   #cursor: RingCursor | undefined;
-  #loopCursor: RingCursor | undefined;
+  /** This ring buffer's own consume loops (ringbuf-loop.ts: one call site per ring buffer and kind). */
+  #rawLoop: ConsumeLoop | undefined;
+  #viewLoop: ConsumeLoop | undefined;
+  #bytesLoop: ConsumeLoop | undefined;
+  readonly #loops = new Map<string, ConsumeLoop>();
+  readonly #chunk: number;
   #closed = false;
 
   constructor(map: RingBufferMap, options: RingBufferOptions = {}) {
@@ -290,6 +306,7 @@ export class RingBuffer implements Disposable {
     }
     this.map = map;
     this.#mask = size - 1;
+    this.#chunk = publishEvery(size);
     const page = pageSize();
     this.#consumer = mmapFd(
       map.fd,
@@ -322,6 +339,11 @@ export class RingBuffer implements Disposable {
       const codec = codecFor(btf, options.typeId);
       this.#decode = (b) => codec.decode(b, 0);
     }
+  }
+
+  /** The data area (2 × size bytes: the kernel maps it twice), what the consumers' offsets index. */
+  get data(): Uint8Array {
+    return this.#data;
   }
 
   /** Bytes of the ring (max_entries). */
@@ -357,21 +379,22 @@ export class RingBuffer implements Disposable {
   /**
    * Consumes every committed record without waiting; `cb` gets a zero-copy view. Returns the number of
    * records handed to `cb`. Stops early when `cb` returns false. For rates that matter, use
-   * {@link consumeBatch} or {@link consumeView}, which allocate nothing per record.
+   * {@link consumeRaw} or {@link consumeView}, which allocate nothing per record. Positions and errors as
+   * {@link consumeRaw}.
    */
   consume(cb: RecordCallback): number {
-    const buf = this.#data.buffer;
-    const base = this.#data.byteOffset;
-    const c = this.#ownCursor();
-    let count = 0;
-    while (c.next()) {
-      count++;
-      if (cb(new Uint8Array(buf, base + c.offset, c.length)) === false) {
-        c.release();
-        break;
-      }
-    }
-    return count;
+    this.#check();
+    this.#bytesLoop ??= compileLoop(BYTES_LOOP);
+    return this.#bytesLoop(
+      this.#cons,
+      this.#prod,
+      this.#lens,
+      this.#data,
+      this.#mask + 1,
+      this.#chunk,
+      cb,
+      undefined,
+    );
   }
 
   /**
@@ -386,30 +409,36 @@ export class RingBuffer implements Disposable {
 
   /**
    * Like {@link consume}, but `cb` always gets the same {@link RecordView}, moved to each record in turn: no
-   * object per record. The view is valid only during the call.
+   * object per record. The view is valid only during the call. Positions and errors as {@link consumeRaw}.
    */
   consumeView(cb: (record: RecordView) => unknown): number {
+    this.#check();
     this.#record ??= new RecordView(this.#data);
-    const rec = this.#record;
-    const c = this.#ownCursor();
-    let count = 0;
-    while (c.next()) {
-      count++;
-      rec.offset = c.offset;
-      rec.length = c.length;
-      if (cb(rec) === false) {
-        c.release();
-        break;
-      }
-    }
-    return count;
+    this.#viewLoop ??= compileLoop(VIEW_LOOP);
+    return this.#viewLoop(
+      this.#cons,
+      this.#prod,
+      this.#lens,
+      this.#data,
+      this.#mask + 1,
+      this.#chunk,
+      cb,
+      this.#record,
+    );
   }
 
-  /** A cursor for consume/consumeView, apart from the one cursor() hands out (a callback may use that). */
-  #ownCursor(): RingCursor {
+  /**
+   * @internal Runs a consume loop of this ring buffer's own for `spec` (src/kernel/ringbuf-loop.ts), compiled
+   * on first use: how the skeleton's typed consumers get a loop, and a callback call site, of their own.
+   */
+  consumeWith(spec: LoopSpec, cb: unknown, arg?: unknown): number {
     this.#check();
-    this.#loopCursor ??= this.newCursor();
-    return this.#loopCursor.reset();
+    let loop = this.#loops.get(spec.key);
+    if (!loop) {
+      loop = compileLoop(spec);
+      this.#loops.set(spec.key, loop);
+    }
+    return loop(this.#cons, this.#prod, this.#lens, this.#data, this.#mask + 1, this.#chunk, cb, arg);
   }
 
   /**
@@ -493,48 +522,26 @@ export class RingBuffer implements Disposable {
 
   /**
    * The fastest path: like {@link consume}, but `cb(data, offset, length)` gets the whole data area and
-   * where the record is in it, so no view object is created per record. The producer position is read
-   * once per batch; the consumer position is published every 64 KiB read (a quarter of a smaller ring) and at the end.
+   * where the record is in it, so no view object is created per record. One loop per call that keeps the
+   * positions in locals (src/kernel/ringbuf-loop.ts), compiled for this ring buffer alone so that V8 can
+   * inline `cb` (keep one callback per ring buffer for that). The producer position is read once per pass
+   * (at most `size` bytes); the consumer position is published every 64 KiB read (a quarter of a smaller
+   * ring), at the end, when `cb` returns false (that record included) and when `cb` throws (that record
+   * included: it was handed out; the error propagates).
    */
   consumeRaw(cb: (data: Uint8Array, offset: number, length: number) => unknown): number {
     this.#check();
-    const lens = this.#lens;
-    const data = this.#data;
-    const size = this.#mask + 1;
-    const chunk = publishEvery(size);
-    let count = 0;
-    for (;;) {
-      // one batch per read of the producer position: at most `size` bytes from `start` (< size) in the
-      // doubly mapped data area, so positions are plain offsets (see RingCursor)
-      const base = this.#consumerPos();
-      const avail = Math.min(this.#producerPos() - base, size);
-      if (avail <= 0) return count;
-      const start = (base % size) | 0;
-      const end = start + avail;
-      let p = start;
-      let published = start;
-      while (p < end) {
-        const len = lens[p >>> 2]!;
-        if (len & BUSY_BIT) {
-          this.#storeConsumer(base + (p - start));
-          return count;
-        }
-        const next = p + (((len & 0x3fffffff) + 15) & ~7);
-        if ((len & DISCARD_BIT) === 0) {
-          count++;
-          if (cb(data, p + HDR_SZ, len & 0x3fffffff) === false) {
-            this.#storeConsumer(base + (next - start));
-            return count;
-          }
-        }
-        p = next;
-        if (p - published >= chunk) {
-          this.#storeConsumer(base + (p - start));
-          published = p;
-        }
-      }
-      this.#storeConsumer(base + (p - start));
-    }
+    this.#rawLoop ??= compileLoop(RAW_LOOP);
+    return this.#rawLoop(
+      this.#cons,
+      this.#prod,
+      this.#lens,
+      this.#data,
+      this.#mask + 1,
+      this.#chunk,
+      cb,
+      undefined,
+    );
   }
 
   /** Waits up to timeoutMs (-1: forever) for data, then consumes. Blocks the thread: use short timeouts. */

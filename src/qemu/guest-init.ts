@@ -42,7 +42,10 @@ for f in run.sh shares kconfig mods; do ln -s "in/$f" "/stage/kfunc/$f"; done
 dir=
 if grep -q kfunc.snap=1 /proc/cmdline; then
   # the host saves the VM state here (no 9p share is mounted yet: QEMU cannot migrate a mounted export) and
-  # every restored run resumes from this read: the host's clock, fresh entropy and the run's directory
+  # every restored run resumes from this read: the host's clock, fresh entropy and the run's directory.
+  # The kernel makes its boot id on the first read: made here, every restored run is the same boot (so
+  # per-boot caches such as src/kernel/boot-cache.ts hold across restores); a cold boot gets a new one
+  read -r _ < /proc/sys/kernel/random/boot_id
   ctl snap-ready
   read -r go epoch seed dir < /dev/ttyS3 || fatal "no command from the host after restore"
   [ "$go" = go ] || fatal "unexpected control line from the host: $go"

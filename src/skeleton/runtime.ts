@@ -28,6 +28,7 @@ import {
 } from "../kernel/perf-buffer.ts";
 import type { Program } from "../kernel/program.ts";
 import { RingBuffer, type RingCursor } from "../kernel/ringbuf.ts";
+import type { LoopSpec } from "../kernel/ringbuf-loop.ts";
 import { namedVariables } from "../object/globals.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionKind, DataVariableSpec, ObjectSpec } from "../object/types.ts";
@@ -156,49 +157,45 @@ interface StreamOptions {
  */
 export class TypedRingCursor<T> {
   readonly record: RecordView<T>;
-  readonly #state: RecordViewState;
+  /** Moves `record` to the next committed record; false when there is none (all read is then released). */
+  readonly next: () => boolean;
+  // string keys starting with `#` (no C identifier can), read by the `next` compiled for this cursor
+  /** @internal */ "#state": RecordViewState;
+  /** @internal */ "#cursor": RingCursor;
+  /** Records shorter than this go through place(): the struct's size, or Infinity after a padded record. */
+  /** @internal */ "#min": number;
   readonly #size: number;
-  readonly #cursor: RingCursor;
-  /** Records shorter than this go through #place: the struct's size, or Infinity after a padded record. */
-  #min: number;
   #scratch: Uint8Array | undefined;
   #scratchView: DataView | undefined;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
   constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
-    this.#cursor = cursor;
+    this["#cursor"] = cursor;
     this.#size = size;
-    this.#min = size;
+    this["#min"] = size;
     const state = new View(new Uint8Array(0));
-    this.#state = state;
+    this["#state"] = state;
     this.record = state as unknown as RecordView<T>;
+    this.next = compileNext(cursor, state, this);
   }
 
   /** @internal starts at the ring's consumer position */
   reset(): this {
-    this.#cursor.reset();
-    const s = this.#state;
-    s["#data"] = this.#cursor.data;
-    s["#dv"] = this.#cursor.view;
-    this.#min = this.#size;
+    const c = this["#cursor"];
+    c.reset();
+    const s = this["#state"];
+    s["#data"] = c.data;
+    s["#dv"] = c.view;
+    this["#min"] = this.#size;
     return this;
   }
 
-  /** Moves `record` to the next committed record; false when there is none (all read is then released). */
-  next(): boolean {
-    const c = this.#cursor;
-    if (!c.next()) return false;
-    this.#state["#at"] = c.offset;
-    if (c.length < this.#min) this.#place(c);
-    return true;
-  }
-
   /**
-   * A record shorter than its type (a truncated output) is read from a zero-padded copy behind a copy of its
-   * header; the record after it points the view back at the ring.
+   * @internal A record shorter than its type (a truncated output) is read from a zero-padded copy behind a
+   * copy of its header; the record after it points the view back at the ring.
    */
-  #place(c: RingCursor): void {
-    const s = this.#state;
+  place(c: RingCursor): void {
+    const s = this["#state"];
     if (c.length < this.#size) {
       this.#scratch ??= new Uint8Array(8 + this.#size);
       this.#scratchView ??= new DataView(this.#scratch.buffer);
@@ -208,24 +205,114 @@ export class TypedRingCursor<T> {
       s["#data"] = this.#scratch;
       s["#dv"] = this.#scratchView;
       s["#at"] = 8;
-      this.#min = Number.POSITIVE_INFINITY;
+      this["#min"] = Number.POSITIVE_INFINITY;
     } else {
       s["#data"] = c.data;
       s["#dv"] = c.view;
-      this.#min = this.#size;
+      this["#min"] = this.#size;
     }
   }
 
   /** Releases everything read so far (after leaving a loop early). */
   release(): void {
-    this.#cursor.release();
+    this["#cursor"].release();
   }
 
   /** True when the last `next()` stopped at a reserved, uncommitted record. */
   get busy(): boolean {
-    return this.#cursor.busy;
+    return this["#cursor"].busy;
   }
 }
+
+/**
+ * `TypedRingCursor.next`, compiled once per cursor (a source of its own each time: V8 caches `new Function`
+ * by source) with its ring cursor, view and itself as constants. One shared `next` would store the offset
+ * into the views of every record type of the process from one site, which turns that store polymorphic for
+ * all of them (the same reason the ring buffer's consume loops are compiled per ring buffer,
+ * src/kernel/ringbuf-loop.ts); the constants save three loads per record over reading them from `this`.
+ */
+function compileNext(cursor: RingCursor, state: RecordViewState, self: object): () => boolean {
+  return new Function(
+    "c",
+    "s",
+    "t",
+    `"use strict"; return function next_${++cursors}() {
+      if (!c.next()) return false;
+      s["#at"] = c.offset;
+      if (c.length < t["#min"]) t.place(c);
+      return true;
+    };`,
+  )(cursor, state, self) as () => boolean;
+}
+let cursors = 0;
+
+/**
+ * What {@link SkeletonRingBuffer.consumeView}'s loop moves: the view, pointed at the ring, or at a zero-padded
+ * copy (behind a copy of its header) for a record shorter than the struct, so a getter never reads past it.
+ */
+class ViewPlacer {
+  readonly view: RecordViewState;
+  readonly record: unknown;
+  readonly size: number;
+  #data: Uint8Array = new Uint8Array(0);
+  #dv: DataView = new DataView(new ArrayBuffer(0));
+  #scratch: Uint8Array | undefined;
+  #scratchView: DataView | undefined;
+
+  constructor(View: RecordViewClass, size: number) {
+    const v = new View(new Uint8Array(0));
+    this.view = v;
+    this.record = v;
+    this.size = size;
+  }
+
+  /** Points the view at the ring's data area. */
+  reset(ring: RingBuffer): void {
+    const c = ring.data;
+    if (c !== this.#data) {
+      this.#data = c;
+      this.#dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
+    }
+    this.view["#data"] = this.#data;
+    this.view["#dv"] = this.#dv;
+  }
+
+  /** Called for a record of `n` bytes at `at` when it may need the copy; returns the next threshold. */
+  place(at: number, n: number): number {
+    const s = this.view;
+    if (n < this.size) {
+      this.#scratch ??= new Uint8Array(8 + this.size);
+      this.#scratchView ??= new DataView(this.#scratch.buffer);
+      this.#scratch.fill(0);
+      this.#scratchView.setUint32(0, n, true);
+      this.#scratch.set(this.#data.subarray(at, at + n), 8);
+      s["#data"] = this.#scratch;
+      s["#dv"] = this.#scratchView;
+      s["#at"] = 8;
+      return Number.POSITIVE_INFINITY;
+    }
+    s["#data"] = this.#data;
+    s["#dv"] = this.#dv;
+    return this.size;
+  }
+}
+
+/** The skeleton's typed view consumer: the view moved per record (`arg` is a {@link ViewPlacer}). */
+const TYPED_VIEW_LOOP: LoopSpec = {
+  key: "typed_view",
+  setup: "const view = arg.view; const record = arg.record; let min = arg.size;",
+  perRecord:
+    'view["#at"] = at; if (n < min) min = arg.place(at, n); if (cb(record) === false) { stop = true; break; }',
+};
+
+/** The skeleton's decoded-copy consumer: `read(dv, data, at)` per record, a padded copy for short ones. */
+const TYPED_COPY_LOOP: LoopSpec = {
+  key: "typed_copy",
+  setup:
+    "const read = arg.read; const recSize = arg.size; const dv = arg.dv === undefined || arg.dv.buffer !== data.buffer ? (arg.dv = new DataView(data.buffer, data.byteOffset, data.byteLength)) : arg.dv;",
+  perRecord:
+    "if (cb(n < recSize ? arg.padded(data, at, n) : read(dv, data, at)) === false) { stop = true; break; }",
+};
 
 /** A ring buffer whose records decode as `T`: copies (`consume`, `records`) or in place (`cursor`, `consumeView`). */
 export class SkeletonRingBuffer<T> {
@@ -233,7 +320,15 @@ export class SkeletonRingBuffer<T> {
   readonly #codec: TypedCodec | undefined;
   #ring: RingBuffer | undefined;
   #cursor: TypedRingCursor<T> | undefined;
-  #viewCursor: TypedRingCursor<T> | undefined;
+  #viewPlacer: ViewPlacer | undefined;
+  #copyArgs:
+    | {
+        read: TypedCodec["read"];
+        size: number;
+        dv: DataView | undefined;
+        padded: (d: Uint8Array, at: number, n: number) => unknown;
+      }
+    | undefined;
 
   constructor(map: BpfMap, btf: Btf | undefined, recordTypeId: number | undefined) {
     this.map = map;
@@ -275,45 +370,34 @@ export class SkeletonRingBuffer<T> {
    * one). Returns how many records `cb` got; stops when it returns false.
    */
   consumeView(cb: (record: RecordView<T>) => unknown): number {
-    // a cursor of its own: cb may use cursor()
-    this.#viewCursor ??= new TypedRingCursor<T>(
-      this.ring.newCursor(),
-      this.#viewClass(),
-      this.#decoder().size,
-    );
-    const c = this.#viewCursor.reset();
-    const record = c.record;
-    let count = 0;
-    while (c.next()) {
-      count++;
-      if (cb(record) === false) {
-        c.release();
-        break;
-      }
-    }
-    return count;
+    // one loop of the ring's own with the positions in locals (src/kernel/ringbuf-loop.ts); the view is
+    // this consumer's own, apart from cursor()'s (cb may use that)
+    this.#viewPlacer ??= new ViewPlacer(this.#viewClass(), this.#decoder().size);
+    const ring = this.ring;
+    this.#viewPlacer.reset(ring);
+    return ring.consumeWith(TYPED_VIEW_LOOP, cb, this.#viewPlacer);
   }
 
-  /** Consumes every committed record without waiting, each decoded into a new value; returns how many. */
+  /**
+   * Consumes every committed record without waiting, each decoded into a new value; returns how many.
+   * Stops when `cb` returns false; positions and errors as `RingBuffer.consumeRaw`.
+   */
   consume(cb: (record: T) => unknown): number {
     const c = this.#decoder();
     const size = c.size;
-    const read = c.read;
-    let data: Uint8Array | undefined;
-    let view: DataView | undefined;
-    return this.ring.consumeRaw((d, offset, length) => {
-      if (d !== data) {
-        data = d;
-        view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      }
+    const ring = this.ring;
+    this.#copyArgs ??= {
+      read: c.read,
+      size,
+      dv: undefined as DataView | undefined,
       // a record shorter than its type (a truncated output): decode a zero-padded copy
-      if (length < size) {
+      padded: (d: Uint8Array, at: number, n: number) => {
         const padded = new Uint8Array(size);
-        padded.set(d.subarray(offset, offset + length));
-        return cb(c.decode(padded, 0) as T);
-      }
-      return cb(read(view!, d, offset) as T);
-    });
+        padded.set(d.subarray(at, at + n));
+        return c.decode(padded, 0);
+      },
+    };
+    return ring.consumeWith(TYPED_COPY_LOOP, cb, this.#copyArgs);
   }
 
   /** Waits up to `timeoutMs` for records, then consumes them (blocks the thread: keep it short). */

@@ -28,6 +28,7 @@ import { guestLoader } from "./code-cache.ts";
 import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";
 import { findModules, findTestFiles, parseShard, shardPairs } from "./discover.ts";
 import { readDurations, recordDurations, schedule } from "./durations.ts";
+import { guestBootCache } from "./guest-boot-cache.ts";
 import type {
   GuestPlan,
   GuestRecord,
@@ -607,6 +608,7 @@ async function runKernel(
       const shares = [runDir, ...(guestCanSee(ROOT) ? [] : [ROOT]), ...(profDir ? [resolve(profDir)] : [])];
       const nodeArgs = profDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profDir)}`] : [];
       const cached = cjsScript ? guestLoader(cjsScript, runDir, cacheDir, nodeArgs) : undefined;
+      const bootCache = guestBootCache(runDir, cacheDir);
       const bootStart = performance.now();
       try {
         const r = await runInVm({
@@ -617,12 +619,14 @@ async function runKernel(
           shares,
           timeoutMs,
           cacheDir,
+          ...(bootCache ? { env: bootCache.env } : {}),
           ...(progress ? { progress } : {}),
           ...(o.signal ? { signal: o.signal } : {}),
           onStdout: (c) => splitter.push(c),
         });
         splitter.flush();
         cached?.collect();
+        bootCache?.collect();
         col.timings["boot"] = (r.timings.qemuToInit ?? 0) + (r.timings.initToCommand ?? 0);
         col.timings["tests"] = r.timings.command ?? 0;
         col.timings["vm total"] = Math.round(performance.now() - bootStart);

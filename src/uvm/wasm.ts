@@ -7,6 +7,7 @@ import { callError, fault, wildAccess } from "./faults.ts";
 import { functionEntries, reachFrom } from "./jit.ts";
 import { BASE, Memory, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 import { STACK_SIZE } from "./raw.ts";
+import { type Shape, shapeOf } from "./structure.ts";
 import { WA } from "./wasm-api.ts";
 
 /**
@@ -25,7 +26,8 @@ const FN_H = 0;
 const FN_K = 1;
 const FN_F = 2;
 const FN_W = 3;
-const N_IMPORTED = 4;
+const FN_G = 4;
+const N_IMPORTED = 5;
 // imported globals
 const G_B = 0;
 const G_D = 1;
@@ -35,6 +37,10 @@ const L_U = 12;
 const L_O = 13;
 const L_BLK = 14;
 const L_G = 15;
+/** Heap offset of the bottom of this call's stack frame (i32), for the unchecked r10 accesses. */
+const L_S = 16;
+/** The instruction budget left (i32): the global B only at calls and returns. */
+const L_BUD = 17;
 /** The widest byte range one merged bounds check covers (two 8-byte loads of permission bytes). */
 const MERGE_SPAN = 16;
 
@@ -148,17 +154,29 @@ function section(id: number, body: Bytes): number[] {
   return new Bytes().u8(id).uleb(body.b.length).bytes(body.b).b;
 }
 
+interface BasicBlock {
+  readonly start: number;
+  /** The instructions, the conditional jump that ends a "cond" block included (not a goto or exit). */
+  readonly pcs: number[];
+  end: "exit" | "goto" | "fall" | "cond" | "off";
+  /** goto/fall: the next block; cond: the jump's target, then the fall-through. */
+  readonly succs: number[];
+}
+
 interface WasmCtx {
   h(id: number, pc: number): void;
   k(idx: number, pc: number): void;
   F(kind: number, pc: number): void;
   W(pc: number, reg: number, lo: number, hi: number, off: number, n: number, perm: number): void;
+  /** A merged check failed: the exact checks of group `gid`'s loads in program order; throws the first fault. */
+  G(gid: number, lo: number, hi: number): void;
 }
 
 export function compileWasm(code: Code, env: Env): Engine {
   const mem = env.mem;
   const entries = functionEntries(code);
-  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries)));
+  const groups: LoadGroup[] = [];
+  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups)));
   const B = new WA.Global({ value: "i32", mutable: true }, 0);
   const D = new WA.Global({ value: "i32", mutable: true }, 0);
   const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
@@ -211,9 +229,26 @@ export function compileWasm(code: Code, env: Env): Engine {
     W(pc, r, lo, hi, off, n, perm) {
       throw wildAccess(code, mem, pc, r, lo, hi, off, n, perm);
     },
+    G(gid, lo, hi) {
+      const g = groups[gid]!;
+      for (const m of g.members) {
+        const o = BigInt.asUintN(64, toU64(lo, hi) + BigInt(m.off)) - BigInt(BASE);
+        const ok =
+          o >= 0n &&
+          o + BigInt(m.n) <= BigInt(mem.capacity) &&
+          (mem.perm[Number(o)]! & mem.perm[Number(o) + m.n - 1]! & PERM_READ) !== 0;
+        if (!ok) throw wildAccess(code, mem, m.pc, g.base, lo, hi, m.off, m.n, PERM_READ);
+      }
+      throw fault(
+        code,
+        "bad-program",
+        g.first,
+        "internal error: a merged load check failed, no exact one did",
+      );
+    },
   };
   const inst = new WA.Instance(module, {
-    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W },
+    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
   });
   fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
   const f0 = fns[0]!;
@@ -237,18 +272,20 @@ export function compileWasm(code: Code, env: Env): Engine {
   };
 }
 
-function encodeModule(code: Code, env: Env, entries: number[]): number[] {
+function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup[]): number[] {
   const types = new Bytes().vec([
     [0x60, 2, I32, I32, 0],
     [0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0],
     [0x60, 5, I64, I64, I64, I64, I64, 1, I64],
+    [0x60, 3, I32, I32, I32, 0],
   ]);
   const pages = env.mem.wasm.buffer.byteLength / 65536;
-  const imp = new Bytes().uleb(7);
+  const imp = new Bytes().uleb(8);
   imp.str("env").str("h").u8(0x00).uleb(0);
   imp.str("env").str("k").u8(0x00).uleb(0);
   imp.str("env").str("F").u8(0x00).uleb(0);
   imp.str("env").str("W").u8(0x00).uleb(1);
+  imp.str("env").str("G").u8(0x00).uleb(3);
   imp.str("env").str("mem").u8(0x02, 0x00).uleb(pages);
   imp.str("env").str("B").u8(0x03, I32, 0x01);
   imp.str("env").str("D").u8(0x03, I32, 0x01);
@@ -267,7 +304,7 @@ function encodeModule(code: Code, env: Env, entries: number[]): number[] {
     fnIndex.set(e, N_IMPORTED + i);
   });
   for (const e of entries) {
-    const body = new FnGen(code, env, e, fnIndex).body();
+    const body = new FnGen(code, env, e, fnIndex, groups).body();
     codes.uleb(body.length).bytes(body);
   }
   return [
@@ -285,6 +322,10 @@ class FnGen {
   private readonly blockOf = new Map<number, number>();
   private readonly groupOf = new Map<number, LoadGroup>();
   private nBlocks = 0;
+  private readonly loopLen = new Map<number, number>();
+  private entryLen = 1;
+  /** Whether no instruction of this function writes r10: then r10 is this frame's top throughout. */
+  private fixedR10 = false;
   /** Which block's code is being emitted, and how many `if`s are open inside it (for br depths). */
   private cur = 0;
   private extra = 0;
@@ -294,24 +335,30 @@ class FnGen {
     private readonly env: Env,
     private readonly entry: number,
     private readonly fnIndex: Map<number, number>,
+    /** Every merged load group of the module, by id (the G import's argument). */
+    private readonly groups: LoadGroup[],
   ) {}
 
   body(): number[] {
     const c = this.c;
     const { pcs, leaders } = reachFrom(c, this.entry);
     for (const pc of [...leaders].sort((a, b) => a - b)) this.blockOf.set(pc, this.blockOf.size);
-    const loopLen = new Map<number, number>();
     for (const pc of pcs) {
       const op = c.op[pc];
       if (pc >= c.count || op === undefined || !isJump(op)) continue;
       const t = pc + jumpOffset(c, pc) + 1;
-      if (t <= pc) loopLen.set(t, Math.max(loopLen.get(t) ?? 0, pc - t + 1));
+      if (t <= pc) this.loopLen.set(t, Math.max(this.loopLen.get(t) ?? 0, pc - t + 1));
     }
+    // the entry's charge: its straight-line run of instructions up to the first leader
+    this.entryLen = 1;
+    for (let j = 1; j < pcs.length && pcs[j] === pcs[j - 1]! + 1 && !leaders.has(pcs[j]!); j++)
+      this.entryLen++;
     this.nBlocks = this.blockOf.size;
+    this.fixedR10 = !pcs.some((pc) => pc < c.count && writesR10(c, pc));
     this.groupLoads(pcs, leaders);
     const o = this.o;
-    // locals: r0, r6..r10, t, u (i64); o, blk, g (i32)
-    o.uleb(2).uleb(8).u8(I64).uleb(3).u8(I32);
+    // locals: r0, r6..r10, t, u (i64); o, blk, g, s, budget (i32)
+    o.uleb(2).uleb(8).u8(I64).uleb(5).u8(I32);
     // r10 = top of this depth's frame: stack frames are consecutive regions of equal footprint
     const top0 = this.env.stackTops[0]!;
     o.u8(0x42)
@@ -323,7 +370,197 @@ class FnGen {
       .sleb(Memory.footprint(STACK_SIZE))
       .u8(0x7e)
       .u8(0x7c);
-    o.u8(0x21).uleb(10);
+    o.u8(0x22).uleb(10);
+    o.u8(0xa7);
+    this.i32(BASE + STACK_SIZE);
+    o.u8(0x6b).u8(0x21).uleb(L_S);
+    o.u8(0x23).uleb(G_B).u8(0x21).uleb(L_BUD);
+    const blocks = this.basicBlocks(pcs, leaders);
+    const shape =
+      process.env["KFUNC_KIT_UVM_DISPATCH"] === "1" ? undefined : shapeOf(blocks.map((b) => b.succs));
+    if (shape) this.structured(blocks, shape);
+    else this.dispatch(pcs, leaders);
+    o.u8(0x00); // unreachable: every path returned or branched
+    o.u8(0x0b); // function
+    return o.b;
+  }
+
+  /** The charge of the budget at the start of the block at `pc` (see `charge`). */
+  private chargeAt(pc: number): number {
+    return pc === this.entry ? this.entryLen : (this.loopLen.get(pc) ?? 0);
+  }
+
+  /**
+   * The budget is charged where loops close, not per block: at the function entry (its first block) and at
+   * each backward-jump target, the length of the longest loop back to it, per iteration.
+   */
+  private charge(pc: number): void {
+    const n = this.chargeAt(pc);
+    if (n === 0) return;
+    const o = this.o;
+    // budget -= n; if (budget < 0) fault
+    o.u8(0x20).uleb(L_BUD).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_BUD);
+    o.u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
+    this.extra++;
+    this.trap(0, pc);
+    this.extra--;
+    o.u8(0x0b);
+  }
+
+  /** The function's basic blocks in pc order (block 0 = the entry's), with their successors. */
+  private basicBlocks(pcs: number[], leaders: Set<number>): BasicBlock[] {
+    const c = this.c;
+    const starts = new Set(leaders);
+    for (const pc of pcs) {
+      const op = c.op[pc];
+      if (
+        pc < c.count &&
+        op !== undefined &&
+        isJump(op) &&
+        op !== asm.BPF_INSN.JA &&
+        op !== asm.BPF_INSN.JA32
+      )
+        starts.add(pc + 1);
+    }
+    const reachable = new Set(pcs);
+    const sorted = [...starts].filter((pc) => reachable.has(pc) && pc < c.count).sort((a, b) => a - b);
+    const idOf = new Map<number, number>();
+    // the entry first: it is not always the lowest pc of a function (a callee may jump backwards)
+    idOf.set(this.entry, 0);
+    for (const pc of sorted) if (!idOf.has(pc)) idOf.set(pc, idOf.size);
+    const blocks: BasicBlock[] = new Array(idOf.size);
+    for (const [start, id] of idOf) {
+      const b: BasicBlock = { start, pcs: [], end: "off", succs: [] };
+      blocks[id] = b;
+      for (let pc = start; ; ) {
+        if (pc >= c.count) break; // ran off the end of the program
+        if (pc !== start && starts.has(pc)) {
+          b.end = "fall";
+          b.succs.push(idOf.get(pc)!);
+          break;
+        }
+        const op = c.op[pc]!;
+        if (op === asm.BPF_INSN.EXIT) {
+          b.end = "exit";
+          break;
+        }
+        if (op === asm.BPF_INSN.JA || op === asm.BPF_INSN.JA32) {
+          b.end = "goto";
+          b.succs.push(idOf.get(pc + jumpOffset(c, pc) + 1)!);
+          break;
+        }
+        b.pcs.push(pc);
+        if (isJump(op)) {
+          b.end = "cond";
+          b.succs.push(idOf.get(pc + jumpOffset(c, pc) + 1)!, idOf.get(pc + 1)!);
+          break;
+        }
+        pc += op === asm.BPF_INSN.LD_IMM64 ? 2 : 1;
+      }
+    }
+    return blocks;
+  }
+
+  /** Structured control flow (Ramsey's translation; see structure.ts) for a reducible graph. */
+  private structured(blocks: BasicBlock[], shape: Shape): void {
+    const o = this.o;
+    const labels: ({ loop: number } | { follow: number } | { if: true })[] = [];
+    const depthOf = (pred: (l: (typeof labels)[number]) => boolean): number => {
+      for (let i = labels.length - 1; i >= 0; i--) if (pred(labels[i]!)) return labels.length - 1 - i;
+      throw new Error("uvm wasm: no enclosing label for a branch");
+    };
+    /** The depth of a `br` for the edge x -> t, or -1 when t's code goes right here. */
+    const brDepth = (x: number, t: number): number => {
+      if (shape.rpo[t]! <= shape.rpo[x]!) return depthOf((l) => "loop" in l && l.loop === t);
+      if (shape.merge[t]) return depthOf((l) => "follow" in l && l.follow === t);
+      return -1;
+    };
+    const branch = (x: number, t: number): void => {
+      const d = brDepth(x, t);
+      if (d >= 0) o.u8(0x0c).uleb(d);
+      else tree(t);
+    };
+    const code = (x: number): void => {
+      const b = blocks[x]!;
+      this.charge(b.start);
+      const last = b.pcs.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const pc = b.pcs[i]!;
+        if (i === last && b.end === "cond") this.condition(pc);
+        else this.insn(pc);
+      }
+      switch (b.end) {
+        case "exit":
+          this.ret();
+          return;
+        case "off":
+          this.trap(2, this.c.count);
+          return;
+        case "goto":
+        case "fall":
+          branch(x, b.succs[0]!);
+          return;
+        default: {
+          const [t, f] = b.succs as [number, number];
+          const dt = brDepth(x, t);
+          if (dt >= 0) {
+            o.u8(0x0d).uleb(dt);
+            branch(x, f);
+            return;
+          }
+          const df = brDepth(x, f);
+          if (df >= 0) {
+            o.u8(0x45, 0x0d).uleb(df); // i32.eqz, br_if
+            tree(t);
+            return;
+          }
+          o.u8(0x04, 0x40);
+          labels.push({ if: true });
+          tree(t);
+          o.u8(0x05);
+          tree(f);
+          labels.pop();
+          o.u8(0x0b);
+        }
+      }
+    };
+    const within = (x: number, ys: number[]): void => {
+      if (ys.length === 0) {
+        code(x);
+        return;
+      }
+      const [y, ...rest] = ys as [number, ...number[]];
+      o.u8(0x02, 0x40);
+      labels.push({ follow: y });
+      within(x, rest);
+      labels.pop();
+      o.u8(0x0b);
+      tree(y);
+    };
+    const tree = (x: number): void => {
+      const ys = shape.children[x]!.filter((y) => shape.merge[y]).sort(
+        (a, b) => shape.rpo[b]! - shape.rpo[a]!,
+      );
+      if (!shape.loopHeader[x]) {
+        within(x, ys);
+        return;
+      }
+      o.u8(0x03, 0x40);
+      labels.push({ loop: x });
+      within(x, ys);
+      labels.pop();
+      o.u8(0x0b);
+    };
+    tree(0);
+  }
+
+  /**
+   * The fallback for an irreducible graph: every block is a label of one `loop` + `br_table` on the block
+   * number; forward jumps are direct `br`s, backward ones go through the dispatch.
+   */
+  private dispatch(pcs: number[], leaders: Set<number>): void {
+    const c = this.c;
+    const o = this.o;
     o.u8(0x41).sleb(this.blockOf.get(this.entry)!).u8(0x21).uleb(L_BLK);
     o.u8(0x03, 0x40); // loop
     for (let i = 0; i < this.nBlocks; i++) o.u8(0x02, 0x40);
@@ -340,28 +577,12 @@ class FnGen {
       if (leaders.has(pc)) {
         o.u8(0x0b); // end of the block whose label leads here
         this.cur = this.blockOf.get(pc)!;
-        // The budget is charged where loops close, not per block: at the function entry (its first block)
-        // and at each backward-jump target, the length of the longest loop back to it, per iteration.
-        let n = pc === this.entry ? 1 : (loopLen.get(pc) ?? 0);
-        if (pc === this.entry)
-          for (let j = i + 1; j < pcs.length && pcs[j] === pcs[j - 1]! + 1 && !leaders.has(pcs[j]!); j++) n++;
-        if (n > 0) {
-          // B -= n; if (B < 0) fault
-          o.u8(0x23).uleb(G_B).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_O).u8(0x24).uleb(G_B);
-          o.u8(0x20).uleb(L_O).u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
-          this.extra++;
-          this.trap(0, pc);
-          this.extra--;
-          o.u8(0x0b);
-        }
+        this.charge(pc);
       } else if (!prevFalls) continue;
       prevFalls = this.insn(pc);
       if (c.op[pc] === asm.BPF_INSN.LD_IMM64) i++;
     }
     o.u8(0x0b); // loop
-    o.u8(0x00); // unreachable: every path returned or branched
-    o.u8(0x0b); // function
-    return o.b;
   }
 
   /** Finds the load groups (see LoadGroup) of this function; only groups of two or more loads are kept. */
@@ -380,7 +601,10 @@ class FnGen {
       const op = c.op[pc]!;
       const cls = asm.opClass(op);
       const d = c.dst[pc]!;
-      if (cls === asm.BPF_CLASS.LDX) {
+      if (this.frameAccess(pc)) {
+        // never faults, so it cannot fault before the group's loads: only a load redefining the base ends it
+        if (g && cls === asm.BPF_CLASS.LDX && d === g.base) close();
+      } else if (cls === asm.BPF_CLASS.LDX) {
         const s = c.src[pc]!;
         const off = c.off[pc]!;
         const n = asm.opBytes(op);
@@ -400,6 +624,24 @@ class FnGen {
     close();
   }
 
+  /**
+   * A load or store off r10 inside the 512-byte frame, in a function that never writes r10: it is always
+   * valid (the frame is this call depth's stack region), so it is emitted without a check.
+   */
+  private frameAccess(pc: number): boolean {
+    const c = this.c;
+    const op = c.op[pc]!;
+    const cls = asm.opClass(op);
+    if (!this.fixedR10 || asm.opMode(op) === asm.BPF_MODE.ATOMIC) return false;
+    if (cls === asm.BPF_CLASS.LDX) {
+      if (c.src[pc] !== 10) return false;
+    } else if (cls === asm.BPF_CLASS.ST || cls === asm.BPF_CLASS.STX) {
+      if (c.dst[pc] !== 10) return false;
+    } else return false;
+    const off = c.off[pc]!;
+    return off >= -STACK_SIZE && off + asm.opBytes(op) <= 0;
+  }
+
   /** The merged check of a load group, at its first load: leaves the heap offset of `min` in L_G. */
   private groupCheck(g: LoadGroup): void {
     const o = this.o;
@@ -413,9 +655,17 @@ class FnGen {
     };
     const lo = half(0);
     const hi = half(8);
-    // the exact per-load checks, in program order: the first load out of bounds faults with its own pc
+    // the exact per-load checks, in program order, out of line (G): the first load out of bounds faults
+    // with its own pc
+    const gid = this.groups.push(g) - 1;
     const exact = () => {
-      for (const m of g.members) this.check(m.pc, g.base, m.off, m.n, PERM_READ);
+      this.i32(gid);
+      this.get(g.base);
+      o.u8(0xa7);
+      this.get(g.base);
+      this.i64(32);
+      o.u8(0x88, 0xa7);
+      o.u8(0x10).uleb(FN_G).u8(0x00);
     };
     this.get(g.base);
     this.i64(g.min - BASE);
@@ -424,7 +674,6 @@ class FnGen {
     o.u8(0x5a); // i64.ge_u
     o.u8(0x04, 0x40);
     exact();
-    o.u8(0x00); // unreachable: the lowest load is out of the heap, so its exact check faulted
     o.u8(0x0b);
     o.u8(0x20).uleb(L_T).u8(0xa7).u8(0x21).uleb(L_G);
     // every byte the loads touch has PERM_READ: (perm64 & mask) == mask, for each half
@@ -704,8 +953,7 @@ class FnGen {
     }
     if (cls === asm.BPF_CLASS.JMP || cls === asm.BPF_CLASS.JMP32) {
       if (op === asm.BPF_INSN.EXIT) {
-        this.get(0);
-        o.u8(0x0f);
+        this.ret();
         return false;
       }
       if (op === asm.BPF_INSN.JA || op === asm.BPF_INSN.JA32) {
@@ -716,7 +964,20 @@ class FnGen {
         this.call(pc, op, s, d, imm);
         return true;
       }
-      const target = pc + off + 1;
+      this.condition(pc);
+      this.jumpIf(pc + off + 1);
+      return true;
+    }
+    return this.memOp(pc, op, d, s, off, imm);
+  }
+
+  /** A conditional jump's condition (i32) on the stack. */
+  private condition(pc: number): void {
+    const o = this.o;
+    const { code: op, dst: d, src: s, imm } = insnAt(this.c, pc);
+    const cls = asm.opClass(op);
+    const sub = asm.opOp(op);
+    {
       const wide = cls === asm.BPF_CLASS.JMP;
       this.get(d);
       if (!wide) o.u8(0xa7);
@@ -729,10 +990,20 @@ class FnGen {
           o.u8(0x52);
         } else o.u8(0x71);
       } else o.u8(wasmOp(cls, sub)!);
-      this.jumpIf(target);
-      return true;
     }
-    return this.memOp(pc, op, d, s, off, imm);
+  }
+
+  /** Return r0, handing the budget left back to the caller. */
+  private ret(): void {
+    this.o.u8(0x20).uleb(L_BUD).u8(0x24).uleb(G_B);
+    this.get(0);
+    this.o.u8(0x0f);
+  }
+  private budgetOut(): void {
+    this.o.u8(0x20).uleb(L_BUD).u8(0x24).uleb(G_B);
+  }
+  private budgetIn(): void {
+    this.o.u8(0x23).uleb(G_B).u8(0x21).uleb(L_BUD);
   }
 
   private call(pc: number, op: number, s: number, d: number, imm: number): void {
@@ -755,7 +1026,9 @@ class FnGen {
       this.get(d);
       o.u8(0xa7);
       this.i32(pc);
+      this.budgetOut();
       o.u8(0x10).uleb(FN_H);
+      this.budgetIn();
       back();
       return;
     }
@@ -773,7 +1046,9 @@ class FnGen {
       this.extra--;
       o.u8(0x0b);
       for (let i = 1; i <= 5; i++) this.get(i);
+      this.budgetOut();
       o.u8(0x10).uleb(this.fnIndex.get(t)!);
+      this.budgetIn();
       this.set(0);
       o.u8(0x23).uleb(G_D);
       this.i32(1);
@@ -783,7 +1058,9 @@ class FnGen {
     passArgs();
     this.i32(imm);
     this.i32(pc);
+    this.budgetOut();
     o.u8(0x10).uleb(s === asm.BPF_PSEUDO.KFUNC_CALL ? FN_K : FN_H);
+    this.budgetIn();
     back();
   }
 
@@ -799,6 +1076,39 @@ class FnGen {
     }
     const size = asm.opBytes(op);
     const cls = asm.opClass(op);
+    const sx = asm.opMode(op) === asm.BPF_MODE.MEMSX;
+    const ldOp =
+      size === 1
+        ? sx
+          ? 0x30
+          : 0x31
+        : size === 2
+          ? sx
+            ? 0x32
+            : 0x33
+          : size === 4
+            ? sx
+              ? 0x34
+              : 0x35
+            : 0x29;
+    const stOp = size === 1 ? 0x3c : size === 2 ? 0x3d : size === 4 ? 0x3e : 0x37;
+    const inFrame = (r: number) => r === 10 && this.fixedR10 && off >= -STACK_SIZE && off + size <= 0;
+    // r10 never changes in this function and the access lies inside the 512-byte frame: always valid
+    if (cls === asm.BPF_CLASS.LDX && inFrame(s)) {
+      o.u8(0x20)
+        .uleb(L_S)
+        .u8(ldOp, 0x00)
+        .uleb(off + STACK_SIZE);
+      this.set(d);
+      return true;
+    }
+    if (asm.opMode(op) === asm.BPF_MODE.MEM && cls !== asm.BPF_CLASS.LDX && inFrame(d)) {
+      o.u8(0x20).uleb(L_S);
+      if (cls === asm.BPF_CLASS.ST) this.i64(imm);
+      else this.get(s);
+      o.u8(stOp, 0x00).uleb(off + STACK_SIZE);
+      return true;
+    }
     if (cls === asm.BPF_CLASS.LDX) {
       const g = this.groupOf.get(pc);
       if (g) {
@@ -872,4 +1182,17 @@ class FnGen {
     }
     return true;
   }
+}
+
+/** Whether instruction `pc` writes r10 (the verifier forbids it; raw programs may still do it). */
+function writesR10(c: Code, pc: number): boolean {
+  const op = c.op[pc]!;
+  const cls = asm.opClass(op);
+  if (asm.isAluClass(cls) || cls === asm.BPF_CLASS.LDX || op === asm.BPF_INSN.LD_IMM64)
+    return c.dst[pc] === 10;
+  if (cls === asm.BPF_CLASS.STX && asm.opMode(op) === asm.BPF_MODE.ATOMIC)
+    return (
+      (c.imm[pc]! & asm.BPF_ATOMIC.FETCH) !== 0 && c.imm[pc] !== asm.BPF_ATOMIC.CMPXCHG && c.src[pc] === 10
+    );
+  return false;
 }

@@ -115,6 +115,31 @@ test("consumeRaw hands out every sample in order, samples that wrap a one-page r
   assert.ok(wrapped > 0, "no sample wrapped");
 });
 
+test("a callback that stops or throws: the next read starts after its sample, nothing twice", () => {
+  using pb = new PerfBuffer(obj.maps.get("perf_events")!, { pagesPerCpu: 4 });
+  using _link = attach(obj.programs.get("pb_openat")!);
+  onCpu(pb.cpus[0]!, () => openMissing(`${prefix}stop-`, 20));
+  const paths: string[] = [];
+  let i = 0;
+  const note = (d: Uint8Array, off: number, len: number) => {
+    paths.push(decodeEvent(d.subarray(off, off + len)).path);
+    i++;
+    if (i === 12) throw new Error("sample 12");
+    return i !== 5;
+  };
+  assert.equal(
+    pb.consumeRaw((_cpu, d, off, len) => note(d, off, len)),
+    5,
+  );
+  assert.throws(() => pb.consumeRaw((_cpu, d, off, len) => note(d, off, len)), /sample 12/);
+  assert.equal(paths.length, 12);
+  pb.consumeRaw((_cpu, d, off, len) => note(d, off, len));
+  assert.deepEqual(
+    paths,
+    Array.from({ length: 20 }, (_, j) => `${prefix}stop-${j}`),
+  );
+});
+
 test("an idle samples() iterator sleeps without a timeout and ends on abort", {
   timeout: 20_000,
 }, async () => {

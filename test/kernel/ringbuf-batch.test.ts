@@ -111,9 +111,9 @@ test("a cursor left early hands out the rest next time, after release() nothing 
   assert.deepEqual([...first, ...rest], expected);
 });
 
-test("cursor and consumeRaw publish the consumer position as they go (every quarter ring), not only at the end", () => {
+test("cursor, consumeRaw, consumeView and consume publish the consumer position as they go (every quarter ring), not only at the end", () => {
   using rb = new RingBuffer(coll.map("rb"));
-  for (const api of ["cursor", "raw"] as const) {
+  for (const api of ["cursor", "raw", "view", "consume"] as const) {
     const expected = produce(40); // ~1.6–2.9 KiB: more than a quarter of the 4 KiB ring
     const before = rb.available;
     let least = before;
@@ -123,12 +123,57 @@ test("cursor and consumeRaw publish the consumer position as they go (every quar
       least = Math.min(least, rb.available);
     };
     if (api === "cursor") for (const c = rb.cursor(); c.next(); ) note(c.data, c.offset, c.length);
-    else rb.consumeRaw(note);
+    else if (api === "raw") rb.consumeRaw(note);
+    else if (api === "view") rb.consumeView((r) => note(r.data, r.offset, r.length));
+    else rb.consume((d) => note(d, 0, d.byteLength));
     assert.deepEqual(got, expected, api);
     assert.ok(before > 1024, `${api}: ${before} bytes produced`);
     assert.ok(least < before && least > 0, `${api}: released mid-way (${least} of ${before} bytes left)`);
     assert.equal(rb.available, 0, `${api}: everything released at the end`);
   }
+});
+
+test("a callback that stops (returns false) or throws releases exactly the records handed out, its own included", () => {
+  using rb = new RingBuffer(coll.map("rb"));
+  for (const api of ["raw", "view", "consume"] as const) {
+    const expected = produce(30);
+    const got: number[] = [];
+    // `stopAt`: return false from the nth record; `throwAt`: throw from it
+    const drain = (stopAt: number, throwAt: number) => {
+      let i = 0;
+      const note = (d: Uint8Array, off: number, len: number) => {
+        got.push(check(d, off, len));
+        i++;
+        if (i === throwAt) throw new Error(`record ${i}`);
+        return i !== stopAt;
+      };
+      if (api === "raw") return rb.consumeRaw(note);
+      if (api === "view") return rb.consumeView((r) => note(r.data, r.offset, r.length));
+      return rb.consume((d) => note(d, 0, d.byteLength));
+    };
+    assert.equal(drain(10, 0), 10, `${api}: stopped at the 10th record`);
+    assert.ok(rb.available > 0, `${api}: the rest is still there`);
+    assert.throws(() => drain(0, 5), /record 5/, `${api}: the callback's error propagates`);
+    assert.equal(got.length, 15, `${api}: 10 + 5 records handed out`);
+    assert.equal(drain(0, 0), expected.length - 15, `${api}: the rest, nothing twice`);
+    assert.deepEqual(got, expected, `${api}: every record once, in order`);
+    assert.equal(rb.available, 0);
+  }
+});
+
+test("two ring buffers on one map, each with its own callback (each has a consume loop of its own), see the same records", () => {
+  using a = new RingBuffer(coll.map("rb"));
+  using b = new RingBuffer(coll.map("rb"));
+  const expected = produce(20);
+  const got: number[] = [];
+  let half = 0;
+  a.consumeRaw((d, off, len) => {
+    got.push(check(d, off, len));
+    return ++half < 10;
+  });
+  b.consumeRaw((d, off, len) => void got.push(check(d, off, len) + 0));
+  assert.deepEqual(got, expected);
+  assert.equal(a.available, 0);
 });
 
 test("a reserved, uncommitted (BUSY) record stops every consumer until the producer commits it", async () => {
@@ -158,6 +203,10 @@ test("a reserved, uncommitted (BUSY) record stops every consumer until the produ
     );
     assert.equal(
       rb.consume(() => {}),
+      0,
+    );
+    assert.equal(
+      rb.consumeView(() => {}),
       0,
     );
     assert.ok(rb.available > 0, "nothing was released past the busy record");

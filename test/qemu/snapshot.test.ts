@@ -57,14 +57,18 @@ test("restored guest: host clock, fresh randomness per run, insmod and a kprobe;
     "grep -c kfunc_snap /sys/kernel/tracing/trace",
     // the new VM generation ID (vmgenid, guid=auto) made the kernel reseed its RNG
     "/run/kfunc/busybox dmesg | grep -c 'crng reseeded due to virtual machine fork'",
+    "cat /proc/sys/kernel/random/boot_id",
   ].join("\n");
   const first = vmRun(["--insmod", dummy], probe); // saves the state if no earlier run did
   assert.notEqual(first.json.start, "cold", "a run without --cold uses the saved state");
   const runs = [vmRun(["--insmod", dummy], probe), vmRun(["--insmod", dummy], probe)];
   const seen = new Set<string>();
+  const bootIds = new Set<string>();
   for (const { json, hostAfter } of runs) {
     assert.equal(json.start, "restored", "the state saved by the first run is restored");
-    const [clock, random, mod, hits, reseeds] = json.stdout.trim().split("\n");
+    const [clock, random, mod, hits, reseeds, bootId] = json.stdout.trim().split("\n");
+    assert.match(bootId!, /^[0-9a-f-]{36}$/);
+    bootIds.add(bootId!);
     const skew = hostAfter - Number(clock);
     // the guest read its clock during the run, before hostAfter: a few seconds at most, never the save time
     assert.ok(skew >= -2 && skew < 30, `guest clock ${clock} vs host ${hostAfter.toFixed(0)} after the run`);
@@ -75,9 +79,11 @@ test("restored guest: host clock, fresh randomness per run, insmod and a kprobe;
     assert.equal(reseeds, "1", "the restored kernel reseeded its RNG once, at the restore");
   }
   assert.equal(seen.size, 2, "two restored runs read different random bytes");
+  assert.equal(bootIds.size, 1, "restored runs are one boot: the boot id was made before the save point");
 
-  const cold = vmRun(["--cold"], "date +%s");
+  const cold = vmRun(["--cold"], "cat /proc/sys/kernel/random/boot_id");
   assert.equal(cold.json.start, "cold");
+  assert.ok(!bootIds.has(cold.json.stdout.trim()), "a cold boot has a boot id of its own");
 });
 
 test("kfunc demo (module, kfunc, kprobe program, Result: 10) through the restored path", () => {
