@@ -385,16 +385,7 @@ export class RingBuffer implements Disposable {
   consume(cb: RecordCallback): number {
     this.#check();
     this.#bytesLoop ??= compileLoop(BYTES_LOOP);
-    return this.#bytesLoop(
-      this.#cons,
-      this.#prod,
-      this.#lens,
-      this.#data,
-      this.#mask + 1,
-      this.#chunk,
-      cb,
-      undefined,
-    );
+    return this.#run(this.#bytesLoop, cb, undefined);
   }
 
   /**
@@ -415,16 +406,7 @@ export class RingBuffer implements Disposable {
     this.#check();
     this.#record ??= new RecordView(this.#data);
     this.#viewLoop ??= compileLoop(VIEW_LOOP);
-    return this.#viewLoop(
-      this.#cons,
-      this.#prod,
-      this.#lens,
-      this.#data,
-      this.#mask + 1,
-      this.#chunk,
-      cb,
-      this.#record,
-    );
+    return this.#run(this.#viewLoop, cb, this.#record);
   }
 
   /**
@@ -438,6 +420,11 @@ export class RingBuffer implements Disposable {
       loop = compileLoop(spec);
       this.#loops.set(spec.key, loop);
     }
+    return this.#run(loop, cb, arg);
+  }
+
+  /** Runs one of this ring buffer's compiled loops over its positions and data. */
+  #run(loop: ConsumeLoop, cb: unknown, arg: unknown): number {
     return loop(this.#cons, this.#prod, this.#lens, this.#data, this.#mask + 1, this.#chunk, cb, arg);
   }
 
@@ -532,16 +519,7 @@ export class RingBuffer implements Disposable {
   consumeRaw(cb: (data: Uint8Array, offset: number, length: number) => unknown): number {
     this.#check();
     this.#rawLoop ??= compileLoop(RAW_LOOP);
-    return this.#rawLoop(
-      this.#cons,
-      this.#prod,
-      this.#lens,
-      this.#data,
-      this.#mask + 1,
-      this.#chunk,
-      cb,
-      undefined,
-    );
+    return this.#run(this.#rawLoop, cb, undefined);
   }
 
   /** Waits up to timeoutMs (-1: forever) for data, then consumes. Blocks the thread: use short timeouts. */
