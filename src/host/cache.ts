@@ -6,6 +6,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
@@ -83,4 +84,13 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = tempSibling(file);
   writeFileSync(tmp, data);
   renameSync(tmp, file);
+}
+
+/** Keeps the `keep` newest files (by mtime) of `dir` whose names `match`, and removes the others. */
+export function keepNewest(dir: string, keep: number, match: (name: string) => boolean): void {
+  const files = readdirSync(dir)
+    .filter(match)
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(keep)) rmSync(join(dir, f), { force: true });
 }

@@ -15,14 +15,13 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { keepNewest } from "../host/cache.ts";
 
 export interface GuestLoader {
   /** The loader script to run as `node <loader> <plan.json>` (argv stays the runner's). */
@@ -97,7 +96,7 @@ export function guestLoader(
         const tmp = `${kept}.${process.pid}.tmp`;
         copyFileSync(cacheOut, tmp);
         renameSync(tmp, kept);
-        prune(dir);
+        keepNewest(dir, KEEP, (f) => f.endsWith(".bin"));
       } catch {
         // a cache that cannot be kept only costs the next run a normal compile
       }
@@ -107,11 +106,3 @@ export function guestLoader(
 
 /** Caches kept: one per bundle build, so a source tree that changes leaves old ones; the newest few stay. */
 const KEEP = 8;
-
-function prune(dir: string): void {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".bin"))
-    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
-    .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
-}

@@ -7,17 +7,9 @@
  * has a new boot id and starts empty. The files go in and out through the run's directory (the guest writes
  * there) and are kept under `<cacheDir>/guest-boot/<boot_id>.json`, the newest few.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { keepNewest } from "../host/cache.ts";
 
 export interface GuestBootCache {
   /** The environment that points the guest's boot cache at the run's copy. */
@@ -61,7 +53,7 @@ export function guestBootCache(runDir: string, cacheDir: string): GuestBootCache
           copyFileSync(join(inRun, f), tmp);
           renameSync(tmp, join(kept, f));
         }
-        prune(kept);
+        keepNewest(kept, KEEP, (f) => NAME.test(f));
       } catch {
         // a cache that cannot be kept only costs the next run its probes
       }
@@ -72,11 +64,4 @@ export function guestBootCache(runDir: string, cacheDir: string): GuestBootCache
 function list(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => NAME.test(f));
-}
-
-function prune(dir: string): void {
-  const files = list(dir)
-    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
-    .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
 }
