@@ -7,9 +7,9 @@
  * has a new boot id and starts empty. The files go in and out through the run's directory (the guest writes
  * there) and are kept under `<cacheDir>/guest-boot/<boot_id>.json`, the newest few.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { keepNewest } from "../host/cache.ts";
+import { keepNewest, writeFileAtomic } from "../host/cache.ts";
 
 export interface GuestBootCache {
   /** The environment that points the guest's boot cache at the run's copy. */
@@ -35,8 +35,9 @@ export function guestBootCache(runDir: string, cacheDir: string): GuestBootCache
   const before = new Map<string, string>();
   for (const f of list(kept)) {
     try {
-      copyFileSync(join(kept, f), join(inRun, f));
-      before.set(f, readFileSync(join(inRun, f), "utf8"));
+      const text = readFileSync(join(kept, f), "utf8");
+      writeFileSync(join(inRun, f), text);
+      before.set(f, text);
     } catch {
       // unreadable: the guest probes again
     }
@@ -49,9 +50,7 @@ export function guestBootCache(runDir: string, cacheDir: string): GuestBootCache
           const now = readFileSync(join(inRun, f), "utf8");
           if (before.get(f) === now) continue;
           mkdirSync(kept, { recursive: true });
-          const tmp = join(kept, `${f}.${process.pid}.tmp`);
-          copyFileSync(join(inRun, f), tmp);
-          renameSync(tmp, join(kept, f));
+          writeFileAtomic(join(kept, f), now);
         }
         keepNewest(kept, KEEP, (f) => NAME.test(f));
       } catch {
