@@ -165,15 +165,15 @@ export class TypedRingCursor<T> {
   /** Records shorter than this go through place(): the struct's size, or Infinity after a padded record. */
   /** @internal */ "#min": number;
   readonly #size: number;
-  #scratch: Uint8Array | undefined;
-  #scratchView: DataView | undefined;
+  readonly #placer: ViewPlacer;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
   constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
     this["#cursor"] = cursor;
     this.#size = size;
     this["#min"] = size;
-    const state = new View(new Uint8Array(0));
+    this.#placer = new ViewPlacer(View, size);
+    const state = this.#placer.view;
     this["#state"] = state;
     this.record = state as unknown as RecordView<T>;
     this.next = compileNext(cursor, state, this);
@@ -183,9 +183,7 @@ export class TypedRingCursor<T> {
   reset(): this {
     const c = this["#cursor"];
     c.reset();
-    const s = this["#state"];
-    s["#data"] = c.data;
-    s["#dv"] = c.view;
+    this.#placer.point(c.data, c.view);
     this["#min"] = this.#size;
     return this;
   }
@@ -195,22 +193,7 @@ export class TypedRingCursor<T> {
    * copy of its header; the record after it points the view back at the ring.
    */
   place(c: RingCursor): void {
-    const s = this["#state"];
-    if (c.length < this.#size) {
-      this.#scratch ??= new Uint8Array(8 + this.#size);
-      this.#scratchView ??= new DataView(this.#scratch.buffer);
-      this.#scratch.fill(0);
-      this.#scratchView.setUint32(0, c.length, true);
-      this.#scratch.set(c.data.subarray(c.offset, c.offset + c.length), 8);
-      s["#data"] = this.#scratch;
-      s["#dv"] = this.#scratchView;
-      s["#at"] = 8;
-      this["#min"] = Number.POSITIVE_INFINITY;
-    } else {
-      s["#data"] = c.data;
-      s["#dv"] = c.view;
-      this["#min"] = this.#size;
-    }
+    this["#min"] = this.#placer.place(c.offset, c.length);
   }
 
   /** Releases everything read so far (after leaving a loop early). */
@@ -247,7 +230,7 @@ function compileNext(cursor: RingCursor, state: RecordViewState, self: object): 
 let cursors = 0;
 
 /**
- * What {@link SkeletonRingBuffer.consumeView}'s loop moves: the view, pointed at the ring, or at a zero-padded
+ * What {@link SkeletonRingBuffer.consumeView}'s loop and {@link TypedRingCursor} move: the view, pointed at the ring, or at a zero-padded
  * copy (behind a copy of its header) for a record shorter than the struct, so a getter never reads past it.
  */
 class ViewPlacer {
@@ -269,12 +252,15 @@ class ViewPlacer {
   /** Points the view at the ring's data area. */
   reset(ring: RingBuffer): void {
     const c = ring.data;
-    if (c !== this.#data) {
-      this.#data = c;
-      this.#dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
-    }
-    this.view["#data"] = this.#data;
-    this.view["#dv"] = this.#dv;
+    this.point(c, c === this.#data ? this.#dv : new DataView(c.buffer, c.byteOffset, c.byteLength));
+  }
+
+  /** Points the view at `data` (the ring's data area) read through `dv`. */
+  point(data: Uint8Array, dv: DataView): void {
+    this.#data = data;
+    this.#dv = dv;
+    this.view["#data"] = data;
+    this.view["#dv"] = dv;
   }
 
   /** Called for a record of `n` bytes at `at` when it may need the copy; returns the next threshold. */
