@@ -285,9 +285,6 @@ export class RingBuffer implements Disposable {
   #record: RecordView | undefined;
   #cursor: RingCursor | undefined;
   /** This ring buffer's own consume loops (ringbuf-loop.ts: one call site per ring buffer and kind). */
-  #rawLoop: ConsumeLoop | undefined;
-  #viewLoop: ConsumeLoop | undefined;
-  #bytesLoop: ConsumeLoop | undefined;
   readonly #loops = new Map<string, ConsumeLoop>();
   readonly #chunk: number;
   #closed = false;
@@ -383,9 +380,7 @@ export class RingBuffer implements Disposable {
    * {@link consumeRaw}.
    */
   consume(cb: RecordCallback): number {
-    this.#check();
-    this.#bytesLoop ??= compileLoop(BYTES_LOOP);
-    return this.#run(this.#bytesLoop, cb, undefined);
+    return this.consumeWith(BYTES_LOOP, cb);
   }
 
   /**
@@ -405,13 +400,13 @@ export class RingBuffer implements Disposable {
   consumeView(cb: (record: RecordView) => unknown): number {
     this.#check();
     this.#record ??= new RecordView(this.#data);
-    this.#viewLoop ??= compileLoop(VIEW_LOOP);
-    return this.#run(this.#viewLoop, cb, this.#record);
+    return this.consumeWith(VIEW_LOOP, cb, this.#record);
   }
 
   /**
-   * @internal Runs a consume loop of this ring buffer's own for `spec` (src/kernel/ringbuf-loop.ts), compiled
-   * on first use: how the skeleton's typed consumers get a loop, and a callback call site, of their own.
+   * @internal Runs this ring buffer's own consume loop for `spec` (src/kernel/ringbuf-loop.ts), compiled on
+   * first use: consumeRaw, consumeView, consume and the skeleton's typed consumers each get a loop, and a
+   * callback call site, of their own.
    */
   consumeWith(spec: LoopSpec, cb: unknown, arg?: unknown): number {
     this.#check();
@@ -420,11 +415,6 @@ export class RingBuffer implements Disposable {
       loop = compileLoop(spec);
       this.#loops.set(spec.key, loop);
     }
-    return this.#run(loop, cb, arg);
-  }
-
-  /** Runs one of this ring buffer's compiled loops over its positions and data. */
-  #run(loop: ConsumeLoop, cb: unknown, arg: unknown): number {
     return loop(this.#cons, this.#prod, this.#lens, this.#data, this.#mask + 1, this.#chunk, cb, arg);
   }
 
@@ -517,9 +507,7 @@ export class RingBuffer implements Disposable {
    * included: it was handed out; the error propagates).
    */
   consumeRaw(cb: (data: Uint8Array, offset: number, length: number) => unknown): number {
-    this.#check();
-    this.#rawLoop ??= compileLoop(RAW_LOOP);
-    return this.#run(this.#rawLoop, cb, undefined);
+    return this.consumeWith(RAW_LOOP, cb);
   }
 
   /** Waits up to timeoutMs (-1: forever) for data, then consumes. Blocks the thread: use short timeouts. */
