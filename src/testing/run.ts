@@ -642,6 +642,7 @@ async function runKernel(
           charge(
             `the test runner exited with ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
             r.console.split("\n").slice(-20).join("\n"),
+            r.console,
           );
       } catch (e) {
         splitter.flush();
@@ -651,6 +652,9 @@ async function runKernel(
         charge(
           e.reason === "aborted" ? "interrupted (Ctrl-C); QEMU was killed" : e.message,
           e.reason === "aborted" ? "" : tail,
+          // the console's notes of the tests that started: the guest's stdout relay may not have sent the
+          // last start before the panic (on one vCPU it often has not run since)
+          e.console,
         );
       }
     }
