@@ -6,6 +6,7 @@
  * run; a guest panic, oops or hang is charged to the test that was running (with guest workers: to every
  * test that was running) and the rest of that kernel's tests are reported as not run.
  */
+import { spawn } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -16,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, release as osRelease, tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
@@ -370,7 +371,7 @@ async function runKernel(
     let btf = "/sys/kernel/btf/vmlinux";
     let prepared: import("../kernels/types.ts").PreparedKernel | undefined;
     if (onHost) {
-      col.release = (await import("node:os")).release();
+      col.release = osRelease();
       if (moduleDirs.length) {
         const { hostCanLoadModules } = await import("../module/target.ts");
         const m = hostCanLoadModules();
@@ -574,7 +575,6 @@ async function runKernel(
     };
     const timeoutMs = (o.timeoutS ?? 300) * 1000;
     if (onHost) {
-      const { spawn } = await import("node:child_process");
       await timed("tests", async () => {
         // its own process group: a timeout or Ctrl-C kills the runner's test workers too
         const child = spawn(process.execPath, [script, planFile], {

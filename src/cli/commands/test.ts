@@ -1,4 +1,5 @@
 /** `kfunc test [paths…]`: run annotated eBPF test programs against a kfunc module on one or more kernels. */
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 
 interface TestCliOptions {
@@ -164,7 +165,6 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
   } finally {
     process.removeListener("SIGINT", onSigint);
   }
-  const { writeFileSync } = await import("node:fs");
   if (opts.json) {
     const { printJson } = await import("../json.ts");
     printJson(results);
