@@ -134,6 +134,8 @@ export function bundleForGuest(entry: string, name: string, format: "esm" | "cjs
     external: ["koffi"],
     outfile,
     logLevel: "warning",
+    // no comments: one non-ASCII character in one makes the whole source a two-byte string
+    minifyWhitespace: true,
     ...(format === "esm"
       ? {
           banner: {
