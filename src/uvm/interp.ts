@@ -59,6 +59,8 @@ const { B, H, W, DW } = BPF_SIZE;
  *   memory 132..150        lddw, lddw of a code address, then MEM_OPS from ldxw
  *          151             the end of the program (a sentinel after the last instruction)
  *          152             a budget trap (see `arm`)
+ *   153..158               ALU64 shifts by a constant: lsh, rsh, arsh, each by 1..31 then by 32..63 (its imm
+ *                          less 32); a shift by 0 stays in the general case
  *
  * A movsx with an immediate, and the immediate of a K-form movsx, are sign-extended at load time (a mov).
  * test/uvm/interp-cases.test.ts holds each `case N: // name` of the switch to this numbering.
@@ -90,6 +92,9 @@ const C_LDDW = 132;
 const C_MEM = 134;
 const C_END = 151;
 const C_TRAP = 152;
+const C_SHIFT_K = 153;
+/** The ALU64 shifts with a case of their own by a constant, in the order of their cases from C_SHIFT_K. */
+const SHIFTS_K: readonly number[] = [BPF_ALU_OP.LSH, BPF_ALU_OP.RSH, BPF_ALU_OP.ARSH];
 /** Per class: sdiv k, smod k, movsx8, movsx16 (and movsx32 in ALU64), then the byte swaps. */
 const EXTRA = { [ALU64]: 26, [ALU]: 62 } as Record<number, number>;
 
@@ -114,6 +119,11 @@ export function caseOf(code: Code, pc: number): { c: number; imm: number } {
       if (x === 0) {
         imm = off === 8 ? (imm << 24) >> 24 : off === 16 ? (imm << 16) >> 16 : imm;
       } else if (cls === ALU64 || off !== 32) return { c: extra + 4 + [8, 16, 32].indexOf(off), imm };
+    }
+    const shift = SHIFTS_K.indexOf(aop);
+    if (cls === ALU64 && x === 0 && shift >= 0 && (imm & 63) !== 0) {
+      const n = imm & 63;
+      return { c: C_SHIFT_K + 2 * shift + (n < 32 ? 0 : 1), imm: n < 32 ? n : n - 32 };
     }
     return { c: (cls === ALU64 ? C_ALU64 : C_ALU) + 2 * ALU_OPS.indexOf(aop) + x, imm };
   }
@@ -1007,6 +1017,48 @@ export class Interpreter implements Engine {
           this.disarm();
           this.budget = 0;
           throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
+        case 153: {
+          // lsh64 by 1..31
+          const l = R[d]!;
+          R[d + 1] = (R[d + 1]! << imm) | (l >>> (32 - imm));
+          R[d] = l << imm;
+          pc++;
+          continue;
+        }
+        case 154: // lsh64 by 32..63
+          R[d + 1] = R[d]! << imm;
+          R[d] = 0;
+          pc++;
+          continue;
+        case 155: {
+          // rsh64 by 1..31
+          const h = R[d + 1]!;
+          R[d] = (R[d]! >>> imm) | (h << (32 - imm));
+          R[d + 1] = h >>> imm;
+          pc++;
+          continue;
+        }
+        case 156: // rsh64 by 32..63
+          R[d] = R[d + 1]! >>> imm;
+          R[d + 1] = 0;
+          pc++;
+          continue;
+        case 157: {
+          // arsh64 by 1..31
+          const h = R[d + 1]!;
+          R[d] = (R[d]! >>> imm) | (h << (32 - imm));
+          R[d + 1] = h >> imm;
+          pc++;
+          continue;
+        }
+        case 158: {
+          // arsh64 by 32..63
+          const h = R[d + 1]!;
+          R[d] = h >> imm;
+          R[d + 1] = h >> 31;
+          pc++;
+          continue;
+        }
         default:
           throw fault(this.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
       }
