@@ -276,61 +276,750 @@ export class Interpreter implements Engine {
     const cap = mem.capacity;
     R[20] = this.env.stackTops[this.depth]!;
     R[21] = 0;
-    let pc = start;
+    let pc = start | 0;
     let budget = this.budget - L[pc]!;
     if (budget < 0) budget = this.arm(pc, budget + L[pc]!);
     for (;;) {
+      inner: for (;;) {
+        const w = I[pc << 1]!;
+        const imm = I[(pc << 1) | 1]!;
+        const d = (w >> 7) & 0x1e;
+        const s = (w >> 11) & 0x1e;
+        const off = w >> 16;
+        switch (w & 0xff) {
+          case 0: {
+            // add64 k
+            const al = R[d]!;
+            const lo = (al + imm) | 0;
+            R[d] = lo;
+            R[d + 1] = (R[d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+            pc++;
+            continue;
+          }
+          case 1: {
+            // add64 x
+            const al = R[d]!;
+            const lo = (al + R[s]!) | 0;
+            R[d] = lo;
+            R[d + 1] = (R[d + 1]! + R[s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+            pc++;
+            continue;
+          }
+          case 2: {
+            // sub64 k
+            const al = R[d]!;
+            R[d] = (al - imm) | 0;
+            R[d + 1] = (R[d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
+            pc++;
+            continue;
+          }
+          case 3: {
+            // sub64 x
+            const al = R[d]!;
+            const bl = R[s]!;
+            R[d] = (al - bl) | 0;
+            R[d + 1] = (R[d + 1]! - R[s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
+            pc++;
+            continue;
+          }
+          case 4: // mul64 k
+            R[d] = mul64(R[d]!, R[d + 1]!, imm, imm >> 31);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 5: // mul64 x
+            R[d] = mul64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 8: // or64 k
+            R[d] = R[d]! | imm;
+            R[d + 1] = R[d + 1]! | (imm >> 31);
+            pc++;
+            continue;
+          case 9: // or64 x
+            R[d] = R[d]! | R[s]!;
+            R[d + 1] = R[d + 1]! | R[s + 1]!;
+            pc++;
+            continue;
+          case 10: // and64 k
+            R[d] = R[d]! & imm;
+            R[d + 1] = R[d + 1]! & (imm >> 31);
+            pc++;
+            continue;
+          case 11: // and64 x
+            R[d] = R[d]! & R[s]!;
+            R[d + 1] = R[d + 1]! & R[s + 1]!;
+            pc++;
+            continue;
+          case 12: // lsh64 k
+            R[d] = lsh64(R[d]!, R[d + 1]!, imm);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 13: // lsh64 x
+            R[d] = lsh64(R[d]!, R[d + 1]!, R[s]!);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 14: // rsh64 k
+            R[d] = rsh64(R[d]!, R[d + 1]!, imm);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 15: // rsh64 x
+            R[d] = rsh64(R[d]!, R[d + 1]!, R[s]!);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 16: {
+            // neg64
+            const al = R[d]!;
+            R[d] = -al | 0;
+            R[d + 1] = (0 - R[d + 1]! - (al !== 0 ? 1 : 0)) | 0;
+            pc++;
+            continue;
+          }
+          case 20: // xor64 k
+            R[d] = R[d]! ^ imm;
+            R[d + 1] = R[d + 1]! ^ (imm >> 31);
+            pc++;
+            continue;
+          case 21: // xor64 x
+            R[d] = R[d]! ^ R[s]!;
+            R[d + 1] = R[d + 1]! ^ R[s + 1]!;
+            pc++;
+            continue;
+          case 22: // mov64 k
+            R[d] = imm;
+            R[d + 1] = imm >> 31;
+            pc++;
+            continue;
+          case 23: // mov64 x
+            R[d] = R[s]!;
+            R[d + 1] = R[s + 1]!;
+            pc++;
+            continue;
+          case 24: // arsh64 k
+            R[d] = arsh64(R[d]!, R[d + 1]!, imm);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 25: // arsh64 x
+            R[d] = arsh64(R[d]!, R[d + 1]!, R[s]!);
+            R[d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          case 30: {
+            // movsx8 64
+            const v = (R[s]! << 24) >> 24;
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 31: {
+            // movsx16 64
+            const v = (R[s]! << 16) >> 16;
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 32: {
+            // movsx32 64
+            const v = R[s]!;
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 33: // bswap16
+            R[d] = bswap16(R[d]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 34: // bswap32
+            R[d] = bswap32(R[d]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 35: {
+            // bswap64
+            const h = R[d + 1]!;
+            R[d + 1] = bswap32(R[d]!);
+            R[d] = bswap32(h);
+            pc++;
+            continue;
+          }
+          case 36: // add32 k
+            R[d] = (R[d]! + imm) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 37: // add32 x
+            R[d] = (R[d]! + R[s]!) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 38: // sub32 k
+            R[d] = (R[d]! - imm) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 39: // sub32 x
+            R[d] = (R[d]! - R[s]!) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 40: // mul32 k
+            R[d] = Math.imul(R[d]!, imm);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 41: // mul32 x
+            R[d] = Math.imul(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 42: // div32 k
+            R[d] = udiv32(R[d]!, imm);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 43: // div32 x
+            R[d] = udiv32(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 44: // or32 k
+            R[d] = R[d]! | imm;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 45: // or32 x
+            R[d] = R[d]! | R[s]!;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 46: // and32 k
+            R[d] = R[d]! & imm;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 47: // and32 x
+            R[d] = R[d]! & R[s]!;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 48: // lsh32 k
+            R[d] = R[d]! << (imm & 31);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 49: // lsh32 x
+            R[d] = R[d]! << (R[s]! & 31);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 50: // rsh32 k
+            R[d] = (R[d]! >>> (imm & 31)) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 51: // rsh32 x
+            R[d] = (R[d]! >>> (R[s]! & 31)) | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 52: // neg32
+            R[d] = -R[d]! | 0;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 54: // mod32 k
+            R[d] = umod32(R[d]!, imm);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 55: // mod32 x
+            R[d] = umod32(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 56: // xor32 k
+            R[d] = R[d]! ^ imm;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 57: // xor32 x
+            R[d] = R[d]! ^ R[s]!;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 58: // mov32 k
+            R[d] = imm;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 59: // mov32 x
+            R[d] = R[s]!;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 60: // arsh32 k
+            R[d] = R[d]! >> (imm & 31);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 61: // arsh32 x
+            R[d] = R[d]! >> (R[s]! & 31);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 62: // sdiv32 k
+            R[d] = sdiv32(R[d]!, imm);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 63: // sdiv32 x
+            R[d] = sdiv32(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 64: // smod32 k
+            R[d] = smod32(R[d]!, imm);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 65: // smod32 x
+            R[d] = smod32(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 66: // movsx8 32
+            R[d] = (R[s]! << 24) >> 24;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 67: // movsx16 32
+            R[d] = (R[s]! << 16) >> 16;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 68: // le16
+            R[d] = R[d]! & 0xffff;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 69: // le32
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 70: // le64 (nothing to do on this little-endian host)
+            pc++;
+            continue;
+          case 71: // be16
+            R[d] = bswap16(R[d]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 72: // be32
+            R[d] = bswap32(R[d]!);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 73: {
+            // be64
+            const h = R[d + 1]!;
+            R[d + 1] = bswap32(R[d]!);
+            R[d] = bswap32(h);
+            pc++;
+            continue;
+          }
+          // Jumps and calls `break` to the tail after the switch, which steps past them and charges the run
+          // they enter; everything else continues at the next instruction itself.
+          case 74: // ja
+            pc += off;
+            break;
+          case 76: // jeq k
+            if (R[d] === imm && R[d + 1] === imm >> 31) pc += off;
+            break;
+          case 77: // jeq x
+            if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc += off;
+            break;
+          case 78: // jgt k
+            if (ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 79: // jgt x
+            if (ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 80: // jge k
+            if (!ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            break;
+          case 81: // jge x
+            if (!ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            break;
+          case 82: // jset k
+            if (((R[d]! & imm) | (R[d + 1]! & (imm >> 31))) !== 0) pc += off;
+            break;
+          case 83: // jset x
+            if (((R[d]! & R[s]!) | (R[d + 1]! & R[s + 1]!)) !== 0) pc += off;
+            break;
+          case 84: // jne k
+            if (R[d] !== imm || R[d + 1] !== imm >> 31) pc += off;
+            break;
+          case 85: // jne x
+            if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc += off;
+            break;
+          case 86: // jsgt k
+            if (slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 87: // jsgt x
+            if (slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 88: // jsge k
+            if (!slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            break;
+          case 89: // jsge x
+            if (!slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            break;
+          case 92: // exit
+            this.budget = budget;
+            OUT[0] = R[1]!;
+            return R[0]!;
+          case 94: // jlt k
+            if (ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            break;
+          case 95: // jlt x
+            if (ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            break;
+          case 96: // jle k
+            if (!ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 97: // jle x
+            if (!ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 98: // jslt k
+            if (slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            break;
+          case 99: // jslt x
+            if (slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            break;
+          case 100: // jsle k
+            if (!slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 101: // jsle x
+            if (!slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            break;
+          case 104: // gotol
+            pc += imm;
+            break;
+          case 106: // jeq32 k
+            if (R[d] === imm) pc += off;
+            break;
+          case 107: // jeq32 x
+            if (R[d] === R[s]) pc += off;
+            break;
+          case 108: // jgt32 k
+            if (R[d]! >>> 0 > imm >>> 0) pc += off;
+            break;
+          case 109: // jgt32 x
+            if (R[d]! >>> 0 > R[s]! >>> 0) pc += off;
+            break;
+          case 110: // jge32 k
+            if (R[d]! >>> 0 >= imm >>> 0) pc += off;
+            break;
+          case 111: // jge32 x
+            if (R[d]! >>> 0 >= R[s]! >>> 0) pc += off;
+            break;
+          case 112: // jset32 k
+            if ((R[d]! & imm) !== 0) pc += off;
+            break;
+          case 113: // jset32 x
+            if ((R[d]! & R[s]!) !== 0) pc += off;
+            break;
+          case 114: // jne32 k
+            if (R[d] !== imm) pc += off;
+            break;
+          case 115: // jne32 x
+            if (R[d] !== R[s]) pc += off;
+            break;
+          case 116: // jsgt32 k
+            if (R[d]! > imm) pc += off;
+            break;
+          case 117: // jsgt32 x
+            if (R[d]! > R[s]!) pc += off;
+            break;
+          case 118: // jsge32 k
+            if (R[d]! >= imm) pc += off;
+            break;
+          case 119: // jsge32 x
+            if (R[d]! >= R[s]!) pc += off;
+            break;
+          case 124: // jlt32 k
+            if (R[d]! >>> 0 < imm >>> 0) pc += off;
+            break;
+          case 125: // jlt32 x
+            if (R[d]! >>> 0 < R[s]! >>> 0) pc += off;
+            break;
+          case 126: // jle32 k
+            if (R[d]! >>> 0 <= imm >>> 0) pc += off;
+            break;
+          case 127: // jle32 x
+            if (R[d]! >>> 0 <= R[s]! >>> 0) pc += off;
+            break;
+          case 128: // jslt32 k
+            if (R[d]! < imm) pc += off;
+            break;
+          case 129: // jslt32 x
+            if (R[d]! < R[s]!) pc += off;
+            break;
+          case 130: // jsle32 k
+            if (R[d]! <= imm) pc += off;
+            break;
+          case 131: // jsle32 x
+            if (R[d]! <= R[s]!) pc += off;
+            break;
+          case 132: // lddw
+            R[d] = imm;
+            R[d + 1] = I[(pc << 1) + 3]!;
+            pc += 2;
+            continue;
+          case 133: // lddw of a code address
+            R[d] = CODE_BASE + (pc + imm + 1) * 8;
+            R[d + 1] = 0;
+            pc += 2;
+            continue;
+          case 134: {
+            // ldxw
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 4, PERM_READ);
+            R[d] = dv.getInt32(o, true);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          }
+          case 135: {
+            // ldxh
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 2, PERM_READ);
+            R[d] = dv.getUint16(o, true);
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          }
+          case 136: {
+            // ldxb
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 1, PERM_READ);
+            R[d] = heap[o]!;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          }
+          case 137: {
+            // ldxdw
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 8, PERM_READ);
+            R[d] = dv.getInt32(o, true);
+            R[d + 1] = dv.getInt32(o + 4, true);
+            pc++;
+            continue;
+          }
+          case 138: {
+            // ldsxw
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 4, PERM_READ);
+            const v = dv.getInt32(o, true);
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 139: {
+            // ldsxh
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 2, PERM_READ);
+            const v = dv.getInt16(o, true);
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 140: {
+            // ldsxb
+            const o = (R[s]! + off - BASE) | 0;
+            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+              throw this.wild(pc, R, s, off, 1, PERM_READ);
+            const v = (heap[o]! << 24) >> 24;
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            pc++;
+            continue;
+          }
+          case 141: {
+            // stw
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 4, PERM_WRITE);
+            dv.setInt32(o, imm, true);
+            pc++;
+            continue;
+          }
+          case 142: {
+            // sth
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 2, PERM_WRITE);
+            dv.setInt16(o, imm, true);
+            pc++;
+            continue;
+          }
+          case 143: {
+            // stb
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 1, PERM_WRITE);
+            heap[o] = imm;
+            pc++;
+            continue;
+          }
+          case 144: {
+            // stdw
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 8, PERM_WRITE);
+            dv.setInt32(o, imm, true);
+            dv.setInt32(o + 4, imm >> 31, true);
+            pc++;
+            continue;
+          }
+          case 145: {
+            // stxw
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 4, PERM_WRITE);
+            dv.setInt32(o, R[s]!, true);
+            pc++;
+            continue;
+          }
+          case 146: {
+            // stxh
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 2, PERM_WRITE);
+            dv.setInt16(o, R[s]!, true);
+            pc++;
+            continue;
+          }
+          case 147: {
+            // stxb
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 1, PERM_WRITE);
+            heap[o] = R[s]!;
+            pc++;
+            continue;
+          }
+          case 148: {
+            // stxdw
+            const o = (R[d]! + off - BASE) | 0;
+            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+              throw this.wild(pc, R, d, off, 8, PERM_WRITE);
+            dv.setInt32(o, R[s]!, true);
+            dv.setInt32(o + 4, R[s + 1]!, true);
+            pc++;
+            continue;
+          }
+          case 151: // end of program
+            throw fault(this.code, "bad-program", pc, "execution ran off the end of the program");
+          case 152: // the budget trap (`arm`)
+            this.disarm();
+            this.budget = 0;
+            throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
+          case 153: {
+            // lsh64 by 1..31
+            const l = R[d]!;
+            R[d + 1] = (R[d + 1]! << imm) | (l >>> (32 - imm));
+            R[d] = l << imm;
+            pc++;
+            continue;
+          }
+          case 154: // lsh64 by 32..63
+            R[d + 1] = R[d]! << imm;
+            R[d] = 0;
+            pc++;
+            continue;
+          case 155: {
+            // rsh64 by 1..31
+            const h = R[d + 1]!;
+            R[d] = (R[d]! >>> imm) | (h << (32 - imm));
+            R[d + 1] = h >>> imm;
+            pc++;
+            continue;
+          }
+          case 156: // rsh64 by 32..63
+            R[d] = R[d + 1]! >>> imm;
+            R[d + 1] = 0;
+            pc++;
+            continue;
+          case 157: {
+            // arsh64 by 1..31
+            const h = R[d + 1]!;
+            R[d] = (R[d]! >>> imm) | (h << (32 - imm));
+            R[d + 1] = h >> imm;
+            pc++;
+            continue;
+          }
+          case 158: {
+            // arsh64 by 32..63
+            const h = R[d + 1]!;
+            R[d] = h >> imm;
+            R[d + 1] = h >> 31;
+            pc++;
+            continue;
+          }
+          // the operations that call out (helpers, calls, BigInt division, atomics): in the outer loop
+          case 6:
+          case 7:
+          case 18:
+          case 19:
+          case 26:
+          case 27:
+          case 28:
+          case 29:
+          case 90:
+          case 91:
+          case 102:
+          case 103:
+          case 149:
+          case 150:
+            break inner;
+          default:
+            throw fault(this.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
+        }
+        pc++;
+        budget -= L[pc]!;
+        if (budget < 0) break;
+      }
+      // left the hot loop: a run to charge that the budget does not cover, or an operation that calls out
+      if (budget < 0) {
+        budget = this.arm(pc, budget + L[pc]!);
+        continue;
+      }
       const w = I[pc << 1]!;
       const imm = I[(pc << 1) | 1]!;
       const d = (w >> 7) & 0x1e;
       const s = (w >> 11) & 0x1e;
       const off = w >> 16;
       switch (w & 0xff) {
-        case 0: {
-          // add64 k
-          const al = R[d]!;
-          const lo = (al + imm) | 0;
-          R[d] = lo;
-          R[d + 1] = (R[d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-          pc++;
-          continue;
-        }
-        case 1: {
-          // add64 x
-          const al = R[d]!;
-          const lo = (al + R[s]!) | 0;
-          R[d] = lo;
-          R[d + 1] = (R[d + 1]! + R[s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-          pc++;
-          continue;
-        }
-        case 2: {
-          // sub64 k
-          const al = R[d]!;
-          R[d] = (al - imm) | 0;
-          R[d + 1] = (R[d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
-          pc++;
-          continue;
-        }
-        case 3: {
-          // sub64 x
-          const al = R[d]!;
-          const bl = R[s]!;
-          R[d] = (al - bl) | 0;
-          R[d + 1] = (R[d + 1]! - R[s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
-          pc++;
-          continue;
-        }
-        case 4: // mul64 k
-          R[d] = mul64(R[d]!, R[d + 1]!, imm, imm >> 31);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 5: // mul64 x
-          R[d] = mul64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 6: // div64 k
           R[d] = udiv64(R[d]!, R[d + 1]!, imm, imm >> 31);
           R[d + 1] = OUT[0]!;
@@ -341,54 +1030,6 @@ export class Interpreter implements Engine {
           R[d + 1] = OUT[0]!;
           pc++;
           continue;
-        case 8: // or64 k
-          R[d] = R[d]! | imm;
-          R[d + 1] = R[d + 1]! | (imm >> 31);
-          pc++;
-          continue;
-        case 9: // or64 x
-          R[d] = R[d]! | R[s]!;
-          R[d + 1] = R[d + 1]! | R[s + 1]!;
-          pc++;
-          continue;
-        case 10: // and64 k
-          R[d] = R[d]! & imm;
-          R[d + 1] = R[d + 1]! & (imm >> 31);
-          pc++;
-          continue;
-        case 11: // and64 x
-          R[d] = R[d]! & R[s]!;
-          R[d + 1] = R[d + 1]! & R[s + 1]!;
-          pc++;
-          continue;
-        case 12: // lsh64 k
-          R[d] = lsh64(R[d]!, R[d + 1]!, imm);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 13: // lsh64 x
-          R[d] = lsh64(R[d]!, R[d + 1]!, R[s]!);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 14: // rsh64 k
-          R[d] = rsh64(R[d]!, R[d + 1]!, imm);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 15: // rsh64 x
-          R[d] = rsh64(R[d]!, R[d + 1]!, R[s]!);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 16: {
-          // neg64
-          const al = R[d]!;
-          R[d] = -al | 0;
-          R[d + 1] = (0 - R[d + 1]! - (al !== 0 ? 1 : 0)) | 0;
-          pc++;
-          continue;
-        }
         case 18: // mod64 k
           R[d] = umod64(R[d]!, R[d + 1]!, imm, imm >> 31);
           R[d + 1] = OUT[0]!;
@@ -396,36 +1037,6 @@ export class Interpreter implements Engine {
           continue;
         case 19: // mod64 x
           R[d] = umod64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 20: // xor64 k
-          R[d] = R[d]! ^ imm;
-          R[d + 1] = R[d + 1]! ^ (imm >> 31);
-          pc++;
-          continue;
-        case 21: // xor64 x
-          R[d] = R[d]! ^ R[s]!;
-          R[d + 1] = R[d + 1]! ^ R[s + 1]!;
-          pc++;
-          continue;
-        case 22: // mov64 k
-          R[d] = imm;
-          R[d + 1] = imm >> 31;
-          pc++;
-          continue;
-        case 23: // mov64 x
-          R[d] = R[s]!;
-          R[d + 1] = R[s + 1]!;
-          pc++;
-          continue;
-        case 24: // arsh64 k
-          R[d] = arsh64(R[d]!, R[d + 1]!, imm);
-          R[d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        case 25: // arsh64 x
-          R[d] = arsh64(R[d]!, R[d + 1]!, R[s]!);
           R[d + 1] = OUT[0]!;
           pc++;
           continue;
@@ -449,280 +1060,6 @@ export class Interpreter implements Engine {
           R[d + 1] = OUT[0]!;
           pc++;
           continue;
-        case 30: {
-          // movsx8 64
-          const v = (R[s]! << 24) >> 24;
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 31: {
-          // movsx16 64
-          const v = (R[s]! << 16) >> 16;
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 32: {
-          // movsx32 64
-          const v = R[s]!;
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 33: // bswap16
-          R[d] = bswap16(R[d]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 34: // bswap32
-          R[d] = bswap32(R[d]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 35: {
-          // bswap64
-          const h = R[d + 1]!;
-          R[d + 1] = bswap32(R[d]!);
-          R[d] = bswap32(h);
-          pc++;
-          continue;
-        }
-        case 36: // add32 k
-          R[d] = (R[d]! + imm) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 37: // add32 x
-          R[d] = (R[d]! + R[s]!) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 38: // sub32 k
-          R[d] = (R[d]! - imm) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 39: // sub32 x
-          R[d] = (R[d]! - R[s]!) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 40: // mul32 k
-          R[d] = Math.imul(R[d]!, imm);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 41: // mul32 x
-          R[d] = Math.imul(R[d]!, R[s]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 42: // div32 k
-          R[d] = udiv32(R[d]!, imm);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 43: // div32 x
-          R[d] = udiv32(R[d]!, R[s]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 44: // or32 k
-          R[d] = R[d]! | imm;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 45: // or32 x
-          R[d] = R[d]! | R[s]!;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 46: // and32 k
-          R[d] = R[d]! & imm;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 47: // and32 x
-          R[d] = R[d]! & R[s]!;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 48: // lsh32 k
-          R[d] = R[d]! << (imm & 31);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 49: // lsh32 x
-          R[d] = R[d]! << (R[s]! & 31);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 50: // rsh32 k
-          R[d] = (R[d]! >>> (imm & 31)) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 51: // rsh32 x
-          R[d] = (R[d]! >>> (R[s]! & 31)) | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 52: // neg32
-          R[d] = -R[d]! | 0;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 54: // mod32 k
-          R[d] = umod32(R[d]!, imm);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 55: // mod32 x
-          R[d] = umod32(R[d]!, R[s]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 56: // xor32 k
-          R[d] = R[d]! ^ imm;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 57: // xor32 x
-          R[d] = R[d]! ^ R[s]!;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 58: // mov32 k
-          R[d] = imm;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 59: // mov32 x
-          R[d] = R[s]!;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 60: // arsh32 k
-          R[d] = R[d]! >> (imm & 31);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 61: // arsh32 x
-          R[d] = R[d]! >> (R[s]! & 31);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 62: // sdiv32 k
-          R[d] = sdiv32(R[d]!, imm);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 63: // sdiv32 x
-          R[d] = sdiv32(R[d]!, R[s]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 64: // smod32 k
-          R[d] = smod32(R[d]!, imm);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 65: // smod32 x
-          R[d] = smod32(R[d]!, R[s]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 66: // movsx8 32
-          R[d] = (R[s]! << 24) >> 24;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 67: // movsx16 32
-          R[d] = (R[s]! << 16) >> 16;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 68: // le16
-          R[d] = R[d]! & 0xffff;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 69: // le32
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 70: // le64 (nothing to do on this little-endian host)
-          pc++;
-          continue;
-        case 71: // be16
-          R[d] = bswap16(R[d]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 72: // be32
-          R[d] = bswap32(R[d]!);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 73: {
-          // be64
-          const h = R[d + 1]!;
-          R[d + 1] = bswap32(R[d]!);
-          R[d] = bswap32(h);
-          pc++;
-          continue;
-        }
-        // Jumps and calls `break` to the tail after the switch, which steps past them and charges the run
-        // they enter; everything else continues at the next instruction itself.
-        case 74: // ja
-          pc += off;
-          break;
-        case 76: // jeq k
-          if (R[d] === imm && R[d + 1] === imm >> 31) pc += off;
-          break;
-        case 77: // jeq x
-          if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc += off;
-          break;
-        case 78: // jgt k
-          if (ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 79: // jgt x
-          if (ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 80: // jge k
-          if (!ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
-          break;
-        case 81: // jge x
-          if (!ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
-          break;
-        case 82: // jset k
-          if (((R[d]! & imm) | (R[d + 1]! & (imm >> 31))) !== 0) pc += off;
-          break;
-        case 83: // jset x
-          if (((R[d]! & R[s]!) | (R[d + 1]! & R[s + 1]!)) !== 0) pc += off;
-          break;
-        case 84: // jne k
-          if (R[d] !== imm || R[d + 1] !== imm >> 31) pc += off;
-          break;
-        case 85: // jne x
-          if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc += off;
-          break;
-        case 86: // jsgt k
-          if (slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 87: // jsgt x
-          if (slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 88: // jsge k
-          if (!slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
-          break;
-        case 89: // jsge x
-          if (!slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
-          break;
         case 90: // call (helper)
           this.budget = budget;
           this.callNative(pc, R, w, imm, false, false);
@@ -732,34 +1069,6 @@ export class Interpreter implements Engine {
           this.budget = budget;
           this.callNative(pc, R, w, imm, false, true);
           budget = this.budget;
-          break;
-        case 92: // exit
-          this.budget = budget;
-          OUT[0] = R[1]!;
-          return R[0]!;
-        case 94: // jlt k
-          if (ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
-          break;
-        case 95: // jlt x
-          if (ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
-          break;
-        case 96: // jle k
-          if (!ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 97: // jle x
-          if (!ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 98: // jslt k
-          if (slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
-          break;
-        case 99: // jslt x
-          if (slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
-          break;
-        case 100: // jsle k
-          if (!slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
-          break;
-        case 101: // jsle x
-          if (!slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
           break;
         case 102: // kfunc call
           this.budget = budget;
@@ -777,232 +1086,6 @@ export class Interpreter implements Engine {
           budget = this.budget;
           break;
         }
-        case 104: // gotol
-          pc += imm;
-          break;
-        case 106: // jeq32 k
-          if (R[d] === imm) pc += off;
-          break;
-        case 107: // jeq32 x
-          if (R[d] === R[s]) pc += off;
-          break;
-        case 108: // jgt32 k
-          if (R[d]! >>> 0 > imm >>> 0) pc += off;
-          break;
-        case 109: // jgt32 x
-          if (R[d]! >>> 0 > R[s]! >>> 0) pc += off;
-          break;
-        case 110: // jge32 k
-          if (R[d]! >>> 0 >= imm >>> 0) pc += off;
-          break;
-        case 111: // jge32 x
-          if (R[d]! >>> 0 >= R[s]! >>> 0) pc += off;
-          break;
-        case 112: // jset32 k
-          if ((R[d]! & imm) !== 0) pc += off;
-          break;
-        case 113: // jset32 x
-          if ((R[d]! & R[s]!) !== 0) pc += off;
-          break;
-        case 114: // jne32 k
-          if (R[d] !== imm) pc += off;
-          break;
-        case 115: // jne32 x
-          if (R[d] !== R[s]) pc += off;
-          break;
-        case 116: // jsgt32 k
-          if (R[d]! > imm) pc += off;
-          break;
-        case 117: // jsgt32 x
-          if (R[d]! > R[s]!) pc += off;
-          break;
-        case 118: // jsge32 k
-          if (R[d]! >= imm) pc += off;
-          break;
-        case 119: // jsge32 x
-          if (R[d]! >= R[s]!) pc += off;
-          break;
-        case 124: // jlt32 k
-          if (R[d]! >>> 0 < imm >>> 0) pc += off;
-          break;
-        case 125: // jlt32 x
-          if (R[d]! >>> 0 < R[s]! >>> 0) pc += off;
-          break;
-        case 126: // jle32 k
-          if (R[d]! >>> 0 <= imm >>> 0) pc += off;
-          break;
-        case 127: // jle32 x
-          if (R[d]! >>> 0 <= R[s]! >>> 0) pc += off;
-          break;
-        case 128: // jslt32 k
-          if (R[d]! < imm) pc += off;
-          break;
-        case 129: // jslt32 x
-          if (R[d]! < R[s]!) pc += off;
-          break;
-        case 130: // jsle32 k
-          if (R[d]! <= imm) pc += off;
-          break;
-        case 131: // jsle32 x
-          if (R[d]! <= R[s]!) pc += off;
-          break;
-        case 132: // lddw
-          R[d] = imm;
-          R[d + 1] = I[(pc << 1) + 3]!;
-          pc += 2;
-          continue;
-        case 133: // lddw of a code address
-          R[d] = CODE_BASE + (pc + imm + 1) * 8;
-          R[d + 1] = 0;
-          pc += 2;
-          continue;
-        case 134: {
-          // ldxw
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 4, PERM_READ);
-          R[d] = dv.getInt32(o, true);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        }
-        case 135: {
-          // ldxh
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 2, PERM_READ);
-          R[d] = dv.getUint16(o, true);
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        }
-        case 136: {
-          // ldxb
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 1, PERM_READ);
-          R[d] = heap[o]!;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        }
-        case 137: {
-          // ldxdw
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 8, PERM_READ);
-          R[d] = dv.getInt32(o, true);
-          R[d + 1] = dv.getInt32(o + 4, true);
-          pc++;
-          continue;
-        }
-        case 138: {
-          // ldsxw
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 4, PERM_READ);
-          const v = dv.getInt32(o, true);
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 139: {
-          // ldsxh
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 2, PERM_READ);
-          const v = dv.getInt16(o, true);
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 140: {
-          // ldsxb
-          const o = (R[s]! + off - BASE) | 0;
-          if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-            throw this.wild(pc, R, s, off, 1, PERM_READ);
-          const v = (heap[o]! << 24) >> 24;
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          pc++;
-          continue;
-        }
-        case 141: {
-          // stw
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 4, PERM_WRITE);
-          dv.setInt32(o, imm, true);
-          pc++;
-          continue;
-        }
-        case 142: {
-          // sth
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 2, PERM_WRITE);
-          dv.setInt16(o, imm, true);
-          pc++;
-          continue;
-        }
-        case 143: {
-          // stb
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 1, PERM_WRITE);
-          heap[o] = imm;
-          pc++;
-          continue;
-        }
-        case 144: {
-          // stdw
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 8, PERM_WRITE);
-          dv.setInt32(o, imm, true);
-          dv.setInt32(o + 4, imm >> 31, true);
-          pc++;
-          continue;
-        }
-        case 145: {
-          // stxw
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 4, PERM_WRITE);
-          dv.setInt32(o, R[s]!, true);
-          pc++;
-          continue;
-        }
-        case 146: {
-          // stxh
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 2, PERM_WRITE);
-          dv.setInt16(o, R[s]!, true);
-          pc++;
-          continue;
-        }
-        case 147: {
-          // stxb
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 1, PERM_WRITE);
-          heap[o] = R[s]!;
-          pc++;
-          continue;
-        }
-        case 148: {
-          // stxdw
-          const o = (R[d]! + off - BASE) | 0;
-          if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-            throw this.wild(pc, R, d, off, 8, PERM_WRITE);
-          dv.setInt32(o, R[s]!, true);
-          dv.setInt32(o + 4, R[s + 1]!, true);
-          pc++;
-          continue;
-        }
         case 149: // atomic32
           this.atomic32(pc, R, d, s, off, imm);
           pc++;
@@ -1011,54 +1094,6 @@ export class Interpreter implements Engine {
           this.atomic64(pc, R, d, s, off, imm);
           pc++;
           continue;
-        case 151: // end of program
-          throw fault(this.code, "bad-program", pc, "execution ran off the end of the program");
-        case 152: // the budget trap (`arm`)
-          this.disarm();
-          this.budget = 0;
-          throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
-        case 153: {
-          // lsh64 by 1..31
-          const l = R[d]!;
-          R[d + 1] = (R[d + 1]! << imm) | (l >>> (32 - imm));
-          R[d] = l << imm;
-          pc++;
-          continue;
-        }
-        case 154: // lsh64 by 32..63
-          R[d + 1] = R[d]! << imm;
-          R[d] = 0;
-          pc++;
-          continue;
-        case 155: {
-          // rsh64 by 1..31
-          const h = R[d + 1]!;
-          R[d] = (R[d]! >>> imm) | (h << (32 - imm));
-          R[d + 1] = h >>> imm;
-          pc++;
-          continue;
-        }
-        case 156: // rsh64 by 32..63
-          R[d] = R[d + 1]! >>> imm;
-          R[d + 1] = 0;
-          pc++;
-          continue;
-        case 157: {
-          // arsh64 by 1..31
-          const h = R[d + 1]!;
-          R[d] = (R[d]! >>> imm) | (h << (32 - imm));
-          R[d + 1] = h >> imm;
-          pc++;
-          continue;
-        }
-        case 158: {
-          // arsh64 by 32..63
-          const h = R[d + 1]!;
-          R[d] = h >> imm;
-          R[d + 1] = h >> 31;
-          pc++;
-          continue;
-        }
         default:
           throw fault(this.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
       }
