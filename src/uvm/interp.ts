@@ -136,6 +136,16 @@ export function caseOf(code: Code, pc: number): { c: number; imm: number } {
   return { c: C_MEM + MEM_OPS.indexOf(op), imm };
 }
 
+/**
+ * The registers of every frame of every run, as (lo, hi) int32 pairs: r0..r10 of a frame at 22 consecutive
+ * slots. One module-level array, not an array per frame: V8 compiles a constant typed array's accesses
+ * without the map check and the length and data pointer loads it repeats on every access to an argument's.
+ */
+const REGS = new Int32Array(1 << 16);
+const FRAME = 22;
+/** The first slot of REGS no run holds. */
+let regsTop = 0;
+
 /** Ends a straight-line run: a jump, a call or an exit (the budget is charged per run, see `charges`). */
 function endsRun(op: number): boolean {
   return isJump(op) || op === BPF_INSN.CALL || op === BPF_INSN.CALLX || op === BPF_INSN.EXIT;
@@ -143,7 +153,7 @@ function endsRun(op: number): boolean {
 
 /**
  * The reference engine: a decode-once, switch-per-instruction interpreter. Registers are (lo, hi) int32
- * pairs in an Int32Array per frame (R[2n], R[2n+1]); r6..r9 are preserved across local calls because each
+ * pairs in an Int32Array per frame (REGS[rb + 2n], REGS[rb + 2n+1]); r6..r9 are preserved across local calls because each
  * frame has its own array.
  *
  * The budget is exact without a per-instruction count: entering a straight-line run at `pc` (the program's
@@ -163,8 +173,8 @@ export class Interpreter implements Engine {
   private readonly prog: Int32Array;
   /** Instructions charged when a run is entered at pc (see the class comment); 0 at the sentinel. */
   private readonly charges: Int32Array;
-  /** One register file per call depth. */
-  private readonly frames: Int32Array[];
+  /** This run's block of REGS: call depth i's registers are at base + FRAME · i. */
+  private base = 0;
   private trapPc = -1;
   private trapWord = 0;
 
@@ -189,12 +199,11 @@ export class Interpreter implements Engine {
       else if (op === BPF_INSN.LD_IMM64) this.charges[pc] = 1 + this.charges[pc + 2]!;
       else this.charges[pc] = 1 + this.charges[pc + 1]!;
     }
-    this.frames = env.stackTops.map(() => new Int32Array(22));
     this.callback = (pc, A) => {
-      const R = this.frames[this.depth + 1] ?? new Int32Array(22);
-      R.fill(0);
-      R.set(A.subarray(0, 10), 2);
-      A[0] = this.enter(pc, R, pc);
+      const rb = this.base + FRAME * (this.depth + 1);
+      REGS.fill(0, rb, rb + FRAME);
+      REGS.set(A.subarray(0, 10), rb + 2);
+      A[0] = this.enter(pc, rb, pc);
       A[1] = OUT[0]!;
     };
   }
@@ -202,14 +211,21 @@ export class Interpreter implements Engine {
   run(r1l: number, r1h: number, r2l: number, r2h: number, opts: RunOptions): number {
     this.budget = opts.budget;
     this.depth = 0;
-    const R = this.frames[0]!;
-    R.fill(0);
-    R[2] = r1l;
-    R[3] = r1h;
-    R[4] = r2l;
-    R[5] = r2h;
+    // a block of REGS for this run's frames (one more: a call past the last fails in `enter`, after its
+    // frame is cleared), taken from the top as a stack so that runs nested through helpers keep theirs
+    const outer = this.base;
+    const rb = regsTop;
+    if (rb + FRAME * (this.env.stackTops.length + 1) > REGS.length)
+      throw fault(this.code, "stack-overflow", 0, "runs nested through helpers exhaust the register stack");
+    regsTop = rb + FRAME * (this.env.stackTops.length + 1);
+    this.base = rb;
+    REGS.fill(0, rb, rb + FRAME);
+    REGS[rb + 2] = r1l;
+    REGS[rb + 3] = r1h;
+    REGS[rb + 4] = r2l;
+    REGS[rb + 5] = r2h;
     try {
-      return this.exec(0, R);
+      return this.exec(0, rb);
     } catch (e) {
       if (e instanceof Unwind) {
         OUT[0] = e.hi;
@@ -218,14 +234,16 @@ export class Interpreter implements Engine {
       throw callError(this.code, this.cpc, e);
     } finally {
       this.disarm();
+      regsTop = rb;
+      this.base = outer;
     }
   }
 
-  private enter(target: number, R: Int32Array, pc: number): number {
+  private enter(target: number, rb: number, pc: number): number {
     if (this.depth + 1 >= this.env.stackTops.length)
       throw fault(this.code, "stack-overflow", pc, `call depth exceeds ${this.env.stackTops.length} frames`);
     this.depth++;
-    const lo = this.exec(target, R);
+    const lo = this.exec(target, rb);
     this.depth--;
     return lo;
   }
@@ -248,25 +266,27 @@ export class Interpreter implements Engine {
     this.trapPc = -1;
   }
 
-  private wild(pc: number, R: Int32Array, r: number, off: number, n: number, perm: number): Error {
-    return wildAccess(this.code, this.env.mem, pc, r >> 1, R[r]!, R[r + 1]!, off, n, perm);
+  private wild(pc: number, rb: number, r: number, off: number, n: number, perm: number): Error {
+    return wildAccess(this.code, this.env.mem, pc, r >> 1, REGS[rb + r]!, REGS[rb + r + 1]!, off, n, perm);
   }
 
   /** A helper or kfunc call at `pc`: r1..r5 out through A, r0 back. */
-  private callNative(pc: number, R: Int32Array, w: number, imm: number, kfunc: boolean, x: boolean): void {
+  private callNative(pc: number, rb: number, w: number, imm: number, kfunc: boolean, x: boolean): void {
     const env = this.env;
-    const id = x ? R[(w >> 7) & 0x1e]! >>> 0 : imm;
+    const id = x ? REGS[(rb + (w >> 7)) & 0x1e]! >>> 0 : imm;
     const fn = kfunc ? env.kfuncs[id] : env.helpers[id];
     if (!fn) throw fault(this.code, kfunc ? "kfunc" : "unknown-helper", pc, `no helper with id ${id}`);
     const A = this.A;
-    for (let i = 0; i < 10; i++) A[i] = R[i + 2]!;
+    for (let i = 0; i < 10; i++) A[i] = REGS[rb + i + 2]!;
     this.cpc = pc;
     fn(A, this.callback);
-    R[0] = A[0]!;
-    R[1] = A[1]!;
+    REGS[rb + 0] = A[0]!;
+    REGS[rb + 1] = A[1]!;
   }
 
-  private exec(start: number, R: Int32Array): number {
+  private exec(start: number, base: number): number {
+    // a known range (REGS has 2^16 slots): rb + d cannot overflow, so V8 checks no add of it
+    const rb = base & 0xffff;
     const I = this.prog;
     const L = this.charges;
     const mem = this.env.mem;
@@ -274,8 +294,8 @@ export class Interpreter implements Engine {
     const dv = mem.dv;
     const P = mem.perm;
     const cap = mem.capacity;
-    R[20] = this.env.stackTops[this.depth]!;
-    R[21] = 0;
+    REGS[rb + 20] = this.env.stackTops[this.depth]!;
+    REGS[rb + 21] = 0;
     let pc = start | 0;
     let budget = this.budget - L[pc]!;
     if (budget < 0) budget = this.arm(pc, budget + L[pc]!);
@@ -289,351 +309,351 @@ export class Interpreter implements Engine {
         switch (w & 0xff) {
           case 0: {
             // add64 k
-            const al = R[d]!;
+            const al = REGS[rb + d]!;
             const lo = (al + imm) | 0;
-            R[d] = lo;
-            R[d + 1] = (R[d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+            REGS[rb + d] = lo;
+            REGS[rb + d + 1] = (REGS[rb + d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
             pc++;
             continue;
           }
           case 1: {
             // add64 x
-            const al = R[d]!;
-            const lo = (al + R[s]!) | 0;
-            R[d] = lo;
-            R[d + 1] = (R[d + 1]! + R[s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+            const al = REGS[rb + d]!;
+            const lo = (al + REGS[rb + s]!) | 0;
+            REGS[rb + d] = lo;
+            REGS[rb + d + 1] = (REGS[rb + d + 1]! + REGS[rb + s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
             pc++;
             continue;
           }
           case 2: {
             // sub64 k
-            const al = R[d]!;
-            R[d] = (al - imm) | 0;
-            R[d + 1] = (R[d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
+            const al = REGS[rb + d]!;
+            REGS[rb + d] = (al - imm) | 0;
+            REGS[rb + d + 1] = (REGS[rb + d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
             pc++;
             continue;
           }
           case 3: {
             // sub64 x
-            const al = R[d]!;
-            const bl = R[s]!;
-            R[d] = (al - bl) | 0;
-            R[d + 1] = (R[d + 1]! - R[s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
+            const al = REGS[rb + d]!;
+            const bl = REGS[rb + s]!;
+            REGS[rb + d] = (al - bl) | 0;
+            REGS[rb + d + 1] = (REGS[rb + d + 1]! - REGS[rb + s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
             pc++;
             continue;
           }
           case 4: // mul64 k
-            R[d] = mul64(R[d]!, R[d + 1]!, imm, imm >> 31);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = mul64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 5: // mul64 x
-            R[d] = mul64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = mul64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 8: // or64 k
-            R[d] = R[d]! | imm;
-            R[d + 1] = R[d + 1]! | (imm >> 31);
+            REGS[rb + d] = REGS[rb + d]! | imm;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! | (imm >> 31);
             pc++;
             continue;
           case 9: // or64 x
-            R[d] = R[d]! | R[s]!;
-            R[d + 1] = R[d + 1]! | R[s + 1]!;
+            REGS[rb + d] = REGS[rb + d]! | REGS[rb + s]!;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! | REGS[rb + s + 1]!;
             pc++;
             continue;
           case 10: // and64 k
-            R[d] = R[d]! & imm;
-            R[d + 1] = R[d + 1]! & (imm >> 31);
+            REGS[rb + d] = REGS[rb + d]! & imm;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! & (imm >> 31);
             pc++;
             continue;
           case 11: // and64 x
-            R[d] = R[d]! & R[s]!;
-            R[d + 1] = R[d + 1]! & R[s + 1]!;
+            REGS[rb + d] = REGS[rb + d]! & REGS[rb + s]!;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! & REGS[rb + s + 1]!;
             pc++;
             continue;
           case 12: // lsh64 k
-            R[d] = lsh64(R[d]!, R[d + 1]!, imm);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = lsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 13: // lsh64 x
-            R[d] = lsh64(R[d]!, R[d + 1]!, R[s]!);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = lsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 14: // rsh64 k
-            R[d] = rsh64(R[d]!, R[d + 1]!, imm);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = rsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 15: // rsh64 x
-            R[d] = rsh64(R[d]!, R[d + 1]!, R[s]!);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = rsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 16: {
             // neg64
-            const al = R[d]!;
-            R[d] = -al | 0;
-            R[d + 1] = (0 - R[d + 1]! - (al !== 0 ? 1 : 0)) | 0;
+            const al = REGS[rb + d]!;
+            REGS[rb + d] = -al | 0;
+            REGS[rb + d + 1] = (0 - REGS[rb + d + 1]! - (al !== 0 ? 1 : 0)) | 0;
             pc++;
             continue;
           }
           case 20: // xor64 k
-            R[d] = R[d]! ^ imm;
-            R[d + 1] = R[d + 1]! ^ (imm >> 31);
+            REGS[rb + d] = REGS[rb + d]! ^ imm;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! ^ (imm >> 31);
             pc++;
             continue;
           case 21: // xor64 x
-            R[d] = R[d]! ^ R[s]!;
-            R[d + 1] = R[d + 1]! ^ R[s + 1]!;
+            REGS[rb + d] = REGS[rb + d]! ^ REGS[rb + s]!;
+            REGS[rb + d + 1] = REGS[rb + d + 1]! ^ REGS[rb + s + 1]!;
             pc++;
             continue;
           case 22: // mov64 k
-            R[d] = imm;
-            R[d + 1] = imm >> 31;
+            REGS[rb + d] = imm;
+            REGS[rb + d + 1] = imm >> 31;
             pc++;
             continue;
           case 23: // mov64 x
-            R[d] = R[s]!;
-            R[d + 1] = R[s + 1]!;
+            REGS[rb + d] = REGS[rb + s]!;
+            REGS[rb + d + 1] = REGS[rb + s + 1]!;
             pc++;
             continue;
           case 24: // arsh64 k
-            R[d] = arsh64(R[d]!, R[d + 1]!, imm);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = arsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 25: // arsh64 x
-            R[d] = arsh64(R[d]!, R[d + 1]!, R[s]!);
-            R[d + 1] = OUT[0]!;
+            REGS[rb + d] = arsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = OUT[0]!;
             pc++;
             continue;
           case 30: {
             // movsx8 64
-            const v = (R[s]! << 24) >> 24;
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            const v = (REGS[rb + s]! << 24) >> 24;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 31: {
             // movsx16 64
-            const v = (R[s]! << 16) >> 16;
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            const v = (REGS[rb + s]! << 16) >> 16;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 32: {
             // movsx32 64
-            const v = R[s]!;
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            const v = REGS[rb + s]!;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 33: // bswap16
-            R[d] = bswap16(R[d]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = bswap16(REGS[rb + d]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 34: // bswap32
-            R[d] = bswap32(R[d]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = bswap32(REGS[rb + d]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 35: {
             // bswap64
-            const h = R[d + 1]!;
-            R[d + 1] = bswap32(R[d]!);
-            R[d] = bswap32(h);
+            const h = REGS[rb + d + 1]!;
+            REGS[rb + d + 1] = bswap32(REGS[rb + d]!);
+            REGS[rb + d] = bswap32(h);
             pc++;
             continue;
           }
           case 36: // add32 k
-            R[d] = (R[d]! + imm) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! + imm) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 37: // add32 x
-            R[d] = (R[d]! + R[s]!) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! + REGS[rb + s]!) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 38: // sub32 k
-            R[d] = (R[d]! - imm) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! - imm) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 39: // sub32 x
-            R[d] = (R[d]! - R[s]!) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! - REGS[rb + s]!) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 40: // mul32 k
-            R[d] = Math.imul(R[d]!, imm);
-            R[d + 1] = 0;
+            REGS[rb + d] = Math.imul(REGS[rb + d]!, imm);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 41: // mul32 x
-            R[d] = Math.imul(R[d]!, R[s]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = Math.imul(REGS[rb + d]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 42: // div32 k
-            R[d] = udiv32(R[d]!, imm);
-            R[d + 1] = 0;
+            REGS[rb + d] = udiv32(REGS[rb + d]!, imm);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 43: // div32 x
-            R[d] = udiv32(R[d]!, R[s]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = udiv32(REGS[rb + d]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 44: // or32 k
-            R[d] = R[d]! | imm;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! | imm;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 45: // or32 x
-            R[d] = R[d]! | R[s]!;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! | REGS[rb + s]!;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 46: // and32 k
-            R[d] = R[d]! & imm;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! & imm;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 47: // and32 x
-            R[d] = R[d]! & R[s]!;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! & REGS[rb + s]!;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 48: // lsh32 k
-            R[d] = R[d]! << (imm & 31);
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! << (imm & 31);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 49: // lsh32 x
-            R[d] = R[d]! << (R[s]! & 31);
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! << (REGS[rb + s]! & 31);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 50: // rsh32 k
-            R[d] = (R[d]! >>> (imm & 31)) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! >>> (imm & 31)) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 51: // rsh32 x
-            R[d] = (R[d]! >>> (R[s]! & 31)) | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + d]! >>> (REGS[rb + s]! & 31)) | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 52: // neg32
-            R[d] = -R[d]! | 0;
-            R[d + 1] = 0;
+            REGS[rb + d] = -REGS[rb + d]! | 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 54: // mod32 k
-            R[d] = umod32(R[d]!, imm);
-            R[d + 1] = 0;
+            REGS[rb + d] = umod32(REGS[rb + d]!, imm);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 55: // mod32 x
-            R[d] = umod32(R[d]!, R[s]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = umod32(REGS[rb + d]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 56: // xor32 k
-            R[d] = R[d]! ^ imm;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! ^ imm;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 57: // xor32 x
-            R[d] = R[d]! ^ R[s]!;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! ^ REGS[rb + s]!;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 58: // mov32 k
-            R[d] = imm;
-            R[d + 1] = 0;
+            REGS[rb + d] = imm;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 59: // mov32 x
-            R[d] = R[s]!;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + s]!;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 60: // arsh32 k
-            R[d] = R[d]! >> (imm & 31);
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! >> (imm & 31);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 61: // arsh32 x
-            R[d] = R[d]! >> (R[s]! & 31);
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! >> (REGS[rb + s]! & 31);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 62: // sdiv32 k
-            R[d] = sdiv32(R[d]!, imm);
-            R[d + 1] = 0;
+            REGS[rb + d] = sdiv32(REGS[rb + d]!, imm);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 63: // sdiv32 x
-            R[d] = sdiv32(R[d]!, R[s]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = sdiv32(REGS[rb + d]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 64: // smod32 k
-            R[d] = smod32(R[d]!, imm);
-            R[d + 1] = 0;
+            REGS[rb + d] = smod32(REGS[rb + d]!, imm);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 65: // smod32 x
-            R[d] = smod32(R[d]!, R[s]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = smod32(REGS[rb + d]!, REGS[rb + s]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 66: // movsx8 32
-            R[d] = (R[s]! << 24) >> 24;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + s]! << 24) >> 24;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 67: // movsx16 32
-            R[d] = (R[s]! << 16) >> 16;
-            R[d + 1] = 0;
+            REGS[rb + d] = (REGS[rb + s]! << 16) >> 16;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 68: // le16
-            R[d] = R[d]! & 0xffff;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d]! & 0xffff;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 69: // le32
-            R[d + 1] = 0;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 70: // le64 (nothing to do on this little-endian host)
             pc++;
             continue;
           case 71: // be16
-            R[d] = bswap16(R[d]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = bswap16(REGS[rb + d]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 72: // be32
-            R[d] = bswap32(R[d]!);
-            R[d + 1] = 0;
+            REGS[rb + d] = bswap32(REGS[rb + d]!);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 73: {
             // be64
-            const h = R[d + 1]!;
-            R[d + 1] = bswap32(R[d]!);
-            R[d] = bswap32(h);
+            const h = REGS[rb + d + 1]!;
+            REGS[rb + d + 1] = bswap32(REGS[rb + d]!);
+            REGS[rb + d] = bswap32(h);
             pc++;
             continue;
           }
@@ -643,259 +663,259 @@ export class Interpreter implements Engine {
             pc += off;
             break;
           case 76: // jeq k
-            if (R[d] === imm && R[d + 1] === imm >> 31) pc += off;
+            if (REGS[rb + d] === imm && REGS[rb + d + 1] === imm >> 31) pc += off;
             break;
           case 77: // jeq x
-            if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc += off;
+            if (REGS[rb + d] === REGS[rb + s] && REGS[rb + d + 1] === REGS[rb + s + 1]) pc += off;
             break;
           case 78: // jgt k
-            if (ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            if (ult64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 79: // jgt x
-            if (ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            if (ult64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 80: // jge k
-            if (!ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            if (!ult64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
             break;
           case 81: // jge x
-            if (!ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            if (!ult64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
             break;
           case 82: // jset k
-            if (((R[d]! & imm) | (R[d + 1]! & (imm >> 31))) !== 0) pc += off;
+            if (((REGS[rb + d]! & imm) | (REGS[rb + d + 1]! & (imm >> 31))) !== 0) pc += off;
             break;
           case 83: // jset x
-            if (((R[d]! & R[s]!) | (R[d + 1]! & R[s + 1]!)) !== 0) pc += off;
+            if (((REGS[rb + d]! & REGS[rb + s]!) | (REGS[rb + d + 1]! & REGS[rb + s + 1]!)) !== 0) pc += off;
             break;
           case 84: // jne k
-            if (R[d] !== imm || R[d + 1] !== imm >> 31) pc += off;
+            if (REGS[rb + d] !== imm || REGS[rb + d + 1] !== imm >> 31) pc += off;
             break;
           case 85: // jne x
-            if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc += off;
+            if (REGS[rb + d] !== REGS[rb + s] || REGS[rb + d + 1] !== REGS[rb + s + 1]) pc += off;
             break;
           case 86: // jsgt k
-            if (slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            if (slt64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 87: // jsgt x
-            if (slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            if (slt64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 88: // jsge k
-            if (!slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            if (!slt64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
             break;
           case 89: // jsge x
-            if (!slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            if (!slt64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
             break;
           case 92: // exit
             this.budget = budget;
-            OUT[0] = R[1]!;
-            return R[0]!;
+            OUT[0] = REGS[rb + 1]!;
+            return REGS[rb + 0]!;
           case 94: // jlt k
-            if (ult64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            if (ult64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
             break;
           case 95: // jlt x
-            if (ult64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            if (ult64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
             break;
           case 96: // jle k
-            if (!ult64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            if (!ult64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 97: // jle x
-            if (!ult64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            if (!ult64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 98: // jslt k
-            if (slt64(R[d]!, R[d + 1]!, imm, imm >> 31)) pc += off;
+            if (slt64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
             break;
           case 99: // jslt x
-            if (slt64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!)) pc += off;
+            if (slt64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
             break;
           case 100: // jsle k
-            if (!slt64(imm, imm >> 31, R[d]!, R[d + 1]!)) pc += off;
+            if (!slt64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 101: // jsle x
-            if (!slt64(R[s]!, R[s + 1]!, R[d]!, R[d + 1]!)) pc += off;
+            if (!slt64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
             break;
           case 104: // gotol
             pc += imm;
             break;
           case 106: // jeq32 k
-            if (R[d] === imm) pc += off;
+            if (REGS[rb + d] === imm) pc += off;
             break;
           case 107: // jeq32 x
-            if (R[d] === R[s]) pc += off;
+            if (REGS[rb + d] === REGS[rb + s]) pc += off;
             break;
           case 108: // jgt32 k
-            if (R[d]! >>> 0 > imm >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 > imm >>> 0) pc += off;
             break;
           case 109: // jgt32 x
-            if (R[d]! >>> 0 > R[s]! >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 > REGS[rb + s]! >>> 0) pc += off;
             break;
           case 110: // jge32 k
-            if (R[d]! >>> 0 >= imm >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 >= imm >>> 0) pc += off;
             break;
           case 111: // jge32 x
-            if (R[d]! >>> 0 >= R[s]! >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 >= REGS[rb + s]! >>> 0) pc += off;
             break;
           case 112: // jset32 k
-            if ((R[d]! & imm) !== 0) pc += off;
+            if ((REGS[rb + d]! & imm) !== 0) pc += off;
             break;
           case 113: // jset32 x
-            if ((R[d]! & R[s]!) !== 0) pc += off;
+            if ((REGS[rb + d]! & REGS[rb + s]!) !== 0) pc += off;
             break;
           case 114: // jne32 k
-            if (R[d] !== imm) pc += off;
+            if (REGS[rb + d] !== imm) pc += off;
             break;
           case 115: // jne32 x
-            if (R[d] !== R[s]) pc += off;
+            if (REGS[rb + d] !== REGS[rb + s]) pc += off;
             break;
           case 116: // jsgt32 k
-            if (R[d]! > imm) pc += off;
+            if (REGS[rb + d]! > imm) pc += off;
             break;
           case 117: // jsgt32 x
-            if (R[d]! > R[s]!) pc += off;
+            if (REGS[rb + d]! > REGS[rb + s]!) pc += off;
             break;
           case 118: // jsge32 k
-            if (R[d]! >= imm) pc += off;
+            if (REGS[rb + d]! >= imm) pc += off;
             break;
           case 119: // jsge32 x
-            if (R[d]! >= R[s]!) pc += off;
+            if (REGS[rb + d]! >= REGS[rb + s]!) pc += off;
             break;
           case 124: // jlt32 k
-            if (R[d]! >>> 0 < imm >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 < imm >>> 0) pc += off;
             break;
           case 125: // jlt32 x
-            if (R[d]! >>> 0 < R[s]! >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 < REGS[rb + s]! >>> 0) pc += off;
             break;
           case 126: // jle32 k
-            if (R[d]! >>> 0 <= imm >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 <= imm >>> 0) pc += off;
             break;
           case 127: // jle32 x
-            if (R[d]! >>> 0 <= R[s]! >>> 0) pc += off;
+            if (REGS[rb + d]! >>> 0 <= REGS[rb + s]! >>> 0) pc += off;
             break;
           case 128: // jslt32 k
-            if (R[d]! < imm) pc += off;
+            if (REGS[rb + d]! < imm) pc += off;
             break;
           case 129: // jslt32 x
-            if (R[d]! < R[s]!) pc += off;
+            if (REGS[rb + d]! < REGS[rb + s]!) pc += off;
             break;
           case 130: // jsle32 k
-            if (R[d]! <= imm) pc += off;
+            if (REGS[rb + d]! <= imm) pc += off;
             break;
           case 131: // jsle32 x
-            if (R[d]! <= R[s]!) pc += off;
+            if (REGS[rb + d]! <= REGS[rb + s]!) pc += off;
             break;
           case 132: // lddw
-            R[d] = imm;
-            R[d + 1] = I[(pc << 1) + 3]!;
+            REGS[rb + d] = imm;
+            REGS[rb + d + 1] = I[(pc << 1) + 3]!;
             pc += 2;
             continue;
           case 133: // lddw of a code address
-            R[d] = CODE_BASE + (pc + imm + 1) * 8;
-            R[d + 1] = 0;
+            REGS[rb + d] = CODE_BASE + (pc + imm + 1) * 8;
+            REGS[rb + d + 1] = 0;
             pc += 2;
             continue;
           case 134: {
             // ldxw
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 4, PERM_READ);
-            R[d] = dv.getInt32(o, true);
-            R[d + 1] = 0;
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 4, PERM_READ);
+            REGS[rb + d] = dv.getInt32(o, true);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           }
           case 135: {
             // ldxh
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 2, PERM_READ);
-            R[d] = dv.getUint16(o, true);
-            R[d + 1] = 0;
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 2, PERM_READ);
+            REGS[rb + d] = dv.getUint16(o, true);
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           }
           case 136: {
             // ldxb
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 1, PERM_READ);
-            R[d] = heap[o]!;
-            R[d + 1] = 0;
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 1, PERM_READ);
+            REGS[rb + d] = heap[o]!;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           }
           case 137: {
             // ldxdw
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 8, PERM_READ);
-            R[d] = dv.getInt32(o, true);
-            R[d + 1] = dv.getInt32(o + 4, true);
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 8, PERM_READ);
+            REGS[rb + d] = dv.getInt32(o, true);
+            REGS[rb + d + 1] = dv.getInt32(o + 4, true);
             pc++;
             continue;
           }
           case 138: {
             // ldsxw
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 4, PERM_READ);
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 4, PERM_READ);
             const v = dv.getInt32(o, true);
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 139: {
             // ldsxh
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 2, PERM_READ);
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 2, PERM_READ);
             const v = dv.getInt16(o, true);
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 140: {
             // ldsxb
-            const o = (R[s]! + off - BASE) | 0;
-            if (R[s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-              throw this.wild(pc, R, s, off, 1, PERM_READ);
+            const o = (REGS[rb + s]! + off - BASE) | 0;
+            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+              throw this.wild(pc, rb, s, off, 1, PERM_READ);
             const v = (heap[o]! << 24) >> 24;
-            R[d] = v;
-            R[d + 1] = v >> 31;
+            REGS[rb + d] = v;
+            REGS[rb + d + 1] = v >> 31;
             pc++;
             continue;
           }
           case 141: {
             // stw
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 4, PERM_WRITE);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 4, PERM_WRITE);
             dv.setInt32(o, imm, true);
             pc++;
             continue;
           }
           case 142: {
             // sth
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 2, PERM_WRITE);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 2, PERM_WRITE);
             dv.setInt16(o, imm, true);
             pc++;
             continue;
           }
           case 143: {
             // stb
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 1, PERM_WRITE);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 1, PERM_WRITE);
             heap[o] = imm;
             pc++;
             continue;
           }
           case 144: {
             // stdw
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 8, PERM_WRITE);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 8, PERM_WRITE);
             dv.setInt32(o, imm, true);
             dv.setInt32(o + 4, imm >> 31, true);
             pc++;
@@ -903,38 +923,38 @@ export class Interpreter implements Engine {
           }
           case 145: {
             // stxw
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 4, PERM_WRITE);
-            dv.setInt32(o, R[s]!, true);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 4, PERM_WRITE);
+            dv.setInt32(o, REGS[rb + s]!, true);
             pc++;
             continue;
           }
           case 146: {
             // stxh
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 2, PERM_WRITE);
-            dv.setInt16(o, R[s]!, true);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 2, PERM_WRITE);
+            dv.setInt16(o, REGS[rb + s]!, true);
             pc++;
             continue;
           }
           case 147: {
             // stxb
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 1, PERM_WRITE);
-            heap[o] = R[s]!;
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 1, PERM_WRITE);
+            heap[o] = REGS[rb + s]!;
             pc++;
             continue;
           }
           case 148: {
             // stxdw
-            const o = (R[d]! + off - BASE) | 0;
-            if (R[d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-              throw this.wild(pc, R, d, off, 8, PERM_WRITE);
-            dv.setInt32(o, R[s]!, true);
-            dv.setInt32(o + 4, R[s + 1]!, true);
+            const o = (REGS[rb + d]! + off - BASE) | 0;
+            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+              throw this.wild(pc, rb, d, off, 8, PERM_WRITE);
+            dv.setInt32(o, REGS[rb + s]!, true);
+            dv.setInt32(o + 4, REGS[rb + s + 1]!, true);
             pc++;
             continue;
           }
@@ -946,43 +966,43 @@ export class Interpreter implements Engine {
             throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
           case 153: {
             // lsh64 by 1..31
-            const l = R[d]!;
-            R[d + 1] = (R[d + 1]! << imm) | (l >>> (32 - imm));
-            R[d] = l << imm;
+            const l = REGS[rb + d]!;
+            REGS[rb + d + 1] = (REGS[rb + d + 1]! << imm) | (l >>> (32 - imm));
+            REGS[rb + d] = l << imm;
             pc++;
             continue;
           }
           case 154: // lsh64 by 32..63
-            R[d + 1] = R[d]! << imm;
-            R[d] = 0;
+            REGS[rb + d + 1] = REGS[rb + d]! << imm;
+            REGS[rb + d] = 0;
             pc++;
             continue;
           case 155: {
             // rsh64 by 1..31
-            const h = R[d + 1]!;
-            R[d] = (R[d]! >>> imm) | (h << (32 - imm));
-            R[d + 1] = h >>> imm;
+            const h = REGS[rb + d + 1]!;
+            REGS[rb + d] = (REGS[rb + d]! >>> imm) | (h << (32 - imm));
+            REGS[rb + d + 1] = h >>> imm;
             pc++;
             continue;
           }
           case 156: // rsh64 by 32..63
-            R[d] = R[d + 1]! >>> imm;
-            R[d + 1] = 0;
+            REGS[rb + d] = REGS[rb + d + 1]! >>> imm;
+            REGS[rb + d + 1] = 0;
             pc++;
             continue;
           case 157: {
             // arsh64 by 1..31
-            const h = R[d + 1]!;
-            R[d] = (R[d]! >>> imm) | (h << (32 - imm));
-            R[d + 1] = h >> imm;
+            const h = REGS[rb + d + 1]!;
+            REGS[rb + d] = (REGS[rb + d]! >>> imm) | (h << (32 - imm));
+            REGS[rb + d + 1] = h >> imm;
             pc++;
             continue;
           }
           case 158: {
             // arsh64 by 32..63
-            const h = R[d + 1]!;
-            R[d] = h >> imm;
-            R[d + 1] = h >> 31;
+            const h = REGS[rb + d + 1]!;
+            REGS[rb + d] = h >> imm;
+            REGS[rb + d + 1] = h >> 31;
             pc++;
             continue;
           }
@@ -1021,77 +1041,77 @@ export class Interpreter implements Engine {
       const off = w >> 16;
       switch (w & 0xff) {
         case 6: // div64 k
-          R[d] = udiv64(R[d]!, R[d + 1]!, imm, imm >> 31);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = udiv64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 7: // div64 x
-          R[d] = udiv64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = udiv64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 18: // mod64 k
-          R[d] = umod64(R[d]!, R[d + 1]!, imm, imm >> 31);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = umod64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 19: // mod64 x
-          R[d] = umod64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = umod64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 26: // sdiv64 k
-          R[d] = sdiv64(R[d]!, R[d + 1]!, imm, imm >> 31);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = sdiv64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 27: // sdiv64 x
-          R[d] = sdiv64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = sdiv64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 28: // smod64 k
-          R[d] = smod64(R[d]!, R[d + 1]!, imm, imm >> 31);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = smod64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 29: // smod64 x
-          R[d] = smod64(R[d]!, R[d + 1]!, R[s]!, R[s + 1]!);
-          R[d + 1] = OUT[0]!;
+          REGS[rb + d] = smod64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
+          REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
         case 90: // call (helper)
           this.budget = budget;
-          this.callNative(pc, R, w, imm, false, false);
+          this.callNative(pc, rb, w, imm, false, false);
           budget = this.budget;
           break;
         case 91: // callx
           this.budget = budget;
-          this.callNative(pc, R, w, imm, false, true);
+          this.callNative(pc, rb, w, imm, false, true);
           budget = this.budget;
           break;
         case 102: // kfunc call
           this.budget = budget;
-          this.callNative(pc, R, w, imm, true, false);
+          this.callNative(pc, rb, w, imm, true, false);
           budget = this.budget;
           break;
         case 103: {
           // local call
           this.budget = budget;
-          const R2 = this.frames[this.depth + 1] ?? new Int32Array(22);
-          R2.fill(0);
-          R2.set(R.subarray(2, 12), 2);
-          R[0] = this.enter(pc + imm + 1, R2, pc);
-          R[1] = OUT[0]!;
+          const rb2 = this.base + FRAME * (this.depth + 1);
+          REGS.fill(0, rb2, rb2 + FRAME);
+          REGS.copyWithin(rb2 + 2, rb + 2, rb + 12);
+          REGS[rb + 0] = this.enter(pc + imm + 1, rb2, pc);
+          REGS[rb + 1] = OUT[0]!;
           budget = this.budget;
           break;
         }
         case 149: // atomic32
-          this.atomic32(pc, R, d, s, off, imm);
+          this.atomic32(pc, rb, d, s, off, imm);
           pc++;
           continue;
         case 150: // atomic64
-          this.atomic64(pc, R, d, s, off, imm);
+          this.atomic64(pc, rb, d, s, off, imm);
           pc++;
           continue;
         default:
@@ -1103,24 +1123,28 @@ export class Interpreter implements Engine {
     }
   }
 
-  /** Heap offset of an n-byte atomic at R[d] + off, or the fault. */
-  private atomicAt(pc: number, R: Int32Array, d: number, off: number, n: number): number {
+  /** Heap offset of an n-byte atomic at REGS[rb + d] + off, or the fault. */
+  private atomicAt(pc: number, rb: number, d: number, off: number, n: number): number {
     const mem = this.env.mem;
-    const o = (R[d]! + off - BASE) | 0;
-    if (R[d + 1] !== 0 || o >>> 0 >= mem.capacity || (mem.perm[o]! & mem.perm[o + n - 1]! & PERM_RW) === 0)
-      throw this.wild(pc, R, d, off, n, PERM_RW);
+    const o = (REGS[rb + d]! + off - BASE) | 0;
+    if (
+      REGS[rb + d + 1] !== 0 ||
+      o >>> 0 >= mem.capacity ||
+      (mem.perm[o]! & mem.perm[o + n - 1]! & PERM_RW) === 0
+    )
+      throw this.wild(pc, rb, d, off, n, PERM_RW);
     return o;
   }
 
-  private atomic32(pc: number, R: Int32Array, d: number, s: number, off: number, imm: number): void {
+  private atomic32(pc: number, rb: number, d: number, s: number, off: number, imm: number): void {
     const dv = this.env.mem.dv;
-    const o = this.atomicAt(pc, R, d, off, 4);
+    const o = this.atomicAt(pc, rb, d, off, 4);
     const old = dv.getInt32(o, true);
-    const v = R[s]!;
+    const v = REGS[rb + s]!;
     if (imm === BPF_ATOMIC.CMPXCHG) {
-      if (old === R[0]) dv.setInt32(o, v, true);
-      R[0] = old;
-      R[1] = 0;
+      if (old === REGS[rb + 0]) dv.setInt32(o, v, true);
+      REGS[rb + 0] = old;
+      REGS[rb + 1] = 0;
       return;
     }
     const base = opOp(imm);
@@ -1136,25 +1160,25 @@ export class Interpreter implements Engine {
               : v;
     dv.setInt32(o, nv, true);
     if (imm & BPF_ATOMIC.FETCH) {
-      R[s] = old;
-      R[s + 1] = 0;
+      REGS[rb + s] = old;
+      REGS[rb + s + 1] = 0;
     }
   }
 
-  private atomic64(pc: number, R: Int32Array, d: number, s: number, off: number, imm: number): void {
+  private atomic64(pc: number, rb: number, d: number, s: number, off: number, imm: number): void {
     const dv = this.env.mem.dv;
-    const o = this.atomicAt(pc, R, d, off, 8);
+    const o = this.atomicAt(pc, rb, d, off, 8);
     const ol = dv.getInt32(o, true);
     const oh = dv.getInt32(o + 4, true);
-    const vl = R[s]!;
-    const vh = R[s + 1]!;
+    const vl = REGS[rb + s]!;
+    const vh = REGS[rb + s + 1]!;
     if (imm === BPF_ATOMIC.CMPXCHG) {
-      if (ol === R[0] && oh === R[1]) {
+      if (ol === REGS[rb + 0] && oh === REGS[rb + 1]) {
         dv.setInt32(o, vl, true);
         dv.setInt32(o + 4, vh, true);
       }
-      R[0] = ol;
-      R[1] = oh;
+      REGS[rb + 0] = ol;
+      REGS[rb + 1] = oh;
       return;
     }
     const base = opOp(imm);
@@ -1179,8 +1203,8 @@ export class Interpreter implements Engine {
     dv.setInt32(o, nl, true);
     dv.setInt32(o + 4, nh, true);
     if (imm & BPF_ATOMIC.FETCH) {
-      R[s] = ol;
-      R[s + 1] = oh;
+      REGS[rb + s] = ol;
+      REGS[rb + s + 1] = oh;
     }
   }
 }

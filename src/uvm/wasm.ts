@@ -251,7 +251,13 @@ export function compileWasm(code: Code, env: Env): Engine {
     env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
   });
   fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
-  const run0 = inst.exports["run"] as (r1l: number, r1h: number, r2l: number, r2h: number, b: number) => number;
+  const run0 = inst.exports["run"] as (
+    r1l: number,
+    r1h: number,
+    r2l: number,
+    r2h: number,
+    b: number,
+  ) => number;
   return {
     code,
     run(r1l: number, r1h: number, r2l: number, r2h: number, opts: RunOptions): number {
