@@ -145,6 +145,12 @@ const REGS = new Int32Array(1 << 16);
 const FRAME = 22;
 /** The first slot of REGS no run holds. */
 let regsTop = 0;
+/**
+ * The words of the program being run (an interpreter's `prog`, copied in by `load` when another
+ * interpreter ran last): module-level for the same reason as REGS. It bounds the program size.
+ */
+const CODE = new Int32Array(1 << 21);
+let codeOwner: Interpreter | undefined;
 
 /** Ends a straight-line run: a jump, a call or an exit (the budget is charged per run, see `charges`). */
 function endsRun(op: number): boolean {
@@ -183,6 +189,13 @@ export class Interpreter implements Engine {
     private readonly env: Env,
   ) {
     const n = code.count;
+    if (2 * n + 2 > CODE.length)
+      throw fault(
+        code,
+        "bad-program",
+        0,
+        `the interpreter runs programs of up to ${CODE.length / 2 - 1} instructions`,
+      );
     this.prog = new Int32Array(2 * n + 2);
     this.charges = new Int32Array(n + 1);
     for (let pc = 0; pc < n; pc++) {
@@ -258,12 +271,22 @@ export class Interpreter implements Engine {
     this.trapPc = p;
     this.trapWord = this.prog[2 * p]!;
     this.prog[2 * p] = C_TRAP;
+    CODE[2 * p] = C_TRAP;
     return 0;
   }
 
   private disarm(): void {
-    if (this.trapPc >= 0) this.prog[2 * this.trapPc] = this.trapWord;
+    if (this.trapPc >= 0) {
+      this.prog[2 * this.trapPc] = this.trapWord;
+      if (codeOwner === this) CODE[2 * this.trapPc] = this.trapWord;
+    }
     this.trapPc = -1;
+  }
+
+  /** Makes CODE this program's: a helper may have run another program since this one last ran. */
+  private load(): void {
+    CODE.set(this.prog);
+    codeOwner = this;
   }
 
   private wild(pc: number, rb: number, r: number, off: number, n: number, perm: number): Error {
@@ -287,7 +310,8 @@ export class Interpreter implements Engine {
   private exec(start: number, base: number): number {
     // a known range (REGS has 2^16 slots): rb + d cannot overflow, so V8 checks no add of it
     const rb = base & 0xffff;
-    const I = this.prog;
+    const I = CODE;
+    if (codeOwner !== this) this.load();
     const L = this.charges;
     const mem = this.env.mem;
     const heap = mem.heap;
@@ -300,6 +324,8 @@ export class Interpreter implements Engine {
     let budget = this.budget - L[pc]!;
     if (budget < 0) budget = this.arm(pc, budget + L[pc]!);
     for (;;) {
+      // back from a call out: the helper may have run another program
+      if (codeOwner !== this) this.load();
       inner: for (;;) {
         const w = I[pc << 1]!;
         const imm = I[(pc << 1) | 1]!;

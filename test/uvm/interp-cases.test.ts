@@ -4,6 +4,7 @@ import { test } from "node:test";
 import {
   Asm,
   aluImm,
+  aluReg,
   BPF_ATOMIC,
   BPF_INSN,
   exit,
@@ -91,4 +92,33 @@ test("the interpreter's budget faults at the first instruction it does not cover
   }
   // each fault took its trap away again: the same engine runs to the end on exactly enough budget
   assert.equal(vm.engine.run(0, 0, 0, 0, { budget: trace.length }), 3);
+});
+
+// Registers and program words live in module-level arrays (interp.ts says why): a helper that runs another
+// program must leave the caller's registers and code as they were.
+test("the interpreter: a program run inside a helper leaves the caller's registers and code intact", () => {
+  const inner = new RawVm(
+    new Asm()
+      .add(movImm(0, 1), movImm(0, 2), movImm(0, 3), movImm(0, 4), movImm(0, 5), movImm(0, 6), exit())
+      .bytes(),
+    { engine: "interp" },
+  );
+  const outer = new RawVm(
+    new Asm()
+      .add(movImm(6, 5), insn(BPF_INSN.CALL, 0, 0, 0, 1), aluReg("ADD", 0, 6), movImm(7, 100))
+      .add(aluReg("ADD", 0, 7), exit())
+      .bytes(),
+    {
+      engine: "interp",
+      nativeHelpers: {
+        1: (A) => {
+          A[0] = Number(inner.run());
+          A[1] = 0;
+        },
+      },
+    },
+  );
+  assert.equal(outer.run(), 111n);
+  assert.equal(inner.run(), 6n);
+  assert.equal(outer.run(), 111n);
 });
