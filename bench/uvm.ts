@@ -95,7 +95,7 @@ const benches: Bench[] = [
     input: "fnv.bin",
     r0: "0x58edfcea8bd23e5c",
     ubpf: { interp: 33.29, jit: 1.114, gcc: 1.101 },
-    plan: { jit: [2000, 300], js: [500, 100], interp: [50, 10] },
+    plan: { jit: [2000, 300], js: [500, 100], interp: [100, 20] },
   },
   {
     name: "pktparse",

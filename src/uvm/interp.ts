@@ -1067,45 +1067,28 @@ export class Interpreter implements Engine {
       const off = w >> 16;
       switch (w & 0xff) {
         case 6: // div64 k
-          REGS[rb + d] = udiv64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 7: // div64 x
-          REGS[rb + d] = udiv64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 18: // mod64 k
-          REGS[rb + d] = umod64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 19: // mod64 x
-          REGS[rb + d] = umod64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 26: // sdiv64 k
-          REGS[rb + d] = sdiv64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 27: // sdiv64 x
-          REGS[rb + d] = sdiv64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
         case 28: // smod64 k
-          REGS[rb + d] = smod64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
+        case 29: {
+          // smod64 x; the register forms are the odd cases
+          const c = w & 0xff;
+          const x = (c & 1) !== 0;
+          const f = c < 8 ? udiv64 : c < 20 ? umod64 : c < 28 ? sdiv64 : smod64;
+          const lo = f(
+            REGS[rb + d]!,
+            REGS[rb + d + 1]!,
+            x ? REGS[rb + s]! : imm,
+            x ? REGS[rb + s + 1]! : imm >> 31,
+          );
+          REGS[rb + d] = lo;
           REGS[rb + d + 1] = OUT[0]!;
           pc++;
           continue;
-        case 29: // smod64 x
-          REGS[rb + d] = smod64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
+        }
         case 90: // call (helper)
           this.budget = budget;
           this.callNative(pc, rb, w, imm, false, false);
