@@ -159,8 +159,8 @@ function endsRun(op: number): boolean {
 
 /**
  * The reference engine: a decode-once, switch-per-instruction interpreter. Registers are (lo, hi) int32
- * pairs in an Int32Array per frame (REGS[rb + 2n], REGS[rb + 2n+1]); r6..r9 are preserved across local calls because each
- * frame has its own array.
+ * pairs in the frame's block of REGS (rn at REGS[rb + 2n], REGS[rb + 2n + 1]); r6..r9 are preserved across
+ * local calls because each call depth has its own block.
  *
  * The budget is exact without a per-instruction count: entering a straight-line run at `pc` (the program's
  * entry, a jump's target or fall-through, the instruction after a call) charges `charges[pc]`, the number
