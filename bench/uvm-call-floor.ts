@@ -121,7 +121,7 @@ const cells: [string, () => unknown][] = [
 ];
 if (vm.run() !== 0x7c17b99474ce6700n) throw new Error("helpercall: wrong r0");
 const samples = cells.map(() => [] as number[]);
-for (let w = 0; w < 3; w++) for (const [, f] of cells) f();
+for (let w = 0; w < 10; w++) for (const [, f] of cells) f();
 for (let r = 0; r < ROUNDS; r++)
   cells.forEach(([, f], i) => {
     const t0 = process.hrtime.bigint();
