@@ -44,10 +44,12 @@ const { MEM, MEMSX, ATOMIC } = BPF_MODE;
 const { B, H, W, DW } = BPF_SIZE;
 
 /*
- * The loop is one `switch` over dense case numbers written as literals: V8 compiles a switch over literal
- * cases to one jump table, while src/asm's constants (bound at module level) as its cases measured 40%
- * slower on bench/uvm's fnv1a (a chain of compares). `caseOf` gives every instruction its case once, at
- * load time, from src/asm's constants; the numbering is:
+ * The hot loop is one `switch` over dense case numbers written as literals: V8 compiles a switch over
+ * literal cases to one jump table, while src/asm's constants (bound at module level) as its cases measured
+ * 40% slower on bench/uvm's fnv1a (a chain of compares). The operations that call out (helpers, calls,
+ * BigInt division, atomics) leave it for a second switch in an outer loop, so that the hot loop makes no
+ * calls. `caseOf` gives every instruction its case once, at load time, from src/asm's constants; the
+ * numbering is:
  *
  *   ALU64    0 + 2·i + x   i = position in ALU_OPS, x = 1 for the register (BPF_SRC.X) form
  *            26..35        sdiv k/x, smod k/x, movsx8/16/32 (x), bswap16/32/64
@@ -63,7 +65,8 @@ const { B, H, W, DW } = BPF_SIZE;
  *                          less 32); a shift by 0 stays in the general case
  *
  * A movsx with an immediate, and the immediate of a K-form movsx, are sign-extended at load time (a mov).
- * test/uvm/interp-cases.test.ts holds each `case N: // name` of the switch to this numbering.
+ * test/uvm/interp-cases.test.ts checks that every valid instruction lands on a case of the switch, and
+ * that no case serves two opcodes.
  */
 const ALU_OPS: readonly number[] = [
   ...[BPF_ALU_OP.ADD, BPF_ALU_OP.SUB, BPF_ALU_OP.MUL, BPF_ALU_OP.DIV, BPF_ALU_OP.OR, BPF_ALU_OP.AND],
