@@ -6,7 +6,9 @@
  *   npm run build && node --import tsx bench/btf-dump.ts [runs=7] [btf=/sys/kernel/btf/vmlinux] [small.o]
  *
  * With a small object as third argument, also shows where a whole run's time goes (node startup, the CLI
- * shell, our modules on a tiny input).
+ * shell, our modules on a tiny input). `OLD=<checkout>` (built) adds that checkout's CLI, alternated with
+ * ours and bpftool. Where NODE_EXTRA_CA_CERTS is set (node then reads those certificates at every start,
+ * before any script runs), our CLI and `node -e 0` are also run without it.
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
@@ -46,6 +48,10 @@ function run(
   return { ms, cpu, stderr: r.stderr };
 }
 
+const old = process.env["OLD"] ? join(process.env["OLD"], "bin", "kfunc.js") : undefined;
+const noCa = process.env["NODE_EXTRA_CA_CERTS"] ? { ...process.env, NODE_EXTRA_CA_CERTS: "" } : undefined;
+const olds: number[] = [];
+const oursNoCa: number[] = [];
 const ours: number[] = [];
 const bpftool: number[] = [];
 const oursCpu: number[] = [];
@@ -67,12 +73,15 @@ for (let i = 0; i < RUNS; i++) {
     bpftool.push(b.ms);
     bpftoolCpu.push(b.cpu);
   }
+  if (old) olds.push(run(process.execPath, [old, "btf", "dump", FILE, "--format", "c"]).ms);
+  if (noCa) oursNoCa.push(run(process.execPath, [cli, "btf", "dump", FILE, "--format", "c"], noCa).ms);
 }
 // where the time goes: node itself, the CLI shell, our modules on a tiny input
 const small = process.argv[4];
-const startup: Record<string, number[]> = { node: [], version: [], small: [] };
+const startup: Record<string, number[]> = { node: [], nodeNoCa: [], version: [], small: [] };
 for (let i = 0; i < RUNS; i++) {
   startup["node"]!.push(run(process.execPath, ["-e", "0"]).ms);
+  if (noCa) startup["nodeNoCa"]!.push(run(process.execPath, ["-e", "0"], noCa).ms);
   startup["version"]!.push(run(process.execPath, [cli, "--version"]).ms);
   if (small) startup["small"]!.push(run(process.execPath, [cli, "btf", "dump", small]).ms);
 }
@@ -105,11 +114,20 @@ if (haveBpftool) {
       `| CPU time (perf task-clock): ours / bpftool | ${f(median(oursCpu))} / ${f(median(bpftoolCpu))} = ${(median(oursCpu) / median(bpftoolCpu)).toFixed(2)}× |`,
     );
 }
+if (old)
+  console.log(
+    `| \`node ${old} btf dump …\` (OLD) | ${f(median(olds))} (${(median(olds) / median(bpftool)).toFixed(2)}× bpftool) |`,
+  );
+if (noCa) {
+  const r = haveBpftool ? ` (${(median(oursNoCa) / median(bpftool)).toFixed(2)}× bpftool)` : "";
+  console.log(`| ours with NODE_EXTRA_CA_CERTS unset | ${f(median(oursNoCa))}${r} |`);
+}
 if (rss.length)
   console.log(
     `| our peak RSS (maxRSS) | ${median(rss).toFixed(0)} MB (max ${Math.max(...rss).toFixed(0)} MB) |`,
   );
 console.log(`| \`node -e 0\` | ${f(median(startup["node"]!))} |`);
+if (noCa) console.log(`| \`node -e 0\`, NODE_EXTRA_CA_CERTS unset | ${f(median(startup["nodeNoCa"]!))} |`);
 console.log(`| \`node bin/kfunc.js --version\` (CLI shell) | ${f(median(startup["version"]!))} |`);
 if (small) console.log(`| \`node bin/kfunc.js btf dump ${small}\` | ${f(median(startup["small"]!))} |`);
 console.log(`| in-process parseBtf, warm | ${median(parse).toFixed(1)} ms |`);

@@ -1,8 +1,9 @@
 /**
  * CLI start-up, whole processes alternated in one run, medians: `node -e 0`, empty CommonJS and ES-module
- * entries, `kfunc --version` (bin/kfunc.js answers it alone; the KFUNC_KIT_BUNDLE=1 row must be the same),
- * and a quick verb (`kfunc btf dump <small object>`) from the unbundled modules (the default) and from the
- * opt-in bundle (dist/cli/bundle/, KFUNC_KIT_BUNDLE=1). Run `npm run build` first.
+ * entries, `kfunc --version` (bin/kfunc.js answers it alone; the KFUNC_KIT_BUNDLE=0 row must be the same),
+ * and a quick verb (`kfunc btf dump <small object>`) from the bundle through its code cache (the default,
+ * dist/cli/bundle/), the bundle without the cache (KFUNC_KIT_CLI_CODE_CACHE=0) and the ES modules
+ * (KFUNC_KIT_BUNDLE=0). Run `npm run build` first.
  *
  *   node --import tsx bench/startup.ts [rounds=15] [small.bpf.o]
  */
@@ -20,12 +21,21 @@ const cases: Array<[string, string[], Record<string, string>]> = [
   ["node -e 0", ["-e", "0"], {}],
   ["node <empty .cjs file>", [join(root, "bench", "empty.cjs")], {}],
   ["node <empty .mjs file>", [join(root, "bench", "empty.mjs")], {}],
-  ["kfunc --version (bundle)", [kfunc, "--version"], { KFUNC_KIT_BUNDLE: "1" }],
-  ["kfunc --version (modules)", [kfunc, "--version"], {}],
+  ["kfunc --version", [kfunc, "--version"], {}],
+  ["kfunc --version (KFUNC_KIT_BUNDLE=0)", [kfunc, "--version"], { KFUNC_KIT_BUNDLE: "0" }],
 ];
 if (small) {
-  cases.push(["kfunc btf dump <small.o> (bundle)", [kfunc, "btf", "dump", small], { KFUNC_KIT_BUNDLE: "1" }]);
-  cases.push(["kfunc btf dump <small.o> (modules)", [kfunc, "btf", "dump", small], {}]);
+  cases.push(["kfunc btf dump <small.o> (bundle, code cache)", [kfunc, "btf", "dump", small], {}]);
+  cases.push([
+    "kfunc btf dump <small.o> (bundle, no code cache)",
+    [kfunc, "btf", "dump", small],
+    { KFUNC_KIT_CLI_CODE_CACHE: "0" },
+  ]);
+  cases.push([
+    "kfunc btf dump <small.o> (modules)",
+    [kfunc, "btf", "dump", small],
+    { KFUNC_KIT_BUNDLE: "0" },
+  ]);
 }
 // CPU time (perf's task-clock, all threads) next to wall time: on this shared machine the wall time of a
 // 100 ms process moves by ±20 ms with the other sessions' load, its CPU time much less

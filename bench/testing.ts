@@ -7,7 +7,8 @@
  * the runner is ready), per-test median (load + verify + test-run, guest clock), column total. The
  * `--jobs 1` run also without the guest's per-boot cache kept on the host (`KFUNC_KIT_GUEST_BOOT_CACHE=0`:
  * src/testing/guest-boot-cache.ts, the guest probes in every run), in the same rotation, so the two are
- * compared under the same load.
+ * compared under the same load; `--jobs 2` also with 2 vCPUs per VM (4 vCPU threads on this machine's 2
+ * cores, as before the cores were shared out).
  * Usage: node --import tsx bench/testing.ts [N]   (N rounds, default 3, after a warm-up run; medians)
  */
 import { loadavg } from "node:os";
@@ -48,12 +49,15 @@ const check = (r: TestRunResults, what: string) => {
   }
 };
 
-/** `bootCache` false: the guest probes in every run, as before src/testing/guest-boot-cache.ts. */
-const zoo = async (jobs: number, bootCache = true) => {
+/**
+ * `bootCache` false: the guest probes in every run, as before src/testing/guest-boot-cache.ts. `vmCpus`: each
+ * VM's vCPUs, where the default shares the host's cores out between VMs that run at once.
+ */
+const zoo = async (jobs: number, bootCache = true, vmCpus?: number) => {
   process.env["KFUNC_KIT_GUEST_BOOT_CACHE"] = bootCache ? "1" : "0";
-  const r = await runTests({ paths: [ZOO], kernels: KERNELS, jobs });
+  const r = await runTests({ paths: [ZOO], kernels: KERNELS, jobs, ...(vmCpus ? { vmCpus } : {}) });
   delete process.env["KFUNC_KIT_GUEST_BOOT_CACHE"];
-  const how = `--jobs ${jobs}${bootCache ? "" : ", no guest boot cache"}`;
+  const how = `--jobs ${jobs}${bootCache ? "" : ", no guest boot cache"}${vmCpus ? `, ${vmCpus} vCPUs each` : ""}`;
   check(r, `zoo ${how}`);
   add(`two-kernel zoo run, ${how}`, r.durationMs);
   for (const c of r.kernels) {
@@ -83,7 +87,7 @@ const vmTrue = async () => {
 
 // warm-up: module builds, test objects, initramfs, suite lookups
 check(await runTests({ paths: [ZOO], kernels: KERNELS }), "warm-up");
-const steps = [vmTrue, () => zoo(1), () => zoo(1, false), () => zoo(2)];
+const steps = [vmTrue, () => zoo(1), () => zoo(1, false), () => zoo(2), () => zoo(2, true, 2)];
 for (let i = 0; i < N; i++) for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]!();
 console.log(
   `N=${N}, load average ${loadavg()

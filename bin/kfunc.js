@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // The `kfunc` command. A CommonJS file (bin/package.json says so): Node starts a CommonJS entry without
 // its ES-module loader, so `kfunc --version` costs what `node -e 0` costs (docs/benchmarks.md, "start-up").
-// Everything else runs the compiled CLI (npm test / npm run demo / npm run build make dist/),
-// dist/cli/main.js. The single-file bundle (dist/cli/bundle/) is opt-in with KFUNC_KIT_BUNDLE=1: it was not
-// faster here, and code in it that finds files next to its own module (the demo's seed dir, include/, the
-// test runner's guest bundle) would look in the wrong place.
+// Everything else runs the compiled CLI (npm test / npm run demo / npm run build make dist/): the
+// CommonJS bundle through its V8 code cache (dist/cli/bundle/start.cjs, src/cli/bundle-loader.ts) when it
+// is not older than the modules, else (or with KFUNC_KIT_BUNDLE=0) the ES modules, dist/cli/main.js.
 "use strict";
 const { readFileSync, statSync, writeSync } = require("node:fs");
 const { join } = require("node:path");
@@ -33,13 +32,13 @@ if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
       return -1;
     }
   };
-  const bundle = join(__dirname, "..", "dist", "cli", "bundle", "kfunc.js");
+  const loader = join(__dirname, "..", "dist", "cli", "bundle", "start.cjs");
   const main = join(__dirname, "..", "dist", "cli", "main.js");
   const mainTime = mtime(main);
   if (mainTime < 0) {
     process.stderr.write("kfunc: the CLI is not built yet; run `npm run setup` (or `npm run build`) first\n");
     process.exit(1);
   }
-  const useBundle = process.env.KFUNC_KIT_BUNDLE === "1" && mtime(bundle) >= mainTime;
-  import(require("node:url").pathToFileURL(useBundle ? bundle : main).href);
+  if (process.env.KFUNC_KIT_BUNDLE !== "0" && mtime(loader) >= mainTime) require(loader);
+  else import(require("node:url").pathToFileURL(main).href);
 }

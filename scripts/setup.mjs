@@ -165,33 +165,9 @@ function bundleOne(dir) {
   ]);
 }
 
-/**
- * The CLI bundled into two files in dist/cli/bundle/ (bin/kfunc.js prefers them): `kfunc.js`, the shell
- * (src/cli/main.ts + commander), and `verbs.js`, every command, read only when a verb or help is asked
- * for. Resolving and reading ~100 modules at every start cost more than `--version` itself. Inside
- * verbs.js the commands' modules stay lazily evaluated (esbuild keeps dynamic imports as deferred
- * initialisers). koffi stays external: it loads a native addon relative to its own package.
- */
+/** The CLI as one CommonJS bundle with its code-cache loader, dist/cli/bundle/ (scripts/bundle-cli.mjs). */
 export function bundleCli() {
-  const out = join(root, "dist", "cli", "bundle");
-  const common = [
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    "--target=node20",
-    "--external:koffi",
-    '--banner:js=import { createRequire as __kfuncRequire } from "node:module"; const require = __kfuncRequire(import.meta.url);',
-    "--log-level=warning",
-  ];
-  const esbuild = join(root, "node_modules", ".bin", "esbuild");
-  rmSync(out, { recursive: true, force: true });
-  run(esbuild, [join(root, "dist", "cli", "verbs.js"), ...common, `--outfile=${join(out, "verbs.js")}`]);
-  run(esbuild, [
-    join(root, "dist", "cli", "main.js"),
-    ...common,
-    "--external:./verbs.js",
-    `--outfile=${join(out, "kfunc.js")}`,
-  ]);
+  run(process.execPath, [join(root, "scripts", "bundle-cli.mjs")]);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -147,6 +147,26 @@ const MAX_DEPTH = 1000;
 /** Largest hole filled with padding members (2 MiB): hostile sizes would print for hours. */
 const MAX_PAD_BITS = 1 << 24;
 
+/** markReferenced: 1 when a kind's third header word is a referenced type, 2 when it is only checked. */
+const REF_HEADER = new Uint8Array(32);
+/** markReferenced: where a kind's referenced types start in its extra data (words), and their stride (0: none). */
+const REF_FIRST = new Uint8Array(32);
+const REF_STRIDE = new Uint8Array(32);
+for (const k of [K_PTR, K_TYPEDEF, K_VOLATILE, K_CONST, K_RESTRICT, K_TYPE_TAG, K_FUNC, K_VAR, K_DECL_TAG])
+  REF_HEADER[k] = 1;
+REF_HEADER[K_FUNC_PROTO] = 2;
+// ARRAY: type and index type (two words); STRUCT/UNION members and FUNC_PROTO params: their type; DATASEC: var ids
+for (const [k, first, stride] of [
+  [K_ARRAY, 0, 1],
+  [K_STRUCT, 1, 3],
+  [K_UNION, 1, 3],
+  [K_FUNC_PROTO, 1, 2],
+  [K_DATASEC, 0, 3],
+] as const) {
+  REF_FIRST[k] = first;
+  REF_STRIDE[k] = stride;
+}
+
 function isMod(k: number): boolean {
   return k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG;
 }
@@ -201,57 +221,43 @@ class CPrinter {
     this.identNames = new NameCounts(f, n >>> 1);
   }
 
-  /** btf_dump_mark_referenced for every type; also validates references and finds the pointer size. */
+  /**
+   * btf_dump_mark_referenced for every type; also validates references, finds the pointer size and collects
+   * the kfunc block's DECL_TAG candidates. One loop over ~126k vmlinux types, run before V8 has optimised
+   * anything: where a kind keeps its references comes from tables ({@link REF_HEADER}, {@link REF_FIRST},
+   * {@link REF_STRIDE}), so the loop has one shape for every kind instead of a switch V8 must learn case by case.
+   */
   private markReferenced(): number {
     const { w, at, f, referenced } = this;
     const n = f.nextId;
-    const ref = (target: number, from: number): number => (target < n ? target : f.ref(target, from));
     let ptrSize = 0;
     for (let id = 1; id < n; id++) {
       const a = at[id]!;
       const info = w[a + 1]!;
       const kind = (info >>> 24) & 0x1f;
-      const vlen = info & 0xffff;
-      const e = a + 3;
-      switch (kind) {
-        case K_INT:
-          if (ptrSize === 0 && w[a + 2] === 8) {
-            const name = f.str(w[a]!);
-            if (name === "long int" || name === "long unsigned int") ptrSize = 8;
-          }
-          break;
-        case K_DECL_TAG:
-          // the kfunc block's candidates, found here rather than in a second pass over every type
-          if ((w[a + 3]! | 0) === -1) this.declTags.push(id);
-          referenced[ref(w[a + 2]!, id)] = 1;
-          break;
-        case K_PTR:
-        case K_TYPEDEF:
-        case K_VOLATILE:
-        case K_CONST:
-        case K_RESTRICT:
-        case K_TYPE_TAG:
-        case K_FUNC:
-        case K_VAR:
-        case K_FUNC_PROTO:
-          // FUNC_PROTO's return type is not marked by libbpf; only its params are (below)
-          if (kind !== K_FUNC_PROTO) referenced[ref(w[a + 2]!, id)] = 1;
-          else ref(w[a + 2]!, id);
-          if (kind === K_FUNC_PROTO)
-            for (let i = 0; i < vlen; i++) referenced[ref(w[e + 2 * i + 1]!, id)] = 1;
-          break;
-        case K_ARRAY:
-          referenced[ref(w[e]!, id)] = 1;
-          referenced[ref(w[e + 1]!, id)] = 1;
-          break;
-        case K_STRUCT:
-        case K_UNION:
-          for (let i = 0; i < vlen; i++) referenced[ref(w[e + 3 * i + 1]!, id)] = 1;
-          break;
-        case K_DATASEC:
-          for (let i = 0; i < vlen; i++) referenced[ref(w[e + 3 * i]!, id)] = 1;
-          break;
+      const header = REF_HEADER[kind]!;
+      if (header !== 0) {
+        const t = w[a + 2]!;
+        if (t >= n) f.ref(t, id);
+        // FUNC_PROTO's return type is checked, not marked (libbpf marks only its params)
+        if (header === 1) referenced[t] = 1;
       }
+      const stride = REF_STRIDE[kind]!;
+      if (stride !== 0) {
+        const count = kind === K_ARRAY ? 2 : info & 0xffff;
+        let p = a + 3 + REF_FIRST[kind]!;
+        for (let i = 0; i < count; i++, p += stride) {
+          const t = w[p]!;
+          if (t >= n) f.ref(t, id);
+          referenced[t] = 1;
+        }
+      }
+      if (kind === K_INT) {
+        if (ptrSize === 0 && w[a + 2] === 8) {
+          const name = f.str(w[a]!);
+          if (name === "long int" || name === "long unsigned int") ptrSize = 8;
+        }
+      } else if (kind === K_DECL_TAG && (w[a + 3]! | 0) === -1) this.declTags.push(id);
     }
     return ptrSize || 8;
   }

@@ -1,10 +1,11 @@
-import type { Ora } from "ora";
+import oraSpinner, { type Ora } from "ora";
 import { type Progress, silentProgress } from "../progress.ts";
 
-// a spinner only on a terminal with a width (a pty of 0 columns made ora redraw without end); ora and what it
-// imports (~20 ms of module loading) are not loaded for pipes and files
+// a spinner only on a terminal with a width (a pty of 0 columns made ora redraw without end). ora is imported
+// statically: the CLI's CommonJS bundle (src/cli/bundle-loader.ts) cannot hold a top-level await, and only
+// the long-running verbs (build, vm, run, test, module, demo) import this module
 const spinnerTerminal = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
-const ora = spinnerTerminal ? (await import("ora")).default : undefined;
+const ora = spinnerTerminal ? oraSpinner : undefined;
 
 export type { Progress };
 

@@ -3,6 +3,7 @@
  * target kernel, boot it under QEMU (or use the host when it can load modules and has kprobes), and run
  * src/demo/guest.ts there: insmod, load + attach with kfunc-kit's loader, rm files, Result: 10, rmmod.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { release as osRelease } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -149,7 +150,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let stdout = "";
   let exitCode: number;
   if (onHost) {
-    const { spawnSync } = await import("node:child_process");
     const r = await timed("scenario", () =>
       spawnSync(guestArgs[0]!, guestArgs.slice(1), { encoding: "utf8" }),
     );

@@ -241,9 +241,8 @@ export class CollectionLoader {
     // libbpf's "BTF is optional, ignoring": without CAP_BPF (an unprivileged load: BPF_BTF_LOAD is EPERM), and,
     // when kfunc test asks (it loads as test_loader.c does, through libbpf), whenever the kernel refuses it
     // (no struct_ops). The programs then load without func and line info.
-    const unprivileged = this.#env.unprivileged();
     const optional = (e: BtfLoadFailure) =>
-      (e.errnoName === "EPERM" && unprivileged) ||
+      (e.errnoName === "EPERM" && this.#env.unprivileged()) ||
       (this.opts.btfOptional && !this.spec.maps.some((m) => m.type.name.endsWith("STRUCT_OPS")));
     const load = (): Fd => {
       const bytes = sanitizeBtf(btf.bytes, btf.source, layouts, this.spec.externs, features, hidden);
@@ -267,7 +266,7 @@ export class CollectionLoader {
     const session = this.opts.session;
     try {
       // an unprivileged load never gets a BTF fd: it must not go into (or come from) the session's cache
-      if (!session || unprivileged) {
+      if (!session || this.#env.unprivileged()) {
         this.#btfFd = this.#own(load());
         return;
       }
@@ -585,7 +584,8 @@ export class CollectionLoader {
         externNames: this.spec.externs.map((x) => x.name),
         corePoison,
         kernelRelease: this.#env.release(),
-        permissions: this.#env.permissionEvidence(),
+        // read from /proc only for what it explains: an EPERM (a refusal costs no file reads)
+        ...(e.errnoName === "EPERM" ? { permissions: this.#env.permissionEvidence() } : {}),
       });
     }
   }

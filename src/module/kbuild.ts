@@ -108,7 +108,7 @@ export function parseDiagnostics(log: string, pathMap: Record<string, string> = 
       file,
       line: Number(m[2]),
       severity: m[3] === "warning" ? "warning" : "error",
-      message: m[4]!.replace(/[‘’]/g, "'"),
+      message: m[4]!.replace(/[\u2018\u2019]/g, "'"),
     });
   }
   return out;

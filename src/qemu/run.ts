@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { UsageError } from "../errors.ts";
 import { defaultCacheDir, ensureWritableDir, publish, tempSibling } from "../host/cache.ts";
 import { missingTool } from "../host/exec.ts";
@@ -310,6 +311,8 @@ async function boot(
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let consoleText = "";
+  // a character split between two chunks stays one character
+  const consoleUtf8 = new StringDecoder("utf8");
   let qemuErr = "";
   const events: Event[] = [];
   let ctlBuf = "";
@@ -322,7 +325,7 @@ async function boot(
     options.onStderr?.(b);
   });
   q.channels.console.on("data", (b: Buffer) => {
-    consoleText += b.toString().replace(/\r/g, "");
+    consoleText += consoleUtf8.write(b).replace(/\r/g, "");
     options.onConsole?.(b);
   });
   q.channels.qemuStderr.on("data", (b: Buffer) => {

@@ -7,21 +7,14 @@
  * compiled), handed back through the run's directory and kept host-side under
  * `<cacheDir>/guest-code-cache/`, keyed by the bundle's content, node's and V8's versions and the node
  * flags. V8 checks the cache itself too (source, version, flags): a rejected cache only costs a normal
- * compile, and the loader then writes a fresh one. `KFUNC_KIT_GUEST_CODE_CACHE=0` turns it off (the runner
- * then starts as the plain ESM bundle, as before).
+ * compile, and the loader then writes a fresh one (the loader and the keeping are src/host/code-cache.ts's,
+ * shared with the CLI). `KFUNC_KIT_GUEST_CODE_CACHE=0` turns it off (the runner then starts as the plain
+ * ESM bundle, as before).
  */
 import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { join } from "node:path";
-import { keepNewest } from "../host/cache.ts";
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { cachedLoaderSource, keepCodeCache } from "../host/code-cache.ts";
 
 export interface GuestLoader {
   /** The loader script to run as `node <loader> <plan.json>` (argv stays the runner's). */
@@ -35,26 +28,16 @@ const WORKER_ARG = "--worker";
 const IN_NAME = "code-cache.bin";
 const OUT_NAME = "code-cache.new";
 
-/** The loader's source: plain CommonJS, no dependency, the paths baked in as JSON strings. */
+/** The loader's source: the paths baked in as JSON strings; a worker never writes the cache. */
 function loaderSource(bundle: string, cacheIn: string | undefined, cacheOut: string): string {
-  return `"use strict";
-const fs = require("node:fs"), vm = require("node:vm"), { createRequire } = require("node:module");
-const bundle = ${JSON.stringify(bundle)}, cacheIn = ${JSON.stringify(cacheIn ?? "")}, cacheOut = ${JSON.stringify(cacheOut)};
-let cachedData;
-if (cacheIn) try { cachedData = fs.readFileSync(cacheIn); } catch {}
-const src = fs.readFileSync(bundle, "utf8");
-const script = new vm.Script("(function (exports, require, module, __filename, __dirname) {" + src + "\\n})", {
-  filename: bundle,
-  cachedData,
-});
-const fresh = !cachedData || script.cachedDataRejected;
-if (fresh && process.argv[3] !== ${JSON.stringify(WORKER_ARG)})
+  return cachedLoaderSource({
+    bundle: JSON.stringify(bundle),
+    cacheIn: JSON.stringify(cacheIn ?? ""),
+    onFresh: `if (process.argv[3] !== ${JSON.stringify(WORKER_ARG)})
   process.on("exit", () => {
-    try { fs.writeFileSync(cacheOut, script.createCachedData()); } catch {}
+    try { fs.writeFileSync(${JSON.stringify(cacheOut)}, script.createCachedData()); } catch {}
+  });`,
   });
-const m = { exports: {} };
-script.runInThisContext()(m.exports, createRequire(bundle), m, bundle, require("node:path").dirname(bundle));
-`;
 }
 
 /** The cache's key: what V8 checks, plus the node flags the runner is started with. */
@@ -92,11 +75,7 @@ export function guestLoader(
     collect() {
       try {
         if (!existsSync(cacheOut) || statSync(cacheOut).size === 0) return;
-        mkdirSync(dir, { recursive: true });
-        const tmp = `${kept}.${process.pid}.tmp`;
-        copyFileSync(cacheOut, tmp);
-        renameSync(tmp, kept);
-        keepNewest(dir, KEEP, (f) => f.endsWith(".bin"));
+        keepCodeCache(dir, basename(kept), readFileSync(cacheOut), KEEP);
       } catch {
         // a cache that cannot be kept only costs the next run a normal compile
       }

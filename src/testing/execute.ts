@@ -15,8 +15,8 @@ import { loadCollection } from "../kernel/collection.ts";
 import { LoadSession } from "../kernel/load-session.ts";
 import { testRun } from "../kernel/test-run.ts";
 import { clearTrace, tracePipe } from "../kernel/trace-pipe.ts";
-import { cloneObjectSpec, parseObject } from "../object/index.ts";
-import type { MapSpec, ObjectSpec } from "../object/types.ts";
+import { parseObject } from "../object/index.ts";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "../object/types.ts";
 import { progXlatedInsns } from "../sys/bpf-obj.ts";
 import { disableEffective, restoreEffective } from "../sys/caps.ts";
 import {
@@ -153,6 +153,12 @@ export function unprivilegedBpfDisabled(): number | undefined {
     return undefined;
   }
 }
+/** The sysctl read once per runner process: nothing changes it during a run, and each read costs under TCG. */
+let unprivDisabledOnce: { value: number | undefined } | undefined;
+function unprivilegedBpfDisabledOnce(): number | undefined {
+  unprivDisabledOnce ??= { value: unprivilegedBpfDisabled() };
+  return unprivDisabledOnce.value;
+}
 
 const BPF_F_ZERO_SEED = 1 << 6;
 /** test_loader's is_unpriv_capable_map(): the maps libbpf still creates in an unprivileged run. */
@@ -231,7 +237,7 @@ async function runOne(
   if (exp.unsupported.length)
     return { status: "skip", reason: `not supported by kfunc test yet: ${exp.unsupported.join(", ")}` };
   if (o.unpriv) {
-    const disabled = unprivilegedBpfDisabled();
+    const disabled = unprivilegedBpfDisabledOnce();
     if (disabled !== 0)
       return {
         status: "skip",
@@ -242,9 +248,13 @@ async function runOne(
   const expectFailure = refusedBelow ? true : exp.expectFailure;
   const msgs = refusedBelow ? refusedBelow.msgs : exp.msgs;
 
-  const s = cloneObjectSpec(spec);
-  const prog = s.programs.find((p) => p.name === tc.program)!;
-  prog.flags = ((prog.flags | testingFlags(k) | tc.flagsSet) & ~tc.flagsClear) >>> 0;
+  // the loader copies what it changes (instructions included), so the test's own copy need only hold its
+  // program's flags and its map list: not a deep copy of every program per test
+  const flags = (p: ProgramSpec) => ((p.flags | testingFlags(k) | tc.flagsSet) & ~tc.flagsClear) >>> 0;
+  const s: ObjectSpec = {
+    ...spec,
+    programs: spec.programs.map((p) => (p.name === tc.program ? { ...p, flags: flags(p) } : p)),
+  };
   const logLevel = tc.logLevel;
   const aux = o.unpriv ? o.auxiliaryUnpriv : o.auxiliary;
   const programs = [tc.program, ...aux.filter((a) => a !== tc.program)];

@@ -6,6 +6,7 @@
  * run; a guest panic, oops or hang is charged to the test that was running (with guest workers: to every
  * test that was running) and the rest of that kernel's tests are reported as not run.
  */
+import { spawn } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -16,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { availableParallelism, release as osRelease, tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
@@ -66,7 +67,10 @@ export interface RunTestsOptions {
   dropCaps?: string[];
   /** "I/N": this machine's share of the kernel × file grid. */
   shard?: string;
-  /** Kernels run at once (default 1: a TCG VM uses both cores of a small machine). */
+  /**
+   * Kernels run at once (default: as many as the host has cores for, at `guestJobs` vCPUs each: on 2 cores,
+   * two kernels run at once on one vCPU each).
+   */
   jobs?: number;
   /**
    * Test worker processes per kernel (default 1: every test in one process). With N > 1 the guest runner
@@ -74,6 +78,11 @@ export interface RunTestsOptions {
    * the verdicts and the report's order are the same. The VM has 2 vCPUs: more than 2 gains nothing there.
    */
   guestJobs?: number;
+  /**
+   * vCPUs of each VM (default: 2, or, with several kernels at once, the host's cores shared out between
+   * them, as TCG runs one host thread per vCPU: two VMs on two cores get one each). At least `guestJobs`.
+   */
+  vmCpus?: number;
   cacheDir?: string;
   progress?: Progress;
   /** Called as results come. */
@@ -296,12 +305,14 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
       ? undefined
       : guestCjsBundle();
   const columns: KernelColumn[] = [];
-  const jobs = Math.max(1, o.jobs ?? 1);
+  const jobs = Math.max(1, o.jobs ?? Math.floor(availableParallelism() / Math.max(1, o.guestJobs ?? 1)));
   const queue = [...work];
+  const concurrent = Math.min(jobs, work.length);
+  const vmCpus = o.vmCpus ?? vcpusPerVm(concurrent, o.guestJobs);
   const runNext = async (): Promise<void> => {
     for (let w = queue.shift(); w; w = queue.shift()) {
       if (o.signal?.aborted) break;
-      const col = await runKernel(w.kernel, w.files, moduleDirs, script, cjsScript, o);
+      const col = await runKernel(w.kernel, w.files, moduleDirs, script, cjsScript, { ...o, vmCpus });
       columns.push(col);
     }
   };
@@ -315,6 +326,11 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
     ok: summary.failed === 0 && summary.errors === 0 && summary.notRun === 0 && summary.total > 0,
     durationMs: Math.round(performance.now() - t0),
   };
+}
+
+/** vCPUs per VM when `concurrent` VMs run at once: the host's cores shared out, 1 to 2 each, at least `guestJobs`. */
+export function vcpusPerVm(concurrent: number, guestJobs = 1, hostCpus = availableParallelism()): number {
+  return Math.max(1, guestJobs, Math.min(2, Math.floor(hostCpus / Math.max(1, concurrent))));
 }
 
 async function runKernel(
@@ -355,7 +371,7 @@ async function runKernel(
     let btf = "/sys/kernel/btf/vmlinux";
     let prepared: import("../kernels/types.ts").PreparedKernel | undefined;
     if (onHost) {
-      col.release = (await import("node:os")).release();
+      col.release = osRelease();
       if (moduleDirs.length) {
         const { hostCanLoadModules } = await import("../module/target.ts");
         const m = hostCanLoadModules();
@@ -559,7 +575,6 @@ async function runKernel(
     };
     const timeoutMs = (o.timeoutS ?? 300) * 1000;
     if (onHost) {
-      const { spawn } = await import("node:child_process");
       await timed("tests", async () => {
         // its own process group: a timeout or Ctrl-C kills the runner's test workers too
         const child = spawn(process.execPath, [script, planFile], {
@@ -618,6 +633,7 @@ async function runKernel(
           cwd: runDir,
           shares,
           timeoutMs,
+          ...(o.vmCpus ? { cpus: o.vmCpus } : {}),
           cacheDir,
           ...(bootCache ? { env: bootCache.env } : {}),
           ...(progress ? { progress } : {}),
@@ -642,6 +658,7 @@ async function runKernel(
           charge(
             `the test runner exited with ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
             r.console.split("\n").slice(-20).join("\n"),
+            r.console,
           );
       } catch (e) {
         splitter.flush();
@@ -651,6 +668,9 @@ async function runKernel(
         charge(
           e.reason === "aborted" ? "interrupted (Ctrl-C); QEMU was killed" : e.message,
           e.reason === "aborted" ? "" : tail,
+          // the console's notes of the tests that started: the guest's stdout relay may not have sent the
+          // last start before the panic (on one vCPU it often has not run since)
+          e.console,
         );
       }
     }

@@ -1,22 +1,34 @@
 import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
 import type { ObjectSpec } from "../object/index.ts";
 import { paramNamesFromC } from "../object/param-names.ts";
+
+type Importer = (specifier: string) => Promise<unknown>;
+
+let importer: Importer = (specifier) => import(specifier);
+
+/**
+ * Who runs {@link loadModule}'s `import()`s. The CLI's CommonJS bundle runs in a `vm.Script`, which on
+ * Node 20 cannot import (without an experimental flag); its loader, a plain CommonJS file, hands its own in.
+ */
+export function setModuleImporter(f: Importer): void {
+  importer = f;
+}
 
 /**
  * Imports a user's kfunc/helper module. `.js`/`.mjs` load directly; `.ts` needs tsx, which is loaded on
  * demand (`tsx/esm/api`) when it is installed — otherwise the error says to compile the file or install tsx.
  */
 export async function loadModule(file: string): Promise<Record<string, unknown>> {
-  const { resolve } = await import("node:path");
   const abs = resolve(file);
   if (!existsSync(abs)) throw new UsageError(`module '${file}' does not exist`);
   const url = pathToFileURL(abs).href;
   if (/\.[cm]?ts$/.test(abs)) {
     let tsImport: ((specifier: string, parent: string) => Promise<unknown>) | undefined;
     try {
-      const api = (await import("tsx/esm/api")) as { tsImport: typeof tsImport };
+      const api = (await importer("tsx/esm/api")) as { tsImport: typeof tsImport };
       tsImport = api.tsImport;
     } catch {
       // tsx absent: fall through to the error below
@@ -32,7 +44,7 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
     }
   }
   try {
-    return (await import(url)) as Record<string, unknown>;
+    return (await importer(url)) as Record<string, unknown>;
   } catch (e) {
     throw new UsageError(`module '${file}' failed to load: ${(e as Error).message}`, { cause: e });
   }

@@ -4,7 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
@@ -12,6 +22,12 @@ import { compileFixture, REPO_ROOT, requireRoot } from "../helpers/index.ts";
 
 const kfunc = (...args: string[]) =>
   spawnSync(process.execPath, ["bin/kfunc.js", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+const kfuncEnv = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, ["bin/kfunc.js", ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
 
 before(() => {
   const b = spawnSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, encoding: "utf8" });
@@ -81,7 +97,82 @@ test("kfunc --version answers from bin/kfunc.js alone, with the package's versio
   const noDist = spawnSync(process.execPath, [join(dir, "bin", "kfunc.js"), "inspect"], { encoding: "utf8" });
   assert.equal(noDist.status, 1);
   assert.match(noDist.stderr, /the CLI is not built yet/);
-  // main.ts's copy (what commander prints for `kfunc <verb> --version`-style parses) agrees
-  const main = readFileSync(join(REPO_ROOT, "src", "cli", "main.ts"), "utf8");
+  // cli.ts's copy (what commander prints for `kfunc <verb> --version`-style parses) agrees
+  const main = readFileSync(join(REPO_ROOT, "src", "cli", "cli.ts"), "utf8");
   assert.match(main, new RegExp(`const VERSION = "${version.replace(/\./g, "\\.")}"`));
+});
+
+test("the bundled CLI runs through its per-verb code cache: made, used, a rejected one replaced", () => {
+  assert.ok(
+    existsSync(join(REPO_ROOT, "dist", "cli", "bundle", "start.cjs")),
+    "npm run build writes the loader",
+  );
+  const obj = compileFixture("attach-testrun");
+  const cache = mkdtempSync(join(tmpdir(), "kfunc-cli-cc-"));
+  try {
+    const env = { KFUNC_KIT_CACHE: cache };
+    const modules = kfuncEnv({ ...env, KFUNC_KIT_BUNDLE: "0" }, "btf", "dump", obj);
+    assert.equal(modules.status, 0, modules.stderr);
+    assert.ok(!existsSync(join(cache, "cli-code-cache")), "the ES modules keep no code cache");
+    const first = kfuncEnv(env, "btf", "dump", obj);
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, modules.stdout, "the bundle prints what the modules print");
+    const kept = readdirSync(join(cache, "cli-code-cache"));
+    assert.equal(kept.length, 1);
+    assert.match(kept[0]!, /^[0-9a-f]{16}-btf-.*\.bin$/, "one cache, named by bundle and verb");
+    const file = join(cache, "cli-code-cache", kept[0]!);
+    assert.ok(statSync(file).size > 10_000, "the cache holds compiled code");
+    const made = statSync(file).mtimeMs;
+    const second = kfuncEnv(env, "btf", "dump", obj);
+    assert.equal(second.stdout, modules.stdout);
+    assert.equal(statSync(file).mtimeMs, made, "an accepted cache is not written again");
+    writeFileSync(file, Buffer.alloc(4096, 7));
+    const rejected = kfuncEnv(env, "btf", "dump", obj);
+    assert.equal(rejected.status, 0, rejected.stderr);
+    assert.equal(rejected.stdout, modules.stdout, "a rejected cache costs a compile, nothing else");
+    assert.ok(statSync(file).size > 10_000, "and is replaced");
+    const off = kfuncEnv({ ...env, KFUNC_KIT_CLI_CODE_CACHE: "0" }, "inspect", obj);
+    assert.equal(off.status, 0, off.stderr);
+    assert.equal(
+      readdirSync(join(cache, "cli-code-cache")).length,
+      1,
+      "KFUNC_KIT_CLI_CODE_CACHE=0 keeps none",
+    );
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test("the bundled CLI finds the files next to its modules (include/ for kfunc build)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kfunc-cli-include-"));
+  try {
+    const src = join(dir, "p.bpf.c");
+    writeFileSync(
+      src,
+      `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include "kfunc_kit.h"\nchar LICENSE[] SEC("license") = "GPL";\nSEC("xdp") int pass(struct xdp_md *ctx) { return XDP_PASS; }\n`,
+    );
+    const r = kfuncEnv({ KFUNC_KIT_CACHE: dir }, "build", src, "-o", join(dir, "p.o"), "--kernel", "host");
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(dir, "p.o")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the bundled CLI imports a user's TypeScript module (uvm --kfuncs), from a fresh and a kept code cache", () => {
+  const obj = compileFixture("examples/seed/kfunc.bpf.c");
+  const cache = mkdtempSync(join(tmpdir(), "kfunc-cli-uvm-"));
+  try {
+    for (const run of ["fresh", "cached"]) {
+      const r = kfuncEnv(
+        { KFUNC_KIT_CACHE: cache },
+        ...["uvm", "run", obj, "--program", "handle_kprobe", "--kfuncs", "examples/seed/kfuncs.ts"],
+      );
+      assert.equal(r.status, 0, `${run}: ${r.stderr}`);
+      assert.match(r.stdout, /Result: 10\n/, run);
+    }
+    assert.equal(readdirSync(join(cache, "cli-code-cache")).length, 1);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });

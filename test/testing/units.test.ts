@@ -1,5 +1,5 @@
 /**
- * The pieces of `kfunc test` that need no kernel: --shard dealing, test discovery and module lookup, the
+ * The pieces of `kfunc test` that need no kernel: vCPUs per VM, --shard dealing, test discovery and module lookup, the
  * result channel, `kfunc new`'s files, and the suite → release memory that lets a cached kernel work offline.
  */
 import assert from "node:assert/strict";
@@ -19,8 +19,18 @@ import { rememberRelease } from "../../src/kernels/suite-cache.ts";
 import { prepareKernel } from "../../src/qemu/index.ts";
 import { parseResults, resultSplitter } from "../../src/qemu/result-channel.ts";
 import { findModules, findTestFiles, parseShard, shardPairs } from "../../src/testing/discover.ts";
+import { vcpusPerVm } from "../../src/testing/run.ts";
 import { scaffold } from "../../src/testing/scaffold.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
+
+test("--jobs: VMs at once share the host's cores out (1–2 vCPUs each, at least --guest-jobs)", () => {
+  assert.equal(vcpusPerVm(1, 1, 2), 2);
+  assert.equal(vcpusPerVm(2, 1, 2), 1);
+  assert.equal(vcpusPerVm(2, 2, 2), 2);
+  assert.equal(vcpusPerVm(3, 1, 2), 1);
+  assert.equal(vcpusPerVm(2, 1, 8), 2);
+  assert.equal(vcpusPerVm(1, 1, 1), 1);
+});
 
 test("--shard I/N deals every kernel × file pair to exactly one shard", () => {
   const kernels = ["a", "b"];

@@ -2,6 +2,7 @@
  * `kfunc run <obj.o>`: load an eBPF object, attach its programs, stream trace_pipe lines and/or ring
  * buffer records until Ctrl-C, SIGTERM or --duration, then detach and optionally print the maps.
  */
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { BtfValue } from "../../btf/codec.ts";
 
@@ -65,7 +66,6 @@ function parseGlobal(s: string): [string, string] {
 }
 
 async function run(obj: string, opts: RunOptions): Promise<void> {
-  const { existsSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
   const { readBpfObject } = await import("../bpf-object.ts");
   const { parseObject } = await import("../../object/index.ts");

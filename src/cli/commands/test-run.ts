@@ -1,4 +1,5 @@
 /** `kfunc test-run <obj.o> --program NAME`: BPF_PROG_TEST_RUN one program and print retval and duration. */
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 
 interface TestRunCliOptions {
@@ -29,7 +30,6 @@ export function register(program: Command): void {
 }
 
 async function testRunCommand(obj: string, opts: TestRunCliOptions): Promise<void> {
-  const { existsSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
   const { readInputFile } = await import("../../files.ts");
   const { parseObject } = await import("../../object/index.ts");

@@ -1,4 +1,5 @@
 /** `kfunc test [paths…]`: run annotated eBPF test programs against a kfunc module on one or more kernels. */
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 
 interface TestCliOptions {
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .option("--reporter <name>", "spec, tap or junit", "spec")
     .option("-o, --output <file>", "write the tap/junit report to a file (spec stays on the terminal)")
     .option("--json", "print the structured results as JSON")
-    .option("-j, --jobs <n>", "kernels run at once (default 1)")
+    .option("-j, --jobs <n>", "kernels run at once (default: one per host core, over --guest-jobs)")
     .option(
       "--guest-jobs <n>",
       "test worker processes per kernel, taking tests from one queue, slowest first (default 1; the VM has 2 vCPUs)",
@@ -164,7 +165,6 @@ async function testCommand(paths: string[], opts: TestCliOptions): Promise<void>
   } finally {
     process.removeListener("SIGINT", onSigint);
   }
-  const { writeFileSync } = await import("node:fs");
   if (opts.json) {
     const { printJson } = await import("../json.ts");
     printJson(results);

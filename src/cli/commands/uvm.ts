@@ -2,6 +2,9 @@
  * `kfunc uvm run|plugin`: the userspace eBPF runtime (src/uvm). `run` executes an object's program with
  * kfuncs written in TypeScript, or raw bytecode; `plugin` is the BPF conformance suite's plugin contract.
  */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import type { Command } from "commander";
 
 interface RunCliOptions {
@@ -85,7 +88,6 @@ async function pluginCommand(mem: string[], opts: { interp?: boolean; js?: boole
 }
 
 async function readInput(file: string, what: string): Promise<Uint8Array> {
-  const { existsSync, readFileSync } = await import("node:fs");
   const { UsageError } = await import("../../errors.ts");
   if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`);
   return new Uint8Array(readFileSync(file));
@@ -143,9 +145,6 @@ async function runObject(
   const { loadModule, hostVmlinuxBtf, sourceParamNames } = await import("../../uvm/host.ts");
   let objPath = file;
   if (file.endsWith(".c")) {
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join, basename } = await import("node:path");
     const { compileBpf } = await import("../../compile/index.ts");
     objPath = compileBpf(file, {
       output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`),
