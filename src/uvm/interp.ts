@@ -155,6 +155,9 @@ let regsTop = 0;
 const CODE = new Int32Array(1 << 21);
 let codeOwner: Interpreter | undefined;
 
+/** The interpreter's loop (`Interpreter`'s static block makes it). */
+let exec: (self: Interpreter, start: number, base: number) => number;
+
 /** Ends a straight-line run: a jump, a call or an exit (the budget is charged per run, see `charges`). */
 function endsRun(op: number): boolean {
   return isJump(op) || op === BPF_INSN.CALL || op === BPF_INSN.CALLX || op === BPF_INSN.EXIT;
@@ -241,7 +244,7 @@ export class Interpreter implements Engine {
     REGS[rb + 4] = r2l;
     REGS[rb + 5] = r2h;
     try {
-      return this.exec(0, rb);
+      return exec(this, 0, rb);
     } catch (e) {
       if (e instanceof Unwind) {
         OUT[0] = e.hi;
@@ -259,7 +262,7 @@ export class Interpreter implements Engine {
     if (this.depth + 1 >= this.env.stackTops.length)
       throw fault(this.code, "stack-overflow", pc, `call depth exceeds ${this.env.stackTops.length} frames`);
     this.depth++;
-    const lo = this.exec(target, rb);
+    const lo = exec(this, target, rb);
     this.depth--;
     return lo;
   }
@@ -308,831 +311,6 @@ export class Interpreter implements Engine {
     fn(A, this.callback);
     REGS[rb + 0] = A[0]!;
     REGS[rb + 1] = A[1]!;
-  }
-
-  private exec(start: number, base: number): number {
-    // a known range (REGS has 2^16 slots): rb + d cannot overflow, so V8 checks no add of it
-    const rb = base & 0xffff;
-    const I = CODE;
-    if (codeOwner !== this) this.load();
-    const L = this.charges;
-    const mem = this.env.mem;
-    const heap = mem.heap;
-    const dv = mem.dv;
-    const P = mem.perm;
-    const cap = mem.capacity;
-    REGS[rb + 20] = this.env.stackTops[this.depth]!;
-    REGS[rb + 21] = 0;
-    let pc = start | 0;
-    let budget = this.budget - L[pc]!;
-    if (budget < 0) budget = this.arm(pc, budget + L[pc]!);
-    for (;;) {
-      // back from a call out: the helper may have run another program
-      if (codeOwner !== this) this.load();
-      inner: for (;;) {
-        const w = I[pc << 1]!;
-        const imm = I[(pc << 1) | 1]!;
-        const d = (w >> 7) & 0x1e;
-        const s = (w >> 11) & 0x1e;
-        const off = w >> 16;
-        switch (w & 0xff) {
-          case 0: {
-            // add64 k
-            const al = REGS[rb + d]!;
-            const lo = (al + imm) | 0;
-            REGS[rb + d] = lo;
-            REGS[rb + d + 1] = (REGS[rb + d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-            pc++;
-            continue;
-          }
-          case 1: {
-            // add64 x
-            const al = REGS[rb + d]!;
-            const lo = (al + REGS[rb + s]!) | 0;
-            REGS[rb + d] = lo;
-            REGS[rb + d + 1] = (REGS[rb + d + 1]! + REGS[rb + s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
-            pc++;
-            continue;
-          }
-          case 2: {
-            // sub64 k
-            const al = REGS[rb + d]!;
-            REGS[rb + d] = (al - imm) | 0;
-            REGS[rb + d + 1] = (REGS[rb + d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
-            pc++;
-            continue;
-          }
-          case 3: {
-            // sub64 x
-            const al = REGS[rb + d]!;
-            const bl = REGS[rb + s]!;
-            REGS[rb + d] = (al - bl) | 0;
-            REGS[rb + d + 1] = (REGS[rb + d + 1]! - REGS[rb + s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
-            pc++;
-            continue;
-          }
-          case 4: // mul64 k
-            REGS[rb + d] = mul64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 5: // mul64 x
-            REGS[rb + d] = mul64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 8: // or64 k
-            REGS[rb + d] = REGS[rb + d]! | imm;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! | (imm >> 31);
-            pc++;
-            continue;
-          case 9: // or64 x
-            REGS[rb + d] = REGS[rb + d]! | REGS[rb + s]!;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! | REGS[rb + s + 1]!;
-            pc++;
-            continue;
-          case 10: // and64 k
-            REGS[rb + d] = REGS[rb + d]! & imm;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! & (imm >> 31);
-            pc++;
-            continue;
-          case 11: // and64 x
-            REGS[rb + d] = REGS[rb + d]! & REGS[rb + s]!;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! & REGS[rb + s + 1]!;
-            pc++;
-            continue;
-          case 12: // lsh64 k
-            REGS[rb + d] = lsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 13: // lsh64 x
-            REGS[rb + d] = lsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 14: // rsh64 k
-            REGS[rb + d] = rsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 15: // rsh64 x
-            REGS[rb + d] = rsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 16: {
-            // neg64
-            const al = REGS[rb + d]!;
-            REGS[rb + d] = -al | 0;
-            REGS[rb + d + 1] = (0 - REGS[rb + d + 1]! - (al !== 0 ? 1 : 0)) | 0;
-            pc++;
-            continue;
-          }
-          case 20: // xor64 k
-            REGS[rb + d] = REGS[rb + d]! ^ imm;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! ^ (imm >> 31);
-            pc++;
-            continue;
-          case 21: // xor64 x
-            REGS[rb + d] = REGS[rb + d]! ^ REGS[rb + s]!;
-            REGS[rb + d + 1] = REGS[rb + d + 1]! ^ REGS[rb + s + 1]!;
-            pc++;
-            continue;
-          case 22: // mov64 k
-            REGS[rb + d] = imm;
-            REGS[rb + d + 1] = imm >> 31;
-            pc++;
-            continue;
-          case 23: // mov64 x
-            REGS[rb + d] = REGS[rb + s]!;
-            REGS[rb + d + 1] = REGS[rb + s + 1]!;
-            pc++;
-            continue;
-          case 24: // arsh64 k
-            REGS[rb + d] = arsh64(REGS[rb + d]!, REGS[rb + d + 1]!, imm);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 25: // arsh64 x
-            REGS[rb + d] = arsh64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = OUT[0]!;
-            pc++;
-            continue;
-          case 30: {
-            // movsx8 64
-            const v = (REGS[rb + s]! << 24) >> 24;
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 31: {
-            // movsx16 64
-            const v = (REGS[rb + s]! << 16) >> 16;
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 32: {
-            // movsx32 64
-            const v = REGS[rb + s]!;
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 33: // bswap16
-            REGS[rb + d] = bswap16(REGS[rb + d]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 34: // bswap32
-            REGS[rb + d] = bswap32(REGS[rb + d]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 35: {
-            // bswap64
-            const h = REGS[rb + d + 1]!;
-            REGS[rb + d + 1] = bswap32(REGS[rb + d]!);
-            REGS[rb + d] = bswap32(h);
-            pc++;
-            continue;
-          }
-          case 36: // add32 k
-            REGS[rb + d] = (REGS[rb + d]! + imm) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 37: // add32 x
-            REGS[rb + d] = (REGS[rb + d]! + REGS[rb + s]!) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 38: // sub32 k
-            REGS[rb + d] = (REGS[rb + d]! - imm) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 39: // sub32 x
-            REGS[rb + d] = (REGS[rb + d]! - REGS[rb + s]!) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 40: // mul32 k
-            REGS[rb + d] = Math.imul(REGS[rb + d]!, imm);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 41: // mul32 x
-            REGS[rb + d] = Math.imul(REGS[rb + d]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 42: // div32 k
-            REGS[rb + d] = udiv32(REGS[rb + d]!, imm);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 43: // div32 x
-            REGS[rb + d] = udiv32(REGS[rb + d]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 44: // or32 k
-            REGS[rb + d] = REGS[rb + d]! | imm;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 45: // or32 x
-            REGS[rb + d] = REGS[rb + d]! | REGS[rb + s]!;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 46: // and32 k
-            REGS[rb + d] = REGS[rb + d]! & imm;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 47: // and32 x
-            REGS[rb + d] = REGS[rb + d]! & REGS[rb + s]!;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 48: // lsh32 k
-            REGS[rb + d] = REGS[rb + d]! << (imm & 31);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 49: // lsh32 x
-            REGS[rb + d] = REGS[rb + d]! << (REGS[rb + s]! & 31);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 50: // rsh32 k
-            REGS[rb + d] = (REGS[rb + d]! >>> (imm & 31)) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 51: // rsh32 x
-            REGS[rb + d] = (REGS[rb + d]! >>> (REGS[rb + s]! & 31)) | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 52: // neg32
-            REGS[rb + d] = -REGS[rb + d]! | 0;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 54: // mod32 k
-            REGS[rb + d] = umod32(REGS[rb + d]!, imm);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 55: // mod32 x
-            REGS[rb + d] = umod32(REGS[rb + d]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 56: // xor32 k
-            REGS[rb + d] = REGS[rb + d]! ^ imm;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 57: // xor32 x
-            REGS[rb + d] = REGS[rb + d]! ^ REGS[rb + s]!;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 58: // mov32 k
-            REGS[rb + d] = imm;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 59: // mov32 x
-            REGS[rb + d] = REGS[rb + s]!;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 60: // arsh32 k
-            REGS[rb + d] = REGS[rb + d]! >> (imm & 31);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 61: // arsh32 x
-            REGS[rb + d] = REGS[rb + d]! >> (REGS[rb + s]! & 31);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 62: // sdiv32 k
-            REGS[rb + d] = sdiv32(REGS[rb + d]!, imm);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 63: // sdiv32 x
-            REGS[rb + d] = sdiv32(REGS[rb + d]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 64: // smod32 k
-            REGS[rb + d] = smod32(REGS[rb + d]!, imm);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 65: // smod32 x
-            REGS[rb + d] = smod32(REGS[rb + d]!, REGS[rb + s]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 66: // movsx8 32
-            REGS[rb + d] = (REGS[rb + s]! << 24) >> 24;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 67: // movsx16 32
-            REGS[rb + d] = (REGS[rb + s]! << 16) >> 16;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 68: // le16
-            REGS[rb + d] = REGS[rb + d]! & 0xffff;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 69: // le32
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 70: // le64 (nothing to do on this little-endian host)
-            pc++;
-            continue;
-          case 71: // be16
-            REGS[rb + d] = bswap16(REGS[rb + d]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 72: // be32
-            REGS[rb + d] = bswap32(REGS[rb + d]!);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 73: {
-            // be64
-            const h = REGS[rb + d + 1]!;
-            REGS[rb + d + 1] = bswap32(REGS[rb + d]!);
-            REGS[rb + d] = bswap32(h);
-            pc++;
-            continue;
-          }
-          // Jumps and calls `break` to the tail after the switch, which steps past them and charges the run
-          // they enter; everything else continues at the next instruction itself.
-          case 74: // ja
-            pc += off;
-            break;
-          case 76: // jeq k
-            if (REGS[rb + d] === imm && REGS[rb + d + 1] === imm >> 31) pc += off;
-            break;
-          case 77: // jeq x
-            if (REGS[rb + d] === REGS[rb + s] && REGS[rb + d + 1] === REGS[rb + s + 1]) pc += off;
-            break;
-          case 78: // jgt k
-            if (ult64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 79: // jgt x
-            if (ult64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 80: // jge k
-            if (!ult64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
-            break;
-          case 81: // jge x
-            if (!ult64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
-            break;
-          case 82: // jset k
-            if (((REGS[rb + d]! & imm) | (REGS[rb + d + 1]! & (imm >> 31))) !== 0) pc += off;
-            break;
-          case 83: // jset x
-            if (((REGS[rb + d]! & REGS[rb + s]!) | (REGS[rb + d + 1]! & REGS[rb + s + 1]!)) !== 0) pc += off;
-            break;
-          case 84: // jne k
-            if (REGS[rb + d] !== imm || REGS[rb + d + 1] !== imm >> 31) pc += off;
-            break;
-          case 85: // jne x
-            if (REGS[rb + d] !== REGS[rb + s] || REGS[rb + d + 1] !== REGS[rb + s + 1]) pc += off;
-            break;
-          case 86: // jsgt k
-            if (slt64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 87: // jsgt x
-            if (slt64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 88: // jsge k
-            if (!slt64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
-            break;
-          case 89: // jsge x
-            if (!slt64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
-            break;
-          case 92: // exit
-            this.budget = budget;
-            OUT[0] = REGS[rb + 1]!;
-            return REGS[rb + 0]!;
-          case 94: // jlt k
-            if (ult64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
-            break;
-          case 95: // jlt x
-            if (ult64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
-            break;
-          case 96: // jle k
-            if (!ult64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 97: // jle x
-            if (!ult64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 98: // jslt k
-            if (slt64(REGS[rb + d]!, REGS[rb + d + 1]!, imm, imm >> 31)) pc += off;
-            break;
-          case 99: // jslt x
-            if (slt64(REGS[rb + d]!, REGS[rb + d + 1]!, REGS[rb + s]!, REGS[rb + s + 1]!)) pc += off;
-            break;
-          case 100: // jsle k
-            if (!slt64(imm, imm >> 31, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 101: // jsle x
-            if (!slt64(REGS[rb + s]!, REGS[rb + s + 1]!, REGS[rb + d]!, REGS[rb + d + 1]!)) pc += off;
-            break;
-          case 104: // gotol
-            pc += imm;
-            break;
-          case 106: // jeq32 k
-            if (REGS[rb + d] === imm) pc += off;
-            break;
-          case 107: // jeq32 x
-            if (REGS[rb + d] === REGS[rb + s]) pc += off;
-            break;
-          case 108: // jgt32 k
-            if (REGS[rb + d]! >>> 0 > imm >>> 0) pc += off;
-            break;
-          case 109: // jgt32 x
-            if (REGS[rb + d]! >>> 0 > REGS[rb + s]! >>> 0) pc += off;
-            break;
-          case 110: // jge32 k
-            if (REGS[rb + d]! >>> 0 >= imm >>> 0) pc += off;
-            break;
-          case 111: // jge32 x
-            if (REGS[rb + d]! >>> 0 >= REGS[rb + s]! >>> 0) pc += off;
-            break;
-          case 112: // jset32 k
-            if ((REGS[rb + d]! & imm) !== 0) pc += off;
-            break;
-          case 113: // jset32 x
-            if ((REGS[rb + d]! & REGS[rb + s]!) !== 0) pc += off;
-            break;
-          case 114: // jne32 k
-            if (REGS[rb + d] !== imm) pc += off;
-            break;
-          case 115: // jne32 x
-            if (REGS[rb + d] !== REGS[rb + s]) pc += off;
-            break;
-          case 116: // jsgt32 k
-            if (REGS[rb + d]! > imm) pc += off;
-            break;
-          case 117: // jsgt32 x
-            if (REGS[rb + d]! > REGS[rb + s]!) pc += off;
-            break;
-          case 118: // jsge32 k
-            if (REGS[rb + d]! >= imm) pc += off;
-            break;
-          case 119: // jsge32 x
-            if (REGS[rb + d]! >= REGS[rb + s]!) pc += off;
-            break;
-          case 124: // jlt32 k
-            if (REGS[rb + d]! >>> 0 < imm >>> 0) pc += off;
-            break;
-          case 125: // jlt32 x
-            if (REGS[rb + d]! >>> 0 < REGS[rb + s]! >>> 0) pc += off;
-            break;
-          case 126: // jle32 k
-            if (REGS[rb + d]! >>> 0 <= imm >>> 0) pc += off;
-            break;
-          case 127: // jle32 x
-            if (REGS[rb + d]! >>> 0 <= REGS[rb + s]! >>> 0) pc += off;
-            break;
-          case 128: // jslt32 k
-            if (REGS[rb + d]! < imm) pc += off;
-            break;
-          case 129: // jslt32 x
-            if (REGS[rb + d]! < REGS[rb + s]!) pc += off;
-            break;
-          case 130: // jsle32 k
-            if (REGS[rb + d]! <= imm) pc += off;
-            break;
-          case 131: // jsle32 x
-            if (REGS[rb + d]! <= REGS[rb + s]!) pc += off;
-            break;
-          case 132: // lddw
-            REGS[rb + d] = imm;
-            REGS[rb + d + 1] = I[(pc << 1) + 3]!;
-            pc += 2;
-            continue;
-          case 133: // lddw of a code address
-            REGS[rb + d] = CODE_BASE + (pc + imm + 1) * 8;
-            REGS[rb + d + 1] = 0;
-            pc += 2;
-            continue;
-          case 134: {
-            // ldxw
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 4, PERM_READ);
-            REGS[rb + d] = dv.getInt32(o, true);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          }
-          case 135: {
-            // ldxh
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 2, PERM_READ);
-            REGS[rb + d] = dv.getUint16(o, true);
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          }
-          case 136: {
-            // ldxb
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 1, PERM_READ);
-            REGS[rb + d] = heap[o]!;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          }
-          case 137: {
-            // ldxdw
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 8, PERM_READ);
-            REGS[rb + d] = dv.getInt32(o, true);
-            REGS[rb + d + 1] = dv.getInt32(o + 4, true);
-            pc++;
-            continue;
-          }
-          case 138: {
-            // ldsxw
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 4, PERM_READ);
-            const v = dv.getInt32(o, true);
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 139: {
-            // ldsxh
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 2, PERM_READ);
-            const v = dv.getInt16(o, true);
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 140: {
-            // ldsxb
-            const o = (REGS[rb + s]! + off - BASE) | 0;
-            if (REGS[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
-              throw this.wild(pc, rb, s, off, 1, PERM_READ);
-            const v = (heap[o]! << 24) >> 24;
-            REGS[rb + d] = v;
-            REGS[rb + d + 1] = v >> 31;
-            pc++;
-            continue;
-          }
-          case 141: {
-            // stw
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 4, PERM_WRITE);
-            dv.setInt32(o, imm, true);
-            pc++;
-            continue;
-          }
-          case 142: {
-            // sth
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 2, PERM_WRITE);
-            dv.setInt16(o, imm, true);
-            pc++;
-            continue;
-          }
-          case 143: {
-            // stb
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 1, PERM_WRITE);
-            heap[o] = imm;
-            pc++;
-            continue;
-          }
-          case 144: {
-            // stdw
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 8, PERM_WRITE);
-            dv.setInt32(o, imm, true);
-            dv.setInt32(o + 4, imm >> 31, true);
-            pc++;
-            continue;
-          }
-          case 145: {
-            // stxw
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 4, PERM_WRITE);
-            dv.setInt32(o, REGS[rb + s]!, true);
-            pc++;
-            continue;
-          }
-          case 146: {
-            // stxh
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 2, PERM_WRITE);
-            dv.setInt16(o, REGS[rb + s]!, true);
-            pc++;
-            continue;
-          }
-          case 147: {
-            // stxb
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 1, PERM_WRITE);
-            heap[o] = REGS[rb + s]!;
-            pc++;
-            continue;
-          }
-          case 148: {
-            // stxdw
-            const o = (REGS[rb + d]! + off - BASE) | 0;
-            if (REGS[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
-              throw this.wild(pc, rb, d, off, 8, PERM_WRITE);
-            dv.setInt32(o, REGS[rb + s]!, true);
-            dv.setInt32(o + 4, REGS[rb + s + 1]!, true);
-            pc++;
-            continue;
-          }
-          case 151: // end of program
-            throw fault(this.code, "bad-program", pc, "execution ran off the end of the program");
-          case 152: // the budget trap (`arm`)
-            this.disarm();
-            this.budget = 0;
-            throw fault(this.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
-          case 153: {
-            // lsh64 by 1..31
-            const l = REGS[rb + d]!;
-            REGS[rb + d + 1] = (REGS[rb + d + 1]! << imm) | (l >>> (32 - imm));
-            REGS[rb + d] = l << imm;
-            pc++;
-            continue;
-          }
-          case 154: // lsh64 by 32..63
-            REGS[rb + d + 1] = REGS[rb + d]! << imm;
-            REGS[rb + d] = 0;
-            pc++;
-            continue;
-          case 155: {
-            // rsh64 by 1..31
-            const h = REGS[rb + d + 1]!;
-            REGS[rb + d] = (REGS[rb + d]! >>> imm) | (h << (32 - imm));
-            REGS[rb + d + 1] = h >>> imm;
-            pc++;
-            continue;
-          }
-          case 156: // rsh64 by 32..63
-            REGS[rb + d] = REGS[rb + d + 1]! >>> imm;
-            REGS[rb + d + 1] = 0;
-            pc++;
-            continue;
-          case 157: {
-            // arsh64 by 1..31
-            const h = REGS[rb + d + 1]!;
-            REGS[rb + d] = (REGS[rb + d]! >>> imm) | (h << (32 - imm));
-            REGS[rb + d + 1] = h >> imm;
-            pc++;
-            continue;
-          }
-          case 158: {
-            // arsh64 by 32..63
-            const h = REGS[rb + d + 1]!;
-            REGS[rb + d] = h >> imm;
-            REGS[rb + d + 1] = h >> 31;
-            pc++;
-            continue;
-          }
-          // the operations that call out (helpers, calls, BigInt division, atomics): in the outer loop
-          case 6:
-          case 7:
-          case 18:
-          case 19:
-          case 26:
-          case 27:
-          case 28:
-          case 29:
-          case 90:
-          case 91:
-          case 102:
-          case 103:
-          case 149:
-          case 150:
-            break inner;
-          default:
-            throw fault(this.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
-        }
-        pc++;
-        budget -= L[pc]!;
-        if (budget < 0) break;
-      }
-      // left the hot loop: a run to charge that the budget does not cover, or an operation that calls out
-      if (budget < 0) {
-        budget = this.arm(pc, budget + L[pc]!);
-        continue;
-      }
-      const w = I[pc << 1]!;
-      const imm = I[(pc << 1) | 1]!;
-      const d = (w >> 7) & 0x1e;
-      const s = (w >> 11) & 0x1e;
-      const off = w >> 16;
-      switch (w & 0xff) {
-        case 6: // div64 k
-        case 7: // div64 x
-        case 18: // mod64 k
-        case 19: // mod64 x
-        case 26: // sdiv64 k
-        case 27: // sdiv64 x
-        case 28: // smod64 k
-        case 29: {
-          // smod64 x; the register forms are the odd cases
-          const c = w & 0xff;
-          const x = (c & 1) !== 0;
-          const f = c < 8 ? udiv64 : c < 20 ? umod64 : c < 28 ? sdiv64 : smod64;
-          const lo = f(
-            REGS[rb + d]!,
-            REGS[rb + d + 1]!,
-            x ? REGS[rb + s]! : imm,
-            x ? REGS[rb + s + 1]! : imm >> 31,
-          );
-          REGS[rb + d] = lo;
-          REGS[rb + d + 1] = OUT[0]!;
-          pc++;
-          continue;
-        }
-        case 90: // call (helper)
-          this.budget = budget;
-          this.callNative(pc, rb, w, imm, false, false);
-          budget = this.budget;
-          break;
-        case 91: // callx
-          this.budget = budget;
-          this.callNative(pc, rb, w, imm, false, true);
-          budget = this.budget;
-          break;
-        case 102: // kfunc call
-          this.budget = budget;
-          this.callNative(pc, rb, w, imm, true, false);
-          budget = this.budget;
-          break;
-        case 103: {
-          // local call
-          this.budget = budget;
-          const rb2 = this.base + FRAME * (this.depth + 1);
-          REGS.fill(0, rb2, rb2 + FRAME);
-          REGS.copyWithin(rb2 + 2, rb + 2, rb + 12);
-          REGS[rb + 0] = this.enter(pc + imm + 1, rb2, pc);
-          REGS[rb + 1] = OUT[0]!;
-          budget = this.budget;
-          break;
-        }
-        case 149: // atomic32
-          this.atomic32(pc, rb, d, s, off, imm);
-          pc++;
-          continue;
-        case 150: // atomic64
-          this.atomic64(pc, rb, d, s, off, imm);
-          pc++;
-          continue;
-        default:
-          throw fault(this.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
-      }
-      pc++;
-      budget -= L[pc]!;
-      if (budget < 0) budget = this.arm(pc, budget + L[pc]!);
-    }
   }
 
   /** Heap offset of an n-byte atomic at REGS[rb + d] + off, or the fault. */
@@ -1218,5 +396,838 @@ export class Interpreter implements Engine {
       REGS[rb + s] = ol;
       REGS[rb + s + 1] = oh;
     }
+  }
+
+  static {
+    // The hot loop reads REGS and CODE through constants of this block's own scope: V8 folds the immutable
+    // context slots of a closure made once into its optimised code, while a bundler may turn module-level
+    // `const`s into assigned `var`s (esbuild does for a lazily initialised module), which it cannot fold.
+    const regs = REGS;
+    const words = CODE;
+    exec = (self: Interpreter, start: number, base: number): number => {
+      // a known range (REGS has 2^16 slots): rb + d cannot overflow, so V8 checks no add of it
+      const rb = base & 0xffff;
+      const I = words;
+      if (codeOwner !== self) self.load();
+      const L = self.charges;
+      const mem = self.env.mem;
+      const heap = mem.heap;
+      const dv = mem.dv;
+      const P = mem.perm;
+      const cap = mem.capacity;
+      regs[rb + 20] = self.env.stackTops[self.depth]!;
+      regs[rb + 21] = 0;
+      let pc = start | 0;
+      let budget = self.budget - L[pc]!;
+      if (budget < 0) budget = self.arm(pc, budget + L[pc]!);
+      for (;;) {
+        // back from a call out: the helper may have run another program
+        if (codeOwner !== self) self.load();
+        inner: for (;;) {
+          const w = I[pc << 1]!;
+          const imm = I[(pc << 1) | 1]!;
+          const d = (w >> 7) & 0x1e;
+          const s = (w >> 11) & 0x1e;
+          const off = w >> 16;
+          switch (w & 0xff) {
+            case 0: {
+              // add64 k
+              const al = regs[rb + d]!;
+              const lo = (al + imm) | 0;
+              regs[rb + d] = lo;
+              regs[rb + d + 1] = (regs[rb + d + 1]! + (imm >> 31) + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+              pc++;
+              continue;
+            }
+            case 1: {
+              // add64 x
+              const al = regs[rb + d]!;
+              const lo = (al + regs[rb + s]!) | 0;
+              regs[rb + d] = lo;
+              regs[rb + d + 1] = (regs[rb + d + 1]! + regs[rb + s + 1]! + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+              pc++;
+              continue;
+            }
+            case 2: {
+              // sub64 k
+              const al = regs[rb + d]!;
+              regs[rb + d] = (al - imm) | 0;
+              regs[rb + d + 1] = (regs[rb + d + 1]! - (imm >> 31) - (al >>> 0 < imm >>> 0 ? 1 : 0)) | 0;
+              pc++;
+              continue;
+            }
+            case 3: {
+              // sub64 x
+              const al = regs[rb + d]!;
+              const bl = regs[rb + s]!;
+              regs[rb + d] = (al - bl) | 0;
+              regs[rb + d + 1] = (regs[rb + d + 1]! - regs[rb + s + 1]! - (al >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
+              pc++;
+              continue;
+            }
+            case 4: // mul64 k
+              regs[rb + d] = mul64(regs[rb + d]!, regs[rb + d + 1]!, imm, imm >> 31);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 5: // mul64 x
+              regs[rb + d] = mul64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!, regs[rb + s + 1]!);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 8: // or64 k
+              regs[rb + d] = regs[rb + d]! | imm;
+              regs[rb + d + 1] = regs[rb + d + 1]! | (imm >> 31);
+              pc++;
+              continue;
+            case 9: // or64 x
+              regs[rb + d] = regs[rb + d]! | regs[rb + s]!;
+              regs[rb + d + 1] = regs[rb + d + 1]! | regs[rb + s + 1]!;
+              pc++;
+              continue;
+            case 10: // and64 k
+              regs[rb + d] = regs[rb + d]! & imm;
+              regs[rb + d + 1] = regs[rb + d + 1]! & (imm >> 31);
+              pc++;
+              continue;
+            case 11: // and64 x
+              regs[rb + d] = regs[rb + d]! & regs[rb + s]!;
+              regs[rb + d + 1] = regs[rb + d + 1]! & regs[rb + s + 1]!;
+              pc++;
+              continue;
+            case 12: // lsh64 k
+              regs[rb + d] = lsh64(regs[rb + d]!, regs[rb + d + 1]!, imm);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 13: // lsh64 x
+              regs[rb + d] = lsh64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 14: // rsh64 k
+              regs[rb + d] = rsh64(regs[rb + d]!, regs[rb + d + 1]!, imm);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 15: // rsh64 x
+              regs[rb + d] = rsh64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 16: {
+              // neg64
+              const al = regs[rb + d]!;
+              regs[rb + d] = -al | 0;
+              regs[rb + d + 1] = (0 - regs[rb + d + 1]! - (al !== 0 ? 1 : 0)) | 0;
+              pc++;
+              continue;
+            }
+            case 20: // xor64 k
+              regs[rb + d] = regs[rb + d]! ^ imm;
+              regs[rb + d + 1] = regs[rb + d + 1]! ^ (imm >> 31);
+              pc++;
+              continue;
+            case 21: // xor64 x
+              regs[rb + d] = regs[rb + d]! ^ regs[rb + s]!;
+              regs[rb + d + 1] = regs[rb + d + 1]! ^ regs[rb + s + 1]!;
+              pc++;
+              continue;
+            case 22: // mov64 k
+              regs[rb + d] = imm;
+              regs[rb + d + 1] = imm >> 31;
+              pc++;
+              continue;
+            case 23: // mov64 x
+              regs[rb + d] = regs[rb + s]!;
+              regs[rb + d + 1] = regs[rb + s + 1]!;
+              pc++;
+              continue;
+            case 24: // arsh64 k
+              regs[rb + d] = arsh64(regs[rb + d]!, regs[rb + d + 1]!, imm);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 25: // arsh64 x
+              regs[rb + d] = arsh64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!);
+              regs[rb + d + 1] = OUT[0]!;
+              pc++;
+              continue;
+            case 30: {
+              // movsx8 64
+              const v = (regs[rb + s]! << 24) >> 24;
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 31: {
+              // movsx16 64
+              const v = (regs[rb + s]! << 16) >> 16;
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 32: {
+              // movsx32 64
+              const v = regs[rb + s]!;
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 33: // bswap16
+              regs[rb + d] = bswap16(regs[rb + d]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 34: // bswap32
+              regs[rb + d] = bswap32(regs[rb + d]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 35: {
+              // bswap64
+              const h = regs[rb + d + 1]!;
+              regs[rb + d + 1] = bswap32(regs[rb + d]!);
+              regs[rb + d] = bswap32(h);
+              pc++;
+              continue;
+            }
+            case 36: // add32 k
+              regs[rb + d] = (regs[rb + d]! + imm) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 37: // add32 x
+              regs[rb + d] = (regs[rb + d]! + regs[rb + s]!) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 38: // sub32 k
+              regs[rb + d] = (regs[rb + d]! - imm) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 39: // sub32 x
+              regs[rb + d] = (regs[rb + d]! - regs[rb + s]!) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 40: // mul32 k
+              regs[rb + d] = Math.imul(regs[rb + d]!, imm);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 41: // mul32 x
+              regs[rb + d] = Math.imul(regs[rb + d]!, regs[rb + s]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 42: // div32 k
+              regs[rb + d] = udiv32(regs[rb + d]!, imm);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 43: // div32 x
+              regs[rb + d] = udiv32(regs[rb + d]!, regs[rb + s]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 44: // or32 k
+              regs[rb + d] = regs[rb + d]! | imm;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 45: // or32 x
+              regs[rb + d] = regs[rb + d]! | regs[rb + s]!;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 46: // and32 k
+              regs[rb + d] = regs[rb + d]! & imm;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 47: // and32 x
+              regs[rb + d] = regs[rb + d]! & regs[rb + s]!;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 48: // lsh32 k
+              regs[rb + d] = regs[rb + d]! << (imm & 31);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 49: // lsh32 x
+              regs[rb + d] = regs[rb + d]! << (regs[rb + s]! & 31);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 50: // rsh32 k
+              regs[rb + d] = (regs[rb + d]! >>> (imm & 31)) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 51: // rsh32 x
+              regs[rb + d] = (regs[rb + d]! >>> (regs[rb + s]! & 31)) | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 52: // neg32
+              regs[rb + d] = -regs[rb + d]! | 0;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 54: // mod32 k
+              regs[rb + d] = umod32(regs[rb + d]!, imm);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 55: // mod32 x
+              regs[rb + d] = umod32(regs[rb + d]!, regs[rb + s]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 56: // xor32 k
+              regs[rb + d] = regs[rb + d]! ^ imm;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 57: // xor32 x
+              regs[rb + d] = regs[rb + d]! ^ regs[rb + s]!;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 58: // mov32 k
+              regs[rb + d] = imm;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 59: // mov32 x
+              regs[rb + d] = regs[rb + s]!;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 60: // arsh32 k
+              regs[rb + d] = regs[rb + d]! >> (imm & 31);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 61: // arsh32 x
+              regs[rb + d] = regs[rb + d]! >> (regs[rb + s]! & 31);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 62: // sdiv32 k
+              regs[rb + d] = sdiv32(regs[rb + d]!, imm);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 63: // sdiv32 x
+              regs[rb + d] = sdiv32(regs[rb + d]!, regs[rb + s]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 64: // smod32 k
+              regs[rb + d] = smod32(regs[rb + d]!, imm);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 65: // smod32 x
+              regs[rb + d] = smod32(regs[rb + d]!, regs[rb + s]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 66: // movsx8 32
+              regs[rb + d] = (regs[rb + s]! << 24) >> 24;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 67: // movsx16 32
+              regs[rb + d] = (regs[rb + s]! << 16) >> 16;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 68: // le16
+              regs[rb + d] = regs[rb + d]! & 0xffff;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 69: // le32
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 70: // le64 (nothing to do on this little-endian host)
+              pc++;
+              continue;
+            case 71: // be16
+              regs[rb + d] = bswap16(regs[rb + d]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 72: // be32
+              regs[rb + d] = bswap32(regs[rb + d]!);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 73: {
+              // be64
+              const h = regs[rb + d + 1]!;
+              regs[rb + d + 1] = bswap32(regs[rb + d]!);
+              regs[rb + d] = bswap32(h);
+              pc++;
+              continue;
+            }
+            // Jumps and calls `break` to the tail after the switch, which steps past them and charges the run
+            // they enter; everything else continues at the next instruction itself.
+            case 74: // ja
+              pc += off;
+              break;
+            case 76: // jeq k
+              if (regs[rb + d] === imm && regs[rb + d + 1] === imm >> 31) pc += off;
+              break;
+            case 77: // jeq x
+              if (regs[rb + d] === regs[rb + s] && regs[rb + d + 1] === regs[rb + s + 1]) pc += off;
+              break;
+            case 78: // jgt k
+              if (ult64(imm, imm >> 31, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 79: // jgt x
+              if (ult64(regs[rb + s]!, regs[rb + s + 1]!, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 80: // jge k
+              if (!ult64(regs[rb + d]!, regs[rb + d + 1]!, imm, imm >> 31)) pc += off;
+              break;
+            case 81: // jge x
+              if (!ult64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!, regs[rb + s + 1]!)) pc += off;
+              break;
+            case 82: // jset k
+              if (((regs[rb + d]! & imm) | (regs[rb + d + 1]! & (imm >> 31))) !== 0) pc += off;
+              break;
+            case 83: // jset x
+              if (((regs[rb + d]! & regs[rb + s]!) | (regs[rb + d + 1]! & regs[rb + s + 1]!)) !== 0)
+                pc += off;
+              break;
+            case 84: // jne k
+              if (regs[rb + d] !== imm || regs[rb + d + 1] !== imm >> 31) pc += off;
+              break;
+            case 85: // jne x
+              if (regs[rb + d] !== regs[rb + s] || regs[rb + d + 1] !== regs[rb + s + 1]) pc += off;
+              break;
+            case 86: // jsgt k
+              if (slt64(imm, imm >> 31, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 87: // jsgt x
+              if (slt64(regs[rb + s]!, regs[rb + s + 1]!, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 88: // jsge k
+              if (!slt64(regs[rb + d]!, regs[rb + d + 1]!, imm, imm >> 31)) pc += off;
+              break;
+            case 89: // jsge x
+              if (!slt64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!, regs[rb + s + 1]!)) pc += off;
+              break;
+            case 92: // exit
+              self.budget = budget;
+              OUT[0] = regs[rb + 1]!;
+              return regs[rb + 0]!;
+            case 94: // jlt k
+              if (ult64(regs[rb + d]!, regs[rb + d + 1]!, imm, imm >> 31)) pc += off;
+              break;
+            case 95: // jlt x
+              if (ult64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!, regs[rb + s + 1]!)) pc += off;
+              break;
+            case 96: // jle k
+              if (!ult64(imm, imm >> 31, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 97: // jle x
+              if (!ult64(regs[rb + s]!, regs[rb + s + 1]!, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 98: // jslt k
+              if (slt64(regs[rb + d]!, regs[rb + d + 1]!, imm, imm >> 31)) pc += off;
+              break;
+            case 99: // jslt x
+              if (slt64(regs[rb + d]!, regs[rb + d + 1]!, regs[rb + s]!, regs[rb + s + 1]!)) pc += off;
+              break;
+            case 100: // jsle k
+              if (!slt64(imm, imm >> 31, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 101: // jsle x
+              if (!slt64(regs[rb + s]!, regs[rb + s + 1]!, regs[rb + d]!, regs[rb + d + 1]!)) pc += off;
+              break;
+            case 104: // gotol
+              pc += imm;
+              break;
+            case 106: // jeq32 k
+              if (regs[rb + d] === imm) pc += off;
+              break;
+            case 107: // jeq32 x
+              if (regs[rb + d] === regs[rb + s]) pc += off;
+              break;
+            case 108: // jgt32 k
+              if (regs[rb + d]! >>> 0 > imm >>> 0) pc += off;
+              break;
+            case 109: // jgt32 x
+              if (regs[rb + d]! >>> 0 > regs[rb + s]! >>> 0) pc += off;
+              break;
+            case 110: // jge32 k
+              if (regs[rb + d]! >>> 0 >= imm >>> 0) pc += off;
+              break;
+            case 111: // jge32 x
+              if (regs[rb + d]! >>> 0 >= regs[rb + s]! >>> 0) pc += off;
+              break;
+            case 112: // jset32 k
+              if ((regs[rb + d]! & imm) !== 0) pc += off;
+              break;
+            case 113: // jset32 x
+              if ((regs[rb + d]! & regs[rb + s]!) !== 0) pc += off;
+              break;
+            case 114: // jne32 k
+              if (regs[rb + d] !== imm) pc += off;
+              break;
+            case 115: // jne32 x
+              if (regs[rb + d] !== regs[rb + s]) pc += off;
+              break;
+            case 116: // jsgt32 k
+              if (regs[rb + d]! > imm) pc += off;
+              break;
+            case 117: // jsgt32 x
+              if (regs[rb + d]! > regs[rb + s]!) pc += off;
+              break;
+            case 118: // jsge32 k
+              if (regs[rb + d]! >= imm) pc += off;
+              break;
+            case 119: // jsge32 x
+              if (regs[rb + d]! >= regs[rb + s]!) pc += off;
+              break;
+            case 124: // jlt32 k
+              if (regs[rb + d]! >>> 0 < imm >>> 0) pc += off;
+              break;
+            case 125: // jlt32 x
+              if (regs[rb + d]! >>> 0 < regs[rb + s]! >>> 0) pc += off;
+              break;
+            case 126: // jle32 k
+              if (regs[rb + d]! >>> 0 <= imm >>> 0) pc += off;
+              break;
+            case 127: // jle32 x
+              if (regs[rb + d]! >>> 0 <= regs[rb + s]! >>> 0) pc += off;
+              break;
+            case 128: // jslt32 k
+              if (regs[rb + d]! < imm) pc += off;
+              break;
+            case 129: // jslt32 x
+              if (regs[rb + d]! < regs[rb + s]!) pc += off;
+              break;
+            case 130: // jsle32 k
+              if (regs[rb + d]! <= imm) pc += off;
+              break;
+            case 131: // jsle32 x
+              if (regs[rb + d]! <= regs[rb + s]!) pc += off;
+              break;
+            case 132: // lddw
+              regs[rb + d] = imm;
+              regs[rb + d + 1] = I[(pc << 1) + 3]!;
+              pc += 2;
+              continue;
+            case 133: // lddw of a code address
+              regs[rb + d] = CODE_BASE + (pc + imm + 1) * 8;
+              regs[rb + d + 1] = 0;
+              pc += 2;
+              continue;
+            case 134: {
+              // ldxw
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 4, PERM_READ);
+              regs[rb + d] = dv.getInt32(o, true);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            }
+            case 135: {
+              // ldxh
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 2, PERM_READ);
+              regs[rb + d] = dv.getUint16(o, true);
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            }
+            case 136: {
+              // ldxb
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 1, PERM_READ);
+              regs[rb + d] = heap[o]!;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            }
+            case 137: {
+              // ldxdw
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 8, PERM_READ);
+              regs[rb + d] = dv.getInt32(o, true);
+              regs[rb + d + 1] = dv.getInt32(o + 4, true);
+              pc++;
+              continue;
+            }
+            case 138: {
+              // ldsxw
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 4, PERM_READ);
+              const v = dv.getInt32(o, true);
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 139: {
+              // ldsxh
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 2, PERM_READ);
+              const v = dv.getInt16(o, true);
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 140: {
+              // ldsxb
+              const o = (regs[rb + s]! + off - BASE) | 0;
+              if (regs[rb + s + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_READ) === 0)
+                throw self.wild(pc, rb, s, off, 1, PERM_READ);
+              const v = (heap[o]! << 24) >> 24;
+              regs[rb + d] = v;
+              regs[rb + d + 1] = v >> 31;
+              pc++;
+              continue;
+            }
+            case 141: {
+              // stw
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 4, PERM_WRITE);
+              dv.setInt32(o, imm, true);
+              pc++;
+              continue;
+            }
+            case 142: {
+              // sth
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 2, PERM_WRITE);
+              dv.setInt16(o, imm, true);
+              pc++;
+              continue;
+            }
+            case 143: {
+              // stb
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 1, PERM_WRITE);
+              heap[o] = imm;
+              pc++;
+              continue;
+            }
+            case 144: {
+              // stdw
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 8, PERM_WRITE);
+              dv.setInt32(o, imm, true);
+              dv.setInt32(o + 4, imm >> 31, true);
+              pc++;
+              continue;
+            }
+            case 145: {
+              // stxw
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 3]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 4, PERM_WRITE);
+              dv.setInt32(o, regs[rb + s]!, true);
+              pc++;
+              continue;
+            }
+            case 146: {
+              // stxh
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 1]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 2, PERM_WRITE);
+              dv.setInt16(o, regs[rb + s]!, true);
+              pc++;
+              continue;
+            }
+            case 147: {
+              // stxb
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 1, PERM_WRITE);
+              heap[o] = regs[rb + s]!;
+              pc++;
+              continue;
+            }
+            case 148: {
+              // stxdw
+              const o = (regs[rb + d]! + off - BASE) | 0;
+              if (regs[rb + d + 1] !== 0 || o >>> 0 >= cap || (P[o]! & P[o + 7]! & PERM_WRITE) === 0)
+                throw self.wild(pc, rb, d, off, 8, PERM_WRITE);
+              dv.setInt32(o, regs[rb + s]!, true);
+              dv.setInt32(o + 4, regs[rb + s + 1]!, true);
+              pc++;
+              continue;
+            }
+            case 151: // end of program
+              throw fault(self.code, "bad-program", pc, "execution ran off the end of the program");
+            case 152: // the budget trap (`arm`)
+              self.disarm();
+              self.budget = 0;
+              throw fault(self.code, "budget", pc, "instruction budget exhausted (an unbounded loop?)");
+            case 153: {
+              // lsh64 by 1..31
+              const l = regs[rb + d]!;
+              regs[rb + d + 1] = (regs[rb + d + 1]! << imm) | (l >>> (32 - imm));
+              regs[rb + d] = l << imm;
+              pc++;
+              continue;
+            }
+            case 154: // lsh64 by 32..63
+              regs[rb + d + 1] = regs[rb + d]! << imm;
+              regs[rb + d] = 0;
+              pc++;
+              continue;
+            case 155: {
+              // rsh64 by 1..31
+              const h = regs[rb + d + 1]!;
+              regs[rb + d] = (regs[rb + d]! >>> imm) | (h << (32 - imm));
+              regs[rb + d + 1] = h >>> imm;
+              pc++;
+              continue;
+            }
+            case 156: // rsh64 by 32..63
+              regs[rb + d] = regs[rb + d + 1]! >>> imm;
+              regs[rb + d + 1] = 0;
+              pc++;
+              continue;
+            case 157: {
+              // arsh64 by 1..31
+              const h = regs[rb + d + 1]!;
+              regs[rb + d] = (regs[rb + d]! >>> imm) | (h << (32 - imm));
+              regs[rb + d + 1] = h >> imm;
+              pc++;
+              continue;
+            }
+            case 158: {
+              // arsh64 by 32..63
+              const h = regs[rb + d + 1]!;
+              regs[rb + d] = h >> imm;
+              regs[rb + d + 1] = h >> 31;
+              pc++;
+              continue;
+            }
+            // the operations that call out (helpers, calls, BigInt division, atomics): in the outer loop
+            case 6:
+            case 7:
+            case 18:
+            case 19:
+            case 26:
+            case 27:
+            case 28:
+            case 29:
+            case 90:
+            case 91:
+            case 102:
+            case 103:
+            case 149:
+            case 150:
+              break inner;
+            default:
+              throw fault(self.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
+          }
+          pc++;
+          budget -= L[pc]!;
+          if (budget < 0) break;
+        }
+        // left the hot loop: a run to charge that the budget does not cover, or an operation that calls out
+        if (budget < 0) {
+          budget = self.arm(pc, budget + L[pc]!);
+          continue;
+        }
+        const w = I[pc << 1]!;
+        const imm = I[(pc << 1) | 1]!;
+        const d = (w >> 7) & 0x1e;
+        const s = (w >> 11) & 0x1e;
+        const off = w >> 16;
+        switch (w & 0xff) {
+          case 6: // div64 k
+          case 7: // div64 x
+          case 18: // mod64 k
+          case 19: // mod64 x
+          case 26: // sdiv64 k
+          case 27: // sdiv64 x
+          case 28: // smod64 k
+          case 29: {
+            // smod64 x; the register forms are the odd cases
+            const c = w & 0xff;
+            const x = (c & 1) !== 0;
+            const f = c < 8 ? udiv64 : c < 20 ? umod64 : c < 28 ? sdiv64 : smod64;
+            const lo = f(
+              regs[rb + d]!,
+              regs[rb + d + 1]!,
+              x ? regs[rb + s]! : imm,
+              x ? regs[rb + s + 1]! : imm >> 31,
+            );
+            regs[rb + d] = lo;
+            regs[rb + d + 1] = OUT[0]!;
+            pc++;
+            continue;
+          }
+          case 90: // call (helper)
+            self.budget = budget;
+            self.callNative(pc, rb, w, imm, false, false);
+            budget = self.budget;
+            break;
+          case 91: // callx
+            self.budget = budget;
+            self.callNative(pc, rb, w, imm, false, true);
+            budget = self.budget;
+            break;
+          case 102: // kfunc call
+            self.budget = budget;
+            self.callNative(pc, rb, w, imm, true, false);
+            budget = self.budget;
+            break;
+          case 103: {
+            // local call
+            self.budget = budget;
+            const rb2 = self.base + FRAME * (self.depth + 1);
+            regs.fill(0, rb2, rb2 + FRAME);
+            regs.copyWithin(rb2 + 2, rb + 2, rb + 12);
+            regs[rb + 0] = self.enter(pc + imm + 1, rb2, pc);
+            regs[rb + 1] = OUT[0]!;
+            budget = self.budget;
+            break;
+          }
+          case 149: // atomic32
+            self.atomic32(pc, rb, d, s, off, imm);
+            pc++;
+            continue;
+          case 150: // atomic64
+            self.atomic64(pc, rb, d, s, off, imm);
+            pc++;
+            continue;
+          default:
+            throw fault(self.code, "bad-program", pc, `internal error: no case ${w & 0xff}`);
+        }
+        pc++;
+        budget -= L[pc]!;
+        if (budget < 0) budget = self.arm(pc, budget + L[pc]!);
+      }
+    };
   }
 }
