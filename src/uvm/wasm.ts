@@ -251,16 +251,20 @@ export function compileWasm(code: Code, env: Env): Engine {
     env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
   });
   fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
-  const f0 = fns[0]!;
+  const run0 = inst.exports["run"] as (
+    r1l: number,
+    r1h: number,
+    r2l: number,
+    r2h: number,
+    b: number,
+  ) => number;
   return {
     code,
     run(r1l: number, r1h: number, r2l: number, r2h: number, opts: RunOptions): number {
-      B.value = Math.min(opts.budget, 0x7fffffff);
-      D.value = 0;
       try {
-        const r = f0(toU64(r1l, r1h), toU64(r2l, r2h), 0n, 0n, 0n);
-        OUT[0] = Number(BigInt.asIntN(32, r >> 32n));
-        return Number(BigInt.asIntN(32, r));
+        const lo = run0(r1l, r1h, r2l, r2h, Math.min(opts.budget, 0x7fffffff));
+        OUT[0] = A[1]!;
+        return lo;
       } catch (e) {
         if (e instanceof Unwind) {
           OUT[0] = e.hi;
@@ -278,6 +282,7 @@ function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup
     [0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0],
     [0x60, 5, I64, I64, I64, I64, I64, 1, I64],
     [0x60, 3, I32, I32, I32, 0],
+    [0x60, 5, I32, I32, I32, I32, I32, 1, I32],
   ]);
   const pages = env.mem.wasm.buffer.byteLength / 65536;
   const imp = new Bytes().uleb(8);
@@ -289,16 +294,21 @@ function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup
   imp.str("env").str("mem").u8(0x02, 0x00).uleb(pages);
   imp.str("env").str("B").u8(0x03, I32, 0x01);
   imp.str("env").str("D").u8(0x03, I32, 0x01);
-  const funcs = new Bytes().uleb(entries.length);
+  const funcs = new Bytes().uleb(entries.length + 1);
   for (let i = 0; i < entries.length; i++) funcs.uleb(2);
-  const exps = new Bytes().uleb(entries.length);
+  funcs.uleb(4);
+  const exps = new Bytes().uleb(entries.length + 1);
   entries.forEach((e, i) => {
     exps
       .str(`f${e}`)
       .u8(0x00)
       .uleb(N_IMPORTED + i);
   });
-  const codes = new Bytes().uleb(entries.length);
+  exps
+    .str("run")
+    .u8(0x00)
+    .uleb(N_IMPORTED + entries.length);
+  const codes = new Bytes().uleb(entries.length + 1);
   const fnIndex = new Map<number, number>();
   entries.forEach((e, i) => {
     fnIndex.set(e, N_IMPORTED + i);
@@ -307,6 +317,8 @@ function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup
     const body = new FnGen(code, env, e, fnIndex, groups).body();
     codes.uleb(body.length).bytes(body);
   }
+  const run = runBody(env.mem.scratch);
+  codes.uleb(run.length).bytes(run);
   return [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, types),
@@ -315,6 +327,24 @@ function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup
     ...section(7, exps),
     ...section(10, codes),
   ];
+}
+
+/**
+ * `run(r1l, r1h, r2l, r2h, budget)`: the entry as JS calls it, with int32 halves rather than the i64 (BigInt)
+ * parameters of f0, and the globals set inside (setting a Wasm global from JS is a runtime call). Returns r0's
+ * low half and leaves all of r0 in the scratch area.
+ */
+function runBody(scratch: number): number[] {
+  const o = new Bytes();
+  o.uleb(1).uleb(1).u8(I64); // local 5: r0
+  o.u8(0x20, 4, 0x24).uleb(G_B); // B = budget
+  o.u8(0x41, 0x00, 0x24).uleb(G_D); // D = 0
+  for (const p of [0, 2]) o.u8(0x20, p, 0xad, 0x20, p + 1, 0xad, 0x42, 32, 0x86, 0x84); // lo | hi << 32
+  o.u8(0x42, 0x00, 0x42, 0x00, 0x42, 0x00); // r3..r5 = 0
+  o.u8(0x10).uleb(N_IMPORTED).u8(0x21, 5); // r0 = f0(…)
+  o.u8(0x41).sleb(scratch).u8(0x20, 5, 0x37, 0x03, 0x00); // i64.store scratch
+  o.u8(0x20, 5, 0xa7, 0x0b); // i32.wrap_i64 r0
+  return o.b;
 }
 
 class FnGen {
