@@ -46,9 +46,6 @@ export interface ParseBtfOptions {
   source?: string;
 }
 
-/** Name lookups in a base BTF answered by a scan before its name index is built (ParsedBtf.lookup). */
-const SCANS_BEFORE_INDEX = 8;
-
 /** The kernel's BTF_MAX_TYPE. */
 export const BTF_MAX_TYPES = 0xfffff;
 
@@ -147,7 +144,6 @@ class ParsedBtf implements Btf, DecodeContext {
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
   /** Name lookups answered by a scan so far (see #lookup). */
-  private scans = 0;
   private declTags: Map<number, number[]> | undefined;
 
   constructor(
@@ -328,42 +324,16 @@ class ParsedBtf implements Btf, DecodeContext {
   }
 
   /**
-   * Own ids named `name` (of kind k, or any for -1), ascending. The first lookups of a BTF without a base
-   * scan instead of building the name index: a process that looks up a few names in vmlinux (a test run in
-   * a VM, one load) does not pay for hashing its ~100k names; the index is built from the next lookup on.
+   * Own ids named `name` (of kind k, or any for -1), ascending, through the name index. (Answering the first
+   * lookups by scanning the records instead, to spare a process with few lookups the index, lost: a load
+   * with CO-RE or kfuncs makes more than the handful of lookups at which ~20 ms scans under TCG outweigh
+   * the index, so a first load paid for the scans and then for the index anyway.)
    */
   private lookup(name: string, k: number, firstOnly: boolean): number[] {
-    if (!this.names && !this.base && this.scans < SCANS_BEFORE_INDEX) {
-      this.scans++;
-      return this.scan(name, k, firstOnly);
-    }
     const index = this.nameIndex();
     if (!firstOnly) return index.all(name, k);
     const id = index.first(name, k);
     return id === undefined ? [] : [id];
-  }
-
-  /** The string's offsets (found with the native substring search), then the records naming one of them. */
-  private scan(name: string, k: number, firstOnly: boolean): number[] {
-    const strings = Buffer.from(this.strings.buffer, this.strings.byteOffset, this.strings.byteLength);
-    // no leading NUL in the needle: a name may start inside another string (suffix sharing, or a
-    // name offset that points into the middle of one), and the index finds those too
-    const needle = Buffer.from(`${name}\0`, "utf8");
-    const offsets: number[] = [];
-    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + 1))
-      offsets.push(this.strBase + at);
-    if (offsets.length === 0) return [];
-    const out: number[] = [];
-    const n = this.nextId - this.firstId;
-    const one = offsets.length === 1 ? offsets[0]! : -1;
-    for (let i = 0; i < n; i++) {
-      if (k >= 0 && this.kinds[i] !== k) continue;
-      const off = this.view.getUint32(this.offsets[i]!, this.le);
-      if (one >= 0 ? off !== one : !offsets.includes(off)) continue;
-      out.push(this.firstId + i);
-      if (firstOnly) break;
-    }
-    return out;
   }
 
   findByName(name: string, kind?: BtfTypeKind): BtfType | undefined {
