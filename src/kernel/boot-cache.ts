@@ -7,8 +7,8 @@
  * src/testing/guest-boot-cache.ts).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { defaultCacheDir } from "../host/cache.ts";
 
 type Entries = Record<string, unknown>;
 
@@ -19,9 +19,7 @@ let disabled = false;
 function bootDir(): string {
   const dir = process.env["KFUNC_KIT_BOOT_CACHE_DIR"];
   if (dir) return dir;
-  const env = process.env["KFUNC_KIT_CACHE"];
-  if (env) return join(env, "boot");
-  return join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "kfunc-kit", "boot");
+  return join(defaultCacheDir(), "boot");
 }
 
 function load(): Entries | undefined {
