@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { type PreparedKernel, prepareKernel } from "../../src/qemu/index.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
@@ -44,9 +44,12 @@ const BASE = {
 
 before(async () => {
   kernel = await prepareKernel();
-  T = mkdtempSync(join(tmpdir(), "kfunc-harden-held-mods-"));
+  // one level down in a fresh dir, so that P2-09's "../../x" lands in a dir of this test's own (a /tmp/x
+  // that something else made must not fail it)
+  T = join(mkdtempSync(join(tmpdir(), "kfunc-harden-held-mods-")), "t");
+  mkdirSync(T);
 });
-after(() => rmSync(T, { recursive: true, force: true }));
+after(() => rmSync(dirname(T), { recursive: true, force: true }));
 
 /** A module dir `$T/mods/<name>` with the probe's body (or `body`) and a config (object or raw text). */
 function mod(name: string, config: object | string, body = BODY): string {
