@@ -35,11 +35,14 @@ const TEST_DATA_LEN = 64;
 /** test_loader.c's TEST_LOADER_LOG_BUF_SZ. */
 const TEST_LOADER_LOG_SIZE = 2 << 20;
 
+/** What a runner reads about its kernel once (the sysctls do not change during a run; each read costs under TCG). */
 export interface KernelFacts {
   release: string;
   version: [number, number, number];
   jited: boolean;
   arch: string;
+  /** `kernel.unprivileged_bpf_disabled`, undefined when unreadable. */
+  unprivilegedBpfDisabled: number | undefined;
 }
 
 export function kernelFacts(): KernelFacts {
@@ -61,7 +64,7 @@ export function kernelFacts(): KernelFacts {
         : process.arch === "riscv64"
           ? "RISCV64"
           : process.arch;
-  return { release: r, version: [a, b, c], jited, arch };
+  return { release: r, version: [a, b, c], jited, arch, unprivilegedBpfDisabled: unprivilegedBpfDisabled() };
 }
 
 function below(k: KernelFacts, v: string): boolean {
@@ -153,12 +156,6 @@ export function unprivilegedBpfDisabled(): number | undefined {
     return undefined;
   }
 }
-/** The sysctl read once per runner process: nothing changes it during a run, and each read costs under TCG. */
-let unprivDisabledOnce: { value: number | undefined } | undefined;
-function unprivilegedBpfDisabledOnce(): number | undefined {
-  unprivDisabledOnce ??= { value: unprivilegedBpfDisabled() };
-  return unprivDisabledOnce.value;
-}
 
 const BPF_F_ZERO_SEED = 1 << 6;
 /** test_loader's is_unpriv_capable_map(): the maps libbpf still creates in an unprivileged run. */
@@ -237,7 +234,7 @@ async function runOne(
   if (exp.unsupported.length)
     return { status: "skip", reason: `not supported by kfunc test yet: ${exp.unsupported.join(", ")}` };
   if (o.unpriv) {
-    const disabled = unprivilegedBpfDisabledOnce();
+    const disabled = k.unprivilegedBpfDisabled;
     if (disabled !== 0)
       return {
         status: "skip",

@@ -23,10 +23,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const plan = JSON.parse(readFileSync(planFile, "utf8")) as GuestPlan;
-  const kernel = kernelFacts();
-  if (process.argv[3] === WORKER_ARG) return runWorker(plan, kernel, warmUp);
-  if (plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
+  const worker = process.argv[3] === WORKER_ARG;
+  // before the facts are read (and before the workers start, which read their own)
+  if (!worker && plan.allowUnprivileged && unprivilegedBpfDisabled() === 2)
     writeFileSync("/proc/sys/kernel/unprivileged_bpf_disabled", "0");
+  const kernel = kernelFacts();
+  if (worker) return runWorker(plan, kernel, warmUp);
   if ((plan.jobs ?? 1) > 1) return coordinate(plan, kernel);
   warmUp();
   const warmMs = Math.round(performance.now());
