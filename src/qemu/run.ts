@@ -26,7 +26,14 @@ import { ensureInitramfs, runArchive } from "./initramfs.ts";
 import { modinfo, readModule } from "./modules.ts";
 import { type Accel, QEMU, type QemuOptions, qemuOnPath, startQemu } from "./qemu.ts";
 import { goLine, pruneStates, Qmp, SHARE_SLOTS, saveState, statePath, whenRestored } from "./snapshot.ts";
-import { VmError, type VmRunOptions, type VmRunResult, type VmStart, type VmTimings } from "./vm-types.ts";
+import {
+  DEFAULT_VM_MEM_GIB,
+  VmError,
+  type VmRunOptions,
+  type VmRunResult,
+  type VmStart,
+  type VmTimings,
+} from "./vm-types.ts";
 
 const enc = new TextEncoder();
 
@@ -139,7 +146,7 @@ interface Event {
 export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   if (options.command.length === 0)
     throw new UsageError("no command to run in the VM", { hint: "kfunc vm run -- <cmd> [args…]" });
-  parseMem(options.mem ?? "2G"); // a bad size is refused before anything is prepared or printed
+  parseMem(options.mem ?? `${DEFAULT_VM_MEM_GIB}G`); // a bad size is refused before anything is prepared or printed
   if (!qemuOnPath()) throw missingTool(QEMU);
   const cacheDir = ensureWritableDir(options.cacheDir ?? defaultCacheDir());
   const progress: Progress | undefined = options.progress;
@@ -185,7 +192,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       `console=ttyS0 panic=-1 oops=panic quiet loglevel=4 8250.nr_uarts=4 ${FAST_BOOT} ${options.cmdline ?? ""}`.trim();
     const base = {
       image: kernel.image,
-      mem: parseMem(options.mem ?? "2G"),
+      mem: parseMem(options.mem ?? `${DEFAULT_VM_MEM_GIB}G`),
       cpus: options.cpus ?? 2,
       accel,
     };

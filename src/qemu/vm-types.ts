@@ -3,6 +3,9 @@ import type { PreparedKernel } from "../kernels/types.ts";
 import type { Progress } from "../progress.ts";
 import type { Accel } from "./qemu.ts";
 
+/** A VM's memory when `mem` is not given, GiB. */
+export const DEFAULT_VM_MEM_GIB = 2;
+
 export interface VmRunOptions {
   /** A spec (`debian:bookworm-backports`, `debian:<release>`, a path) or a prepared kernel. */
   kernel: string | PreparedKernel;
@@ -12,7 +15,7 @@ export interface VmRunOptions {
   cwd?: string;
   /** Extra environment (PATH, HOME=/root, TERM, LANG are passed already). */
   env?: Record<string, string>;
-  /** Memory, QEMU syntax (default 2G). */
+  /** Memory, QEMU syntax (default {@link DEFAULT_VM_MEM_GIB}G). */
   mem?: string;
   /** vCPUs (default 2). */
   cpus?: number;

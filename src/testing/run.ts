@@ -17,13 +17,14 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { availableParallelism, release as osRelease, tmpdir } from "node:os";
+import { availableParallelism, freemem, release as osRelease, tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatError, isKfuncKitError, UsageError } from "../errors.ts";
 import { parseObject } from "../object/index.ts";
 import type { Progress } from "../progress.ts";
 import { resultSplitter } from "../qemu/result-channel.ts";
+import { DEFAULT_VM_MEM_GIB } from "../qemu/vm-types.ts";
 import { parseTestCases } from "./annotations.ts";
 import { guestLoader } from "./code-cache.ts";
 import { buildModuleCached, compileTest, type ModuleBuild, stageObjects } from "./compile.ts";
@@ -68,8 +69,8 @@ export interface RunTestsOptions {
   /** "I/N": this machine's share of the kernel × file grid. */
   shard?: string;
   /**
-   * Kernels run at once (default: as many as the host has cores for, at `guestJobs` vCPUs each: on 2 cores,
-   * two kernels run at once on one vCPU each).
+   * Kernels run at once (default: as many as the host has cores for, at `guestJobs` vCPUs each, and free
+   * memory for: on 2 cores, two kernels run at once on one vCPU each).
    */
   jobs?: number;
   /**
@@ -297,6 +298,8 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
       });
   if (o.guestJobs !== undefined && !(Number.isInteger(o.guestJobs) && o.guestJobs >= 1))
     throw new UsageError(`guestJobs ${o.guestJobs}: expected a positive integer`);
+  if (o.vmCpus !== undefined && !(Number.isInteger(o.vmCpus) && o.vmCpus >= 1))
+    throw new UsageError(`vmCpus ${o.vmCpus}: expected a positive integer`);
   const kernels = o.host ? ["host"] : o.kernels?.length ? o.kernels : await defaultKernels();
   const shard = o.shard ? parseShard(o.shard) : undefined;
   const work = shardPairs(kernels, files, shard);
@@ -307,7 +310,7 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
       ? undefined
       : guestCjsBundle();
   const columns: KernelColumn[] = [];
-  const jobs = Math.max(1, o.jobs ?? Math.floor(availableParallelism() / Math.max(1, o.guestJobs ?? 1)));
+  const jobs = Math.max(1, o.jobs ?? defaultJobs(o.guestJobs));
   const queue = [...work];
   const concurrent = Math.min(jobs, work.length);
   const vmCpus = o.vmCpus ?? vcpusPerVm(concurrent, o.guestJobs);
@@ -328,6 +331,12 @@ export async function runTests(o: RunTestsOptions = {}): Promise<TestRunResults>
     ok: summary.failed === 0 && summary.errors === 0 && summary.notRun === 0 && summary.total > 0,
     durationMs: Math.round(performance.now() - t0),
   };
+}
+
+/** Kernels at once by default: one per host core (over `guestJobs`), and no more VMs than free memory holds. */
+function defaultJobs(guestJobs = 1): number {
+  const byCores = Math.floor(availableParallelism() / Math.max(1, guestJobs));
+  return Math.max(1, Math.min(byCores, Math.floor(freemem() / (DEFAULT_VM_MEM_GIB * 2 ** 30))));
 }
 
 /** vCPUs per VM when `concurrent` VMs run at once: the host's cores shared out, 1 to 2 each, at least `guestJobs`. */
