@@ -8,13 +8,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Btf } from "../btf/index.ts";
 import {
+  pointRecordView,
   type RecordView,
   type RecordViewClass,
+  type RecordViewData,
   type RecordViewState,
   recordViewClass,
+  recordViewData,
   type TypedCodec,
   typedCodecFor,
   typedSizeCodec,
+  type WordsReader,
 } from "../btf/value-codec.ts";
 import { isKfuncKitError, KfuncKitError, type KfuncKitErrorOptions, UsageError } from "../errors.ts";
 import { attachAll } from "../kernel/attach/attach-all.ts";
@@ -237,48 +241,46 @@ class ViewPlacer {
   readonly view: RecordViewState;
   readonly record: unknown;
   readonly size: number;
-  #data: Uint8Array = new Uint8Array(0);
-  #dv: DataView = new DataView(new ArrayBuffer(0));
-  #scratch: Uint8Array | undefined;
-  #scratchView: DataView | undefined;
+  #ring: RecordViewData;
+  #scratch: RecordViewData | undefined;
 
   constructor(View: RecordViewClass, size: number) {
     const v = new View(new Uint8Array(0));
     this.view = v;
     this.record = v;
     this.size = size;
+    this.#ring = recordViewData(v["#data"], v["#dv"]);
   }
 
   /** Points the view at the ring's data area. */
   reset(ring: RingBuffer): void {
     const c = ring.data;
-    this.point(c, c === this.#data ? this.#dv : new DataView(c.buffer, c.byteOffset, c.byteLength));
+    this.point(
+      c,
+      c === this.#ring["#data"] ? this.#ring["#dv"] : new DataView(c.buffer, c.byteOffset, c.byteLength),
+    );
   }
 
   /** Points the view at `data` (the ring's data area) read through `dv`. */
   point(data: Uint8Array, dv: DataView): void {
-    this.#data = data;
-    this.#dv = dv;
-    this.view["#data"] = data;
-    this.view["#dv"] = dv;
+    if (data !== this.#ring["#data"] || dv !== this.#ring["#dv"]) this.#ring = recordViewData(data, dv);
+    pointRecordView(this.view, this.#ring);
   }
 
   /** Called for a record of `n` bytes at `at` when it may need the copy; returns the next threshold. */
   place(at: number, n: number): number {
     const s = this.view;
     if (n < this.size) {
-      this.#scratch ??= new Uint8Array(8 + this.size);
-      this.#scratchView ??= new DataView(this.#scratch.buffer);
-      this.#scratch.fill(0);
-      this.#scratchView.setUint32(0, n, true);
-      this.#scratch.set(this.#data.subarray(at, at + n), 8);
-      s["#data"] = this.#scratch;
-      s["#dv"] = this.#scratchView;
+      this.#scratch ??= recordViewData(new Uint8Array(8 + this.size + ((8 - (this.size % 8)) % 8)));
+      const scratch = this.#scratch["#data"];
+      scratch.fill(0);
+      this.#scratch["#dv"].setUint32(0, n, true);
+      scratch.set(this.#ring["#data"].subarray(at, at + n), 8);
+      pointRecordView(s, this.#scratch);
       s["#at"] = 8;
       return Number.POSITIVE_INFINITY;
     }
-    s["#data"] = this.#data;
-    s["#dv"] = this.#dv;
+    pointRecordView(s, this.#ring);
     return this.size;
   }
 }
@@ -291,13 +293,16 @@ const TYPED_VIEW_LOOP: LoopSpec = {
     'view["#at"] = at; if (n < min) min = arg.place(at, n); if (cb(record) === false) { stop = true; break; }',
 };
 
-/** The skeleton's decoded-copy consumer: `read(dv, data, at)` per record, a padded copy for short ones. */
+/**
+ * The skeleton's decoded-copy consumer: `read(dv, data, at, q, qs)` per record (`arg.words`: the ring's data
+ * as DataView and 64-bit words, made once per data area), a padded copy for short ones.
+ */
 const TYPED_COPY_LOOP: LoopSpec = {
   key: "typed_copy",
   setup:
-    "const read = arg.read; const recSize = arg.size; const dv = arg.dv === undefined || arg.dv.buffer !== data.buffer ? (arg.dv = new DataView(data.buffer, data.byteOffset, data.byteLength)) : arg.dv;",
+    'const read = arg.read; const recSize = arg.size; const w = arg.words === undefined || arg.words["#data"] !== data ? (arg.words = arg.wordsOf(data)) : arg.words; const dv = w["#dv"]; const q = w["#q"]; const qs = w["#qs"];',
   perRecord:
-    "if (cb(n < recSize ? arg.padded(data, at, n) : read(dv, data, at)) === false) { stop = true; break; }",
+    "if (cb(n < recSize ? arg.padded(data, at, n) : read(dv, data, at, q, qs)) === false) { stop = true; break; }",
 };
 
 /** A ring buffer whose records decode as `T`: copies (`consume`, `records`) or in place (`cursor`, `consumeView`). */
@@ -309,9 +314,10 @@ export class SkeletonRingBuffer<T> {
   #viewPlacer: ViewPlacer | undefined;
   #copyArgs:
     | {
-        read: TypedCodec["read"];
+        read: WordsReader;
         size: number;
-        dv: DataView | undefined;
+        words: RecordViewData | undefined;
+        wordsOf: (data: Uint8Array) => RecordViewData;
         padded: (d: Uint8Array, at: number, n: number) => unknown;
       }
     | undefined;
@@ -373,9 +379,10 @@ export class SkeletonRingBuffer<T> {
     const size = c.size;
     const ring = this.ring;
     this.#copyArgs ??= {
-      read: c.read,
+      read: c.readWords ?? c.read,
       size,
-      dv: undefined as DataView | undefined,
+      words: undefined,
+      wordsOf: (data: Uint8Array) => recordViewData(data),
       // a record shorter than its type (a truncated output): decode a zero-padded copy
       padded: (d: Uint8Array, at: number, n: number) => {
         const padded = new Uint8Array(size);
