@@ -59,13 +59,23 @@ export function bytesCodec(size: number): ValueCodec {
 const TWO32 = 2 ** 32;
 const views = new WeakMap<ArrayBufferLike, DataView>();
 
-/** A cached DataView over the whole ArrayBuffer (offsets below add byteOffset). */
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView | undefined;
+
+/**
+ * A cached DataView over the whole ArrayBuffer (offsets below add byteOffset). The last array's is kept
+ * apart: a map decodes from the same value buffer every time, and `.buffer` plus the WeakMap's lookup were
+ * most of what `BpfMap.get` added to its syscall (it keeps that one array alive until another is decoded).
+ */
 function bufView(b: Uint8Array): DataView {
+  if (b === lastBytes) return lastView!;
   let v = views.get(b.buffer);
   if (!v) {
     v = new DataView(b.buffer);
     views.set(b.buffer, v);
   }
+  lastBytes = b;
+  lastView = v;
   return v;
 }
 
