@@ -13,9 +13,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RecordViewState } from "../src/btf/value-codec.ts";
 import { compileBpf } from "../src/compile/clang.ts";
 import { testRun } from "../src/kernel/test-run.ts";
-import type { RecordViewState } from "../src/btf/value-codec.ts";
 import { generateSkeleton } from "../src/skeleton/generate.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
