@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { compileBpf } from "../src/compile/clang.ts";
 import { BpfMap, loadCollectionSync } from "../src/kernel/index.ts";
 import { parseObject } from "../src/object/index.ts";
+import { addressNumber, offHeap } from "../src/sys/bpf-fast.ts";
 import { mapCreate } from "../src/sys/bpf-map.ts";
 import { BPF_MAP_TYPE } from "../src/sys/constants.ts";
-import { addressNumber, offHeap } from "../src/sys/bpf-fast.ts";
 import { libcBinding } from "../src/sys/libc.ts";
 import { vmlinuxHeaderDir } from "../test/kernel/load-helpers.ts";
 

@@ -69,10 +69,16 @@ export class RecordView {
   readonly data: Uint8Array;
   readonly view: DataView;
   offset = 0;
+  /** The data as 64-bit words (a ring's data area is page-aligned): an aligned u64 is one load and a bigint. */
+  readonly #words: BigUint64Array | undefined;
 
   constructor(data: Uint8Array) {
     this.data = data;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.#words =
+      data.byteOffset % 8 === 0
+        ? new BigUint64Array(data.buffer, data.byteOffset, data.byteLength >>> 3)
+        : undefined;
   }
 
   /** The record's length, from its header (read when asked: one store less per record). */
@@ -92,7 +98,9 @@ export class RecordView {
     return this.view.getInt32(this.offset + at, true);
   }
   u64(at: number): bigint {
-    return this.view.getBigUint64(this.offset + at, true);
+    const o = this.offset + at;
+    const w = this.#words;
+    return (o & 7) === 0 && w !== undefined ? w[o >>> 3]! : this.view.getBigUint64(o, true);
   }
   /** A u64 as a number (exact below 2^53). */
   u64n(at: number): number {
@@ -269,7 +277,14 @@ interface Batch {
  * `b.busy`), returns the bytes walked. A function of its own, not a method: as a private method reading its
  * arrays from `this`, V8's code for this loop ran at ~11 ns a record, this one at ~3.
  */
-function fillBatch(b: Batch, lens: Int32Array, mask: number, start: number, avail: number, cap: number): number {
+function fillBatch(
+  b: Batch,
+  lens: Int32Array,
+  mask: number,
+  start: number,
+  avail: number,
+  cap: number,
+): number {
   const offsets = b.offsets;
   const lengths = b.lengths;
   const ends = b.ends;
@@ -507,7 +522,8 @@ export class RingBuffer implements Disposable {
     const avail = Math.min(this.#producerPos() - base, 0x3fffffff) | 0;
     b.count = 0;
     b.busy = false;
-    const done = avail <= 0 ? 0 : fillBatch(b, this.#lens, this.#mask, (base % (this.#mask + 1)) | 0, avail, cap);
+    const done =
+      avail <= 0 ? 0 : fillBatch(b, this.#lens, this.#mask, (base % (this.#mask + 1)) | 0, avail, cap);
     this.#busy = b.busy;
     return done;
   }

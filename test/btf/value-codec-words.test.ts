@@ -4,12 +4,7 @@
 // (a packed struct) must keep the DataView path.
 import assert from "node:assert/strict";
 import test from "node:test";
-import {
-  codecOfShape,
-  pointRecordView,
-  recordViewClass,
-  recordViewData,
-} from "../../src/btf/value-codec.ts";
+import { codecOfShape, pointRecordView, recordViewClass, recordViewData } from "../../src/btf/value-codec.ts";
 import type { FieldShape, ValueShape } from "../../src/btf/value-shape.ts";
 
 const field = (name: string, byte: number, shape: ValueShape): FieldShape => ({

@@ -77,7 +77,17 @@ test("records of every size wrap a one-page ring many times and arrive whole, in
         api === "batch3" ? 3 : undefined,
       );
       assert.equal(n, expected.length);
-    } else if (api === "view") rb.consumeView((r) => note(r.data, r.offset, r.length));
+    } else if (api === "view")
+      rb.consumeView((r) => {
+        note(r.data, r.offset, r.length);
+        // u64 reads an aligned field as a word, an unaligned one through the DataView: both as the bytes say
+        const v = new DataView(r.data.buffer, r.data.byteOffset);
+        for (const at of [0, 4, 8]) {
+          if (at + 8 > r.length) break;
+          assert.equal(r.u64(at), v.getBigUint64(r.offset + at, true), `u64(${at}) at ${r.offset}`);
+        }
+        assert.equal(r.u64(0), (BigInt(r.u32(4)) << 32n) | BigInt(r.u32(0)));
+      });
     else if (api === "raw") rb.consumeRaw(note);
     else if (api === "consume") rb.consume((d) => note(d, 0, d.byteLength));
     else if (api === "batches") {
