@@ -275,7 +275,7 @@ interface Batch {
 /**
  * The batch's records from data offset `start` on (up to `avail` bytes, `cap` records): sets `b.count` (and
  * `b.busy`), returns the bytes walked. A function of its own, not a method: as a private method reading its
- * arrays from `this`, V8's code for this loop ran at ~11 ns a record, this one at ~3.
+ * arrays from `this`, V8's code for this loop ran at ~11 ns a record, this one at ~4.6 (an empty callback per batch).
  */
 function fillBatch(
   b: Batch,
