@@ -61,7 +61,7 @@ process.stdout.write(
     row("kfunc-kit, first loadCollection (KFUNC_KIT_NO_BOOT_CACHE=1)", uncached) +
     row("kfunc-kit, second loadCollection in the same process", second) +
     row("  the first, koffi loaded before it", preloaded) +
-    row("  the first, koffi loaded, no mark-compact inside", preloadedNoGc) +
+    row("  the first, koffi loaded, a 32 MB initial heap", preloadedNoGc) +
     row("libbpf 1.1, open+load+close in a fresh process", libbpf) +
     `  (kfunc-kit's imports before the load, not timed above: ${median(imports).toFixed(1)} ms)\n`,
 );

@@ -144,6 +144,7 @@ export class RingCursor {
   readonly view: DataView;
   /** Where the current record's bytes start in `data`. */
   offset = 0;
+  length = 0;
   readonly #lens: Int32Array;
   readonly #cons: Uint32Array;
   readonly #prod: Uint32Array;
@@ -192,14 +193,6 @@ export class RingCursor {
     return this.#busy;
   }
 
-  /**
-   * The current record's length, read from its header (one store less per record than keeping it in a
-   * field; the header is in the cache line just read).
-   */
-  get length(): number {
-    return this.#lens[(this.offset - HDR_SZ) >>> 2]! & 0x3fffffff;
-  }
-
   /** Moves to the next committed record; false when there is none (everything read is then released). */
   next(): boolean {
     // the hot path, small enough to inline: a committed record inside the current chunk
@@ -211,6 +204,7 @@ export class RingCursor {
       if ((len & (BUSY_BIT | DISCARD_BIT)) === 0) {
         this.#pos = p + ((len + 15) & ~7);
         this.offset = p + HDR_SZ;
+        this.length = len;
         return true;
       }
     }
@@ -232,6 +226,7 @@ export class RingCursor {
       this.#pos = p + (((len & 0x3fffffff) + 15) & ~7);
       if (len & DISCARD_BIT) continue;
       this.offset = p + HDR_SZ;
+      this.length = len & 0x3fffffff;
       return true;
     }
   }
