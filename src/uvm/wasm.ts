@@ -5,6 +5,7 @@ import type { CallBack, Engine, Env, RunOptions } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { callError, fault, wildAccess } from "./faults.ts";
 import { functionEntries, reachFrom } from "./jit.ts";
+import { type BasicBlock, type CountedLoop, countedLoop, writesReg } from "./loops.ts";
 import { BASE, Memory, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 import { STACK_SIZE } from "./raw.ts";
 import { type Shape, shapeOf } from "./structure.ts";
@@ -41,6 +42,8 @@ const L_G = 15;
 const L_S = 16;
 /** The instruction budget left (i32): the global B only at calls and returns. */
 const L_BUD = 17;
+/** The most instructions a counted loop's dominator subtree may have to be emitted twice (FnGen.versionable). */
+const VERSION_MAX = 256;
 /** The widest byte range one merged bounds check covers (two 8-byte loads of permission bytes). */
 const MERGE_SPAN = 16;
 
@@ -154,15 +157,6 @@ function section(id: number, body: Bytes): number[] {
   return new Bytes().u8(id).uleb(body.b.length).bytes(body.b).b;
 }
 
-interface BasicBlock {
-  readonly start: number;
-  /** The instructions, the conditional jump that ends a "cond" block included (not a goto or exit). */
-  readonly pcs: number[];
-  end: "exit" | "goto" | "fall" | "cond" | "off";
-  /** goto/fall: the next block; cond: the jump's target, then the fall-through. */
-  readonly succs: number[];
-}
-
 interface WasmCtx {
   h(id: number, pc: number): void;
   k(idx: number, pc: number): void;
@@ -176,7 +170,7 @@ export function compileWasm(code: Code, env: Env): Engine {
   const mem = env.mem;
   const entries = functionEntries(code);
   const groups: LoadGroup[] = [];
-  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups)));
+  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups, [])));
   const B = new WA.Global({ value: "i32", mutable: true }, 0);
   const D = new WA.Global({ value: "i32", mutable: true }, 0);
   const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
@@ -276,7 +270,20 @@ export function compileWasm(code: Code, env: Env): Engine {
   };
 }
 
-function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup[]): number[] {
+/** @internal The header pcs of the loops compiled in two copies (FnGen.versionable), for tests. */
+export function versionedLoops(code: Code, env: Env): number[] {
+  const out: number[] = [];
+  encodeModule(code, env, functionEntries(code), [], out);
+  return out;
+}
+
+function encodeModule(
+  code: Code,
+  env: Env,
+  entries: number[],
+  groups: LoadGroup[],
+  versioned: number[],
+): number[] {
   const types = new Bytes().vec([
     [0x60, 2, I32, I32, 0],
     [0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0],
@@ -314,7 +321,7 @@ function encodeModule(code: Code, env: Env, entries: number[], groups: LoadGroup
     fnIndex.set(e, N_IMPORTED + i);
   });
   for (const e of entries) {
-    const body = new FnGen(code, env, e, fnIndex, groups).body();
+    const body = new FnGen(code, env, e, fnIndex, groups, versioned).body();
     codes.uleb(body.length).bytes(body);
   }
   const run = runBody(env.mem.scratch);
@@ -352,6 +359,10 @@ class FnGen {
   private readonly blockOf = new Map<number, number>();
   private readonly groupOf = new Map<number, LoadGroup>();
   private nBlocks = 0;
+  /** Inside a counted loop's copies (see versionable): no copies within copies. */
+  private versioned = false;
+  /** The header whose charge the code being emitted leaves out (the uncharged copy of a counted loop). */
+  private uncharged = -1;
   private readonly loopLen = new Map<number, number>();
   private entryLen = 1;
   /** Whether no instruction of this function writes r10: then r10 is this frame's top throughout. */
@@ -367,6 +378,8 @@ class FnGen {
     private readonly fnIndex: Map<number, number>,
     /** Every merged load group of the module, by id (the G import's argument). */
     private readonly groups: LoadGroup[],
+    /** The header pcs of the counted loops emitted in two copies. */
+    private readonly versionedAt: number[],
   ) {}
 
   body(): number[] {
@@ -384,7 +397,7 @@ class FnGen {
     for (let j = 1; j < pcs.length && pcs[j] === pcs[j - 1]! + 1 && !leaders.has(pcs[j]!); j++)
       this.entryLen++;
     this.nBlocks = this.blockOf.size;
-    this.fixedR10 = !pcs.some((pc) => pc < c.count && writesR10(c, pc));
+    this.fixedR10 = !pcs.some((pc) => pc < c.count && writesReg(c, pc, 10));
     this.groupLoads(pcs, leaders);
     const o = this.o;
     // locals: r0, r6..r10, t, u (i64); o, blk, g, s, budget (i32)
@@ -435,6 +448,66 @@ class FnGen {
     this.trap(0, pc);
     this.extra--;
     o.u8(0x0b);
+  }
+
+  /**
+   * Header `x` as a counted loop worth two copies (loops.ts): it charges the budget, and its dominator
+   * subtree (what gets copied) is at most VERSION_MAX instructions.
+   */
+  private versionable(blocks: BasicBlock[], shape: Shape, x: number): CountedLoop | undefined {
+    if (this.chargeAt(blocks[x]!.start) === 0) return undefined;
+    const l = countedLoop(this.c, blocks, shape, x, (b) => this.chargeAt(blocks[b]!.start) !== 0);
+    if (!l) return undefined;
+    let size = 0;
+    const count = (b: number): void => {
+      size += blocks[b]!.pcs.length + 1;
+      for (const y of shape.children[b]!) count(y);
+    };
+    count(x);
+    return size <= VERSION_MAX ? l : undefined;
+  }
+
+  /**
+   * At a counted loop's entry: `if` its header's executions N are known and N·len fit in the budget left,
+   * takes them from it (the budget a charged loop would have left after its last iteration) and opens the
+   * `if` of the uncharged copy. Charged loops fault on the budget only when it does not cover them all, and
+   * then the charged copy runs.
+   */
+  private countedEntry(l: CountedLoop, len: number): void {
+    const o = this.o;
+    const bound = () => ("reg" in l.bound ? this.get(l.bound.reg) : this.i64(l.bound.imm));
+    const down = l.cont === "gt" || (l.cont === "ne" && l.step === -1);
+    // N = counter - bound (down) or bound - counter
+    if (down) {
+      this.get(l.counter);
+      bound();
+    } else {
+      bound();
+      this.get(l.counter);
+    }
+    o.u8(0x7d).u8(0x22).uleb(L_T);
+    const quota = () => {
+      o.u8(0x20).uleb(L_BUD).u8(0xad); // i64.extend_i32_u
+      this.i64(len);
+      o.u8(0x80); // i64.div_u
+    };
+    if (l.cont === "ne") {
+      // 1 <= N <= quota, as N - 1 < quota (N = 0 is 2^64 executions)
+      this.i64(1);
+      o.u8(0x7d);
+      quota();
+      o.u8(0x54); // i64.lt_u
+    } else {
+      quota();
+      o.u8(0x58); // i64.le_u
+      this.get(l.counter);
+      bound();
+      o.u8(l.cont === "lt" ? 0x54 : 0x56, 0x71); // i64.lt_u / i64.gt_u, i32.and
+    }
+    o.u8(0x04, 0x40);
+    o.u8(0x20).uleb(L_BUD).u8(0x20).uleb(L_T).u8(0xa7);
+    this.i32(len);
+    o.u8(0x6c, 0x6b).u8(0x21).uleb(L_BUD); // budget -= N * len
   }
 
   /** The function's basic blocks in pc order (block 0 = the entry's), with their successors. */
@@ -512,7 +585,7 @@ class FnGen {
     };
     const code = (x: number): void => {
       const b = blocks[x]!;
-      this.charge(b.start);
+      if (x !== this.uncharged) this.charge(b.start);
       const last = b.pcs.length - 1;
       for (let i = 0; i <= last; i++) {
         const pc = b.pcs[i]!;
@@ -575,11 +648,31 @@ class FnGen {
         within(x, ys);
         return;
       }
-      o.u8(0x03, 0x40);
-      labels.push({ loop: x });
-      within(x, ys);
+      const loop = () => {
+        o.u8(0x03, 0x40);
+        labels.push({ loop: x });
+        within(x, ys);
+        labels.pop();
+        o.u8(0x0b);
+      };
+      const counted = this.versioned ? undefined : this.versionable(blocks, shape, x);
+      if (!counted) {
+        loop();
+        return;
+      }
+      // two copies of x's subtree: one that charged the whole trip count at the entry, and the charged one
+      this.versioned = true;
+      this.versionedAt.push(blocks[x]!.start);
+      this.countedEntry(counted, this.chargeAt(blocks[x]!.start));
+      labels.push({ if: true });
+      this.uncharged = x;
+      loop();
+      this.uncharged = -1;
+      o.u8(0x05);
+      loop();
       labels.pop();
       o.u8(0x0b);
+      this.versioned = false;
     };
     tree(0);
   }
@@ -1186,19 +1279,6 @@ class FnGen {
     }
     return true;
   }
-}
-
-/** Whether instruction `pc` writes r10 (the verifier forbids it; raw programs may still do it). */
-function writesR10(c: Code, pc: number): boolean {
-  const op = c.op[pc]!;
-  const cls = asm.opClass(op);
-  if (asm.isAluClass(cls) || cls === asm.BPF_CLASS.LDX || op === asm.BPF_INSN.LD_IMM64)
-    return c.dst[pc] === 10;
-  if (cls === asm.BPF_CLASS.STX && asm.opMode(op) === asm.BPF_MODE.ATOMIC)
-    return (
-      (c.imm[pc]! & asm.BPF_ATOMIC.FETCH) !== 0 && c.imm[pc] !== asm.BPF_ATOMIC.CMPXCHG && c.src[pc] === 10
-    );
-  return false;
 }
 
 /** The Wasm i64 load of `size` bytes (i64.load8/16/32 signed for BPF_MEMSX, unsigned for BPF_MEM; i64.load). */
