@@ -39,7 +39,10 @@ export class Memory {
   readonly wasm: WasmMemory;
   /** Offset of the permission bytes in `wasm` (heap offset o's permission is at permBase + o). */
   readonly permBase: number;
-  /** Offset of the 80-byte scratch area through which compiled code passes r1..r5 / r0 to helpers. */
+  /**
+   * Offset of the 128-byte scratch area: compiled code passes r1..r5 / r0 to helpers in its first 80 bytes;
+   * the Wasm JIT keeps the budget left at +96 (wasm.ts, BUDGET_AT).
+   */
   readonly scratch: number;
 
   constructor(capacity: number) {

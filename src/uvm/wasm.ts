@@ -30,8 +30,7 @@ const FN_W = 3;
 const FN_G = 4;
 const N_IMPORTED = 5;
 // imported globals
-const G_B = 0;
-const G_D = 1;
+const G_D = 0;
 // locals: r1..r5 are params 0..4; r0 = 5; r6..r10 = 6..10; temporaries
 const L_T = 11;
 const L_U = 12;
@@ -40,12 +39,17 @@ const L_BLK = 14;
 const L_G = 15;
 /** Heap offset of the bottom of this call's stack frame (i32), for the unchecked r10 accesses. */
 const L_S = 16;
-/** The instruction budget left (i32): the global B only at calls and returns. */
+/** The budget word's new value while a charge tests it (i32). */
 const L_BUD = 17;
 /** The most instructions a counted loop's dominator subtree may have to be emitted twice (FnGen.versionable). */
 const VERSION_MAX = 256;
 /** The widest byte range one merged bounds check covers (two 8-byte loads of permission bytes). */
 const MERGE_SPAN = 16;
+/**
+ * The budget left lives in a word of the scratch area (at this offset), not in a local: one word for all the
+ * run's frames and callbacks, and no register held for it through a function's loops.
+ */
+const BUDGET_AT = 96;
 
 /**
  * Loads off one base register within a straight-line run, checked once at the first of them: the run ends
@@ -171,9 +175,9 @@ export function compileWasm(code: Code, env: Env): Engine {
   const entries = functionEntries(code);
   const groups: LoadGroup[] = [];
   const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups, [])));
-  const B = new WA.Global({ value: "i32", mutable: true }, 0);
   const D = new WA.Global({ value: "i32", mutable: true }, 0);
   const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
+  const budgetWord = new Int32Array(mem.wasm.buffer, mem.scratch + BUDGET_AT, 1);
   let cpc = 0;
   let fns: ((...a: bigint[]) => bigint)[] = [];
   const byPc = new Map<number, number>();
@@ -242,7 +246,7 @@ export function compileWasm(code: Code, env: Env): Engine {
     },
   };
   const inst = new WA.Instance(module, {
-    env: { mem: mem.wasm, B, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
+    env: { mem: mem.wasm, D, h: ctx.h, k: ctx.k, F: ctx.F, W: ctx.W, G: ctx.G },
   });
   fns = entries.map((e) => inst.exports[`f${e}`] as (...a: bigint[]) => bigint);
   const run0 = inst.exports["run"] as (
@@ -255,6 +259,8 @@ export function compileWasm(code: Code, env: Env): Engine {
   return {
     code,
     run(r1l: number, r1h: number, r2l: number, r2h: number, opts: RunOptions): number {
+      // another engine on this memory may be mid-run (a helper running a program): its budget word stays
+      const outer = budgetWord[0]!;
       try {
         const lo = run0(r1l, r1h, r2l, r2h, Math.min(opts.budget, 0x7fffffff));
         OUT[0] = A[1]!;
@@ -265,6 +271,8 @@ export function compileWasm(code: Code, env: Env): Engine {
           return e.lo;
         }
         throw callError(code, cpc, e);
+      } finally {
+        budgetWord[0] = outer;
       }
     },
   };
@@ -292,14 +300,13 @@ function encodeModule(
     [0x60, 5, I32, I32, I32, I32, I32, 1, I32],
   ]);
   const pages = env.mem.wasm.buffer.byteLength / 65536;
-  const imp = new Bytes().uleb(8);
+  const imp = new Bytes().uleb(7);
   imp.str("env").str("h").u8(0x00).uleb(0);
   imp.str("env").str("k").u8(0x00).uleb(0);
   imp.str("env").str("F").u8(0x00).uleb(0);
   imp.str("env").str("W").u8(0x00).uleb(1);
   imp.str("env").str("G").u8(0x00).uleb(3);
   imp.str("env").str("mem").u8(0x02, 0x00).uleb(pages);
-  imp.str("env").str("B").u8(0x03, I32, 0x01);
   imp.str("env").str("D").u8(0x03, I32, 0x01);
   const funcs = new Bytes().uleb(entries.length + 1);
   for (let i = 0; i < entries.length; i++) funcs.uleb(2);
@@ -344,7 +351,7 @@ function encodeModule(
 function runBody(scratch: number): number[] {
   const o = new Bytes();
   o.uleb(1).uleb(1).u8(I64); // local 5: r0
-  o.u8(0x20, 4, 0x24).uleb(G_B); // B = budget
+  o.u8(0x41, 0x00, 0x20, 4, 0x36, 0x02).uleb(scratch + BUDGET_AT); // the budget word = budget
   o.u8(0x41, 0x00, 0x24).uleb(G_D); // D = 0
   for (const p of [0, 2]) o.u8(0x20, p, 0xad, 0x20, p + 1, 0xad, 0x42, 32, 0x86, 0x84); // lo | hi << 32
   o.u8(0x42, 0x00, 0x42, 0x00, 0x42, 0x00); // r3..r5 = 0
@@ -417,7 +424,6 @@ class FnGen {
     o.u8(0xa7);
     this.i32(BASE + STACK_SIZE);
     o.u8(0x6b).u8(0x21).uleb(L_S);
-    o.u8(0x23).uleb(G_B).u8(0x21).uleb(L_BUD);
     const blocks = this.basicBlocks(pcs, leaders);
     const shape =
       process.env["KFUNC_KIT_UVM_DISPATCH"] === "1" ? undefined : shapeOf(blocks.map((b) => b.succs));
@@ -442,8 +448,11 @@ class FnGen {
     if (n === 0) return;
     const o = this.o;
     // budget -= n; if (budget < 0) fault
-    o.u8(0x20).uleb(L_BUD).u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_BUD);
-    o.u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
+    const at = this.env.mem.scratch + BUDGET_AT;
+    o.u8(0x41, 0x00, 0x41, 0x00, 0x28, 0x02).uleb(at);
+    o.u8(0x41).sleb(n).u8(0x6b).u8(0x22).uleb(L_BUD);
+    o.u8(0x36, 0x02).uleb(at);
+    o.u8(0x20).uleb(L_BUD).u8(0x41, 0x00).u8(0x48).u8(0x04, 0x40);
     this.extra++;
     this.trap(0, pc);
     this.extra--;
@@ -487,7 +496,9 @@ class FnGen {
     }
     o.u8(0x7d).u8(0x22).uleb(L_T);
     const quota = () => {
-      o.u8(0x20).uleb(L_BUD).u8(0xad); // i64.extend_i32_u
+      o.u8(0x41, 0x00, 0x28, 0x02)
+        .uleb(this.env.mem.scratch + BUDGET_AT)
+        .u8(0xad); // i64.extend_i32_u
       this.i64(len);
       o.u8(0x80); // i64.div_u
     };
@@ -505,9 +516,11 @@ class FnGen {
       o.u8(l.cont === "lt" ? 0x54 : 0x56, 0x71); // i64.lt_u / i64.gt_u, i32.and
     }
     o.u8(0x04, 0x40);
-    o.u8(0x20).uleb(L_BUD).u8(0x20).uleb(L_T).u8(0xa7);
+    const at = this.env.mem.scratch + BUDGET_AT;
+    o.u8(0x41, 0x00, 0x41, 0x00, 0x28, 0x02).uleb(at);
+    o.u8(0x20).uleb(L_T).u8(0xa7);
     this.i32(len);
-    o.u8(0x6c, 0x6b).u8(0x21).uleb(L_BUD); // budget -= N * len
+    o.u8(0x6c, 0x6b, 0x36, 0x02).uleb(at); // budget -= N * len
   }
 
   /** The function's basic blocks in pc order (block 0 = the entry's), with their successors. */
@@ -1118,15 +1131,8 @@ class FnGen {
 
   /** Return r0, handing the budget left back to the caller. */
   private ret(): void {
-    this.o.u8(0x20).uleb(L_BUD).u8(0x24).uleb(G_B);
     this.get(0);
     this.o.u8(0x0f);
-  }
-  private budgetOut(): void {
-    this.o.u8(0x20).uleb(L_BUD).u8(0x24).uleb(G_B);
-  }
-  private budgetIn(): void {
-    this.o.u8(0x23).uleb(G_B).u8(0x21).uleb(L_BUD);
   }
 
   private call(pc: number, op: number, s: number, d: number, imm: number): void {
@@ -1149,9 +1155,7 @@ class FnGen {
       this.get(d);
       o.u8(0xa7);
       this.i32(pc);
-      this.budgetOut();
       o.u8(0x10).uleb(FN_H);
-      this.budgetIn();
       back();
       return;
     }
@@ -1169,9 +1173,7 @@ class FnGen {
       this.extra--;
       o.u8(0x0b);
       for (let i = 1; i <= 5; i++) this.get(i);
-      this.budgetOut();
       o.u8(0x10).uleb(this.fnIndex.get(t)!);
-      this.budgetIn();
       this.set(0);
       o.u8(0x23).uleb(G_D);
       this.i32(1);
@@ -1181,9 +1183,7 @@ class FnGen {
     passArgs();
     this.i32(imm);
     this.i32(pc);
-    this.budgetOut();
     o.u8(0x10).uleb(s === asm.BPF_PSEUDO.KFUNC_CALL ? FN_K : FN_H);
-    this.budgetIn();
     back();
   }
 
