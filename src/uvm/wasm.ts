@@ -10,6 +10,7 @@ import { BASE, Memory, PERM_READ, PERM_RW, PERM_WRITE } from "./memory.ts";
 import { STACK_SIZE } from "./raw.ts";
 import { type Shape, shapeOf } from "./structure.ts";
 import { WA } from "./wasm-api.ts";
+import { windowPlan } from "./window-plan.ts";
 
 /**
  * The WebAssembly JIT: one Wasm function per eBPF function, registers as i64 locals, so 64-bit arithmetic
@@ -50,6 +51,7 @@ const MERGE_SPAN = 16;
  * run's frames and callbacks, and no register held for it through a function's loops.
  */
 const BUDGET_AT = 96;
+const NONE: ReadonlySet<number> = new Set();
 
 /**
  * Loads off one base register within a straight-line run, checked once at the first of them: the run ends
@@ -174,7 +176,9 @@ export function compileWasm(code: Code, env: Env): Engine {
   const mem = env.mem;
   const entries = functionEntries(code);
   const groups: LoadGroup[] = [];
-  const module = new WA.Module(new Uint8Array(encodeModule(code, env, entries, groups, [])));
+  const module = new WA.Module(
+    new Uint8Array(encodeModule(code, env, entries, groups, { counted: [], planned: [] })),
+  );
   const D = new WA.Global({ value: "i32", mutable: true }, 0);
   const A = new Int32Array(mem.wasm.buffer, mem.scratch, 10);
   const budgetWord = new Int32Array(mem.wasm.buffer, mem.scratch + BUDGET_AT, 1);
@@ -278,9 +282,12 @@ export function compileWasm(code: Code, env: Env): Engine {
   };
 }
 
-/** @internal The header pcs of the loops compiled in two copies (FnGen.versionable), for tests. */
-export function versionedLoops(code: Code, env: Env): number[] {
-  const out: number[] = [];
+/**
+ * @internal The header pcs of the loops compiled in two copies, for tests: counted loops (FnGen.versionable)
+ * and loops with a WindowPlan.
+ */
+export function loopCopies(code: Code, env: Env): { counted: number[]; planned: number[] } {
+  const out = { counted: [], planned: [] };
   encodeModule(code, env, functionEntries(code), [], out);
   return out;
 }
@@ -290,7 +297,7 @@ function encodeModule(
   env: Env,
   entries: number[],
   groups: LoadGroup[],
-  versioned: number[],
+  copies: { counted: number[]; planned: number[] },
 ): number[] {
   const types = new Bytes().vec([
     [0x60, 2, I32, I32, 0],
@@ -328,7 +335,7 @@ function encodeModule(
     fnIndex.set(e, N_IMPORTED + i);
   });
   for (const e of entries) {
-    const body = new FnGen(code, env, e, fnIndex, groups, versioned).body();
+    const body = new FnGen(code, env, e, fnIndex, groups, copies).body();
     codes.uleb(body.length).bytes(body);
   }
   const run = runBody(env.mem.scratch);
@@ -370,6 +377,8 @@ class FnGen {
   private versioned = false;
   /** The header whose charge the code being emitted leaves out (the uncharged copy of a counted loop). */
   private uncharged = -1;
+  /** The accesses emitted without a check (the copy of a loop whose WindowPlan's test passed). */
+  private elide: ReadonlySet<number> = NONE;
   private readonly loopLen = new Map<number, number>();
   private entryLen = 1;
   /** Whether no instruction of this function writes r10: then r10 is this frame's top throughout. */
@@ -385,8 +394,8 @@ class FnGen {
     private readonly fnIndex: Map<number, number>,
     /** Every merged load group of the module, by id (the G import's argument). */
     private readonly groups: LoadGroup[],
-    /** The header pcs of the counted loops emitted in two copies. */
-    private readonly versionedAt: number[],
+    /** The header pcs of the loops emitted in two copies (see loopCopies). */
+    private readonly copies: { counted: number[]; planned: number[] },
   ) {}
 
   body(): number[] {
@@ -669,13 +678,40 @@ class FnGen {
         o.u8(0x0b);
       };
       const counted = this.versioned ? undefined : this.versionable(blocks, shape, x);
+      const w = this.env.window;
+      const plan = counted || this.versioned || !w ? undefined : windowPlan(this.c, blocks, shape, x, w.size);
+      if (plan && w) {
+        // each iteration tests the plan's range against the window once, then runs the copy without the
+        // checks it covers, or the checked one
+        this.versioned = true;
+        this.copies.planned.push(blocks[x]!.start);
+        o.u8(0x03, 0x40);
+        labels.push({ loop: x });
+        this.get(plan.base);
+        this.i64(plan.lo - w.addr);
+        o.u8(0x7c);
+        this.i64(w.size - (plan.hi - plan.lo));
+        o.u8(0x58, 0x04, 0x40); // i64.le_u, if
+        labels.push({ if: true });
+        this.elide = plan.pcs;
+        within(x, ys);
+        this.elide = NONE;
+        o.u8(0x05);
+        within(x, ys);
+        labels.pop();
+        o.u8(0x0b);
+        labels.pop();
+        o.u8(0x0b);
+        this.versioned = false;
+        return;
+      }
       if (!counted) {
         loop();
         return;
       }
       // two copies of x's subtree: one that charged the whole trip count at the entry, and the charged one
       this.versioned = true;
-      this.versionedAt.push(blocks[x]!.start);
+      this.copies.counted.push(blocks[x]!.start);
       this.countedEntry(counted, this.chargeAt(blocks[x]!.start));
       labels.push({ if: true });
       this.uncharged = x;
@@ -1187,6 +1223,13 @@ class FnGen {
     back();
   }
 
+  /** Whether access `pc` goes unchecked here: planned (WindowPlan), with every load of its group. */
+  private elided(pc: number): boolean {
+    if (!this.elide.has(pc)) return false;
+    const g = this.groupOf.get(pc);
+    return !g || g.members.every((m) => this.elide.has(m.pc));
+  }
+
   private memOp(pc: number, op: number, d: number, s: number, off: number, imm: number): boolean {
     const o = this.o;
     const c = this.c;
@@ -1210,6 +1253,22 @@ class FnGen {
         .u8(ldOp, 0x00)
         .uleb(off + STACK_SIZE);
       this.set(d);
+      return true;
+    }
+    if (this.elided(pc)) {
+      // inside the window (WindowPlan): the heap offset is the address's low half less BASE
+      this.get(cls === asm.BPF_CLASS.LDX ? s : d);
+      o.u8(0xa7);
+      this.i32(off - BASE);
+      o.u8(0x6a);
+      if (cls === asm.BPF_CLASS.LDX) {
+        o.u8(ldOp, 0x00, 0x00);
+        this.set(d);
+        return true;
+      }
+      if (cls === asm.BPF_CLASS.ST) this.i64(imm);
+      else this.get(s);
+      o.u8(stOp, 0x00, 0x00);
       return true;
     }
     if (asm.opMode(op) === asm.BPF_MODE.MEM && cls !== asm.BPF_CLASS.LDX && inFrame(d)) {

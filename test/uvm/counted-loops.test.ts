@@ -16,7 +16,7 @@ import { decodeCode } from "../../src/uvm/code.ts";
 import { UvmFault } from "../../src/uvm/fault.ts";
 import { Memory } from "../../src/uvm/memory.ts";
 import { allocStacks, MAX_FRAMES, RawVm, STACK_SIZE } from "../../src/uvm/raw.ts";
-import { versionedLoops } from "../../src/uvm/wasm.ts";
+import { loopCopies } from "../../src/uvm/wasm.ts";
 
 // The Wasm JIT emits a counted loop twice (wasm.ts, FnGen.versionable): a copy that takes the whole trip
 // count's budget at the entry and charges nothing per iteration, and the charged one for when the budget
@@ -41,7 +41,7 @@ function outcome(prog: Uint8Array, budget: number, dispatch: boolean): string {
 function versioned(prog: Uint8Array): number[] {
   const mem = new Memory(MAX_FRAMES * Memory.footprint(STACK_SIZE) + 64);
   const env = { mem, helpers: [], kfuncs: [], stackTops: allocStacks(mem) };
-  return versionedLoops(decodeCode(prog, "counted"), env);
+  return loopCopies(decodeCode(prog, "counted"), env).counted;
 }
 
 /** Every budget from 0 to `upTo`, and a large one: the versioned JIT against the dispatch loop. */
