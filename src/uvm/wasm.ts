@@ -1232,6 +1232,7 @@ class FnGen {
 
   private memOp(pc: number, op: number, d: number, s: number, off: number, imm: number): boolean {
     const o = this.o;
+    const HA = this.env.mem.heapAt;
     const c = this.c;
     const lo = () => o.u8(0x20).uleb(L_O);
     if (op === asm.BPF_INSN.LD_IMM64) {
@@ -1251,31 +1252,34 @@ class FnGen {
       o.u8(0x20)
         .uleb(L_S)
         .u8(ldOp, 0x00)
-        .uleb(off + STACK_SIZE);
+        .uleb(HA + off + STACK_SIZE);
       this.set(d);
       return true;
     }
     if (this.elided(pc)) {
-      // inside the window (WindowPlan): the heap offset is the address's low half less BASE
+      // inside the window (WindowPlan): the address's low half is the byte's offset in the Wasm memory
       this.get(cls === asm.BPF_CLASS.LDX ? s : d);
       o.u8(0xa7);
-      this.i32(off - BASE);
-      o.u8(0x6a);
+      if (off < 0) {
+        this.i32(off);
+        o.u8(0x6a);
+      }
+      const at = HA - BASE + Math.max(off, 0);
       if (cls === asm.BPF_CLASS.LDX) {
-        o.u8(ldOp, 0x00, 0x00);
+        o.u8(ldOp, 0x00).uleb(at);
         this.set(d);
         return true;
       }
       if (cls === asm.BPF_CLASS.ST) this.i64(imm);
       else this.get(s);
-      o.u8(stOp, 0x00, 0x00);
+      o.u8(stOp, 0x00).uleb(at);
       return true;
     }
     if (asm.opMode(op) === asm.BPF_MODE.MEM && cls !== asm.BPF_CLASS.LDX && inFrame(d)) {
       o.u8(0x20).uleb(L_S);
       if (cls === asm.BPF_CLASS.ST) this.i64(imm);
       else this.get(s);
-      o.u8(stOp, 0x00).uleb(off + STACK_SIZE);
+      o.u8(stOp, 0x00).uleb(HA + off + STACK_SIZE);
       return true;
     }
     if (cls === asm.BPF_CLASS.LDX) {
@@ -1289,7 +1293,7 @@ class FnGen {
       }
       const sx = asm.opMode(op) === asm.BPF_MODE.MEMSX;
       const ld = wasmLoadOp(size, sx);
-      o.u8(ld, 0x00).uleb(g ? off - g.min : 0);
+      o.u8(ld, 0x00).uleb(HA + (g ? off - g.min : 0));
       this.set(d);
       return true;
     }
@@ -1299,14 +1303,14 @@ class FnGen {
       lo();
       if (cls === asm.BPF_CLASS.ST) this.i64(imm);
       else this.get(s);
-      o.u8(st, 0x00, 0x00);
+      o.u8(st, 0x00).uleb(HA);
       return true;
     }
     // atomics: single-threaded load, modify, store
     this.check(pc, d, off, size, PERM_RW);
     const ld = size === 4 ? 0x35 : 0x29;
     lo();
-    o.u8(ld, 0x00, 0x00).u8(0x21).uleb(L_T); // t = old
+    o.u8(ld, 0x00).uleb(HA).u8(0x21).uleb(L_T); // t = old
     const t = () => o.u8(0x20).uleb(L_T);
     if (imm === asm.BPF_ATOMIC.CMPXCHG) {
       t();
@@ -1318,7 +1322,7 @@ class FnGen {
       o.u8(0x51, 0x04, 0x40);
       lo();
       this.get(s);
-      o.u8(st, 0x00, 0x00, 0x0b);
+      o.u8(st, 0x00).uleb(HA).u8(0x0b);
       t();
       this.set(0);
       return true;
@@ -1331,7 +1335,7 @@ class FnGen {
       this.get(s);
       o.u8(wasmOp(asm.BPF_CLASS.ALU64, base)!); // ADD, OR, AND, XOR
     }
-    o.u8(st, 0x00, 0x00);
+    o.u8(st, 0x00).uleb(HA);
     if (imm & asm.BPF_ATOMIC.FETCH) {
       t();
       this.set(s);
