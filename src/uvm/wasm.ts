@@ -44,6 +44,8 @@ const L_S = 16;
 const L_BUD = 17;
 /** The most instructions a counted loop's dominator subtree may have to be emitted twice (FnGen.versionable). */
 const VERSION_MAX = 256;
+/** The same for a loop emitted twice for its WindowPlan (a loop body rather than a one-block loop). */
+const PLAN_MAX = 2048;
 /** The widest byte range one merged bounds check covers (two 8-byte loads of permission bytes). */
 const MERGE_SPAN = 16;
 /**
@@ -475,14 +477,7 @@ class FnGen {
   private versionable(blocks: BasicBlock[], shape: Shape, x: number): CountedLoop | undefined {
     if (this.chargeAt(blocks[x]!.start) === 0) return undefined;
     const l = countedLoop(this.c, blocks, shape, x, (b) => this.chargeAt(blocks[b]!.start) !== 0);
-    if (!l) return undefined;
-    let size = 0;
-    const count = (b: number): void => {
-      size += blocks[b]!.pcs.length + 1;
-      for (const y of shape.children[b]!) count(y);
-    };
-    count(x);
-    return size <= VERSION_MAX ? l : undefined;
+    return l && subtreeSize(blocks, shape, x) <= VERSION_MAX ? l : undefined;
   }
 
   /**
@@ -679,7 +674,10 @@ class FnGen {
       };
       const counted = this.versioned ? undefined : this.versionable(blocks, shape, x);
       const w = this.env.window;
-      const plan = counted || this.versioned || !w ? undefined : windowPlan(this.c, blocks, shape, x, w.size);
+      const plan =
+        counted || this.versioned || !w || subtreeSize(blocks, shape, x) > PLAN_MAX
+          ? undefined
+          : windowPlan(this.c, blocks, shape, x, w.size);
       if (plan && w) {
         // each iteration tests the plan's range against the window once, then runs the copy without the
         // checks it covers, or the checked one
@@ -1342,6 +1340,13 @@ class FnGen {
     }
     return true;
   }
+}
+
+/** The instructions (and block ends) of block x's dominator subtree: what emitting x twice copies. */
+function subtreeSize(blocks: readonly BasicBlock[], shape: Shape, x: number): number {
+  let size = blocks[x]!.pcs.length + 1;
+  for (const y of shape.children[x]!) size += subtreeSize(blocks, shape, y);
+  return size;
 }
 
 /** The Wasm i64 load of `size` bytes (i64.load8/16/32 signed for BPF_MEMSX, unsigned for BPF_MEM; i64.load). */
