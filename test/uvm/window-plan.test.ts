@@ -50,12 +50,14 @@ function planned(prog: Uint8Array, memSize: number): number[] {
  * past the memory: the checked copy must fault at the load of its byte 7 (pc 5) after the store of byte 1.
  */
 function records(extra: number): Uint8Array {
+  return walk([movReg(6, 1), movReg(7, 1), aluReg("ADD", 7, 2), aluImm("ADD", 7, extra)]);
+}
+
+/** The loop of `records` after four instructions that set r6 (the first record) and r7 (the end). */
+function walk(setup: Insn[]): Uint8Array {
   return bytes(
     movImm(0, 0),
-    movReg(6, 1),
-    movReg(7, 1),
-    aluReg("ADD", 7, 2),
-    aluImm("ADD", 7, extra),
+    ...setup,
     ldx("B", 3, 6, 0), // 5: header
     stx("B", 6, 0, 1),
     ldx("B", 4, 6, 7),
@@ -93,21 +95,7 @@ test("window plan: the memory's last byte is the range's last (checks left out),
 test("window plan: a base in the stack fails the header's test and runs the checked copy", () => {
   // r6 = r10 - 32: the records are the stack frame's last 32 bytes (zero), then one past its top
   const onStack = (extra: number) =>
-    bytes(
-      movImm(0, 0),
-      movReg(6, 10),
-      aluImm("ADD", 6, -32),
-      movReg(7, 10),
-      aluImm("ADD", 7, extra),
-      ldx("B", 3, 6, 0), // 5: header
-      stx("B", 6, 0, 1),
-      ldx("B", 4, 6, 7),
-      aluReg("ADD", 0, 3),
-      aluReg("ADD", 0, 4),
-      aluImm("ADD", 6, 8),
-      jmpReg("JLT", 6, 7, -7),
-      exit(),
-    );
+    walk([movReg(6, 10), aluImm("ADD", 6, -32), movReg(7, 10), aluImm("ADD", 7, extra)]);
   assert.deepEqual(planned(onStack(0), 32), [5]);
   for (const extra of [0, 8]) {
     const want = outcome("interp", onStack(extra), MEM);
