@@ -5,6 +5,7 @@ import {
   aluImm,
   aluReg,
   callHelper,
+  callLocal,
   exit,
   type Insn,
   ja,
@@ -23,9 +24,14 @@ import { loopCopies } from "../../src/uvm/wasm.ts";
 // does not cover it. Both must end as the charged loop alone does: the same r0, or the same budget fault at
 // the same pc, for every budget. The dispatch loop (KFUNC_KIT_UVM_DISPATCH=1) copies no loop: the reference.
 
-function outcome(prog: Uint8Array, budget: number, dispatch: boolean): string {
-  const was = process.env["KFUNC_KIT_UVM_DISPATCH"];
-  process.env["KFUNC_KIT_UVM_DISPATCH"] = dispatch ? "1" : "0";
+function outcome(
+  prog: Uint8Array,
+  budget: number,
+  reference: boolean,
+  knob = "KFUNC_KIT_UVM_DISPATCH",
+): string {
+  const was = process.env[knob];
+  process.env[knob] = reference ? "1" : "0";
   try {
     const vm = new RawVm(prog, { engine: "jit", budget, name: "counted" });
     return `r0 ${vm.run()}`;
@@ -33,8 +39,8 @@ function outcome(prog: Uint8Array, budget: number, dispatch: boolean): string {
     if (e instanceof UvmFault) return `${e.kind} at ${e.pc}`;
     throw e;
   } finally {
-    if (was === undefined) delete process.env["KFUNC_KIT_UVM_DISPATCH"];
-    else process.env["KFUNC_KIT_UVM_DISPATCH"] = was;
+    if (was === undefined) delete process.env[knob];
+    else process.env[knob] = was;
   }
 }
 
@@ -45,11 +51,11 @@ function versioned(prog: Uint8Array): number[] {
 }
 
 /** Every budget from 0 to `upTo`, and a large one: the versioned JIT against the dispatch loop. */
-function sameForEveryBudget(name: string, prog: Uint8Array, upTo: number): void {
+function sameForEveryBudget(name: string, prog: Uint8Array, upTo: number, knob?: string): void {
   const ends = new Set<string>();
   for (const b of [...Array.from({ length: upTo + 1 }, (_, i) => i), 1_000_000]) {
-    const want = outcome(prog, b, true);
-    assert.equal(outcome(prog, b, false), want, `${name}, budget ${b}`);
+    const want = outcome(prog, b, true, knob);
+    assert.equal(outcome(prog, b, false, knob), want, `${name}, budget ${b}`);
     ends.add(want.replace(/ at \d+/, ""));
   }
   // the sweep reached both ends: budget faults and, unless the loop never ends, a result
@@ -132,4 +138,26 @@ test("counted loops: the copy without charges computes what the charged one does
   assert.equal(outcome(countDown(5), 1_000_000, false), "r0 15");
   assert.equal(outcome(countUp(2, 6), 1_000_000, false), "r0 14");
   assert.equal(outcome(downToThree(10), 1_000_000, false), "r0 7");
+});
+
+// A function without calls or counted loops keeps the budget in a local between its entry and its returns
+// (wasm.ts, FnGen.localBudget); KFUNC_KIT_UVM_BUDGET_WORD=1 keeps it in the scratch word throughout.
+test("the budget in a local: a call-free callee's charges reach its caller's, for every budget", () => {
+  // 0: r6 = 3; 1: call +4 (the callee at 6); 2: r6 -= 2; 3: if r6 s> 0 goto -3 (to 1); 4: r0 = 9; 5: exit
+  // 6: r1 = 6; 7: r1 -= 3; 8: if r1 != 0 goto -2 (to 7); 9: exit
+  const prog = bytes(
+    movImm(6, 3),
+    callLocal(4),
+    aluImm("SUB", 6, 2),
+    jmpImm("JSGT", 6, 0, -3),
+    movImm(0, 9),
+    exit(),
+    movImm(1, 6),
+    aluImm("SUB", 1, 3),
+    jmpImm("JNE", 1, 0, -2),
+    exit(),
+  );
+  assert.deepEqual(versioned(prog), []);
+  sameForEveryBudget("call-free callee", prog, 40, "KFUNC_KIT_UVM_BUDGET_WORD");
+  assert.equal(outcome(prog, 1_000_000, false, "KFUNC_KIT_UVM_BUDGET_WORD"), "r0 9");
 });
