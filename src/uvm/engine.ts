@@ -1,5 +1,5 @@
 import type { Code } from "./code.ts";
-import type { Memory } from "./memory.ts";
+import type { Memory, Region } from "./memory.ts";
 
 /**
  * The calling convention inside the runtime (helpers, kfunc trampolines): `A` holds r1..r5 as (lo, hi)
@@ -18,6 +18,12 @@ export interface Env {
   readonly kfuncs: ReadonlyArray<NativeFn>;
   /** r10 of each call depth: the top of that frame's 512-byte stack region. Its length is the depth limit. */
   readonly stackTops: readonly number[];
+  /**
+   * A region every byte of which stays readable and writable for the engine's life (a raw program's
+   * memory): the Wasm JIT tests an access against its bounds first, one compare, and reads permission
+   * bytes only when that test fails.
+   */
+  readonly window?: Region | undefined;
 }
 
 export interface RunOptions {

@@ -59,7 +59,7 @@ export function viewOf(
 function cString(mem: Memory, lo: number, hi: number, max: number, what: string): string {
   const b = viewOf(mem, lo, hi, Math.min(max, 1), PERM_READ, what);
   let s = "";
-  const start = b.byteOffset;
+  const start = b.byteOffset - mem.heap.byteOffset;
   for (let i = 0; i < max; i++) {
     const o = start + i;
     if (o >= mem.capacity || (mem.perm[o]! & PERM_READ) === 0) break;

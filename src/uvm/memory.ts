@@ -13,6 +13,7 @@ export const PERM_READ = 1;
 export const PERM_WRITE = 2;
 export const PERM_RW = 3;
 const GUARD = 16;
+const HEAP_AT = BASE;
 /** The largest heap (bounds the address arithmetic in the bounds check; see jit.ts). */
 export const MAX_HEAP = 1 << 29;
 
@@ -37,19 +38,27 @@ export class Memory {
 
   /** The WebAssembly memory holding heap, permission bytes and the call scratch area (the Wasm JIT's). */
   readonly wasm: WasmMemory;
+  /**
+   * Offset in `wasm` of the heap: BASE, so that a program's address is its byte's offset in the Wasm memory
+   * (the Wasm JIT's loads take the address's low half as their index; the megabyte below is never touched).
+   */
+  readonly heapAt = HEAP_AT;
   /** Offset of the permission bytes in `wasm` (heap offset o's permission is at permBase + o). */
   readonly permBase: number;
-  /** Offset of the 80-byte scratch area through which compiled code passes r1..r5 / r0 to helpers. */
+  /**
+   * Offset of the 128-byte scratch area: compiled code passes r1..r5 / r0 to helpers in its first 80 bytes;
+   * the Wasm JIT keeps the budget left at +96 (wasm.ts, BUDGET_AT).
+   */
   readonly scratch: number;
 
   constructor(capacity: number) {
     if (capacity > MAX_HEAP) throw new RangeError(`uvm: heap of ${capacity} bytes exceeds ${MAX_HEAP}`);
     this.capacity = (capacity + 7) & ~7;
-    this.permBase = this.capacity;
+    this.permBase = HEAP_AT + this.capacity;
     this.scratch = this.permBase + this.capacity + 16;
     this.wasm = new WA.Memory({ initial: Math.ceil((this.scratch + 128) / 65536) });
-    this.heap = new Uint8Array(this.wasm.buffer, 0, this.capacity);
-    this.dv = new DataView(this.wasm.buffer, 0, this.capacity);
+    this.heap = new Uint8Array(this.wasm.buffer, HEAP_AT, this.capacity);
+    this.dv = new DataView(this.wasm.buffer, HEAP_AT, this.capacity);
     this.perm = new Uint8Array(this.wasm.buffer, this.permBase, this.capacity + 8);
   }
   readonly capacity: number;

@@ -5,7 +5,7 @@ import { DEFAULT_BUDGET } from "./engine.ts";
 import { Unwind } from "./fault.ts";
 import { Interpreter } from "./interp.ts";
 import { compile } from "./jit.ts";
-import { Memory, PERM_RW } from "./memory.ts";
+import { Memory, PERM_RW, type Region } from "./memory.ts";
 import { compileWasm } from "./wasm.ts";
 
 export const STACK_SIZE = 512;
@@ -103,6 +103,7 @@ export class RawVm {
   private readonly r2: number;
   private readonly budget: number;
   readonly memRegion: Uint8Array | undefined;
+  private readonly window: Region | undefined;
 
   constructor(program: Uint8Array, options: RawVmOptions = {}) {
     const code = decodeCode(program, options.name ?? "raw");
@@ -114,16 +115,18 @@ export class RawVm {
       const r = this.memory.alloc("mem", memBytes.byteLength, PERM_RW);
       r.bytes.set(memBytes);
       this.memRegion = r.bytes;
+      this.window = r;
       this.r1 = r.addr;
       this.r2 = memBytes.byteLength;
     } else {
       this.r1 = 0;
       this.r2 = 0;
+      this.window = undefined;
     }
     const helpers: (NativeFn | undefined)[] = [];
     for (const [id, fn] of Object.entries(options.helpers ?? {})) helpers[Number(id)] = wrapBigHelper(fn);
     for (const [id, fn] of Object.entries(options.nativeHelpers ?? {})) helpers[Number(id)] = fn;
-    const env: Env = { mem: this.memory, helpers, kfuncs: [], stackTops: tops };
+    const env: Env = { mem: this.memory, helpers, kfuncs: [], stackTops: tops, window: this.window };
     this.engine = createEngine(options.engine ?? "jit", code, env);
     this.budget = options.budget ?? DEFAULT_BUDGET;
   }

@@ -83,3 +83,44 @@ test("merged load checks: loads a jump skips or that follow a redefinition of th
     assert.equal(run(e, redefined), 6n + 0x0706n + 0x05040302n, `${e}: redefined`);
   }
 });
+
+const stxb = (d: number, s: number, off: number) => insn(0x73, d, s, off, 0);
+
+test("merged load checks at the region's edges: the last byte in range passes, one past faults at its load", () => {
+  // an 8-byte region: a group over bytes 0..7 (the last load's last byte is the region's last)
+  const last = [ldxb(2, 1, 0), ldxh(3, 1, 6), mov(0, 3), exit()];
+  // the same group one byte further: the halfword at 7 runs one byte past the region
+  const past = [ldxb(2, 1, 0), ldxh(3, 1, 7), mov(0, 3), exit()];
+  // one byte below the region: the group's lowest load faults first
+  const below = [ldxb(2, 1, -1), ldxb(3, 1, 0), mov(0, 3), exit()];
+  for (const e of ENGINES) {
+    assert.equal(run(e, last), 0x0706n, `${e}: last`);
+    assert.equal(faultPc(e, past), 1, `${e}: past`);
+    assert.equal(faultPc(e, below), 0, `${e}: below`);
+  }
+});
+
+test("merged load checks: a store between two loads runs before the later load faults", () => {
+  // *(u8 *)(r1 + 1) = r2 lies between the loads: the run ends at it, so it is done when pc 3 faults
+  const prog = [ldxb(2, 1, 0), addi(2, 40), stxb(1, 2, 1), ldxb(3, 1, 8), mov(0, 3), exit()];
+  for (const e of ENGINES) {
+    const vm = new RawVm(Uint8Array.from(prog.flat()), { mem: MEM, engine: e, name: "merged" });
+    assert.throws(
+      () => vm.run(),
+      (f: unknown) => f instanceof UvmFault && f.pc === 3,
+      `${e}: the load at pc 3 faults`,
+    );
+    assert.equal(vm.memRegion![1], 40, `${e}: the store before it was made`);
+  }
+});
+
+test("merged load checks: a base rewritten mid-run to another region is checked against that region", () => {
+  // r1 = r10 - 8 between the loads: the second reads the stack (in range there), not mem + 4
+  const toStack = [ldxb(2, 1, 7), mov(1, 10), addi(1, -8), ldxb(3, 1, 4), mov(0, 2), addr(0, 3), exit()];
+  // and past the stack frame's top: faults, at its own pc
+  const pastTop = [ldxb(2, 1, 0), mov(1, 10), ldxb(3, 1, 0), mov(0, 2), exit()];
+  for (const e of ENGINES) {
+    assert.equal(run(e, toStack), 7n, `${e}: toStack`);
+    assert.equal(faultPc(e, pastTop), 2, `${e}: pastTop`);
+  }
+});
