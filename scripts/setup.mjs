@@ -2,7 +2,7 @@
 // One set-up step for `npm test` and `npm run demo`: npm dependencies, the Debian packages kfunc-kit
 // drives (when root on Debian/Ubuntu), and the compiled CLI in dist/. Quiet when nothing is missing.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -112,6 +112,12 @@ function buildDist({ force = false, clean = false } = {}) {
     );
   } catch (e) {
     throw new Error(`TypeScript build failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
+  }
+  // tsc leaves .tsbuildinfo untouched when no file's content changed (a checkout that only moved mtimes, as
+  // switching branches and back does); the rule above, and test/hardening/cli.ts's, read its mtime
+  if (existsSync(info)) {
+    const now = new Date();
+    utimesSync(info, now, now);
   }
   checkDist();
   bundleGuest();

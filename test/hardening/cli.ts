@@ -31,7 +31,8 @@ function newest(dir: string): number {
  * dist/ is never what is tested.
  */
 export const CLI: string[] = (() => {
-  const tsx = ["--import", "tsx", MAIN];
+  // tsx resolved here: the CLI is often started with its cwd in a temp dir, where a bare "tsx" is not found
+  const tsx = ["--import", import.meta.resolve("tsx"), MAIN];
   if (process.env["KFUNC_HARDEN_MAIN"]) return tsx;
   const info = join(REPO_ROOT, "dist", ".tsbuildinfo");
   if (!existsSync(info)) return tsx;
