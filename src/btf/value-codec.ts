@@ -459,17 +459,13 @@ export function pointRecordView(s: RecordViewState, d: RecordViewData): void {
 }
 
 class RecordViewBase implements RecordViewState {
-  "#data": Uint8Array;
-  "#dv": DataView;
-  "#q": BigUint64Array;
-  "#qs": BigInt64Array;
+  "#data"!: Uint8Array;
+  "#dv"!: DataView;
+  "#q"!: BigUint64Array;
+  "#qs"!: BigInt64Array;
   "#at" = 0;
   constructor(data: Uint8Array) {
-    const d = recordViewData(data);
-    this["#data"] = d["#data"];
-    this["#dv"] = d["#dv"];
-    this["#q"] = d["#q"];
-    this["#qs"] = d["#qs"];
+    pointRecordView(this, recordViewData(data));
   }
   copy(): Uint8Array {
     const at = this["#at"];

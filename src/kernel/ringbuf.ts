@@ -502,25 +502,20 @@ export class RingBuffer implements Disposable {
       } else if (done > 0) {
         this.#storeConsumer(base + done);
       }
-      if (this.#busy || done === 0) return total;
+      if (b.busy || done === 0) return total;
     }
   }
 
-  #busy = false;
-
   /**
    * Collects up to `cap` committed records from consumer position `base` into the batch; returns the bytes
-   * they (and discarded records among them) take. Sets #busy when it stopped at an uncommitted record.
+   * they (and discarded records among them) take. Sets `b.busy` when it stopped at an uncommitted record.
    * Does not move the consumer position.
    */
   #fill(b: Batch, base: number, cap: number): number {
     const avail = Math.min(this.#producerPos() - base, 0x3fffffff) | 0;
     b.count = 0;
     b.busy = false;
-    const done =
-      avail <= 0 ? 0 : fillBatch(b, this.#lens, this.#mask, (base % (this.#mask + 1)) | 0, avail, cap);
-    this.#busy = b.busy;
-    return done;
+    return avail <= 0 ? 0 : fillBatch(b, this.#lens, this.#mask, (base % (this.#mask + 1)) | 0, avail, cap);
   }
 
   /**
@@ -571,18 +566,18 @@ export class RingBuffer implements Disposable {
           continue;
         }
         if (done > 0) this.#storeConsumer(base + done);
-        await this.#idle(options.pollMs);
+        await this.#idle(b, options.pollMs);
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  /** Waits for the kernel to signal data (or a wake-up from close/abort). */
-  async #idle(pollMs: number | undefined): Promise<void> {
+  /** Waits for the kernel to signal data (or a wake-up from close/abort); `b`: the batch last filled. */
+  async #idle(b: Batch, pollMs: number | undefined): Promise<void> {
     // a reserved, uncommitted record: epoll reports the ring readable at once, so give the producer a
     // moment instead of spinning on it
-    if (this.#busy) await new Promise((r) => setTimeout(r, 1));
+    if (b.busy) await new Promise((r) => setTimeout(r, 1));
     else if (!this.#closed) await this.#epoll.waitAsync(pollMs ?? -1);
   }
 
@@ -612,7 +607,7 @@ export class RingBuffer implements Disposable {
           if (this.#closed || signal?.aborted) return;
         }
         if (done > 0 && !this.#closed) this.#storeConsumer(base + done);
-        if (n === 0) await this.#idle(options.pollMs);
+        if (n === 0) await this.#idle(b, options.pollMs);
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);

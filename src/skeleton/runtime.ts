@@ -187,7 +187,7 @@ export class TypedRingCursor<T> {
   reset(): this {
     const c = this["#cursor"];
     c.reset();
-    this.#placer.point(c.data, c.view);
+    this.#placer.point(c.data);
     this["#min"] = this.#size;
     return this;
   }
@@ -254,16 +254,12 @@ class ViewPlacer {
 
   /** Points the view at the ring's data area. */
   reset(ring: RingBuffer): void {
-    const c = ring.data;
-    this.point(
-      c,
-      c === this.#ring["#data"] ? this.#ring["#dv"] : new DataView(c.buffer, c.byteOffset, c.byteLength),
-    );
+    this.point(ring.data);
   }
 
-  /** Points the view at `data` (the ring's data area) read through `dv`. */
-  point(data: Uint8Array, dv: DataView): void {
-    if (data !== this.#ring["#data"] || dv !== this.#ring["#dv"]) this.#ring = recordViewData(data, dv);
+  /** Points the view at `data` (the ring's data area). */
+  point(data: Uint8Array): void {
+    if (data !== this.#ring["#data"]) this.#ring = recordViewData(data);
     pointRecordView(this.view, this.#ring);
   }
 
