@@ -143,7 +143,6 @@ class ParsedBtf implements Btf, DecodeContext {
   readonly kinds: Uint8Array;
   private readonly cache: (BtfType | undefined)[];
   private names: NameIndex | undefined;
-  /** Name lookups answered by a scan so far (see #lookup). */
   private declTags: Map<number, number[]> | undefined;
 
   constructor(
