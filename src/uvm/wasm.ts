@@ -616,10 +616,16 @@ class FnGen {
       const b = blocks[x]!;
       if (x !== this.uncharged) this.charge(b.start);
       const last = b.pcs.length - 1;
+      const sel = b.end === "cond" ? this.selectOf(blocks, x) : undefined;
       for (let i = 0; i <= last; i++) {
         const pc = b.pcs[i]!;
-        if (i === last && b.end === "cond") this.condition(pc);
+        if (i === last && sel !== undefined) this.select(pc, b.pcs[last]! + 1);
+        else if (i === last && b.end === "cond") this.condition(pc);
         else this.insn(pc);
+      }
+      if (sel !== undefined) {
+        branch(x, sel);
+        return;
       }
       switch (b.end) {
         case "exit":
@@ -852,6 +858,8 @@ class FnGen {
     this.get(g.base);
     this.i64(g.min - BASE);
     o.u8(0x7c).u8(0x22).uleb(L_T);
+    const span = Math.max(...g.members.map((m) => m.off + m.n)) - g.min;
+    const windowed = this.windowTest(span);
     this.i64(mem.capacity);
     o.u8(0x5a); // i64.ge_u
     o.u8(0x04, 0x40);
@@ -877,6 +885,24 @@ class FnGen {
     o.u8(0x04, 0x40);
     exact();
     o.u8(0x0b);
+    if (windowed) o.u8(0x0b).u8(0x20).uleb(L_T).u8(0xa7).u8(0x21).uleb(L_G);
+  }
+
+  /**
+   * With the access's heap offset in L_T and on the stack: opens the `if` of "outside the raw program's memory" (Env.window,
+   * readable and writable for the engine's life) around the exact checks, so an access inside it is tested
+   * by one compare; returns false (nothing opened) when there is no window or it is smaller than `n` bytes.
+   */
+  private windowTest(n: number): boolean {
+    const w = this.env.window;
+    if (!w || w.size < n) return false;
+    // the offset the caller left on the stack goes back on it inside the `if`
+    this.o.u8(0x1a).u8(0x20).uleb(L_T);
+    this.i64(w.addr - BASE);
+    this.o.u8(0x7d);
+    this.i64(w.size - n);
+    this.o.u8(0x56, 0x04, 0x40).u8(0x20).uleb(L_T); // i64.gt_u, if
+    return true;
   }
 
   private trap(kind: number, pc: number): void {
@@ -929,6 +955,7 @@ class FnGen {
     this.get(r);
     this.i64(off - BASE);
     o.u8(0x7c).u8(0x22).uleb(L_T);
+    const windowed = this.windowTest(n);
     this.i64(mem.capacity);
     o.u8(0x5a); // i64.ge_u
     o.u8(0x04, 0x40);
@@ -945,6 +972,7 @@ class FnGen {
     o.u8(0x71).u8(0x45).u8(0x04, 0x40);
     this.wild(pc, r, off, n, perm);
     o.u8(0x0b);
+    if (windowed) o.u8(0x0b).u8(0x20).uleb(L_T).u8(0xa7).u8(0x21).uleb(L_O);
   }
 
   private wild(pc: number, r: number, off: number, n: number, perm: number): void {
@@ -1173,6 +1201,48 @@ class FnGen {
         } else o.u8(0x71);
       } else o.u8(wasmOp(cls, sub)!);
     }
+  }
+
+  /**
+   * If-conversion of the diamond clang emits for a boolean (BPF has no setcc): `if cond goto +1` whose
+   * fall-through block is one move into a register (`w2 = 0`, reached from nowhere else) and whose target is
+   * the instruction after it. Emitted as a Wasm `select` (V8: cmov), so a data-dependent condition costs no
+   * misprediction. Returns the block both sides join at. No charge, fault or pc is lost: moves cannot fault,
+   * and charges sit only at loop headers.
+   */
+  private selectOf(blocks: BasicBlock[], x: number): number | undefined {
+    const c = this.c;
+    const b = blocks[x]!;
+    const j = b.pcs[b.pcs.length - 1]!;
+    if (jumpOffset(c, j) !== 1) return undefined;
+    const [t, f] = b.succs as [number, number];
+    const fb = blocks[f]!;
+    if (blocks[t]!.start !== j + 2 || fb.start !== j + 1 || fb.pcs.length !== 1 || fb.end !== "fall")
+      return undefined;
+    if (fb.succs[0] !== t || this.chargeAt(fb.start) !== 0) return undefined;
+    if (blocks.some((y, i) => i !== x && y.succs.includes(f))) return undefined;
+    const op = c.op[j + 1]!;
+    const cls = asm.opClass(op);
+    if (!asm.isAluClass(cls) || asm.opOp(op) !== asm.BPF_ALU_OP.MOV || c.off[j + 1] !== 0) return undefined;
+    return t;
+  }
+
+  /** The move at `mov` made conditional on the jump at `jmp` being not taken (see selectOf). */
+  private select(jmp: number, mov: number): void {
+    const c = this.c;
+    const o = this.o;
+    const op = c.op[mov]!;
+    const d = c.dst[mov]!;
+    const wide = asm.opClass(op) === asm.BPF_CLASS.ALU64;
+    this.get(d);
+    if (asm.opSrc(op) === asm.BPF_SRC.K) this.i64(wide ? c.imm[mov]! : c.imm[mov]! >>> 0);
+    else {
+      this.get(c.src[mov]!);
+      if (!wide) o.u8(0xa7, 0xad); // i32.wrap_i64, i64.extend_i32_u
+    }
+    this.condition(jmp);
+    o.u8(0x1b); // select: the register as it was when the jump is taken, the move's value when not
+    this.set(d);
   }
 
   /** Return r0, handing the budget left back to the caller. */
