@@ -3,16 +3,21 @@
  * `npm run bench -- uvm`). The four programs of bench/uvm (raw bytecode, the same C built natively) are
  * driven through `kfunc uvm run --raw … --warmup W --repeat N --json` in each engine; the native side is
  * bench/uvm/runner_native.c built with `gcc -O2` here. Medians of SAMPLES (default 5) processes; uBPF's
- * figures are the ones recorded on this machine (bench/uvm/README.md). Plus a TypeScript kfunc call with
+ * recorded figures are those of ../shared/bench/uvm/README.md (taken on another machine of this kind: the CPU
+ * behind a machine varies, so set UBPF_SRC, below, for a same-run comparison). Plus a TypeScript kfunc call with
  * 32-bit arguments (bench/uvm/kfunccall.bpf.c). `--json` prints the raw figures.
  *
  * `--against <git revision>`: old vs new in one run. The revision is checked out into a temporary git
  * worktree (node_modules linked, dist/ compiled there; this tree's dist/ is recompiled too), and every cell
  * is measured in both trees with their processes alternated (new, old, new, old, …); the table gets the old
  * tree's column next to each engine's. The worktree is removed at the end.
+ *
+ * `UBPF_SRC=<a uBPF checkout>` (github.com/iovisor/ubpf; its vm/ directory is all that is read): uBPF's JIT
+ * is measured in the same run as well, its vm/*.c and bench/uvm/runner_ubpf.c built here with `gcc -O2`,
+ * and the table gets a column of its same-run ratio next to the recorded one.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileBpf } from "../src/compile/index.ts";
@@ -20,6 +25,12 @@ import { compileBpf } from "../src/compile/index.ts";
 const root = new URL("..", import.meta.url).pathname;
 const dir = join(root, "bench", "uvm");
 const work = mkdtempSync(join(tmpdir(), "kfunc-uvm-bench-"));
+/** The old revision's worktree (--against), removed with the scratch directory it lies in. */
+let oldTree: string | undefined;
+process.on("exit", () => {
+  if (oldTree) spawnSync("git", ["-C", root, "worktree", "remove", "--force", oldTree]);
+  rmSync(work, { recursive: true, force: true });
+});
 const SAMPLES = Number(process.env["SAMPLES"] ?? 5);
 const againstAt = process.argv.indexOf("--against");
 const against = againstAt >= 0 ? process.argv[againstAt + 1] : undefined;
@@ -45,14 +56,38 @@ run("gcc", ["-O2", "-c", join(dir, "native_helper.c"), "-o", join(work, "helper.
 const native = join(work, "runner_native_gcc");
 run("gcc", ["-O2", join(dir, "runner_native.c"), ...objs, join(work, "helper.o"), "-o", native]);
 
+/** uBPF's runner, built from UBPF_SRC's vm/ when given. */
+const ubpfSrc = process.env["UBPF_SRC"];
+let ubpfRunner: string | undefined;
+if (ubpfSrc) {
+  const vm = join(ubpfSrc, "vm");
+  if (!existsSync(join(vm, "ubpf_vm.c"))) throw new Error(`UBPF_SRC=${ubpfSrc}: no vm/ubpf_vm.c there`);
+  const inc = join(work, "ubpf-inc");
+  mkdirSync(inc);
+  writeFileSync(join(inc, "ubpf_config.h"), "#define UBPF_HAS_ELF_H\n");
+  const sources = readdirSync(vm)
+    .filter((f) => f.startsWith("ubpf_") && f.endsWith(".c") && f !== "ubpf_jit_arm64.c")
+    .map((f) => join(vm, f));
+  ubpfRunner = join(work, "runner_ubpf");
+  run(
+    "gcc",
+    ["-O2", `-I${inc}`, `-I${vm}`, `-I${join(vm, "inc")}`, `-I${dir}`, "-o", ubpfRunner].concat(
+      join(dir, "runner_ubpf.c"),
+      join(dir, "native_helper.c"),
+      sources,
+      "-lm",
+    ),
+  );
+  const head = spawnSync("git", ["-C", ubpfSrc, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  process.stderr.write(`uBPF: ${ubpfSrc}${head.status === 0 ? ` at ${head.stdout.trim()}` : ""}\n`);
+}
+
 /** The trees measured: this one, and with --against the old revision's worktree. */
 const trees = [root];
 if (against) {
   const old = join(work, "old");
   run("git", ["-C", root, "worktree", "add", "--detach", old, against]);
-  process.on("exit", () => {
-    spawnSync("git", ["-C", root, "worktree", "remove", "--force", old]);
-  });
+  oldTree = old;
   symlinkSync(join(root, "node_modules"), join(old, "node_modules"));
   for (const t of [root, old]) run(process.execPath, [join(t, "scripts", "setup.mjs"), "--build"]);
   if (!existsSync(join(old, "dist", "cli", "main.js")))
@@ -124,11 +159,15 @@ const benches: Bench[] = [
 const kfunc = (args: string[], tree = root) =>
   run(process.execPath, [join(tree, "bin", "kfunc.js"), ...args]);
 
-/** The median ns per unit in each tree (trees[0] = this one), their processes alternated. */
-function measure(b: Bench, engine: "jit" | "js" | "interp"): number[] {
+/**
+ * ns per unit in each tree (trees[0] = this one), a sample per round with their processes alternated;
+ * `beside` runs at the start of each round (the native figures taken next to the JIT's).
+ */
+function measure(b: Bench, engine: "jit" | "js" | "interp", beside?: () => void): number[][] {
   const [warmup, repeat] = b.plan[engine];
   const out: number[][] = trees.map(() => []);
   for (let s = 0; s < SAMPLES; s++) {
+    beside?.();
     trees.forEach((tree, t) => {
       const args = ["uvm", "run", "--raw", join(dir, "bytecode", `${b.name}.bin`), "--json"];
       if (b.input) args.push("--mem", join(work, b.input));
@@ -140,45 +179,58 @@ function measure(b: Bench, engine: "jit" | "js" | "interp"): number[] {
       out[t]!.push(j.nsPerRun / b.iters);
     });
   }
-  return out.map(median);
+  return out;
 }
 
-function nativeNs(b: Bench): number {
+/** The median of the rounds' ratios xs[s] / ys[s]: a ratio taken within a round is immune to the machine's drift. */
+const ratio = (xs: number[], ys: number[]) => median(xs.map((x, s) => x / ys[s]!));
+
+/** gcc's figure, or with `ubpf` uBPF's JIT's (the same invocation count: ~2·10^8 instructions a sample). */
+function nativeNs(b: Bench, ubpf?: string): number {
   const invocations = Math.max(1, Math.round(2e8 / (b.iters * b.insns)));
-  const out = run(native, [
-    b.name,
-    b.input ? join(work, b.input) : "-",
-    String(b.iters),
-    String(invocations),
-    String(SAMPLES),
-  ]);
+  const input = b.input ? join(work, b.input) : "-";
+  const tail = [String(b.iters), String(invocations), "3"];
+  const out = ubpf
+    ? run(ubpf, [join(dir, "bytecode", `${b.name}.bin`), "jit", input, ...tail])
+    : run(native, [b.name, input, ...tail]);
   const m = /result=(0x[0-9a-f]+) median_ns_per_iter=([\d.]+)/.exec(out);
-  if (!m || m[1] !== b.r0) throw new Error(`native ${b.name}: ${out}`);
+  if (!m || m[1] !== b.r0) throw new Error(`${ubpf ? "uBPF" : "native"} ${b.name}: ${out}`);
   return Number(m[2]);
 }
 
 const rows: Record<string, number | string>[] = [];
 for (const b of benches) {
-  const gcc = nativeNs(b);
-  const [jit, oldJit] = measure(b, "jit") as [number, number | undefined];
-  const [js, oldJs] = measure(b, "js") as [number, number | undefined];
-  const [interp, oldInterp] = measure(b, "interp") as [number, number | undefined];
+  const gccs: number[] = [];
+  const ubpfs: number[] = [];
+  const jits = measure(b, "jit", () => {
+    gccs.push(nativeNs(b));
+    if (ubpfRunner) ubpfs.push(nativeNs(b, ubpfRunner));
+  });
+  const gcc = median(gccs);
+  const ubpfJitHere = ubpfRunner ? median(ubpfs) : undefined;
+  const [jit, oldJit] = jits.map(median) as [number, number | undefined];
+  const [js, oldJs] = measure(b, "js").map(median) as [number, number | undefined];
+  const [interp, oldInterp] = measure(b, "interp").map(median) as [number, number | undefined];
   rows.push({
     bench: b.name,
     unit: `${b.unit} (${b.iters})`,
     gcc,
     jit,
+    jitRatio: ratio(jits[0]!, gccs),
     js,
     interp,
-    ...(against ? { oldJit: oldJit!, oldJs: oldJs!, oldInterp: oldInterp! } : {}),
+    ...(against
+      ? { oldJit: oldJit!, oldJitRatio: ratio(jits[1]!, gccs), oldJs: oldJs!, oldInterp: oldInterp! }
+      : {}),
     insns: b.insns,
     ubpfInterp: b.ubpf.interp,
     ubpfJit: b.ubpf.jit,
     ubpfGcc: b.ubpf.gcc,
+    ...(ubpfJitHere !== undefined ? { ubpfJitHere, ubpfRatio: ratio(ubpfs, gccs) } : {}),
   });
   const was = (x: number | undefined, d: number) => (x === undefined ? "" : ` (old ${x.toFixed(d)})`);
   process.stderr.write(
-    `${b.name}: gcc ${gcc.toFixed(3)}  jit ${jit.toFixed(3)}${was(oldJit, 3)}  js ${js.toFixed(3)}${was(oldJs, 3)}  interp ${interp.toFixed(2)}${was(oldInterp, 2)}\n`,
+    `${b.name}: gcc ${gcc.toFixed(3)}${ubpfJitHere === undefined ? "" : `  uBPF jit ${ubpfJitHere.toFixed(3)}`}  jit ${jit.toFixed(3)}${was(oldJit, 3)}  js ${js.toFixed(3)}${was(oldJs, 3)}  interp ${interp.toFixed(2)}${was(oldInterp, 2)}\n`,
   );
 }
 
@@ -205,11 +257,12 @@ if (process.argv.includes("--json")) {
   const f = (x: number, d = 3) => x.toFixed(d);
   if (against) console.log(`old = ${against}, new = this tree; ${SAMPLES} alternated processes per cell\n`);
   const oldCols = against ? " old JIT ns | old JIT/gcc |" : "";
+  const here = ubpfRunner ? " uBPF JIT ns (this run) | uBPF JIT/gcc (this run) |" : "";
   console.log(
-    `| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc |${oldCols} JIT (JS) ns | interp ns | interp ns/insn |${against ? " old interp ns/insn |" : ""} uBPF JIT/gcc | uBPF interp ns/insn |`,
+    `| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc |${oldCols} JIT (JS) ns | interp ns | interp ns/insn |${against ? " old interp ns/insn |" : ""}${here} uBPF JIT/gcc (recorded) | uBPF interp ns/insn (recorded) |`,
   );
   console.log(
-    `|---|---|---:|---:|---:|${against ? "---:|---:|" : ""}---:|---:|---:|${against ? "---:|" : ""}---:|---:|`,
+    `|---|---|---:|---:|---:|${against ? "---:|---:|" : ""}---:|---:|---:|${against ? "---:|" : ""}${ubpfRunner ? "---:|---:|" : ""}---:|---:|`,
   );
   const ratios: number[] = [];
   const oldRatios: number[] = [];
@@ -219,14 +272,18 @@ if (process.argv.includes("--json")) {
     const jit = r["jit"] as number;
     const interp = r["interp"] as number;
     const oldJit = r["oldJit"] as number | undefined;
+    const jitRatio = r["jitRatio"] as number;
+    const oldJitRatio = r["oldJitRatio"] as number | undefined;
     if (b.name !== "helpercall") {
-      ratios.push(jit / gcc);
-      if (oldJit !== undefined) oldRatios.push(oldJit / gcc);
+      ratios.push(jitRatio);
+      if (oldJitRatio !== undefined) oldRatios.push(oldJitRatio);
     }
-    const cells = [b.name, r["unit"], f(gcc), f(jit), `${f(jit / gcc, 2)}×`];
-    if (oldJit !== undefined) cells.push(f(oldJit), `${f(oldJit / gcc, 2)}×`);
+    const cells = [b.name, r["unit"], f(gcc), f(jit), `${f(jitRatio, 2)}×`];
+    if (oldJit !== undefined) cells.push(f(oldJit), `${f(oldJitRatio!, 2)}×`);
     cells.push(f(r["js"] as number), f(interp, 1), f(interp / b.insns, 2));
     if (against) cells.push(f((r["oldInterp"] as number) / b.insns, 2));
+    const uh = r["ubpfJitHere"] as number | undefined;
+    if (uh !== undefined) cells.push(f(uh), `${f(r["ubpfRatio"] as number, 2)}×`);
     cells.push(`${f(b.ubpf.jit / b.ubpf.gcc, 2)}×`, f(b.ubpf.interp / b.insns, 2));
     console.log(`| ${cells.join(" | ")} |`);
   }
