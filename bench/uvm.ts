@@ -185,13 +185,17 @@ function measure(b: Bench, engine: "jit" | "js" | "interp", beside?: () => void)
 /** The median of the rounds' ratios xs[s] / ys[s]: a ratio taken within a round is immune to the machine's drift. */
 const ratio = (xs: number[], ys: number[]) => median(xs.map((x, s) => x / ys[s]!));
 
-/** gcc's figure, or with `ubpf` uBPF's JIT's (the same invocation count: ~2·10^8 instructions a sample). */
-function nativeNs(b: Bench, ubpf?: string): number {
-  const invocations = Math.max(1, Math.round(2e8 / (b.iters * b.insns)));
+/**
+ * gcc's figure, or with `ubpf` uBPF's JIT's (the same invocation count: ~2·10^8 instructions a sample) or
+ * interpreter's (~2·10^7).
+ */
+function nativeNs(b: Bench, ubpf?: string, mode: "jit" | "interp" = "jit"): number {
+  const insns = mode === "jit" ? 2e8 : 2e7;
+  const invocations = Math.max(1, Math.round(insns / (b.iters * b.insns)));
   const input = b.input ? join(work, b.input) : "-";
   const tail = [String(b.iters), String(invocations), "3"];
   const out = ubpf
-    ? run(ubpf, [join(dir, "bytecode", `${b.name}.bin`), "jit", input, ...tail])
+    ? run(ubpf, [join(dir, "bytecode", `${b.name}.bin`), mode, input, ...tail])
     : run(native, [b.name, input, ...tail]);
   const m = /result=(0x[0-9a-f]+) median_ns_per_iter=([\d.]+)/.exec(out);
   if (!m || m[1] !== b.r0) throw new Error(`${ubpf ? "uBPF" : "native"} ${b.name}: ${out}`);
@@ -210,7 +214,10 @@ for (const b of benches) {
   const ubpfJitHere = ubpfRunner ? median(ubpfs) : undefined;
   const [jit, oldJit] = jits.map(median) as [number, number | undefined];
   const [js, oldJs] = measure(b, "js").map(median) as [number, number | undefined];
-  const [interp, oldInterp] = measure(b, "interp").map(median) as [number, number | undefined];
+  const ubpfInterps: number[] = [];
+  const [interp, oldInterp] = measure(b, "interp", () => {
+    if (ubpfRunner) ubpfInterps.push(nativeNs(b, ubpfRunner, "interp"));
+  }).map(median) as [number, number | undefined];
   rows.push({
     bench: b.name,
     unit: `${b.unit} (${b.iters})`,
@@ -226,11 +233,13 @@ for (const b of benches) {
     ubpfInterp: b.ubpf.interp,
     ubpfJit: b.ubpf.jit,
     ubpfGcc: b.ubpf.gcc,
-    ...(ubpfJitHere !== undefined ? { ubpfJitHere, ubpfRatio: ratio(ubpfs, gccs) } : {}),
+    ...(ubpfJitHere !== undefined
+      ? { ubpfJitHere, ubpfRatio: ratio(ubpfs, gccs), ubpfInterpHere: median(ubpfInterps) }
+      : {}),
   });
   const was = (x: number | undefined, d: number) => (x === undefined ? "" : ` (old ${x.toFixed(d)})`);
   process.stderr.write(
-    `${b.name}: gcc ${gcc.toFixed(3)}${ubpfJitHere === undefined ? "" : `  uBPF jit ${ubpfJitHere.toFixed(3)}`}  jit ${jit.toFixed(3)}${was(oldJit, 3)}  js ${js.toFixed(3)}${was(oldJs, 3)}  interp ${interp.toFixed(2)}${was(oldInterp, 2)}\n`,
+    `${b.name}: gcc ${gcc.toFixed(3)}${ubpfJitHere === undefined ? "" : `  uBPF jit ${ubpfJitHere.toFixed(3)}`}  jit ${jit.toFixed(3)}${was(oldJit, 3)}  js ${js.toFixed(3)}${was(oldJs, 3)}  interp ${interp.toFixed(2)}${was(oldInterp, 2)}${ubpfInterps.length ? `  uBPF interp ${median(ubpfInterps).toFixed(2)}` : ""}\n`,
   );
 }
 
@@ -257,12 +266,14 @@ if (process.argv.includes("--json")) {
   const f = (x: number, d = 3) => x.toFixed(d);
   if (against) console.log(`old = ${against}, new = this tree; ${SAMPLES} alternated processes per cell\n`);
   const oldCols = against ? " old JIT ns | old JIT/gcc |" : "";
-  const here = ubpfRunner ? " uBPF JIT ns (this run) | uBPF JIT/gcc (this run) |" : "";
+  const here = ubpfRunner
+    ? " uBPF JIT ns (this run) | uBPF JIT/gcc (this run) | uBPF interp ns/insn (this run) |"
+    : "";
   console.log(
     `| bench | unit | gcc -O2 ns | JIT (Wasm) ns | JIT/gcc |${oldCols} JIT (JS) ns | interp ns | interp ns/insn |${against ? " old interp ns/insn |" : ""}${here} uBPF JIT/gcc (recorded) | uBPF interp ns/insn (recorded) |`,
   );
   console.log(
-    `|---|---|---:|---:|---:|${against ? "---:|---:|" : ""}---:|---:|---:|${against ? "---:|" : ""}${ubpfRunner ? "---:|---:|" : ""}---:|---:|`,
+    `|---|---|---:|---:|---:|${against ? "---:|---:|" : ""}---:|---:|---:|${against ? "---:|" : ""}${ubpfRunner ? "---:|---:|---:|" : ""}---:|---:|`,
   );
   const ratios: number[] = [];
   const oldRatios: number[] = [];
@@ -283,7 +294,12 @@ if (process.argv.includes("--json")) {
     cells.push(f(r["js"] as number), f(interp, 1), f(interp / b.insns, 2));
     if (against) cells.push(f((r["oldInterp"] as number) / b.insns, 2));
     const uh = r["ubpfJitHere"] as number | undefined;
-    if (uh !== undefined) cells.push(f(uh), `${f(r["ubpfRatio"] as number, 2)}×`);
+    if (uh !== undefined)
+      cells.push(
+        f(uh),
+        `${f(r["ubpfRatio"] as number, 2)}×`,
+        f((r["ubpfInterpHere"] as number) / b.insns, 2),
+      );
     cells.push(`${f(b.ubpf.jit / b.ubpf.gcc, 2)}×`, f(b.ubpf.interp / b.insns, 2));
     console.log(`| ${cells.join(" | ")} |`);
   }
