@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
 
-function kfunc(args: string[], input?: string) {
+function kfunc(args: string[], input?: string, env?: NodeJS.ProcessEnv) {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), ...args], {
     cwd: REPO_ROOT,
     encoding: "utf8",
     input,
+    env: env ?? process.env,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -36,6 +37,25 @@ test("the reference scenario in userspace: the seed object with kfuncs.ts prints
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /kfunc 'bpf_kfunc_call_test' has no implementation/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /, "no stack trace");
+});
+
+test("kfunc uvm run of a C file (the README's form) compiles it and leaves nothing in the temp directory", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "kfunc-uvm-tmpdir-"));
+  const env = { ...process.env, TMPDIR: tmp };
+  // tsx keeps its compile cache in the temp directory too: that one is not ours
+  const ours = () => readdirSync(tmp).filter((e) => !e.startsWith("tsx-"));
+  const args = ["uvm", "run", "examples/seed/kfunc.bpf.c", "--program", "handle_kprobe"];
+  const r = kfunc([...args, "--kfuncs", "examples/seed/kfuncs.ts"], undefined, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /PID: \d+\. Result: 10\n/);
+  assert.deepEqual(ours(), []);
+  // and when clang fails
+  writeFileSync(join(tmp, "broken.bpf.c"), "int f(void) { return x; }\n");
+  const bad = kfunc(["uvm", "run", join(tmp, "broken.bpf.c")], undefined, env);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /broken\.bpf\.c/);
+  assert.deepEqual(ours(), ["broken.bpf.c"]);
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 interface Case {

@@ -2,7 +2,7 @@
  * `kfunc uvm run|plugin`: the userspace eBPF runtime (src/uvm). `run` executes an object's program with
  * kfuncs written in TypeScript, or raw bytecode; `plugin` is the BPF conformance suite's plugin contract.
  */
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
@@ -143,14 +143,18 @@ async function runObject(
   const { UvmObject } = await import("../../uvm/object.ts");
   const { RingBufMap, PerfEventMap, ArrayMap, HashMap } = await import("../../uvm/maps.ts");
   const { loadModule, hostVmlinuxBtf, sourceParamNames } = await import("../../uvm/host.ts");
-  let objPath = file;
+  let bytes: Uint8Array;
   if (file.endsWith(".c")) {
+    // compiled into a directory of its own, read, and the directory removed: nothing is left in /tmp
     const { compileBpf } = await import("../../compile/index.ts");
-    objPath = compileBpf(file, {
-      output: join(mkdtempSync(join(tmpdir(), "kfunc-uvm-")), `${basename(file, ".c")}.o`),
-    });
-  }
-  const spec = parseObject(await readInput(objPath, "object"), file);
+    const dir = mkdtempSync(join(tmpdir(), "kfunc-uvm-"));
+    try {
+      bytes = readFileSync(compileBpf(file, { output: join(dir, `${basename(file, ".c")}.o`) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else bytes = await readInput(file, "object");
+  const spec = parseObject(bytes, file);
   const name = opts.program ?? (spec.programs.length === 1 ? spec.programs[0]!.name : undefined);
   if (!name)
     throw new UsageError(`${file}: which program? pass --program`, {
