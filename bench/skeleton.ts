@@ -9,7 +9,7 @@
  *   node --import tsx bench/skeleton.ts [records-per-round=500000] [rounds=9] [--json]
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,7 @@ function skeletonOf(object: string, name: string): string {
     importPath: join(here, "..", "src", "skeleton", "index.ts"),
   });
   writeFileSync(file, gen.ts);
+  process.on("exit", () => rmSync(file, { force: true }));
   return file;
 }
 const peer = join(out, "ringbuf-libbpf");

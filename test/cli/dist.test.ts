@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { compileFixture, REPO_ROOT, requireRoot } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, requireRoot, tempDir } from "../helpers/index.ts";
 
 const kfunc = (...args: string[]) =>
   spawnSync(process.execPath, ["bin/kfunc.js", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
@@ -61,7 +61,7 @@ test("every verb of the compiled CLI answers --help", () => {
 test("compiled CLI: test-run loads, runs and closes (every lazy import resolves)", (t) => {
   if (!requireRoot(t)) return;
   const obj = compileFixture("attach-testrun");
-  const packet = join(mkdtempSync(join(tmpdir(), "kfunc-dist-")), "drop-me.bin");
+  const packet = join(tempDir("kfunc-dist-"), "drop-me.bin");
   const eth = Buffer.alloc(64);
   eth.writeUInt16BE(0x88b5, 12); // the fixture's ETH_P_DROP_ME
   writeFileSync(packet, eth);
@@ -86,7 +86,7 @@ test("kfunc --version answers from bin/kfunc.js alone, with the package's versio
     assert.equal(r.stdout, `${version}\n`);
   }
   // the fast path loads nothing of the CLI: a copy of bin/ next to a package.json, with no dist/, answers
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-version-"));
+  const dir = tempDir("kfunc-version-");
   mkdirSync(join(dir, "bin"));
   for (const f of ["bin/kfunc.js", "bin/package.json", "package.json"])
     copyFileSync(join(REPO_ROOT, f), join(dir, f));

@@ -1,2 +1,3 @@
 export * from "./fixtures.ts";
 export * from "./require.ts";
+export * from "./temp.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pmuType } from "../../src/sys/perf.ts";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, tempDir } from "../helpers/index.ts";
 
 const CLI = ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts")];
 
@@ -187,7 +187,7 @@ test("a kprobe program on a kernel without kprobes: exit 1, why, and the VM runn
 
 test("kfunc test-run: XDP retval and verdict from a packet file, --json, and usage errors", () => {
   const obj = compileFixture("attach-cli");
-  const pkt = join(tmpdir(), `kfunc-kit-pkt-${process.pid}.bin`);
+  const pkt = join(tempDir("kfunc-kit-pkt-"), "pkt.bin");
   writeFileSync(pkt, new Uint8Array(64));
   const text = kfunc(["test-run", obj, "--program", "xdp_pass", "--data-in", pkt, "--repeat", "100"]);
   assert.equal(text.code, 0, text.stderr);

@@ -6,20 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isKfuncKitError } from "../../src/errors.ts";
 import { buildModule } from "../../src/module/index.ts";
 import { REPO_ROOT } from "../helpers/fixtures.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const KERNEL_6_1 = "debian:bookworm";
 
 test("hello.c on 6.1: the build error names the too-new kfunc idioms and the fix", {
   timeout: 600_000,
 }, async () => {
-  const outDir = mkdtempSync(join(tmpdir(), "kfunc-idioms-"));
+  const outDir = tempDir("kfunc-idioms-");
   await assert.rejects(
     buildModule(join(REPO_ROOT, "examples/seed"), { kernel: KERNEL_6_1, outDir }),
     (e: unknown) => {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compileBpf } from "../../src/compile/clang.ts";
 import { nameParams, paramNamesFromC } from "../../src/object/param-names.ts";
+import { tempDir } from "../helpers/index.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -30,7 +29,7 @@ test("parameter names come from the declaration, only when the count matches", (
 });
 
 test("kfunc inspect on the reference object shows the kprobe and the full kfunc prototype", () => {
-  const obj = join(mkdtempSync(join(tmpdir(), "kfunc-inspect-")), "kfunc.bpf.o");
+  const obj = join(tempDir("kfunc-inspect-"), "kfunc.bpf.o");
   compileBpf(join(ROOT, "examples/seed/kfunc.bpf.c"), { output: obj });
   const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "inspect", obj, "--json"], {
     cwd: ROOT,

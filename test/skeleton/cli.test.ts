@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, tempDir } from "../helpers/index.ts";
 
 function kfunc(...args: string[]) {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), ...args], {
@@ -21,7 +21,7 @@ function kfunc(...args: string[]) {
 
 test("gen skeleton: identical bytes on every run; --check 0 when current, 1 when stale or missing", () => {
   const obj = compileFixture("skel-shapes");
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-skel-cli-"));
+  const dir = tempDir("kfunc-kit-skel-cli-");
   const out = join(dir, "shapes.skel.ts");
   const a = kfunc("gen", "skeleton", obj, "-o", out, "--name", "shapes");
   assert.equal(a.status, 0, a.stderr);
@@ -46,7 +46,7 @@ test("gen skeleton: identical bytes on every run; --check 0 when current, 1 when
 
 test("gen skeleton --js writes the .js and .d.ts pair; --path leaves the object out", () => {
   const obj = compileFixture("skel-perf");
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-skel-cli-"));
+  const dir = tempDir("kfunc-kit-skel-cli-");
   const r = kfunc("gen", "skeleton", obj, "-o", join(dir, "p.skel.js"), "--js", "--json");
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).files, [join(dir, "p.skel.js"), join(dir, "p.skel.d.ts")]);

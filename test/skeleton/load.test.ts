@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -16,7 +16,7 @@ import { testRun } from "../../src/kernel/test-run.ts";
 import { generateSkeleton } from "../../src/skeleton/generate.ts";
 import type { KfuncMissingError } from "../../src/skeleton/index.ts";
 import { possibleCpus } from "../../src/sys/cpus.ts";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, tempDir } from "../helpers/index.ts";
 import { requireBpf } from "../kernel/load-helpers.ts";
 
 /** Writes the skeleton of a fixture (runtime imported from this checkout's src/) and imports it. */
@@ -26,7 +26,7 @@ async function importSkeleton(fixture: string, defines: string[] = []): Promise<
     name: fixture.replace(/-/g, "_"),
     importPath: join(REPO_ROOT, "src/skeleton/index.ts"),
   });
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-skel-load-"));
+  const dir = tempDir("kfunc-kit-skel-load-");
   const file = join(dir, `${fixture}.skel.ts`);
   writeFileSync(file, g.ts);
   return (await import(file)) as Record<string, unknown>;

@@ -4,10 +4,9 @@
  * stale one cannot be tested by mistake.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/index.ts";
+import { REPO_ROOT, tempDir } from "../helpers/index.ts";
 
 export const TSC = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
 
@@ -21,7 +20,7 @@ export interface TscResult {
 
 /** A temp dir holding a `"type": "module"` package.json and a strict tsconfig for `files`. */
 export function tscProject(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-kit-skel-"));
+  const dir = tempDir("kfunc-kit-skel-");
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
   const compilerOptions = {
     target: "ES2022",

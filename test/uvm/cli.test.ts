@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { compileFixture, REPO_ROOT } from "../helpers/index.ts";
+import { compileFixture, REPO_ROOT, tempDir } from "../helpers/index.ts";
 
 function kfunc(args: string[], input?: string, env?: NodeJS.ProcessEnv) {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src/cli/main.ts"), ...args], {
@@ -40,7 +39,7 @@ test("the reference scenario in userspace: the seed object with kfuncs.ts prints
 });
 
 test("kfunc uvm run of a C file (the README's form) compiles it and leaves nothing in the temp directory", () => {
-  const tmp = mkdtempSync(join(tmpdir(), "kfunc-uvm-tmpdir-"));
+  const tmp = tempDir("kfunc-uvm-tmpdir-");
   const env = { ...process.env, TMPDIR: tmp };
   // tsx keeps its compile cache in the temp directory too: that one is not ours
   const ours = () => readdirSync(tmp).filter((e) => !e.startsWith("tsx-"));
@@ -55,7 +54,6 @@ test("kfunc uvm run of a C file (the README's form) compiles it and leaves nothi
   assert.equal(bad.code, 1, bad.stderr);
   assert.match(bad.stderr, /broken\.bpf\.c/);
   assert.deepEqual(ours(), ["broken.bpf.c"]);
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 interface Case {
@@ -86,7 +84,7 @@ test("kfunc uvm plugin implements the conformance suite's plugin contract", () =
 });
 
 test("kfunc uvm run --raw: r1/r2 = --mem, --helpers get bigint registers, --json reports r0, runs, nsPerRun", () => {
-  const dir = mkdtempSync(join(tmpdir(), "kfunc-uvm-"));
+  const dir = tempDir("kfunc-uvm-");
   // r6 = r1; r1 = *(u64 *)(r6 + 0); r2 = r2 (len); call 1; r0 += *(u8 *)(r6 + 8); exit
   const prog = Buffer.from(
     "bf16000000000000" +
