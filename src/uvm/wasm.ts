@@ -596,6 +596,9 @@ class FnGen {
   /** Structured control flow (Ramsey's translation; see structure.ts) for a reducible graph. */
   private structured(blocks: BasicBlock[], shape: Shape): void {
     const o = this.o;
+    /** How many edges enter each block (selectOf: a move block entered only from its diamond's jump). */
+    const preds = new Uint32Array(blocks.length);
+    for (const y of blocks) for (const t of y.succs) preds[t]!++;
     const labels: ({ loop: number } | { follow: number } | { if: true })[] = [];
     const depthOf = (pred: (l: (typeof labels)[number]) => boolean): number => {
       for (let i = labels.length - 1; i >= 0; i--) if (pred(labels[i]!)) return labels.length - 1 - i;
@@ -616,10 +619,10 @@ class FnGen {
       const b = blocks[x]!;
       if (x !== this.uncharged) this.charge(b.start);
       const last = b.pcs.length - 1;
-      const sel = b.end === "cond" ? this.selectOf(blocks, x) : undefined;
+      const sel = b.end === "cond" ? this.selectOf(blocks, preds, x) : undefined;
       for (let i = 0; i <= last; i++) {
         const pc = b.pcs[i]!;
-        if (i === last && sel !== undefined) this.select(pc, b.pcs[last]! + 1);
+        if (i === last && sel !== undefined) this.select(pc, pc + 1);
         else if (i === last && b.end === "cond") this.condition(pc);
         else this.insn(pc);
       }
@@ -1205,12 +1208,12 @@ class FnGen {
 
   /**
    * If-conversion of the diamond clang emits for a boolean (BPF has no setcc): `if cond goto +1` whose
-   * fall-through block is one move into a register (`w2 = 0`, reached from nowhere else) and whose target is
+   * fall-through block is one move into a register (`w2 = 0`, one edge in: the jump's) and whose target is
    * the instruction after it. Emitted as a Wasm `select` (V8: cmov), so a data-dependent condition costs no
    * misprediction. Returns the block both sides join at. No charge, fault or pc is lost: moves cannot fault,
    * and charges sit only at loop headers.
    */
-  private selectOf(blocks: BasicBlock[], x: number): number | undefined {
+  private selectOf(blocks: BasicBlock[], preds: Uint32Array, x: number): number | undefined {
     const c = this.c;
     const b = blocks[x]!;
     const j = b.pcs[b.pcs.length - 1]!;
@@ -1220,7 +1223,7 @@ class FnGen {
     if (blocks[t]!.start !== j + 2 || fb.start !== j + 1 || fb.pcs.length !== 1 || fb.end !== "fall")
       return undefined;
     if (fb.succs[0] !== t || this.chargeAt(fb.start) !== 0) return undefined;
-    if (blocks.some((y, i) => i !== x && y.succs.includes(f))) return undefined;
+    if (preds[f] !== 1) return undefined;
     const op = c.op[j + 1]!;
     const cls = asm.opClass(op);
     if (!asm.isAluClass(cls) || asm.opOp(op) !== asm.BPF_ALU_OP.MOV || c.off[j + 1] !== 0) return undefined;
@@ -1235,10 +1238,10 @@ class FnGen {
     const d = c.dst[mov]!;
     const wide = asm.opClass(op) === asm.BPF_CLASS.ALU64;
     this.get(d);
-    if (asm.opSrc(op) === asm.BPF_SRC.K) this.i64(wide ? c.imm[mov]! : c.imm[mov]! >>> 0);
+    if (wide) this.src64(op, c.src[mov]!, c.imm[mov]!);
     else {
-      this.get(c.src[mov]!);
-      if (!wide) o.u8(0xa7, 0xad); // i32.wrap_i64, i64.extend_i32_u
+      this.src32(op, c.src[mov]!, c.imm[mov]!);
+      o.u8(0xad); // i64.extend_i32_u
     }
     this.condition(jmp);
     o.u8(0x1b); // select: the register as it was when the jump is taken, the move's value when not
