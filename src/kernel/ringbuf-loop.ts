@@ -131,3 +131,141 @@ export const BYTES_LOOP: LoopSpec = {
   setup: "const buf = data.buffer; const off = data.byteOffset;",
   perRecord: "if (cb(new Uint8Array(buf, off + at, n)) === false) { stop = true; break; }",
 };
+
+/**
+ * What a cursor does at each committed record it moves to. `setup` runs once, when the cursor is compiled
+ * (locals from `arg`, constant for the cursor's life); `onReset` each time it restarts at the consumer
+ * position; `perRecord` at each record, with `at` (where its bytes start in `data`) and `n` (its length)
+ * in scope. The walker's own names (`cons`, `prod`, `lens`, `size`, `chunk`, `base`, `start`, `pos`, `end`,
+ * `avail`, `busy`, `p`, `len`, `q`, `read`) are taken.
+ */
+export interface CursorSpec {
+  readonly key: string;
+  readonly setup: string;
+  readonly onReset: string;
+  readonly perRecord: string;
+}
+
+/** A compiled reading position (see {@link compileCursor}). */
+export interface RingWalker {
+  /** Moves to the next committed record (and runs `perRecord`); false when there is none. */
+  readonly next: () => boolean;
+  /** Restarts at the consumer position. */
+  readonly reset: () => void;
+  /** Publishes the consumer position past the current record. */
+  readonly release: () => void;
+  /** True when the last `next()` stopped at a reserved, uncommitted record. */
+  readonly busy: () => boolean;
+}
+
+/**
+ * The ring buffer's cursor (RingBuffer.cursor, the skeleton's typed cursor), compiled once per cursor: its
+ * positions are variables of the closure, not fields of an object. A `next()` whose state lives in object
+ * fields loads and checks that object per record; in a /tmp experiment on one filled ring, the closure form
+ * took a typed cursor that reads one u32 from 6.1 to 4.0 ns a record. Memory order and publishing as the
+ * loop above, with the positions kept between calls: the producer position is read when the chunk is used
+ * up, the consumer position stored (plain 32-bit stores, low word first: a torn read by the kernel sees an
+ * older, smaller position) at every chunk end, at a BUSY record and by `release()`.
+ */
+export function compileCursor(
+  spec: CursorSpec,
+  cons: Uint32Array,
+  prod: Uint32Array,
+  lens: Int32Array,
+  size: number,
+  chunk: number,
+  arg: unknown,
+): RingWalker {
+  const make = new Function(cursorSource(spec, ++compiled));
+  return make()(cons, prod, lens, size, chunk, arg) as RingWalker;
+}
+
+/** The source {@link compileCursor} compiles. */
+function cursorSource(spec: CursorSpec, id = 0): string {
+  const name = `${spec.key.replace(/[^A-Za-z0-9_]/g, "_")}_${id}`;
+  return `"use strict";
+return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
+  ${spec.setup}
+  let base = 0;
+  let start = 0;
+  let pos = 0;
+  let end = 0;
+  let avail = 0;
+  let busy = false;
+  function rebase(q) {
+    base = q;
+    start = (q % size) | 0;
+    pos = start;
+    end = start;
+    avail = start;
+  }
+  function release() {
+    const q = base + (pos - start);
+    cons[0] = q >>> 0;
+    cons[1] = Math.floor(q / 4294967296);
+  }
+  function refill() {
+    release();
+    if (pos >= avail) {
+      const read = base + (pos - start);
+      const q = Atomics.load(prod, 0) + Atomics.load(prod, 1) * 4294967296;
+      if (q <= read) return false;
+      rebase(read);
+      avail = start + Math.min(q - read, size);
+    }
+    end = Math.min(avail, pos + chunk);
+    return true;
+  }
+  function slow() {
+    for (;;) {
+      if (pos >= end && !refill()) return false;
+      const p = pos;
+      const len = lens[p >>> 2];
+      if (len & ${BUSY}) {
+        busy = true;
+        release();
+        return false;
+      }
+      const n = len & ${LEN_MASK};
+      pos = p + ((n + 15) & ~7);
+      if (len & ${DISCARD}) continue;
+      const at = p + ${HDR};
+      ${spec.perRecord}
+      return true;
+    }
+  }
+  return {
+    next: function next_${name}() {
+      // the hot path: a committed record inside the current chunk (the header is read before the record's
+      // bytes: x86-64 does not reorder loads with loads)
+      const p = pos;
+      if (p < end) {
+        const len = lens[p >>> 2];
+        if ((len & ${(BUSY | DISCARD) >>> 0}) === 0) {
+          pos = p + ((len + 15) & ~7);
+          const at = p + ${HDR};
+          const n = len;
+          ${spec.perRecord}
+          return true;
+        }
+      }
+      return slow();
+    },
+    reset() {
+      rebase(cons[0] + cons[1] * 4294967296);
+      busy = false;
+      ${spec.onReset}
+    },
+    release,
+    busy: () => busy,
+  };
+};`;
+}
+
+/** RingBuffer.cursor: the record's place stored on the cursor object (`arg`). */
+export const RAW_CURSOR: CursorSpec = {
+  key: "raw_cursor",
+  setup: "const c = arg;",
+  onReset: "",
+  perRecord: "c.offset = at; c.length = n;",
+};

@@ -15,9 +15,13 @@ import { type Mapping, mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../sys/mm
 import {
   BYTES_LOOP,
   type ConsumeLoop,
+  type CursorSpec,
+  compileCursor,
   compileLoop,
   type LoopSpec,
+  RAW_CURSOR,
   RAW_LOOP,
+  type RingWalker,
   VIEW_LOOP,
 } from "./ringbuf-loop.ts";
 
@@ -145,113 +149,32 @@ export class RingCursor {
   /** Where the current record's bytes start in `data`. */
   offset = 0;
   length = 0;
-  readonly #lens: Int32Array;
-  readonly #cons: Uint32Array;
-  readonly #prod: Uint32Array;
-  readonly #mask: number;
-  readonly #chunk: number;
-  /** The consumer position (64-bit, as a double) at #start. */
-  #base = 0;
-  /** Offset in `data` of #base. */
-  #start = 0;
-  /** Offset in `data` of the next record header. */
-  #pos = 0;
-  /** Where this chunk ends (≤ where the producer was when last read). */
-  #end = 0;
-  /** Where the producer was, as an offset in `data`. */
-  #avail = 0;
-  #busy = false;
+  /** Moves to the next committed record; false when there is none (everything read is then released). */
+  readonly next: () => boolean;
+  readonly #walker: RingWalker;
 
   /** @internal created by {@link RingBuffer.cursor} */
-  constructor(data: Uint8Array, lens: Int32Array, cons: Uint32Array, prod: Uint32Array, mask: number) {
+  constructor(data: Uint8Array, walk: (spec: CursorSpec, arg: unknown) => RingWalker) {
     this.data = data;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    this.#lens = lens;
-    this.#cons = cons;
-    this.#prod = prod;
-    this.#mask = mask;
-    this.#chunk = publishEvery(mask + 1);
+    this.#walker = walk(RAW_CURSOR, this);
+    this.next = this.#walker.next;
   }
 
   /** Starts at the consumer position (what {@link RingBuffer.cursor} does). */
   reset(): this {
-    this.#rebase(this.#cons[0]! + this.#cons[1]! * 0x1_0000_0000);
-    this.#busy = false;
+    this.#walker.reset();
     return this;
-  }
-
-  #rebase(pos: number): void {
-    this.#base = pos;
-    this.#start = (pos % (this.#mask + 1)) | 0;
-    this.#pos = this.#start;
-    this.#end = this.#start;
-    this.#avail = this.#start;
   }
 
   /** True when the last `next()` stopped at a record the producer has reserved but not committed yet. */
   get busy(): boolean {
-    return this.#busy;
-  }
-
-  /** Moves to the next committed record; false when there is none (everything read is then released). */
-  next(): boolean {
-    // the hot path, small enough to inline: a committed record inside the current chunk
-    const p = this.#pos;
-    if (p < this.#end) {
-      // The header is written last by the producer (release); reading it before the record's bytes is all
-      // x86-64 needs (loads are not reordered with loads, and V8 keeps loads in program order here).
-      const len = this.#lens[p >>> 2]!;
-      if ((len & (BUSY_BIT | DISCARD_BIT)) === 0) {
-        this.#pos = p + ((len + 15) & ~7);
-        this.offset = p + HDR_SZ;
-        this.length = len;
-        return true;
-      }
-    }
-    return this.#slow();
-  }
-
-  /** Chunk ends, refills, busy and discarded records. */
-  #slow(): boolean {
-    const lens = this.#lens;
-    for (;;) {
-      if (this.#pos >= this.#end && !this.#refill()) return false;
-      const p = this.#pos;
-      const len = lens[p >>> 2]!;
-      if (len & BUSY_BIT) {
-        this.#busy = true;
-        this.release();
-        return false;
-      }
-      this.#pos = p + (((len & 0x3fffffff) + 15) & ~7);
-      if (len & DISCARD_BIT) continue;
-      this.offset = p + HDR_SZ;
-      this.length = len & 0x3fffffff;
-      return true;
-    }
+    return this.#walker.busy();
   }
 
   /** Releases everything read so far, the current record included. */
   release(): void {
-    const pos = this.#base + (this.#pos - this.#start);
-    // plain stores, low word first (x86-64 stores are not reordered with earlier loads: a release store);
-    // a torn read by the kernel sees an older, smaller position, which only under-reports free space
-    this.#cons[0] = pos >>> 0;
-    this.#cons[1] = Math.floor(pos / 0x1_0000_0000);
-  }
-
-  /** Publishes what was read, then takes the next chunk: of what the producer had, or after reading it anew. */
-  #refill(): boolean {
-    this.release();
-    if (this.#pos >= this.#avail) {
-      const read = this.#base + (this.#pos - this.#start);
-      const prod = Atomics.load(this.#prod, 0) + Atomics.load(this.#prod, 1) * 0x1_0000_0000;
-      if (prod <= read) return false;
-      this.#rebase(read);
-      this.#avail = this.#start + Math.min(prod - read, this.#mask + 1);
-    }
-    this.#end = Math.min(this.#avail, this.#pos + this.#chunk);
-    return true;
+    this.#walker.release();
   }
 }
 
@@ -439,8 +362,17 @@ export class RingBuffer implements Disposable {
    */
   cursor(): RingCursor {
     this.#check();
-    this.#cursor ??= new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    this.#cursor ??= new RingCursor(this.#data, (spec, arg) => this.walker(spec, arg));
     return this.#cursor.reset();
+  }
+
+  /**
+   * @internal A reading position of its own, compiled for `spec` (src/kernel/ringbuf-loop.ts): what
+   * {@link cursor} and the skeleton's typed cursor move. Not yet reset.
+   */
+  walker(spec: CursorSpec, arg: unknown): RingWalker {
+    this.#check();
+    return compileCursor(spec, this.#cons, this.#prod, this.#lens, this.#mask + 1, this.#chunk, arg);
   }
 
   /**
@@ -474,7 +406,7 @@ export class RingBuffer implements Disposable {
    */
   newCursor(): RingCursor {
     this.#check();
-    return new RingCursor(this.#data, this.#lens, this.#cons, this.#prod, this.#mask);
+    return new RingCursor(this.#data, (spec, arg) => this.walker(spec, arg));
   }
 
   /**

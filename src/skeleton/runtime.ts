@@ -31,8 +31,8 @@ import {
   type PerfBufferOptions,
 } from "../kernel/perf-buffer.ts";
 import type { Program } from "../kernel/program.ts";
-import { RingBuffer, type RingCursor } from "../kernel/ringbuf.ts";
-import type { LoopSpec } from "../kernel/ringbuf-loop.ts";
+import { RingBuffer } from "../kernel/ringbuf.ts";
+import type { CursorSpec, LoopSpec, RingWalker } from "../kernel/ringbuf-loop.ts";
 import { namedVariables } from "../object/globals.ts";
 import { parseObject } from "../object/index.ts";
 import type { DataSectionKind, DataVariableSpec, ObjectSpec } from "../object/types.ts";
@@ -163,75 +163,50 @@ export class TypedRingCursor<T> {
   readonly record: RecordView<T>;
   /** Moves `record` to the next committed record; false when there is none (all read is then released). */
   readonly next: () => boolean;
-  // string keys starting with `#` (no C identifier can), read by the `next` compiled for this cursor
-  /** @internal */ "#state": RecordViewState;
-  /** @internal */ "#cursor": RingCursor;
-  /** Records shorter than this go through place(): the struct's size, or Infinity after a padded record. */
-  /** @internal */ "#min": number;
-  readonly #size: number;
+  readonly #walker: RingWalker;
   readonly #placer: ViewPlacer;
+  readonly #ring: RingBuffer;
 
   /** @internal made by {@link SkeletonRingBuffer.cursor} */
-  constructor(cursor: RingCursor, View: RecordViewClass, size: number) {
-    this["#cursor"] = cursor;
-    this.#size = size;
-    this["#min"] = size;
+  constructor(ring: RingBuffer, View: RecordViewClass, size: number) {
+    this.#ring = ring;
     this.#placer = new ViewPlacer(View, size);
-    const state = this.#placer.view;
-    this["#state"] = state;
-    this.record = state as unknown as RecordView<T>;
-    this.next = compileNext(cursor, state, this);
+    this.record = this.#placer.record as RecordView<T>;
+    // compiled for this cursor, with its view and placer as constants: one `next` shared by every record
+    // type of the process would store the offset into all their views from one site (a polymorphic store)
+    this.#walker = ring.walker(TYPED_CURSOR, this.#placer);
+    this.next = this.#walker.next;
   }
 
   /** @internal starts at the ring's consumer position */
   reset(): this {
-    const c = this["#cursor"];
-    c.reset();
-    this.#placer.point(c.data);
-    this["#min"] = this.#size;
+    this.#placer.reset(this.#ring);
+    this.#walker.reset();
     return this;
-  }
-
-  /**
-   * @internal A record shorter than its type (a truncated output) is read from a zero-padded copy behind a
-   * copy of its header; the record after it points the view back at the ring.
-   */
-  place(c: RingCursor): void {
-    this["#min"] = this.#placer.place(c.offset, c.length);
   }
 
   /** Releases everything read so far (after leaving a loop early). */
   release(): void {
-    this["#cursor"].release();
+    this.#walker.release();
   }
 
   /** True when the last `next()` stopped at a reserved, uncommitted record. */
   get busy(): boolean {
-    return this["#cursor"].busy;
+    return this.#walker.busy();
   }
 }
 
 /**
- * `TypedRingCursor.next`, compiled once per cursor (a source of its own each time: V8 caches `new Function`
- * by source) with its ring cursor, view and itself as constants. One shared `next` would store the offset
- * into the views of every record type of the process from one site, which turns that store polymorphic for
- * all of them (the same reason the ring buffer's consume loops are compiled per ring buffer,
- * src/kernel/ringbuf-loop.ts); the constants save three loads per record over reading them from `this`.
+ * The typed cursor's step (`arg` is a {@link ViewPlacer}): the view moved to the record; a record shorter than
+ * the struct goes through `place` (a zero-padded copy), and after one every record does until the view is
+ * back on the ring.
  */
-function compileNext(cursor: RingCursor, state: RecordViewState, self: object): () => boolean {
-  return new Function(
-    "c",
-    "s",
-    "t",
-    `"use strict"; return function next_${++cursors}() {
-      if (!c.next()) return false;
-      s["#at"] = c.offset;
-      if (c.length < t["#min"]) t.place(c);
-      return true;
-    };`,
-  )(cursor, state, self) as () => boolean;
-}
-let cursors = 0;
+const TYPED_CURSOR: CursorSpec = {
+  key: "typed_cursor",
+  setup: "const view = arg.view; let min = arg.size;",
+  onReset: "min = arg.size;",
+  perRecord: 'view["#at"] = at; if (n < min) min = arg.place(at, n);',
+};
 
 /**
  * What {@link SkeletonRingBuffer.consumeView}'s loop and {@link TypedRingCursor} move: the view, pointed at the ring, or at a zero-padded
@@ -348,7 +323,7 @@ export class SkeletonRingBuffer<T> {
    * cursor per ring buffer, at the consumer position; see {@link TypedRingCursor}.
    */
   cursor(): TypedRingCursor<T> {
-    this.#cursor ??= new TypedRingCursor<T>(this.ring.cursor(), this.#viewClass(), this.#decoder().size);
+    this.#cursor ??= new TypedRingCursor<T>(this.ring, this.#viewClass(), this.#decoder().size);
     return this.#cursor.reset();
   }
 
