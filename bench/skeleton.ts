@@ -17,6 +17,7 @@ import type { RecordViewState } from "../src/btf/value-codec.ts";
 import { compileBpf } from "../src/compile/clang.ts";
 import { testRun } from "../src/kernel/test-run.ts";
 import { generateSkeleton } from "../src/skeleton/generate.ts";
+import { mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../src/sys/mmap.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "out");
@@ -62,7 +63,10 @@ interface BenchSkeleton {
         consume(cb: (r: Rec) => unknown): number;
         consumeView(cb: (r: Readonly<Rec>) => unknown): number;
         cursor(): Cursor;
-        ring: { consumeRaw(cb: (d: Uint8Array, o: number, n: number) => unknown): number };
+        ring: {
+          consumeRaw(cb: (d: Uint8Array, o: number, n: number) => unknown): number;
+          map: { fd: number; maxEntries: number };
+        };
       };
     };
     programs: { produce: Parameters<typeof testRun>[0] };
@@ -120,7 +124,14 @@ function typedRecords(rounds: number, o: typeof obj1 = obj1): number[] {
   return rates;
 }
 
-type InPlace = "cursorNoField" | "cursorBig" | "cursorBigFloor" | "cursorU32" | "viewBig" | "viewU32";
+type InPlace =
+  | "cursorNoField"
+  | "cursorBig"
+  | "cursorBigFloor"
+  | "handBig"
+  | "cursorU32"
+  | "viewBig"
+  | "viewU32";
 type Rb = (typeof obj1)["maps"]["rb"];
 let kept: unknown;
 
@@ -158,6 +169,34 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
     kept = k;
     return n;
   },
+  // the floor for a bigint per record in any JS consumer: no library at all, a loop written for this ring
+  // (positions in locals, headers through one Int32Array) that reads the u64 as the getter does
+  handBig() {
+    let n = 0;
+    let k: unknown;
+    const base = Atomics.load(hand.cons, 0) + Atomics.load(hand.cons, 1) * 0x1_0000_0000;
+    const avail = Math.min(
+      Atomics.load(hand.prod, 0) + Atomics.load(hand.prod, 1) * 0x1_0000_0000 - base,
+      hand.size,
+    );
+    const start = (base % hand.size) | 0;
+    const end = start + avail;
+    const lens = hand.lens;
+    const q = hand.q;
+    let p = start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = q[(p + 16) >>> 3];
+      n++;
+      p += (len + 15) & ~7;
+    }
+    const pos = base + (p - start);
+    Atomics.store(hand.cons, 0, pos >>> 0);
+    Atomics.store(hand.cons, 1, Math.floor(pos / 0x1_0000_0000));
+    kept = k;
+    return n;
+  },
   cursorU32(rb) {
     let n = 0;
     let k: unknown;
@@ -189,6 +228,26 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
     return n;
   },
 };
+
+/** The ring buffer of the 64-bit object mapped by hand, for handBig (as bench/ringbuf-floor.ts maps its own). */
+const hand = (() => {
+  const map = obj1.maps.rb.ring.map;
+  const size = map.maxEntries;
+  const page = pageSize();
+  const consPage = mmapFd(map.fd, page, PROT_READ | PROT_WRITE, 0, "ring buffer consumer page");
+  const dataPages = mmapFd(map.fd, page + 2 * size, PROT_READ, page, "ring buffer data");
+  process.on("exit", () => {
+    consPage.close();
+    dataPages.close();
+  });
+  return {
+    size,
+    cons: new Uint32Array(consPage.buffer, 0, 2),
+    prod: new Uint32Array(dataPages.buffer, 0, 2),
+    lens: new Int32Array(dataPages.buffer, page, (2 * size) / 4),
+    q: new BigUint64Array(dataPages.buffer, page, (2 * size) / 8),
+  };
+})();
 
 /** Typed records read in place (no object per record): the skeleton's cursor() and consumeView(). */
 function inPlace(rounds: number, mode: InPlace, o: typeof obj1): number[] {
@@ -266,7 +325,8 @@ typedRecords(2, obj32k);
 rawBigints(2);
 rawBigints(2, false);
 rawBigints(2, "u32pair");
-for (const m of ["cursorNoField", "cursorBig", "cursorBigFloor", "viewBig"] as const) inPlace(2, m, obj1);
+for (const m of ["cursorNoField", "cursorBig", "cursorBigFloor", "handBig", "viewBig"] as const)
+  inPlace(2, m, obj1);
 for (const m of ["cursorU32", "viewU32"] as const) inPlace(2, m, obj32k);
 libbpf(2);
 const raw: number[] = [];
@@ -281,6 +341,7 @@ const c32: number[] = [];
 const cursorNone: number[] = [];
 const cursorBig: number[] = [];
 const cursorBigFloor: number[] = [];
+const handBig: number[] = [];
 const viewBig: number[] = [];
 const cursor32: number[] = [];
 const view32: number[] = [];
@@ -299,6 +360,7 @@ for (let i = 0; i < 3; i++) {
   cursorNone.push(...inPlace(Math.ceil(ROUNDS / 3), "cursorNoField", obj1));
   cursorBig.push(...inPlace(Math.ceil(ROUNDS / 3), "cursorBig", obj1));
   cursorBigFloor.push(...inPlace(Math.ceil(ROUNDS / 3), "cursorBigFloor", obj1));
+  handBig.push(...inPlace(Math.ceil(ROUNDS / 3), "handBig", obj1));
   c.push(...libbpf(Math.ceil(ROUNDS / 3)));
   viewBig.push(...inPlace(Math.ceil(ROUNDS / 3), "viewBig", obj1));
   cursor32.push(...inPlace(Math.ceil(ROUNDS / 3), "cursorU32", obj32k));
@@ -323,6 +385,7 @@ const res = {
     cursorNoField: median(cursorNone),
     cursorBigintField: median(cursorBig),
     cursorBigintFloor: median(cursorBigFloor),
+    handBigint: median(handBig),
     viewBigintField: median(viewBig),
     cursorU32Field: median(cursor32),
     viewU32Field: median(view32),
@@ -338,6 +401,7 @@ const ratio = {
   cursorNoFieldVsLibbpf: res.recordsPerSecond.cursorNoField / res.recordsPerSecond.libbpf,
   cursorBigintFieldVsLibbpf: res.recordsPerSecond.cursorBigintField / res.recordsPerSecond.libbpf,
   cursorBigintFloorVsLibbpf: res.recordsPerSecond.cursorBigintFloor / res.recordsPerSecond.libbpf,
+  handBigintVsLibbpf: res.recordsPerSecond.handBigint / res.recordsPerSecond.libbpf,
   viewBigintFieldVsLibbpf: res.recordsPerSecond.viewBigintField / res.recordsPerSecond.libbpf,
   cursorU32FieldVsLibbpf: res.recordsPerSecond.cursorU32Field / res.recordsPerSecond.libbpf32,
   viewU32FieldVsLibbpf: res.recordsPerSecond.viewU32Field / res.recordsPerSecond.libbpf32,
@@ -377,6 +441,11 @@ else
         "cursor(), the u64 read inline (a bigint's floor here)",
         res.recordsPerSecond.cursorBigintFloor,
         ratio.cursorBigintFloorVsLibbpf,
+      ) +
+      line(
+        "no library: a hand loop for this ring, the u64 as a bigint",
+        res.recordsPerSecond.handBigint,
+        ratio.handBigintVsLibbpf,
       ) +
       line(
         "consumeView(cb), reading one u64 field (bigint)",

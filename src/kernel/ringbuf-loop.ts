@@ -186,12 +186,14 @@ function cursorSource(spec: CursorSpec, id = 0): string {
   return `"use strict";
 return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
   ${spec.setup}
-  let base = 0;
-  let start = 0;
-  let pos = 0;
-  let end = 0;
-  let avail = 0;
-  let busy = false;
+  // var, not let: a let of the closure is checked for its temporal dead zone at every read in next() (a
+  // const of setup is not: V8 folds it into next() as a constant)
+  var base = 0;
+  var start = 0;
+  var pos = 0;
+  var end = 0;
+  var avail = 0;
+  var busy = false;
   function rebase(q) {
     base = q;
     start = (q % size) | 0;

@@ -203,7 +203,7 @@ export class TypedRingCursor<T> {
  */
 const TYPED_CURSOR: CursorSpec = {
   key: "typed_cursor",
-  setup: "const view = arg.view; let min = arg.size;",
+  setup: "const view = arg.view; var min = arg.size;",
   onReset: "min = arg.size;",
   perRecord: 'view["#at"] = at; if (n < min) min = arg.place(at, n);',
 };
