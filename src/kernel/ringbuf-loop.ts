@@ -156,6 +156,12 @@ export interface RingWalker {
   readonly release: () => void;
   /** True when the last `next()` stopped at a reserved, uncommitted record. */
   readonly busy: () => boolean;
+  /**
+   * Ends the walker for good (the ring buffer is closing): every later `next()`, `reset()` or `release()`
+   * throws an Error with `message` instead of touching the unmapped pages. Costs `next()` nothing: the
+   * positions are set so that the hot path falls through to the slow one, which checks.
+   */
+  readonly stop: (message: string) => void;
 }
 
 /**
@@ -194,6 +200,7 @@ return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
   var end = 0;
   var avail = 0;
   var busy = false;
+  var stopped = "";
   function rebase(q) {
     base = q;
     start = (q % size) | 0;
@@ -202,6 +209,7 @@ return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
     avail = start;
   }
   function release() {
+    if (stopped !== "") throw new Error(stopped);
     const q = base + (pos - start);
     cons[0] = q >>> 0;
     cons[1] = Math.floor(q / 4294967296);
@@ -219,6 +227,7 @@ return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
     return true;
   }
   function slow() {
+    if (stopped !== "") throw new Error(stopped);
     for (;;) {
       if (pos >= end && !refill()) return false;
       const p = pos;
@@ -254,12 +263,17 @@ return function cursor_${name}(cons, prod, lens, size, chunk, arg) {
       return slow();
     },
     reset() {
+      if (stopped !== "") throw new Error(stopped);
       rebase(cons[0] + cons[1] * 4294967296);
       busy = false;
       ${spec.onReset}
     },
     release,
     busy: () => busy,
+    stop(message) {
+      stopped = message;
+      rebase(0);
+    },
   };
 };`;
 }

@@ -259,6 +259,7 @@ export class RingBuffer implements Disposable {
   #cursor: RingCursor | undefined;
   /** This ring buffer's own consume loops (ringbuf-loop.ts: one call site per ring buffer and kind). */
   readonly #loops = new Map<string, ConsumeLoop>();
+  #walkers: WeakRef<RingWalker>[] = [];
   readonly #chunk: number;
   #closed = false;
 
@@ -372,7 +373,11 @@ export class RingBuffer implements Disposable {
    */
   walker(spec: CursorSpec, arg: unknown): RingWalker {
     this.#check();
-    return compileCursor(spec, this.#cons, this.#prod, this.#lens, this.#mask + 1, this.#chunk, arg);
+    const w = compileCursor(spec, this.#cons, this.#prod, this.#lens, this.#mask + 1, this.#chunk, arg);
+    // held weakly: close() stops the walkers still alive, so a cursor kept past close() throws
+    this.#walkers = this.#walkers.filter((r) => r.deref() !== undefined);
+    this.#walkers.push(new WeakRef(w));
+    return w;
   }
 
   /**
@@ -570,6 +575,8 @@ export class RingBuffer implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const r of this.#walkers) r.deref()?.stop(`ring buffer '${this.map.name}': used after close`);
+    this.#walkers = [];
     this.#epoll.close(); // wakes an async iterator sleeping in epoll_wait
     this.#producer.close();
     this.#consumer.close();

@@ -260,3 +260,22 @@ test("an idle async iterator sleeps in epoll with no timeout and ends on abort, 
   rb.close();
   assert.deepEqual(await pending, { value: undefined, done: true });
 });
+
+test("a cursor kept past close() throws 'used after close' instead of reading the unmapped pages", () => {
+  const rb = new RingBuffer(coll.map("rb"));
+  rb.consume(() => {});
+  produce(6);
+  const c = rb.cursor();
+  const own = rb.newCursor().reset();
+  assert.equal(c.next(), true, "a record is there to read");
+  rb.close();
+  // without the stop, next() reads the next header from the unmapped data pages: SIGSEGV, not an error
+  for (const [what, call] of [
+    ["next()", () => c.next()],
+    ["release()", () => c.release()],
+    ["reset()", () => c.reset()],
+    ["newCursor's next()", () => own.next()],
+  ] as const)
+    assert.throws(call, /ring buffer 'rb': used after close/, what);
+  assert.throws(() => rb.cursor(), /used after close/);
+});

@@ -337,6 +337,13 @@ test("typed record views (cursor, consumeView) read every field as decoding does
         }
       }
     }
+    // a cursor kept past close() throws instead of reading the unmapped ring
+    produce(first, 3);
+    const kept = rb.cursor();
+    assert.equal(kept.next(), true);
+    obj.close();
+    assert.throws(() => kept.next(), /ring buffer 'rb': used after close/);
+    assert.throws(() => rb.cursor(), /used after close/);
   } finally {
     obj.close();
   }
