@@ -137,7 +137,7 @@ export const BYTES_LOOP: LoopSpec = {
  * (locals from `arg`, constant for the cursor's life); `onReset` each time it restarts at the consumer
  * position; `perRecord` at each record, with `at` (where its bytes start in `data`) and `n` (its length)
  * in scope. The walker's own names (`cons`, `prod`, `lens`, `size`, `chunk`, `base`, `start`, `pos`, `end`,
- * `avail`, `busy`, `p`, `len`, `q`, `read`) are taken.
+ * `avail`, `busy`, `stopped`, `rebase`, `release`, `refill`, `slow`, `p`, `len`, `q`, `read`) are taken.
  */
 export interface CursorSpec {
   readonly key: string;

@@ -153,11 +153,12 @@ export class RingCursor {
   readonly next: () => boolean;
   readonly #walker: RingWalker;
 
-  /** @internal created by {@link RingBuffer.cursor} */
-  constructor(data: Uint8Array, walk: (spec: CursorSpec, arg: unknown) => RingWalker) {
+  /** @internal created by {@link RingBuffer.cursor} and {@link RingBuffer.newCursor} */
+  constructor(ring: RingBuffer) {
+    const data = ring.data;
     this.data = data;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    this.#walker = walk(RAW_CURSOR, this);
+    this.#walker = ring.walker(RAW_CURSOR, this);
     this.next = this.#walker.next;
   }
 
@@ -363,7 +364,7 @@ export class RingBuffer implements Disposable {
    */
   cursor(): RingCursor {
     this.#check();
-    this.#cursor ??= new RingCursor(this.#data, (spec, arg) => this.walker(spec, arg));
+    this.#cursor ??= new RingCursor(this);
     return this.#cursor.reset();
   }
 
@@ -411,7 +412,7 @@ export class RingBuffer implements Disposable {
    */
   newCursor(): RingCursor {
     this.#check();
-    return new RingCursor(this.#data, (spec, arg) => this.walker(spec, arg));
+    return new RingCursor(this);
   }
 
   /**
