@@ -20,7 +20,7 @@ import { compileBpf } from "../src/compile/clang.ts";
 import { loadObjectFile } from "../src/kernel/index.ts";
 import { RingBuffer } from "../src/kernel/ringbuf.ts";
 import { testRun } from "../src/kernel/test-run.ts";
-import { mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../src/sys/mmap.ts";
+import { handRelease, handSpan, mapRingByHand } from "./ring-by-hand.ts";
 
 const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
 const N = Number(process.argv[2] ?? 500_000);
@@ -44,24 +44,16 @@ function libbpf(rounds: number): number[] {
 
 using coll = await loadObjectFile(obj);
 const map = coll.map("rb");
-const SIZE = map.maxEntries;
-const page = pageSize();
-using consPage = mmapFd(map.fd, page, PROT_READ | PROT_WRITE, 0, "ring buffer consumer page");
-using dataPages = mmapFd(map.fd, page + 2 * SIZE, PROT_READ, page, "ring buffer data");
-const cons = new Uint32Array(consPage.buffer, 0, 2);
-const prod = new Uint32Array(dataPages.buffer, 0, 2);
-const lens = new Int32Array(dataPages.buffer, page, (2 * SIZE) / 4);
-const data = new Uint8Array(dataPages.buffer, page, 2 * SIZE);
+using ring = mapRingByHand(map);
+const { lens, data } = ring;
 
 /** The hand-written loop (committed records only: it stops at a BUSY or DISCARD header, fine here). */
 function hand(sum0: number): { sum: number; count: number } {
   let sum = sum0;
   let count = 0;
-  const base = Atomics.load(cons, 0) + Atomics.load(cons, 1) * 0x1_0000_0000;
-  const avail = Math.min(Atomics.load(prod, 0) + Atomics.load(prod, 1) * 0x1_0000_0000 - base, SIZE);
-  const start = (base % SIZE) | 0;
-  const end = start + avail;
-  let p = start;
+  const span = handSpan(ring);
+  const end = span.end;
+  let p = span.start;
   while (p < end) {
     const len = lens[p >>> 2]!;
     if (len & 0xc0000000) break;
@@ -70,9 +62,7 @@ function hand(sum0: number): { sum: number; count: number } {
     count++;
     p += (len + 15) & ~7;
   }
-  const q = base + (p - start);
-  Atomics.store(cons, 0, q >>> 0);
-  Atomics.store(cons, 1, Math.floor(q / 0x1_0000_0000));
+  handRelease(ring, span, p);
   return { sum, count };
 }
 

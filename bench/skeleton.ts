@@ -17,7 +17,7 @@ import type { RecordViewState } from "../src/btf/value-codec.ts";
 import { compileBpf } from "../src/compile/clang.ts";
 import { testRun } from "../src/kernel/test-run.ts";
 import { generateSkeleton } from "../src/skeleton/generate.ts";
-import { mmapFd, PROT_READ, PROT_WRITE, pageSize } from "../src/sys/mmap.ts";
+import { handRelease, handSpan, mapRingByHand } from "./ring-by-hand.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "out");
@@ -174,16 +174,11 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
   handBig() {
     let n = 0;
     let k: unknown;
-    const base = Atomics.load(hand.cons, 0) + Atomics.load(hand.cons, 1) * 0x1_0000_0000;
-    const avail = Math.min(
-      Atomics.load(hand.prod, 0) + Atomics.load(hand.prod, 1) * 0x1_0000_0000 - base,
-      hand.size,
-    );
-    const start = (base % hand.size) | 0;
-    const end = start + avail;
+    const span = handSpan(hand);
+    const end = span.end;
     const lens = hand.lens;
     const q = hand.q;
-    let p = start;
+    let p = span.start;
     while (p < end) {
       const len = lens[p >>> 2]!;
       if (len & 0xc0000000) break;
@@ -191,9 +186,7 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
       n++;
       p += (len + 15) & ~7;
     }
-    const pos = base + (p - start);
-    Atomics.store(hand.cons, 0, pos >>> 0);
-    Atomics.store(hand.cons, 1, Math.floor(pos / 0x1_0000_0000));
+    handRelease(hand, span, p);
     kept = k;
     return n;
   },
@@ -229,25 +222,9 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
   },
 };
 
-/** The ring buffer of the 64-bit object mapped by hand, for handBig (as bench/ringbuf-floor.ts maps its own). */
-const hand = (() => {
-  const map = obj1.maps.rb.ring.map;
-  const size = map.maxEntries;
-  const page = pageSize();
-  const consPage = mmapFd(map.fd, page, PROT_READ | PROT_WRITE, 0, "ring buffer consumer page");
-  const dataPages = mmapFd(map.fd, page + 2 * size, PROT_READ, page, "ring buffer data");
-  process.on("exit", () => {
-    consPage.close();
-    dataPages.close();
-  });
-  return {
-    size,
-    cons: new Uint32Array(consPage.buffer, 0, 2),
-    prod: new Uint32Array(dataPages.buffer, 0, 2),
-    lens: new Int32Array(dataPages.buffer, page, (2 * size) / 4),
-    q: new BigUint64Array(dataPages.buffer, page, (2 * size) / 8),
-  };
-})();
+/** The ring buffer of the 64-bit object mapped by hand, for handBig. */
+const hand = mapRingByHand(obj1.maps.rb.ring.map);
+process.on("exit", () => hand[Symbol.dispose]());
 
 /** Typed records read in place (no object per record): the skeleton's cursor() and consumeView(). */
 function inPlace(rounds: number, mode: InPlace, o: typeof obj1): number[] {
