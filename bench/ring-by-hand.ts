@@ -19,7 +19,13 @@ export function mapRingByHand(map: { fd: number; maxEntries: number }): HandRing
   const size = map.maxEntries;
   const page = pageSize();
   const consPage = mmapFd(map.fd, page, PROT_READ | PROT_WRITE, 0, "ring buffer consumer page");
-  const dataPages = mmapFd(map.fd, page + 2 * size, PROT_READ, page, "ring buffer data");
+  let dataPages: ReturnType<typeof mmapFd>;
+  try {
+    dataPages = mmapFd(map.fd, page + 2 * size, PROT_READ, page, "ring buffer data");
+  } catch (e) {
+    consPage.close();
+    throw e;
+  }
   return {
     size,
     cons: new Uint32Array(consPage.buffer, 0, 2),
