@@ -6,7 +6,10 @@
  * `ring_buffer__consume` (bench/c/ringbuf.c) on the same producer; the same with the record's fields 32-bit
  * (built with -DREC32), which shows the decoder's own cost without bigint allocation.
  *
- *   node --import tsx bench/skeleton.ts [records-per-round=500000] [rounds=9] [--json]
+ *   node --import tsx bench/skeleton.ts [records-per-round=500000] [rounds=9] [--json] [--split]
+ *
+ * --split adds the u64 row taken apart: a hand loop and the cursor each with no field, the low word read as
+ * a number, a bigint that is not from the ring, and the u64 as a bigint, alternated with libbpf.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -129,6 +132,11 @@ type InPlace =
   | "cursorBig"
   | "cursorBigFloor"
   | "handBig"
+  | "handNoField"
+  | "handLow"
+  | "handAlloc"
+  | "cursorLow"
+  | "cursorAlloc"
   | "cursorU32"
   | "viewBig"
   | "viewU32";
@@ -190,6 +198,84 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
     kept = k;
     return n;
   },
+  // --split: the u64 row's cost taken apart, in the hand loop and in the cursor alike. "Low": the u64's
+  // low word read as a number through a Uint32Array (the ring read, no bigint); "alloc": a bigint per
+  // record that is not from the ring (a load from a 4-word BigUint64Array elsewhere: the allocation alone)
+  handNoField() {
+    let n = 0;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    return n;
+  },
+  handLow() {
+    let n = 0;
+    let k = 0;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = lens[(p + 16) >>> 2]!;
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    kept = k;
+    return n;
+  },
+  handAlloc() {
+    let n = 0;
+    let k: unknown;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = offRing[n & 3];
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    kept = k;
+    return n;
+  },
+  cursorLow(rb) {
+    let n = 0;
+    let k = 0;
+    const c = rb.cursor();
+    const view = c.record as unknown as RecordViewState;
+    const q = view["#q"];
+    const words = new Int32Array(q.buffer, q.byteOffset, q.length * 2);
+    while (c.next()) {
+      k = words[(view["#at"] >>> 2) + 2]!;
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  cursorAlloc(rb) {
+    let n = 0;
+    let k: unknown;
+    for (const c = rb.cursor(); c.next(); ) {
+      k = offRing[n & 3];
+      n++;
+    }
+    kept = k;
+    return n;
+  },
   cursorU32(rb) {
     let n = 0;
     let k: unknown;
@@ -222,7 +308,10 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
   },
 };
 
-/** The ring buffer of the 64-bit object mapped by hand, for handBig. */
+/** The bigints of the "alloc" rows: loaded per record, from outside the ring. */
+const offRing = new BigUint64Array([1n << 40n, 3n << 40n, 5n << 40n, 7n << 40n]);
+
+/** The ring buffer of the 64-bit object mapped by hand, for the hand rows. */
 const hand = mapRingByHand(obj1.maps.rb.ring.map);
 process.on("exit", () => hand[Symbol.dispose]());
 
@@ -344,6 +433,31 @@ for (let i = 0; i < 3; i++) {
   c32.push(...libbpf(Math.ceil(ROUNDS / 3), obj32));
   view32.push(...inPlace(Math.ceil(ROUNDS / 3), "viewU32", obj32k));
 }
+const SPLIT = [
+  "handNoField",
+  "handLow",
+  "handAlloc",
+  "handBig",
+  "cursorNoField",
+  "cursorLow",
+  "cursorAlloc",
+  "cursorBig",
+] as const;
+/** --split: ns a record for each row of SPLIT and libbpf, alternated in one sequence (medians). */
+function splitRows(): Record<(typeof SPLIT)[number] | "libbpf", number> | undefined {
+  if (!process.argv.includes("--split")) return undefined;
+  for (const m of SPLIT) inPlace(2, m, obj1);
+  const rates: Record<string, number[]> = Object.fromEntries(["libbpf", ...SPLIT].map((m) => [m, []]));
+  for (let i = 0; i < 3; i++) {
+    rates["libbpf"]!.push(...libbpf(Math.ceil(ROUNDS / 3)));
+    for (const m of SPLIT) rates[m]!.push(...inPlace(Math.ceil(ROUNDS / 3), m, obj1));
+  }
+  return Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, 1e9 / median(v)])) as Record<
+    (typeof SPLIT)[number] | "libbpf",
+    number
+  >;
+}
+const split = splitRows();
 obj1.close();
 obj32k.close();
 const res = {
@@ -385,7 +499,8 @@ const ratio = {
 };
 const line = (label: string, rate: number, r: number, note = "") =>
   `  ${label.padEnd(58)} ${(rate / 1e6).toFixed(1).padStart(6)} M records/s → ${r.toFixed(2)}× libbpf${note}\n`;
-if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify({ ...res, ratio }, null, 2)}\n`);
+if (process.argv.includes("--json"))
+  process.stdout.write(`${JSON.stringify({ ...res, ratio, splitNsPerRecord: split }, null, 2)}\n`);
 else
   process.stdout.write(
     `skeleton, medians of ${ROUNDS} rounds\n` +
@@ -430,3 +545,26 @@ else
         ratio.viewBigintFieldVsLibbpf,
       ),
   );
+if (split && !process.argv.includes("--json")) {
+  const ns = (label: string, v: number) => `  ${label.padEnd(52)} ${v.toFixed(1).padStart(5)} ns\n`;
+  const row = (label: string, hand: number, cursor: number) =>
+    `  ${label.padEnd(40)} ${hand.toFixed(1).padStart(5)} ns ${cursor.toFixed(1).padStart(7)} ns\n`;
+  const s = split;
+  const rest = (big: number, low: number, alloc: number, none: number) => big - low - alloc + none;
+  process.stdout.write(
+    `the u64 row taken apart (--split), ns a record, medians of ${ROUNDS} rounds; libbpf ${s.libbpf.toFixed(1)} ns, so 0.5× is ≤ ${(2 * s.libbpf).toFixed(1)} ns\n` +
+      `  ${"".padEnd(40)} ${"hand loop".padStart(8)} ${"cursor()".padStart(10)}\n` +
+      row("no field", s.handNoField, s.cursorNoField) +
+      row("the u64's low word as a number", s.handLow, s.cursorLow) +
+      row("a bigint not from the ring", s.handAlloc, s.cursorAlloc) +
+      row("the u64 as a bigint", s.handBig, s.cursorBig) +
+      ns("the cursor's own cost (no field, cursor − hand)", s.cursorNoField - s.handNoField) +
+      ns("reading the low word (hand)", s.handLow - s.handNoField) +
+      ns("a bigint's allocation (hand)", s.handAlloc - s.handNoField) +
+      ns("the two together beyond their sum (hand)", rest(s.handBig, s.handLow, s.handAlloc, s.handNoField)) +
+      ns(
+        "the same beyond their sum (cursor)",
+        rest(s.cursorBig, s.cursorLow, s.cursorAlloc, s.cursorNoField),
+      ),
+  );
+}
