@@ -141,116 +141,179 @@ type InPlace =
   | "viewBig"
   | "viewU32";
 type Rb = (typeof obj1)["maps"]["rb"];
+let kept: unknown;
 
-/** Where each drain publishes the last value it read, after its loop (so the read happens, and nothing more). */
-const sink: { k: unknown } = { k: undefined };
+// One function per consumer and record type, as an application would have: the field read (`value`, a u64
+// read as a bigint in the default object, a u32 in the -DREC32 one) is kept in a local and published after
+// the loop, so it happens and nothing else is done with it.
+const drains: Record<InPlace, (rb: Rb) => number> = {
+  cursorNoField(rb) {
+    let n = 0;
+    for (const c = rb.cursor(); c.next(); ) n++;
+    return n;
+  },
+  cursorBig(rb) {
+    let n = 0;
+    let k: unknown;
+    for (const c = rb.cursor(); c.next(); ) {
+      k = c.record.value;
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  // the floor for a bigint per record in this loop: the cursor, and the u64 read inline from the view's
+  // word array (what the getter does, without the getter)
+  cursorBigFloor(rb) {
+    let n = 0;
+    let k: unknown;
+    const c = rb.cursor();
+    const view = c.record as unknown as RecordViewState;
+    const q = view["#q"];
+    while (c.next()) {
+      k = q[(view["#at"] >>> 3) + 1];
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  // the floor for a bigint per record in any JS consumer: no library at all, a loop written for this ring
+  // (positions in locals, headers through one Int32Array) that reads the u64 as the getter does
+  handBig() {
+    let n = 0;
+    let k: unknown;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    const q = hand.q;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = q[(p + 16) >>> 3];
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    kept = k;
+    return n;
+  },
+  // --split: the u64 row's cost taken apart, in the hand loop and in the cursor alike. "Low": the u64's
+  // low word read as a number through a Uint32Array (the ring read, no bigint); "alloc": a bigint per
+  // record that is not from the ring (a load from a 4-word BigUint64Array elsewhere: the allocation alone)
+  handNoField() {
+    let n = 0;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    return n;
+  },
+  handLow() {
+    let n = 0;
+    let k = 0;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = lens[(p + 16) >>> 2]!;
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    kept = k;
+    return n;
+  },
+  handAlloc() {
+    let n = 0;
+    let k: unknown;
+    const span = handSpan(hand);
+    const end = span.end;
+    const lens = hand.lens;
+    let p = span.start;
+    while (p < end) {
+      const len = lens[p >>> 2]!;
+      if (len & 0xc0000000) break;
+      k = offRing[n & 3];
+      n++;
+      p += (len + 15) & ~7;
+    }
+    handRelease(hand, span, p);
+    kept = k;
+    return n;
+  },
+  cursorLow(rb) {
+    let n = 0;
+    let k = 0;
+    const c = rb.cursor();
+    const view = c.record as unknown as RecordViewState;
+    const q = view["#q"];
+    const words = new Int32Array(q.buffer, q.byteOffset, q.length * 2);
+    while (c.next()) {
+      k = words[(view["#at"] >>> 2) + 2]!;
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  cursorAlloc(rb) {
+    let n = 0;
+    let k: unknown;
+    for (const c = rb.cursor(); c.next(); ) {
+      k = offRing[n & 3];
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  cursorU32(rb) {
+    let n = 0;
+    let k: unknown;
+    for (const c = rb.cursor(); c.next(); ) {
+      k = c.record.value;
+      n++;
+    }
+    kept = k;
+    return n;
+  },
+  viewBig(rb) {
+    let n = 0;
+    let k: unknown;
+    rb.consumeView((r) => {
+      k = r.value;
+      n++;
+    });
+    kept = k;
+    return n;
+  },
+  viewU32(rb) {
+    let n = 0;
+    let k: unknown;
+    rb.consumeView((r) => {
+      k = r.value;
+      n++;
+    });
+    kept = k;
+    return n;
+  },
+};
+
 /** The bigints of the "alloc" rows: loaded per record, from outside the ring. */
 const offRing = new BigUint64Array([1n << 40n, 3n << 40n, 5n << 40n, 7n << 40n]);
+
 /** The ring buffer of the 64-bit object mapped by hand, for the hand rows. */
 const hand = mapRingByHand(obj1.maps.rb.ring.map);
 process.on("exit", () => hand[Symbol.dispose]());
-
-// One drain per row, each compiled from a source of its own (`new Function`: fixed strings of this file),
-// as an application would have one loop per consumer and record type: rows sharing one function would share
-// its call-site feedback, and their `c.record.value` would be a polymorphic load. `read` is the row's
-// per-record expression, kept in a local (`k`) and published after the loop; "" reads nothing. In scope:
-// `n` (records so far) and `offRing`, and per kind what the comments say.
-type Drain = (rb: Rb) => number;
-/** The record view's internals the cursor rows read (typed, so that tsc sees a rename). */
-const Q: keyof RecordViewState = "#q";
-const AT: keyof RecordViewState = "#at";
-const compiled = (params: string[], body: string, ...args: unknown[]): Drain =>
-  new Function(...params, `"use strict";\n${body}`)(...args) as Drain;
-/** The typed cursor; `c`, its `view` (the record's internals), `q` and `words` (its data as u64 and i32). */
-const cursorDrain = (read: string): Drain =>
-  compiled(
-    ["offRing", "sink"],
-    `return function drain(rb) {
-  let n = 0;
-  let k;
-  const c = rb.cursor();
-  const view = c.record;
-  const q = view[${JSON.stringify(Q)}];
-  const words = new Int32Array(q.buffer, q.byteOffset, q.length * 2);
-  while (c.next()) {
-    ${read === "" ? "" : `k = ${read};`}
-    n++;
-  }
-  sink.k = k;
-  return n;
-};`,
-    offRing,
-    sink,
-  );
-/**
- * No library: a loop written for this ring (positions in locals, headers through one Int32Array); `p` (the
- * record's header), `lens` and `q` (the data area as i32 and u64).
- */
-const handDrain = (read: string): Drain =>
-  compiled(
-    ["hand", "handSpan", "handRelease", "offRing", "sink"],
-    `return function drain() {
-  let n = 0;
-  let k;
-  const span = handSpan(hand);
-  const end = span.end;
-  const lens = hand.lens;
-  const q = hand.q;
-  let p = span.start;
-  while (p < end) {
-    const len = lens[p >>> 2];
-    if (len & 0xc0000000) break;
-    ${read === "" ? "" : `k = ${read};`}
-    n++;
-    p += (len + 15) & ~7;
-  }
-  handRelease(hand, span, p);
-  sink.k = k;
-  return n;
-};`,
-    hand,
-    handSpan,
-    handRelease,
-    offRing,
-    sink,
-  );
-/** The typed consumeView(cb); `r`, the record. */
-const viewDrain = (read: string): Drain =>
-  compiled(
-    ["sink"],
-    `return function drain(rb) {
-  let n = 0;
-  let k;
-  rb.consumeView((r) => {
-    k = ${read};
-    n++;
-  });
-  sink.k = k;
-  return n;
-};`,
-    sink,
-  );
-
-// The value field is a u64 (a bigint) in the default object and a u32 in the -DREC32 one. --split takes
-// the u64 row apart: "Low", the u64's low word read as a number (the ring read, no bigint); "Alloc", a
-// bigint per record that is not from the ring (the allocation alone).
-const drains: Record<InPlace, Drain> = {
-  cursorNoField: cursorDrain(""),
-  cursorBig: cursorDrain("c.record.value"),
-  // the floor for a bigint per record in this loop: the u64 read inline from the view's word array (what
-  // the getter does, without the getter)
-  cursorBigFloor: cursorDrain(`q[(view[${JSON.stringify(AT)}] >>> 3) + 1]`),
-  // the floor for a bigint per record in any JS consumer, reading the u64 as the getter does
-  handBig: handDrain("q[(p + 16) >>> 3]"),
-  handNoField: handDrain(""),
-  handLow: handDrain("lens[(p + 16) >>> 2]"),
-  handAlloc: handDrain("offRing[n & 3]"),
-  cursorLow: cursorDrain(`words[(view[${JSON.stringify(AT)}] >>> 2) + 2]`),
-  cursorAlloc: cursorDrain("offRing[n & 3]"),
-  cursorU32: cursorDrain("c.record.value"),
-  viewBig: viewDrain("r.value"),
-  viewU32: viewDrain("r.value"),
-};
 
 /** Typed records read in place (no object per record): the skeleton's cursor() and consumeView(). */
 function inPlace(rounds: number, mode: InPlace, o: typeof obj1): number[] {
@@ -265,7 +328,7 @@ function inPlace(rounds: number, mode: InPlace, o: typeof obj1): number[] {
     if (count !== N) throw new Error(`round ${i} (${mode}): consumed ${count} records, expected ${N}`);
     rates.push(count / s);
   }
-  if (sink.k === Symbol.iterator) throw new Error("unreachable");
+  if (kept === Symbol.iterator) throw new Error("unreachable");
   return rates;
 }
 
