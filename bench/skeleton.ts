@@ -145,7 +145,9 @@ let kept: unknown;
 
 // One function per consumer and record type, as an application would have: the field read (`value`, a u64
 // read as a bigint in the default object, a u32 in the -DREC32 one) is kept in a local and published after
-// the loop, so it happens and nothing else is done with it.
+// the loop, so it happens and nothing else is done with it. They are written out, not compiled from one
+// source per kind: compiled with `new Function`, the same loops measured slower (cursor with no field
+// 0.93-0.95x libbpf written out, 0.61-0.64x compiled; docs/benchmarks.md, 2026-12-07 second morning).
 const drains: Record<InPlace, (rb: Rb) => number> = {
   cursorNoField(rb) {
     let n = 0;
