@@ -201,7 +201,7 @@ const drains: Record<InPlace, (rb: Rb) => number> = {
     return n;
   },
   // --split: the u64 row's cost taken apart, in the hand loop and in the cursor alike. "Low": the u64's
-  // low word read as a number through a Uint32Array (the ring read, no bigint); "alloc": a bigint per
+  // low word read as a number through an Int32Array (the ring read, no bigint); "alloc": a bigint per
   // record that is not from the ring (a load from a 4-word BigUint64Array elsewhere: the allocation alone)
   handNoField() {
     let n = 0;
