@@ -445,19 +445,18 @@ const SPLIT = [
   "cursorAlloc",
   "cursorBig",
 ] as const;
+type SplitRow = (typeof SPLIT)[number] | "libbpf";
 /** --split: ns a record for each row of SPLIT and libbpf, alternated in one sequence (medians). */
-function splitRows(): Record<(typeof SPLIT)[number] | "libbpf", number> | undefined {
+function splitRows(): Record<SplitRow, number> | undefined {
   if (!process.argv.includes("--split")) return undefined;
-  for (const m of SPLIT) inPlace(2, m, obj1);
-  const rates: Record<string, number[]> = Object.fromEntries(["libbpf", ...SPLIT].map((m) => [m, []]));
+  for (const m of SPLIT) inPlace(2, m, obj1); // warm-up: the new rows are not optimized yet
+  const rows: SplitRow[] = ["libbpf", ...SPLIT];
+  const rates = Object.fromEntries(rows.map((m) => [m, [] as number[]])) as Record<SplitRow, number[]>;
   for (let i = 0; i < 3; i++) {
-    rates["libbpf"]!.push(...libbpf(Math.ceil(ROUNDS / 3)));
-    for (const m of SPLIT) rates[m]!.push(...inPlace(Math.ceil(ROUNDS / 3), m, obj1));
+    rates.libbpf.push(...libbpf(Math.ceil(ROUNDS / 3)));
+    for (const m of SPLIT) rates[m].push(...inPlace(Math.ceil(ROUNDS / 3), m, obj1));
   }
-  return Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, 1e9 / median(v)])) as Record<
-    (typeof SPLIT)[number] | "libbpf",
-    number
-  >;
+  return Object.fromEntries(rows.map((m) => [m, 1e9 / median(rates[m])])) as Record<SplitRow, number>;
 }
 const split = splitRows();
 obj1.close();
